@@ -1,0 +1,640 @@
+#include "core/validate.h"
+
+#include <google/protobuf/generated_enum_reflection.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/codes.h"
+
+namespace passage::core {
+namespace {
+
+using google::protobuf::RepeatedField;
+using google::protobuf::RepeatedPtrField;
+using passage::v1::Event;
+using passage::v1::Profile;
+
+constexpr size_t kMaxShortText = 128;  // codes, rule names, references, user ids
+constexpr size_t kMaxNoteText = 500;   // notes, outcomes, override reasons
+constexpr size_t kMaxGenderIdentity = 32;
+
+std::string Join(std::string_view prefix, std::string_view name) {
+  std::string out(prefix);
+  if (!out.empty()) {
+    out += '.';
+  }
+  out += name;
+  return out;
+}
+
+std::string At(std::string_view field, int index) {
+  std::string out(field);
+  out += '[';
+  out += std::to_string(index);
+  out += ']';
+  return out;
+}
+
+std::string Quoted(std::string_view s) {
+  std::string out = "'";
+  out += s;
+  out += "'";
+  return out;
+}
+
+Status Invalid(std::string field, std::string reason) {
+  return Status::InvalidArgument(std::move(field), std::move(reason));
+}
+
+bool IsBlank(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
+}
+
+enum class Need { kOptional, kRequired };
+
+// Checks one enum value with its generated E_IsValid: an unknown number is refused naming the
+// field; UNSPECIFIED (0) is refused when a value is required.
+template <typename E>
+Status CheckEnum(int value, bool (*is_valid)(int), const std::string& field, Need need) {
+  const google::protobuf::EnumDescriptor* type = google::protobuf::GetEnumDescriptor<E>();
+  if (!is_valid(value)) {
+    return Invalid(field, std::to_string(value) + " is not a known " + type->name() + " value");
+  }
+  if (need == Need::kRequired && value == 0) {
+    return Invalid(field, "must be set (" + type->value(0)->name() + " means not recorded)");
+  }
+  return Status::Ok();
+}
+
+// Every element known, none UNSPECIFIED, none listed twice.
+template <typename E>
+Status CheckEnumList(const RepeatedField<int>& values, bool (*is_valid)(int),
+                     const std::string& field) {
+  std::set<int> seen;
+  for (int i = 0; i < values.size(); ++i) {
+    RETURN_IF_ERROR(CheckEnum<E>(values.Get(i), is_valid, At(field, i), Need::kRequired));
+    if (!seen.insert(values.Get(i)).second) {
+      return Invalid(At(field, i),
+                     ShortEnumName(google::protobuf::GetEnumDescriptor<E>(), values.Get(i)) +
+                         " is listed twice");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckLength(std::string_view text, size_t max, const std::string& field) {
+  if (text.size() > max) {
+    return Invalid(field, "is " + std::to_string(text.size()) + " bytes long; at most " +
+                              std::to_string(max) + " are allowed");
+  }
+  return Status::Ok();
+}
+
+Status CheckOptionalUuid(std::string_view text, const std::string& field) {
+  if (text.empty()) {
+    return Status::Ok();
+  }
+  return ValidateUuid(text, field);
+}
+
+Status CheckOptionalAgencyId(std::string_view id, const std::string& field) {
+  if (id.empty()) {
+    return Status::Ok();
+  }
+  return ValidateAgencyId(id, field);
+}
+
+// `ms` must lie in [earliest, now_ms + kMaxClockSkewMs].
+Status CheckTime(int64_t ms, int64_t earliest, int64_t now_ms, const std::string& field) {
+  if (ms < earliest) {
+    return Invalid(field, std::to_string(ms) + " (" + FormatUtcMs(ms) + ") is before " +
+                              FormatUtcMs(earliest).substr(0, 10) + ", an impossible date");
+  }
+  if (now_ms <= INT64_MAX - kMaxClockSkewMs && ms > now_ms + kMaxClockSkewMs) {
+    return Invalid(field, std::to_string(ms) + " (" + FormatUtcMs(ms) +
+                              ") is more than 24 hours in the future (now is " +
+                              FormatUtcMs(now_ms) + ")");
+  }
+  return Status::Ok();
+}
+
+// A code: letters, digits, '-', '_'.
+bool IsCodeText(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  });
+}
+
+// Validates `p`; when `out` is not null, writes the normal form there (countries alpha-2 upper
+// case, subdivisions upper case, band and majority derived from the age where unspecified).
+Status CheckProfile(const Profile& p, std::string_view prefix, Profile* out) {
+  Profile n = p;
+  RETURN_IF_ERROR(CheckEnum<passage::v1::Sex>(p.sex(), passage::v1::Sex_IsValid,
+                                              Join(prefix, "sex"), Need::kOptional));
+  if (p.gender_identity().size() > kMaxGenderIdentity || !IsCodeText(p.gender_identity())) {
+    return Invalid(Join(prefix, "gender_identity"),
+                   "holds a category code (up to 32 of A-Z, a-z, 0-9, '-', '_'), not free text");
+  }
+  RETURN_IF_ERROR(CheckEnum<passage::v1::AgeBand>(p.age_band(), passage::v1::AgeBand_IsValid,
+                                                  Join(prefix, "age_band"), Need::kOptional));
+  RETURN_IF_ERROR(CheckEnum<passage::v1::MajorityStatus>(
+      p.majority_at_identification(), passage::v1::MajorityStatus_IsValid,
+      Join(prefix, "majority_at_identification"), Need::kOptional));
+  RETURN_IF_ERROR(CheckEnum<passage::v1::MajorityStatus>(
+      p.majority_at_exploitation(), passage::v1::MajorityStatus_IsValid,
+      Join(prefix, "majority_at_exploitation"), Need::kOptional));
+
+  if (p.has_age_years()) {
+    const uint32_t age = p.age_years();
+    if (age > kMaxAgeYears) {
+      return Invalid(Join(prefix, "age_years"),
+                     "age " + std::to_string(age) + " is above " + std::to_string(kMaxAgeYears));
+    }
+    const passage::v1::AgeBand expected = AgeBandForAge(age);
+    if (p.age_band() != passage::v1::AGE_BAND_UNSPECIFIED && p.age_band() != expected) {
+      return Invalid(Join(prefix, "age_band"),
+                     "age band " + std::string(AgeBandCtdcText(p.age_band())) +
+                         " does not match age_years " + std::to_string(age) + " (expected " +
+                         std::string(AgeBandCtdcText(expected)) + ")");
+    }
+    const passage::v1::MajorityStatus majority = MajorityForAge(age);
+    if (p.majority_at_identification() != passage::v1::MAJORITY_STATUS_UNSPECIFIED &&
+        p.majority_at_identification() != majority) {
+      return Invalid(
+          Join(prefix, "majority_at_identification"),
+          ShortEnumName(passage::v1::MajorityStatus_descriptor(), p.majority_at_identification()) +
+              " does not match age_years " + std::to_string(age));
+    }
+    n.set_age_band(expected);
+    n.set_majority_at_identification(majority);
+  } else if (p.age_band() != passage::v1::AGE_BAND_UNSPECIFIED) {
+    const passage::v1::MajorityStatus majority = MajorityForAgeBand(p.age_band());
+    if (p.majority_at_identification() != passage::v1::MAJORITY_STATUS_UNSPECIFIED &&
+        p.majority_at_identification() != majority) {
+      return Invalid(
+          Join(prefix, "majority_at_identification"),
+          ShortEnumName(passage::v1::MajorityStatus_descriptor(), p.majority_at_identification()) +
+              " does not match age band " + std::string(AgeBandCtdcText(p.age_band())));
+    }
+    n.set_majority_at_identification(majority);
+  }
+  if (n.majority_at_identification() == passage::v1::MAJORITY_STATUS_MINOR &&
+      p.majority_at_exploitation() == passage::v1::MAJORITY_STATUS_ADULT) {
+    return Invalid(Join(prefix, "majority_at_exploitation"),
+                   "a person who is a minor at identification was a minor at exploitation too");
+  }
+
+  const std::string citizenship = Join(prefix, "citizenship");
+  n.clear_citizenship();
+  for (int i = 0; i < p.citizenship_size(); ++i) {
+    ASSIGN_OR_RETURN(std::string code, NormalizeCountry(p.citizenship(i), At(citizenship, i)));
+    for (const std::string& earlier : n.citizenship()) {
+      if (earlier == code) {
+        return Invalid(At(citizenship, i), Quoted(code) + " is listed twice");
+      }
+    }
+    n.add_citizenship(std::move(code));
+  }
+
+  struct Place {
+    const char* country_field;
+    const char* province_field;
+    const std::string& country;
+    const std::string& province;
+    std::string* country_out;
+    std::string* province_out;
+  };
+  const Place places[] = {
+      {"country_of_identification", "province_of_identification", p.country_of_identification(),
+       p.province_of_identification(), n.mutable_country_of_identification(),
+       n.mutable_province_of_identification()},
+      {"country_of_exploitation", "province_of_exploitation", p.country_of_exploitation(),
+       p.province_of_exploitation(), n.mutable_country_of_exploitation(),
+       n.mutable_province_of_exploitation()},
+  };
+  for (const Place& place : places) {
+    if (!place.country.empty()) {
+      ASSIGN_OR_RETURN(*place.country_out,
+                       NormalizeCountry(place.country, Join(prefix, place.country_field)));
+    }
+    if (!place.province.empty()) {
+      ASSIGN_OR_RETURN(*place.province_out,
+                       NormalizeSubdivision(place.province, Join(prefix, place.province_field)));
+      if (!place.country_out->empty() && place.province_out->substr(0, 2) != *place.country_out) {
+        return Invalid(Join(prefix, place.province_field),
+                       Quoted(*place.province_out) + " is not a subdivision of " +
+                           place.country_field + " " + Quoted(*place.country_out));
+      }
+    }
+  }
+
+  RETURN_IF_ERROR(CheckEnumList<passage::v1::ExploitationForm>(
+      p.exploitation_forms(), passage::v1::ExploitationForm_IsValid,
+      Join(prefix, "exploitation_forms")));
+  RETURN_IF_ERROR(CheckEnumList<passage::v1::LabourSector>(
+      p.labour_sectors(), passage::v1::LabourSector_IsValid, Join(prefix, "labour_sectors")));
+  RETURN_IF_ERROR(CheckEnumList<passage::v1::SexualExploitationType>(
+      p.sexual_exploitation_types(), passage::v1::SexualExploitationType_IsValid,
+      Join(prefix, "sexual_exploitation_types")));
+  RETURN_IF_ERROR(CheckEnumList<passage::v1::MeansOfControl>(
+      p.means_of_control(), passage::v1::MeansOfControl_IsValid, Join(prefix, "means_of_control")));
+  RETURN_IF_ERROR(CheckEnumList<passage::v1::RecruiterRelation>(
+      p.recruiter_relations(), passage::v1::RecruiterRelation_IsValid,
+      Join(prefix, "recruiter_relations")));
+  RETURN_IF_ERROR(CheckEnum<passage::v1::IdentificationChannel>(
+      p.identification_channel(), passage::v1::IdentificationChannel_IsValid,
+      Join(prefix, "identification_channel"), Need::kOptional));
+
+  const int32_t year = p.year_of_registration();
+  if (year != 0 && (year < kMinYearOfRegistration || year > kMaxYearOfRegistration)) {
+    return Invalid(Join(prefix, "year_of_registration"),
+                   std::to_string(year) + " is not a plausible year (0 or 1990 to 2100)");
+  }
+  if (out != nullptr) {
+    *out = std::move(n);
+  }
+  return Status::Ok();
+}
+
+Status CheckSealed(const passage::v1::SealedPersonalData& s, std::string_view prefix) {
+  if (s.scheme() > 1) {
+    return Invalid(Join(prefix, "scheme"),
+                   "sealing scheme " + std::to_string(s.scheme()) + " is not known (only 1)");
+  }
+  if (s.scheme() == 0) {
+    if (!s.ciphertext().empty() || !s.nonce().empty() || s.wrapped_keys_size() > 0) {
+      return Invalid(Join(prefix, "scheme"), "sealed data needs its scheme (1)");
+    }
+  } else {
+    if (s.nonce().size() != 24) {
+      return Invalid(Join(prefix, "nonce"), "scheme 1 needs a 24-byte nonce, got " +
+                                                std::to_string(s.nonce().size()) + " bytes");
+    }
+    if (s.ciphertext().empty()) {
+      return Invalid(Join(prefix, "ciphertext"), "sealed data has no ciphertext");
+    }
+  }
+  const std::string keys = Join(prefix, "wrapped_keys");
+  for (int i = 0; i < s.wrapped_keys_size(); ++i) {
+    const passage::v1::WrappedKey& k = s.wrapped_keys(i);
+    RETURN_IF_ERROR(ValidateAgencyId(k.agency_id(), Join(At(keys, i), "agency_id")));
+    if (k.sealed_key().empty()) {
+      return Invalid(Join(At(keys, i), "sealed_key"), "the wrapped key is empty");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckTransitionPayload(const passage::v1::ReferralTransition& t) {
+  RETURN_IF_ERROR(ValidateUuid(t.referral_id(), "referral_transition.referral_id"));
+  RETURN_IF_ERROR(CheckEnum<passage::v1::ReferralStatus>(
+      t.to(), passage::v1::ReferralStatus_IsValid, "referral_transition.to", Need::kRequired));
+  if (t.to() == passage::v1::REFERRAL_STATUS_SENT) {
+    return Invalid("referral_transition.to",
+                   "SENT is not a transition; a referral is sent with ReferralSent");
+  }
+  RETURN_IF_ERROR(
+      CheckEnum<passage::v1::RejectReason>(t.reason(), passage::v1::RejectReason_IsValid,
+                                           "referral_transition.reason", Need::kOptional));
+  if (t.to() == passage::v1::REFERRAL_STATUS_REJECTED &&
+      t.reason() == passage::v1::REJECT_REASON_UNSPECIFIED) {
+    return Invalid("referral_transition.reason", "REJECTED needs a reason");
+  }
+  if ((t.to() == passage::v1::REFERRAL_STATUS_COMPLETED ||
+       t.to() == passage::v1::REFERRAL_STATUS_FAILED) &&
+      IsBlank(t.outcome())) {
+    return Invalid("referral_transition.outcome", ReferralStatusName(t.to()) + " needs an outcome");
+  }
+  if (t.consent_withdrawn() && t.to() != passage::v1::REFERRAL_STATUS_CANCELLED) {
+    return Invalid("referral_transition.consent_withdrawn",
+                   "a consent withdrawal can only cancel a referral (to CANCELLED)");
+  }
+  RETURN_IF_ERROR(CheckLength(t.note(), kMaxNoteText, "referral_transition.note"));
+  RETURN_IF_ERROR(CheckLength(t.outcome(), kMaxNoteText, "referral_transition.outcome"));
+  return Status::Ok();
+}
+
+Status CheckPayload(const Event& e, int64_t now_ms) {
+  switch (e.payload_case()) {
+    case Event::kCaseOpened: {
+      const passage::v1::CaseOpened& p = e.case_opened();
+      RETURN_IF_ERROR(CheckEnum<passage::v1::CrimeType>(p.crime_type(),
+                                                        passage::v1::CrimeType_IsValid,
+                                                        "case_opened.crime_type", Need::kRequired));
+      RETURN_IF_ERROR(
+          CheckEnum<passage::v1::PersonRole>(p.person_role(), passage::v1::PersonRole_IsValid,
+                                             "case_opened.person_role", Need::kRequired));
+      RETURN_IF_ERROR(ValidateProfile(p.profile(), "case_opened.profile"));
+      return CheckSealed(p.personal(), "case_opened.personal");
+    }
+    case Event::kIdentificationRecorded: {
+      const passage::v1::IdentificationRecorded& p = e.identification_recorded();
+      RETURN_IF_ERROR(CheckEnum<passage::v1::TraffickingStatus>(
+          p.trafficking_status(), passage::v1::TraffickingStatus_IsValid,
+          "identification_recorded.trafficking_status", Need::kRequired));
+      RETURN_IF_ERROR(
+          CheckEnum<passage::v1::CrimeType>(p.crime_type(), passage::v1::CrimeType_IsValid,
+                                            "identification_recorded.crime_type", Need::kOptional));
+      RETURN_IF_ERROR(CheckEnum<passage::v1::PersonRole>(
+          p.person_role(), passage::v1::PersonRole_IsValid, "identification_recorded.person_role",
+          Need::kOptional));
+      RETURN_IF_ERROR(CheckEnum<passage::v1::IdentificationChannel>(
+          p.channel(), passage::v1::IdentificationChannel_IsValid,
+          "identification_recorded.channel", Need::kOptional));
+      return CheckLength(p.screening_tool(), kMaxShortText,
+                         "identification_recorded.screening_tool");
+    }
+    case Event::kProfileUpdated: {
+      const passage::v1::ProfileUpdated& p = e.profile_updated();
+      if (!p.has_profile()) {
+        return Invalid("profile_updated.profile", "the corrected profile is missing");
+      }
+      RETURN_IF_ERROR(ValidateProfile(p.profile(), "profile_updated.profile"));
+      return CheckSealed(p.personal(), "profile_updated.personal");
+    }
+    case Event::kConsentGiven: {
+      if (!e.consent_given().has_consent()) {
+        return Invalid("consent_given.consent", "the consent is missing");
+      }
+      return ValidateConsent(e.consent_given().consent(), "consent_given.consent", now_ms);
+    }
+    case Event::kConsentWithdrawn: {
+      const passage::v1::ConsentWithdrawn& p = e.consent_withdrawn();
+      RETURN_IF_ERROR(ValidateUuid(p.consent_id(), "consent_withdrawn.consent_id"));
+      return CheckEnum<passage::v1::ConsentScope>(p.scope(), passage::v1::ConsentScope_IsValid,
+                                                  "consent_withdrawn.scope", Need::kOptional);
+    }
+    case Event::kReferralSent: {
+      if (!e.referral_sent().has_referral()) {
+        return Invalid("referral_sent.referral", "the referral is missing");
+      }
+      const passage::v1::Referral& r = e.referral_sent().referral();
+      RETURN_IF_ERROR(
+          ValidateReferralToSend(r, "referral_sent.referral", e.case_id(), e.occurred_at_ms()));
+      if (r.from_agency().empty() && r.to_agency() == e.actor_agency()) {
+        return Invalid("referral_sent.referral.to_agency",
+                       "an agency cannot refer a case to itself");
+      }
+      return Status::Ok();
+    }
+    case Event::kReferralTransition:
+      return CheckTransitionPayload(e.referral_transition());
+    case Event::kServiceDelivered: {
+      const passage::v1::ServiceDelivered& p = e.service_delivered();
+      RETURN_IF_ERROR(CheckOptionalUuid(p.referral_id(), "service_delivered.referral_id"));
+      return CheckEnum<passage::v1::ServiceType>(p.service(), passage::v1::ServiceType_IsValid,
+                                                 "service_delivered.service", Need::kRequired);
+    }
+    case Event::kCriminalProceedingUpdated: {
+      const passage::v1::CriminalProceedingUpdated& p = e.criminal_proceeding_updated();
+      if (!p.has_proceeding()) {
+        return Invalid("criminal_proceeding_updated.proceeding", "the proceeding is missing");
+      }
+      const passage::v1::CriminalProceeding& c = p.proceeding();
+      RETURN_IF_ERROR(CheckEnum<passage::v1::ProceedingMilestone>(
+          c.milestone(), passage::v1::ProceedingMilestone_IsValid,
+          "criminal_proceeding_updated.proceeding.milestone", Need::kRequired));
+      if (c.at_ms() != 0) {
+        RETURN_IF_ERROR(CheckTime(c.at_ms(), kEarliestFactMs, now_ms,
+                                  "criminal_proceeding_updated.proceeding.at_ms"));
+      }
+      RETURN_IF_ERROR(
+          CheckOptionalAgencyId(c.agency_id(), "criminal_proceeding_updated.proceeding.agency_id"));
+      return CheckLength(c.reference(), kMaxShortText,
+                         "criminal_proceeding_updated.proceeding.reference");
+    }
+    case Event::kReturnRecorded: {
+      const passage::v1::ReturnRecorded& p = e.return_recorded();
+      ASSIGN_OR_RETURN(std::string country,
+                       NormalizeCountry(p.country(), "return_recorded.country"));
+      (void)country;
+      return CheckOptionalUuid(p.referral_id(), "return_recorded.referral_id");
+    }
+    case Event::kCaseClosed:
+      return CheckLength(e.case_closed().reason(), kMaxShortText, "case_closed.reason");
+    case Event::kRecordAccessed: {
+      const passage::v1::RecordAccessed& p = e.record_accessed();
+      if (p.sections_size() == 0) {
+        return Invalid("record_accessed.sections", "name at least one section that was read");
+      }
+      RETURN_IF_ERROR(CheckEnumList<passage::v1::DataSection>(
+          p.sections(), passage::v1::DataSection_IsValid, "record_accessed.sections"));
+      RETURN_IF_ERROR(CheckLength(p.purpose(), kMaxShortText, "record_accessed.purpose"));
+      return CheckLength(p.actor_user(), kMaxShortText, "record_accessed.actor_user");
+    }
+    case Event::kAgencyRegistered: {
+      if (!e.agency_registered().has_agency()) {
+        return Invalid("agency_registered.agency", "the agency is missing");
+      }
+      return ValidateAgency(e.agency_registered().agency(), "agency_registered.agency");
+    }
+    case Event::kKeyRotated: {
+      const passage::v1::KeyRotated& p = e.key_rotated();
+      RETURN_IF_ERROR(ValidateAgencyId(p.agency_id(), "key_rotated.agency_id"));
+      if (p.transport_public_key().empty() && p.sealing_public_key().empty()) {
+        return Invalid("key_rotated", "name at least one new public key");
+      }
+      RETURN_IF_ERROR(
+          CheckLength(p.transport_public_key(), kMaxShortText, "key_rotated.transport_public_key"));
+      return CheckLength(p.sealing_public_key(), kMaxShortText, "key_rotated.sealing_public_key");
+    }
+    case Event::PAYLOAD_NOT_SET:
+      break;
+  }
+  return Invalid("payload", "the event has no payload (or one this version does not know)");
+}
+
+}  // namespace
+
+bool IsConfigurationEvent(const Event& e) {
+  return e.payload_case() == Event::kAgencyRegistered || e.payload_case() == Event::kKeyRotated;
+}
+
+Status ValidateProfile(const Profile& p, std::string_view prefix) {
+  return CheckProfile(p, prefix, nullptr);
+}
+
+Status NormalizeProfile(Profile* p, std::string_view prefix) {
+  Profile normalized;
+  RETURN_IF_ERROR(CheckProfile(*p, prefix, &normalized));
+  *p = std::move(normalized);
+  return Status::Ok();
+}
+
+Status NormalizeEvent(Event* e) {
+  switch (e->payload_case()) {
+    case Event::kCaseOpened:
+      return NormalizeProfile(e->mutable_case_opened()->mutable_profile(), "case_opened.profile");
+    case Event::kProfileUpdated:
+      return NormalizeProfile(e->mutable_profile_updated()->mutable_profile(),
+                              "profile_updated.profile");
+    case Event::kReturnRecorded: {
+      ASSIGN_OR_RETURN(std::string country,
+                       NormalizeCountry(e->return_recorded().country(), "return_recorded.country"));
+      e->mutable_return_recorded()->set_country(std::move(country));
+      return Status::Ok();
+    }
+    default:
+      return Status::Ok();
+  }
+}
+
+Status ValidateConsent(const passage::v1::Consent& c, std::string_view prefix, int64_t now_ms) {
+  RETURN_IF_ERROR(ValidateUuid(c.consent_id(), Join(prefix, "consent_id")));
+  RETURN_IF_ERROR(CheckEnum<passage::v1::ConsentScope>(c.scope(), passage::v1::ConsentScope_IsValid,
+                                                       Join(prefix, "scope"), Need::kRequired));
+  RETURN_IF_ERROR(CheckEnum<passage::v1::ConsentGiver>(
+      c.given_by(), passage::v1::ConsentGiver_IsValid, Join(prefix, "given_by"), Need::kRequired));
+  if (c.given_at_ms() != 0) {
+    RETURN_IF_ERROR(
+        CheckTime(c.given_at_ms(), kEarliestFactMs, now_ms, Join(prefix, "given_at_ms")));
+  }
+  const std::string ids = Join(prefix, "agency_ids");
+  for (int i = 0; i < c.agency_ids_size(); ++i) {
+    RETURN_IF_ERROR(ValidateAgencyId(c.agency_ids(i), At(ids, i)));
+    for (int j = 0; j < i; ++j) {
+      if (c.agency_ids(j) == c.agency_ids(i)) {
+        return Invalid(At(ids, i), Quoted(c.agency_ids(i)) + " is listed twice");
+      }
+    }
+  }
+  RETURN_IF_ERROR(CheckEnumList<passage::v1::AgencyType>(
+      c.agency_types(), passage::v1::AgencyType_IsValid, Join(prefix, "agency_types")));
+  if (c.withdrawn_at_ms() != 0) {
+    return Invalid(Join(prefix, "withdrawn_at_ms"),
+                   "a consent is given in force; withdrawal is a ConsentWithdrawn event");
+  }
+  return Status::Ok();
+}
+
+Status ValidateReferralToSend(const passage::v1::Referral& r, std::string_view prefix,
+                              std::string_view case_id, int64_t occurred_at_ms) {
+  RETURN_IF_ERROR(ValidateUuid(r.referral_id(), Join(prefix, "referral_id")));
+  if (!r.case_id().empty() && r.case_id() != case_id) {
+    return Invalid(Join(prefix, "case_id"),
+                   Quoted(r.case_id()) + " differs from the event's case_id; leave it empty or " +
+                       "repeat the event's");
+  }
+  RETURN_IF_ERROR(CheckEnum<passage::v1::ReferralKind>(r.kind(), passage::v1::ReferralKind_IsValid,
+                                                       Join(prefix, "kind"), Need::kRequired));
+  RETURN_IF_ERROR(CheckOptionalAgencyId(r.from_agency(), Join(prefix, "from_agency")));
+  RETURN_IF_ERROR(ValidateAgencyId(r.to_agency(), Join(prefix, "to_agency")));
+  if (r.to_agency() == r.from_agency()) {
+    return Invalid(Join(prefix, "to_agency"), "an agency cannot refer a case to itself");
+  }
+  RETURN_IF_ERROR(CheckEnum<passage::v1::ServiceType>(r.service(), passage::v1::ServiceType_IsValid,
+                                                      Join(prefix, "service"), Need::kRequired));
+  RETURN_IF_ERROR(CheckLength(r.reason(), kMaxShortText, Join(prefix, "reason")));
+  RETURN_IF_ERROR(CheckEnum<passage::v1::Priority>(r.priority(), passage::v1::Priority_IsValid,
+                                                   Join(prefix, "priority"), Need::kRequired));
+  if (r.respond_by_ms() <= 0) {
+    return Invalid(Join(prefix, "respond_by_ms"), "a respond-by time is required");
+  }
+  if (r.respond_by_ms() <= occurred_at_ms) {
+    return Invalid(Join(prefix, "respond_by_ms"),
+                   "the respond-by time " + FormatUtcMs(r.respond_by_ms()) +
+                       " is not after the time the referral was made (" +
+                       FormatUtcMs(occurred_at_ms) + ")");
+  }
+  if (r.data_scope_size() == 0) {
+    return Invalid(Join(prefix, "data_scope"),
+                   "name at least one case section the recipient may read");
+  }
+  RETURN_IF_ERROR(CheckEnumList<passage::v1::DataSection>(
+      r.data_scope(), passage::v1::DataSection_IsValid, Join(prefix, "data_scope")));
+
+  if (r.has_consent_override()) {
+    if (!r.consent_id().empty()) {
+      return Invalid(Join(prefix, "consent_override"),
+                     "give either a consent_id or a consent_override, not both");
+    }
+    const std::string o = Join(prefix, "consent_override");
+    RETURN_IF_ERROR(CheckEnum<passage::v1::ActorRole>(r.consent_override().role(),
+                                                      passage::v1::ActorRole_IsValid,
+                                                      Join(o, "role"), Need::kRequired));
+    if (IsBlank(r.consent_override().reason())) {
+      return Invalid(Join(o, "reason"), "a consent override needs a reason");
+    }
+    RETURN_IF_ERROR(CheckLength(r.consent_override().reason(), kMaxNoteText, Join(o, "reason")));
+    RETURN_IF_ERROR(
+        CheckLength(r.consent_override().actor_user(), kMaxShortText, Join(o, "actor_user")));
+  } else if (r.consent_id().empty()) {
+    return Invalid(Join(prefix, "consent_id"),
+                   "a referral needs the consent it relies on (consent_id) or a consent_override " +
+                       std::string("with a role and a reason"));
+  } else {
+    RETURN_IF_ERROR(ValidateUuid(r.consent_id(), Join(prefix, "consent_id")));
+  }
+  RETURN_IF_ERROR(CheckOptionalUuid(r.parent_referral_id(), Join(prefix, "parent_referral_id")));
+  if (r.parent_referral_id() == r.referral_id()) {
+    return Invalid(Join(prefix, "parent_referral_id"), "a referral cannot be its own parent");
+  }
+
+  // Fields the projection owns.
+  if (r.status() != passage::v1::REFERRAL_STATUS_UNSPECIFIED &&
+      r.status() != passage::v1::REFERRAL_STATUS_SENT) {
+    return Invalid(Join(prefix, "status"), "a referral is sent in SENT; leave status unset");
+  }
+  if (r.status_reason() != passage::v1::REJECT_REASON_UNSPECIFIED || !r.status_note().empty()) {
+    return Invalid(Join(prefix, "status_reason"),
+                   "status_reason and status_note are set by transitions, not by the sender");
+  }
+  if (r.history_size() > 0) {
+    return Invalid(Join(prefix, "history"), "the history is kept by the case projection");
+  }
+  if (!r.outcome().empty()) {
+    return Invalid(Join(prefix, "outcome"), "a referral's outcome is reported by its recipient");
+  }
+  if (r.sent_at_ms() != 0) {
+    return Invalid(Join(prefix, "sent_at_ms"),
+                   "sent_at_ms is the event's occurred_at_ms; leave it unset");
+  }
+  return Status::Ok();
+}
+
+Status ValidateAgency(const passage::v1::Agency& a, std::string_view prefix) {
+  RETURN_IF_ERROR(ValidateAgencyId(a.id(), Join(prefix, "id")));
+  if (IsBlank(a.name())) {
+    return Invalid(Join(prefix, "name"), "an agency needs a name");
+  }
+  RETURN_IF_ERROR(CheckEnum<passage::v1::AgencyType>(a.type(), passage::v1::AgencyType_IsValid,
+                                                     Join(prefix, "type"), Need::kRequired));
+  if (!a.region().empty() && !IsSubdivisionSyntax(a.region()) && !IsCountryAlpha2(a.region())) {
+    return Invalid(Join(prefix, "region"),
+                   Quoted(a.region()) +
+                       " is not an upper-case ISO 3166-2 subdivision (e.g. 'PK-SD') or " +
+                       "ISO 3166-1 alpha-2 country code");
+  }
+  RETURN_IF_ERROR(CheckEnumList<passage::v1::ServiceType>(
+      a.services(), passage::v1::ServiceType_IsValid, Join(prefix, "services")));
+  return CheckEnumList<passage::v1::ActorRole>(a.override_roles(), passage::v1::ActorRole_IsValid,
+                                               Join(prefix, "override_roles"));
+}
+
+Status ValidateEvent(const Event& e, int64_t now_ms) {
+  RETURN_IF_ERROR(ValidateUuid(e.event_id(), "event_id"));
+  if (IsConfigurationEvent(e)) {
+    if (!e.case_id().empty()) {
+      return Invalid("case_id", "a configuration event belongs to no case; leave case_id empty");
+    }
+    if (e.has_expected_case_version()) {
+      return Invalid("expected_case_version",
+                     "a configuration event belongs to no case; leave it unset");
+    }
+  } else {
+    RETURN_IF_ERROR(ValidateUuid(e.case_id(), "case_id"));
+  }
+  RETURN_IF_ERROR(CheckTime(e.occurred_at_ms(), kEarliestEventMs, now_ms, "occurred_at_ms"));
+  RETURN_IF_ERROR(ValidateAgencyId(e.actor_agency(), "actor_agency"));
+  RETURN_IF_ERROR(CheckEnum<passage::v1::ActorRole>(e.actor_role(), passage::v1::ActorRole_IsValid,
+                                                    "actor_role", Need::kRequired));
+  RETURN_IF_ERROR(CheckLength(e.actor_user(), kMaxShortText, "actor_user"));
+  return CheckPayload(e, now_ms);
+}
+
+}  // namespace passage::core
