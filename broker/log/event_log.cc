@@ -605,6 +605,9 @@ class RocksEventLog final : public EventLog {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kSth]));
     it->SeekToLast();
     if (it->Valid()) {
+      if (it->key().size() != 8) {
+        return Status::Corruption(where + ": the latest signed tree head has a malformed key");
+      }
       RETURN_IF_ERROR(ScanTreeHeads(DecodeBe64(std::string_view(it->key().data(), 8)),
                                     [&](const SignedHead& h) {
                                       head_ = h;

@@ -1,0 +1,947 @@
+#include "broker/server/broker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "broker/log/event_log.h"
+#include "core/agency_directory.h"
+#include "core/case_projection.h"
+#include "core/validate.h"
+#include "passage/v1/events.pb.h"
+#include "passage/v1/wire.pb.h"
+#include "transport/frames.h"
+#include "transport/keys.h"
+#include "transport/socket_options.h"
+#include "transport/zap.h"
+
+namespace passage::broker {
+namespace {
+
+namespace v1 = passage::v1;
+
+constexpr char kBrokerVersion[] = "passage-broker/0.1";
+constexpr size_t kMaxCachedCases = 100000;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t MonoUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+v1::ErrorCode CodeFor(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+      return v1::ERROR_CODE_INVALID;
+    case StatusCode::kPermissionDenied:
+      return v1::ERROR_CODE_UNAUTHORIZED;
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kAlreadyExists:
+      return v1::ERROR_CODE_CONFLICT;
+    case StatusCode::kNotFound:
+      return v1::ERROR_CODE_NOT_FOUND;
+    default:
+      // Unavailable, I/O, corruption, internal: the broker's trouble, not the event's. Resend later.
+      return v1::ERROR_CODE_RETRY_LATER;
+  }
+}
+
+void FillError(v1::Error* e, const Status& s, const std::string& field_prefix = {}) {
+  e->set_code(CodeFor(s));
+  std::string field = s.field();
+  if (!field_prefix.empty()) {
+    field = field.empty() ? field_prefix : field_prefix + "." + field;
+  }
+  e->set_field(field);
+  e->set_reason(s.message());
+}
+
+void FillHead(v1::SignedTreeHead* out, const log::SignedHead& h) {
+  out->set_tree_size(h.head.tree_size);
+  out->set_root_hash(std::string(merkle::AsBytes(h.head.root)));
+  out->set_timestamp_ms(h.head.timestamp_ms);
+  out->set_signature(h.signature);
+  out->set_log_public_key(h.public_key);
+}
+
+std::string CursorKey(const std::string& agency, v1::Selector sel) {
+  return "c/" + agency + "/" + std::to_string(static_cast<int>(sel));
+}
+
+std::string ParkKey(const std::string& agency, uint64_t seq) {
+  std::string k = "p/" + agency;
+  k.push_back('\0');
+  k += log::EncodeBe64(seq);
+  return k;
+}
+
+struct InFlight {
+  uint32_t attempt = 1;
+  int64_t deadline_ms = 0;
+};
+
+struct Subscription {
+  std::string routing_id;
+  std::string agency;
+  v1::Selector selector = v1::SELECTOR_INBOX;
+  bool whole_log = false;     // system principal reading everything
+  uint64_t scan_pos = 0;      // every seq <= scan_pos was handed to delivery
+  uint32_t window = 0;
+  std::map<uint64_t, InFlight> inflight;
+};
+
+// A published event waiting for the batch's synced write.
+struct Staged {
+  uint64_t expected_seq = 0;
+};
+
+struct PendingAck {
+  std::string routing_id;
+  uint64_t request_id = 0;
+  v1::PublishAck ack;
+  // result index -> entry index in entries_ (fresh or in-batch duplicate)
+  std::vector<std::pair<int, size_t>> fills;
+};
+
+struct Counters {
+  uint64_t published = 0;
+  uint64_t duplicates = 0;
+  uint64_t refused = 0;
+  uint64_t malformed = 0;
+  uint64_t delivered = 0;
+  uint64_t redelivered = 0;
+  uint64_t parked = 0;
+  uint64_t batches = 0;
+};
+
+class BrokerImpl final : public Broker {
+ public:
+  explicit BrokerImpl(const BrokerOptions& o) : options_(o), ctx_(1) {}
+
+  ~BrokerImpl() override {
+    router_.close();
+    if (zap_) {
+      zap_->Stop();
+    }
+    ctx_.shutdown();
+    ctx_.close();
+  }
+
+  Status Init() {
+    logger_ = spdlog::get("broker");
+    if (!logger_) {
+      logger_ = spdlog::default_logger()->clone("broker");
+    }
+    if (options_.insecure) {
+      logger_->warn(
+          "INSECURE MODE: no CURVE encryption or authentication; any client may claim any agency. "
+          "For local development only, never with real case data.");
+    } else if (options_.curve_secret_z85.empty()) {
+      return Status::InvalidArgument("curve_secret_key", "a CURVE key pair is required unless --insecure");
+    }
+    ASSIGN_OR_RETURN(directory_, core::InMemoryAgencyDirectory::FromRegistry(options_.registry));
+    std::map<std::string, std::string> keys;
+    for (const auto& a : options_.registry.agencies()) {
+      if (!a.transport_public_key().empty()) {
+        keys[a.transport_public_key()] = a.id();
+      }
+    }
+
+    log::EventLogOptions lo;
+    lo.path = options_.data_dir + "/log";
+    lo.signing_seed = options_.signing_seed;
+    ASSIGN_OR_RETURN(log_, log::EventLog::Open(lo));
+
+    zap_ = std::make_unique<transport::ZapHandler>(ctx_, options_.insecure);
+    zap_->SetKeys(std::move(keys));
+    RETURN_IF_ERROR(zap_->Start());  // before the ROUTER binds
+
+    router_ = zmq::socket_t(ctx_, zmq::socket_type::router);
+    transport::SocketSecurity sec;
+    sec.own_public_z85 = options_.curve_public_z85;
+    sec.own_secret_z85 = options_.insecure ? "" : options_.curve_secret_z85;
+    transport::SocketTuning tuning;
+    tuning.max_message_bytes = options_.max_message_bytes * 4;  // oversize below this gets a reply
+    RETURN_IF_ERROR(transport::ConfigureServer(router_, sec, tuning));
+    std::string listen = options_.listen;
+    if (listen.size() > 2 && listen.substr(listen.size() - 2) == ":0") {
+      listen = listen.substr(0, listen.size() - 1) + "*";
+    }
+    try {
+      router_.bind(listen);
+      endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+    } catch (const zmq::error_t& e) {
+      return Status::Unavailable("cannot listen on " + options_.listen + ": " + e.what());
+    }
+    if (!options_.insecure) {
+      RETURN_IF_ERROR(ProveUnknownKeysAreRefused());
+    }
+    logger_->info("listening on {} with {} agencies, log at seq {}", endpoint_,
+                  options_.registry.agencies_size(), log_->LastSeq());
+    return Status::Ok();
+  }
+
+  std::string endpoint() const override { return endpoint_; }
+  void RequestStop() override { stop_ = true; }
+
+  Status Run() override {
+    int64_t last_report = NowMs();
+    while (!stop_) {
+      zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
+      try {
+        zmq::poll(&item, 1, std::chrono::milliseconds(NextTimerMs()));
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) {
+          continue;
+        }
+        return Status::Internal(std::string("poll: ") + e.what());
+      }
+      int64_t start = MonoUs();
+      int staged_events = 0;
+      while (staged_events < options_.group_commit_max_events) {
+        std::vector<zmq::message_t> parts;
+        zmq::recv_result_t got;
+        try {
+          got = zmq::recv_multipart(router_, std::back_inserter(parts), zmq::recv_flags::dontwait);
+        } catch (const zmq::error_t& e) {
+          logger_->warn("receive failed: {}", e.what());
+          break;
+        }
+        if (!got) {
+          break;
+        }
+        staged_events += HandleMessage(parts);
+        if (MonoUs() - start > options_.group_commit_max_micros) {
+          break;
+        }
+      }
+      Status committed = Commit();
+      SendReplies();  // acks, or RETRY_LATER for every event of a batch the log refused
+      RETURN_IF_ERROR(committed);
+      PumpDirty();
+      RunTimers();
+      if (NowMs() - last_report > 10000) {
+        last_report = NowMs();
+        logger_->info(
+            "seq {} published {} duplicates {} refused {} malformed {} delivered {} redelivered {} "
+            "parked {} batches {}",
+            log_->LastSeq(), counters_.published, counters_.duplicates, counters_.refused,
+            counters_.malformed, counters_.delivered, counters_.redelivered, counters_.parked,
+            counters_.batches);
+      }
+    }
+    logger_->info("stopping at seq {}", log_->LastSeq());
+    return Status::Ok();
+  }
+
+ private:
+  // ---- start-up self check ----------------------------------------------------------------
+  Status ProveUnknownKeysAreRefused() {
+    uint64_t denied_before = zap_->denied();
+    auto stranger = transport::GenerateCurveKeyPair();
+    zmq::socket_t probe(ctx_, zmq::socket_type::dealer);
+    transport::SocketSecurity sec{stranger.public_z85, stranger.secret_z85,
+                                  options_.curve_public_z85, ""};
+    RETURN_IF_ERROR(transport::ConfigureClient(probe, sec, transport::SocketTuning{}));
+    probe.set(zmq::sockopt::linger, 0);
+    probe.connect(endpoint_);
+    v1::ClientFrame ping;
+    ping.mutable_ping()->set_sent_at_ms(NowMs());
+    std::string body = transport::Serialize(ping);
+    probe.send(zmq::buffer(transport::kVersionFrame), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    probe.send(zmq::buffer(body), zmq::send_flags::dontwait);
+    int64_t until = NowMs() + 3000;
+    while (NowMs() < until && zap_->denied() == denied_before) {
+      zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(20));
+      if (item.revents & ZMQ_POLLIN) {
+        return Status::PermissionDenied(
+            "start-up check failed: a client with an unknown CURVE key got through; refusing to start");
+      }
+    }
+    if (zap_->denied() == denied_before) {
+      return Status::Internal(
+          "start-up check failed: the ZAP handler was not consulted for an unknown key; refusing to "
+          "start");
+    }
+    // Give libzmq a moment to drop the refused connection before serving.
+    zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(50));
+    if (item.revents & ZMQ_POLLIN) {
+      return Status::PermissionDenied(
+          "start-up check failed: a client with an unknown CURVE key got through; refusing to start");
+    }
+    logger_->info("start-up check: an unknown CURVE key is refused");
+    return Status::Ok();
+  }
+
+  // ---- receiving ----------------------------------------------------------------------------
+  // Returns the number of events staged.
+  int HandleMessage(std::vector<zmq::message_t>& parts) {
+    if (parts.empty()) {
+      return 0;
+    }
+    std::string routing = parts[0].to_string();
+    std::string agency;
+    try {
+      const char* uid = parts.back().gets("User-Id");
+      agency = uid != nullptr ? uid : "";
+    } catch (const zmq::error_t&) {
+      agency.clear();
+    }
+    size_t total = 0;
+    std::vector<std::string_view> frames;
+    for (size_t i = 1; i < parts.size(); ++i) {
+      frames.push_back(parts[i].to_string_view());
+      total += parts[i].size();
+    }
+    if (agency.empty() || directory_.Find(agency) == nullptr) {
+      counters_.malformed++;
+      ReplyError(routing, 0, Status::PermissionDenied("the connection is not a registered agency"));
+      return 0;
+    }
+    if (total > static_cast<size_t>(options_.max_message_bytes)) {
+      counters_.malformed++;
+      ReplyError(routing, 0,
+                 Status::InvalidArgument("message", "of " + std::to_string(total) +
+                                                        " bytes exceeds the limit of " +
+                                                        std::to_string(options_.max_message_bytes)),
+                 v1::ERROR_CODE_PROTOCOL);
+      return 0;
+    }
+    auto frame = transport::ParseClientFrame(frames);
+    if (!frame.ok()) {
+      counters_.malformed++;
+      if (counters_.malformed < 20 || counters_.malformed % 1000 == 0) {
+        logger_->warn("malformed message from {}: {} ({} so far)", agency,
+                      frame.status().ToString(), counters_.malformed);
+      }
+      ReplyError(routing, 0, frame.status(), v1::ERROR_CODE_PROTOCOL);
+      return 0;
+    }
+    const v1::ClientFrame& f = *frame;
+    switch (f.body_case()) {
+      case v1::ClientFrame::kHello:
+        OnHello(routing, agency, f);
+        return 0;
+      case v1::ClientFrame::kPublish:
+        return OnPublish(routing, agency, f);
+      case v1::ClientFrame::kSubscribe:
+        OnSubscribe(routing, agency, f);
+        return 0;
+      case v1::ClientFrame::kAck:
+        OnAck(agency, f.ack());
+        return 0;
+      case v1::ClientFrame::kNack:
+        OnNack(agency, f.nack());
+        return 0;
+      case v1::ClientFrame::kCredit:
+        OnCredit(agency, f.credit());
+        return 0;
+      case v1::ClientFrame::kPing: {
+        v1::ServerFrame r;
+        r.set_request_id(f.request_id());
+        r.mutable_pong()->set_sent_at_ms(f.ping().sent_at_ms());
+        Queue(routing, std::move(r));
+        return 0;
+      }
+      case v1::ClientFrame::kInclusionProof:
+      case v1::ClientFrame::kConsistencyProof:
+        OnProof(routing, f);
+        return 0;
+      default:
+        counters_.malformed++;
+        ReplyError(routing, f.request_id(), Status::InvalidArgument("body", "unknown command"),
+                   v1::ERROR_CODE_PROTOCOL);
+        return 0;
+    }
+  }
+
+  void OnHello(const std::string& routing, const std::string& agency, const v1::ClientFrame& f) {
+    v1::ServerFrame r;
+    r.set_request_id(f.request_id());
+    auto* w = r.mutable_welcome();
+    w->set_agency_id(agency);
+    w->set_broker_version(kBrokerVersion);
+    FillHead(w->mutable_tree_head(), log_->LatestHead());
+    w->set_inbox_cursor(StoredCursor(agency, v1::SELECTOR_INBOX));
+    w->set_max_message_bytes(static_cast<uint32_t>(options_.max_message_bytes));
+    w->set_max_batch(static_cast<uint32_t>(options_.group_commit_max_events));
+    if (f.hello().has_last_seen() && f.hello().last_seen().tree_size() > log_->LastSeq()) {
+      logger_->error(
+          "agency {} has seen a tree of {} events but the log holds {}: the log was truncated or "
+          "replaced",
+          agency, f.hello().last_seen().tree_size(), log_->LastSeq());
+    }
+    logger_->info("agency {} connected", agency);
+    Queue(routing, std::move(r));
+  }
+
+  // ---- publishing ---------------------------------------------------------------------------
+  int OnPublish(const std::string& routing, const std::string& agency, const v1::ClientFrame& f) {
+    PendingAck pa;
+    pa.routing_id = routing;
+    pa.request_id = f.request_id();
+    const auto& events = f.publish().events();
+    int staged = 0;
+    for (int i = 0; i < events.size(); ++i) {
+      auto* res = pa.ack.add_results();
+      const std::string prefix = "events[" + std::to_string(i) + "]";
+      v1::Event e;
+      if (!e.ParseFromString(events[i])) {
+        counters_.refused++;
+        FillError(res->mutable_error(), Status::InvalidArgument(prefix, "is not a valid Event"));
+        continue;
+      }
+      res->set_event_id(e.event_id());
+      if (e.event_id().empty()) {
+        counters_.refused++;
+        FillError(res->mutable_error(), Status::InvalidArgument("event_id", "is required"), prefix);
+        continue;
+      }
+      // A repeat of a stored event gets its original ack, whatever the state is now.
+      std::string dkey = agency + '\0' + e.event_id();
+      if (auto it = batch_index_.find(dkey); it != batch_index_.end()) {
+        pa.fills.emplace_back(i, it->second);
+        continue;
+      }
+      auto dup = log_->FindDuplicate(agency, e.event_id());
+      if (!dup.ok()) {
+        FillError(res->mutable_error(), dup.status(), prefix);
+        continue;
+      }
+      if (dup->has_value()) {
+        counters_.duplicates++;
+        const auto& o = **dup;
+        res->set_ok(true);
+        res->set_duplicate(true);
+        res->set_global_seq(o.global_seq);
+        res->set_case_seq(o.case_seq);
+        res->set_leaf_hash(std::string(merkle::AsBytes(o.leaf_hash)));
+        continue;
+      }
+      Status st = Stage(agency, e, events[i]);
+      if (!st.ok()) {
+        counters_.refused++;
+        FillError(res->mutable_error(), st, prefix);
+        continue;
+      }
+      batch_index_[dkey] = entries_.size() - 1;
+      pa.fills.emplace_back(i, entries_.size() - 1);
+      ++staged;
+    }
+    acks_.push_back(std::move(pa));
+    return staged;
+  }
+
+  // Validates `e` against its case (including earlier events of this batch) and stages it.
+  Status Stage(const std::string& agency, const v1::Event& e, const std::string& raw) {
+    if (e.actor_agency() != agency) {
+      return Status::PermissionDenied("this connection is authenticated as '" + agency +
+                                          "'; an agency publishes only as itself",
+                                      "actor_agency");
+    }
+    RETURN_IF_ERROR(core::ValidateEvent(e, NowMs()));
+    if (core::IsConfigurationEvent(e)) {
+      return Status::PermissionDenied(
+          "configuration events are written by the broker from its registry", "payload");
+    }
+    ASSIGN_OR_RETURN(core::CaseProjection * proj, Working(e.case_id()));
+    RETURN_IF_ERROR(proj->Check(e, directory_));
+    const uint64_t seq = log_->LastSeq() + entries_.size() + 1;
+    v1::Envelope env;
+    env.set_global_seq(seq);
+    env.set_case_seq(proj->state().version() + 1);
+    env.set_producer(agency);
+    env.set_appended_at_ms(NowMs());
+    env.set_case_id(e.case_id());
+    env.set_event_id(e.event_id());
+    proj->Apply(env, e);
+
+    log::AppendEntry entry;
+    entry.producer = agency;
+    entry.event_id = e.event_id();
+    entry.case_id = e.case_id();
+    entry.appended_at_ms = env.appended_at_ms();
+    entry.event_bytes = raw;  // the producer's exact bytes, never re-serialized
+    for (auto& a : core::AudienceOf(proj->state(), e)) {
+      if (a != agency) {
+        entry.audience.push_back(std::move(a));
+      }
+    }
+    for (const auto& a : entry.audience) {
+      dirty_agencies_.insert(a);
+    }
+    entries_.push_back(std::move(entry));
+    staged_.push_back(Staged{seq});
+    return Status::Ok();
+  }
+
+  Result<core::CaseProjection*> Working(const std::string& case_id) {
+    if (auto it = working_.find(case_id); it != working_.end()) {
+      return &it->second;
+    }
+    if (auto it = cache_.find(case_id); it != cache_.end()) {
+      return &working_.emplace(case_id, it->second).first->second;
+    }
+    core::CaseProjection proj;
+    ASSIGN_OR_RETURN(auto seqs, log_->CaseEvents(case_id, 0, UINT64_MAX));
+    for (uint64_t seq : seqs) {
+      ASSIGN_OR_RETURN(std::string bytes, log_->Read(seq));
+      v1::Envelope env;
+      v1::Event ev;
+      if (!env.ParseFromString(bytes) || !ev.ParseFromString(env.event())) {
+        return Status::Corruption("event " + std::to_string(seq) + " of case " + case_id +
+                                  " does not parse");
+      }
+      proj.Apply(env, ev);
+    }
+    return &working_.emplace(case_id, std::move(proj)).first->second;
+  }
+
+  Status Commit() {
+    if (entries_.empty()) {
+      working_.clear();
+      return Status::Ok();
+    }
+    auto out = log_->Append(entries_);
+    if (!out.ok()) {
+      logger_->critical("the event log refused a batch of {}: {}", entries_.size(),
+                        out.status().ToString());
+      for (auto& pa : acks_) {
+        for (auto [ri, ei] : pa.fills) {
+          FillError(pa.ack.mutable_results(ri)->mutable_error(),
+                    Status::Unavailable("the broker could not store the event; resend later"));
+        }
+        pa.fills.clear();
+      }
+      entries_.clear();
+      working_.clear();
+      staged_.clear();
+      batch_index_.clear();
+      return out.status();
+    }
+    counters_.batches++;
+    for (size_t i = 0; i < out->size(); ++i) {
+      if ((*out)[i].global_seq != staged_[i].expected_seq || (*out)[i].duplicate) {
+        logger_->critical("log assigned seq {} where the broker expected {}", (*out)[i].global_seq,
+                          staged_[i].expected_seq);
+        std::abort();  // broken invariant: projections would disagree with the log
+      }
+    }
+    counters_.published += out->size();
+    std::vector<bool> first_use(out->size(), true);
+    auto head = log_->LatestHead();
+    for (auto& pa : acks_) {
+      for (auto [ri, ei] : pa.fills) {
+        auto* res = pa.ack.mutable_results(ri);
+        const auto& o = (*out)[ei];
+        res->set_ok(true);
+        res->set_duplicate(!first_use[ei]);
+        if (!first_use[ei]) {
+          counters_.duplicates++;
+        }
+        first_use[ei] = false;
+        res->set_global_seq(o.global_seq);
+        res->set_case_seq(o.case_seq);
+        res->set_leaf_hash(std::string(merkle::AsBytes(o.leaf_hash)));
+      }
+    }
+    if (cache_.size() + working_.size() > kMaxCachedCases) {
+      cache_.clear();
+    }
+    for (auto& [id, proj] : working_) {
+      cache_.insert_or_assign(id, std::move(proj));
+    }
+    working_.clear();
+    entries_.clear();
+    staged_.clear();
+    batch_index_.clear();
+    for (auto& pa : acks_) {
+      FillHead(pa.ack.mutable_tree_head(), head);
+    }
+    return Status::Ok();
+  }
+
+  void SendReplies() {
+    for (auto& pa : acks_) {
+      if (!pa.ack.has_tree_head()) {
+        FillHead(pa.ack.mutable_tree_head(), log_->LatestHead());
+      }
+      v1::ServerFrame r;
+      r.set_request_id(pa.request_id);
+      *r.mutable_publish_ack() = std::move(pa.ack);
+      Send(pa.routing_id, r);
+    }
+    acks_.clear();
+    for (auto& [routing, frame] : replies_) {
+      Send(routing, frame);
+    }
+    replies_.clear();
+  }
+
+  // ---- delivery -----------------------------------------------------------------------------
+  uint64_t StoredCursor(const std::string& agency, v1::Selector sel) {
+    auto v = log_->GetState(CursorKey(agency, sel));
+    if (!v.ok() || !v->has_value() || (*v)->size() != 8) {
+      return 0;
+    }
+    return log::DecodeBe64(**v);
+  }
+
+  void OnSubscribe(const std::string& routing, const std::string& agency, const v1::ClientFrame& f) {
+    const auto& s = f.subscribe();
+    if (s.selector() != v1::SELECTOR_INBOX && s.selector() != v1::SELECTOR_ALL_READABLE) {
+      ReplyError(routing, f.request_id(),
+                 Status::InvalidArgument("subscribe.selector", "must be INBOX or ALL_READABLE"));
+      return;
+    }
+    Subscription sub;
+    sub.routing_id = routing;
+    sub.agency = agency;
+    sub.selector = s.selector();
+    sub.whole_log =
+        s.selector() == v1::SELECTOR_ALL_READABLE && directory_.IsSystemPrincipal(agency);
+    sub.scan_pos = s.has_after_seq() ? s.after_seq() : StoredCursor(agency, s.selector());
+    sub.window = ClampCredits(s.credits());
+    auto key = std::make_pair(agency, static_cast<int>(sub.selector));
+    if (auto old = subs_.find(key); old != subs_.end()) {
+      // A new connection of the same agency takes the stream over from where it chose to start.
+      logger_->info("agency {}: a new {} subscription replaces the previous one", agency,
+                    v1::Selector_Name(s.selector()));
+      if (!s.has_after_seq()) {
+        sub.scan_pos = old->second.inflight.empty() ? old->second.scan_pos
+                                                    : old->second.inflight.begin()->first - 1;
+      }
+    }
+    subs_[key] = std::move(sub);
+    logger_->info("agency {} subscribed to {} after seq {}", agency,
+                  v1::Selector_Name(s.selector()), subs_[key].scan_pos);
+    Pump(subs_[key]);
+  }
+
+  uint32_t ClampCredits(uint32_t c) const {
+    if (c == 0) {
+      return static_cast<uint32_t>(options_.default_credits);
+    }
+    return std::min<uint32_t>(c, static_cast<uint32_t>(options_.max_credits));
+  }
+
+  Subscription* FindSub(const std::string& agency, v1::Selector sel) {
+    auto it = subs_.find(std::make_pair(agency, static_cast<int>(sel)));
+    return it == subs_.end() ? nullptr : &it->second;
+  }
+
+  void OnAck(const std::string& agency, const v1::ConsumerAck& a) {
+    Subscription* sub = FindSub(agency, a.selector());
+    if (sub == nullptr) {
+      return;
+    }
+    for (uint64_t seq : a.global_seqs()) {
+      sub->inflight.erase(seq);
+    }
+    SaveCursor(*sub);
+    Pump(*sub);
+  }
+
+  void OnNack(const std::string& agency, const v1::ConsumerNack& n) {
+    Subscription* sub = FindSub(agency, n.selector());
+    if (sub == nullptr) {
+      return;
+    }
+    auto it = sub->inflight.find(n.global_seq());
+    if (it == sub->inflight.end()) {
+      return;
+    }
+    if (n.park()) {
+      Park(*sub, n.global_seq(), "parked by the consumer: " + n.reason());
+      sub->inflight.erase(it);
+      SaveCursor(*sub);
+      Pump(*sub);
+    } else {
+      it->second.deadline_ms = NowMs();  // redeliver on the next timer pass
+    }
+  }
+
+  void OnCredit(const std::string& agency, const v1::Credit& c) {
+    Subscription* sub = FindSub(agency, c.selector());
+    if (sub == nullptr) {
+      return;
+    }
+    sub->window = ClampCredits(c.credits());
+    Pump(*sub);
+  }
+
+  void Park(const Subscription& sub, uint64_t seq, const std::string& reason) {
+    counters_.parked++;
+    std::vector<std::pair<std::string, std::string>> puts = {{ParkKey(sub.agency, seq), reason}};
+    Status s = log_->PutState(puts, {}, true);
+    logger_->warn("parked seq {} for agency {}: {}{}", seq, sub.agency, reason,
+                  s.ok() ? "" : " (recording failed: " + s.ToString() + ")");
+  }
+
+  void SaveCursor(const Subscription& sub) {
+    uint64_t cursor = sub.inflight.empty() ? sub.scan_pos : sub.inflight.begin()->first - 1;
+    std::vector<std::pair<std::string, std::string>> puts = {
+        {CursorKey(sub.agency, sub.selector), log::EncodeBe64(cursor)}};
+    Status s = log_->PutState(puts, {}, false);
+    if (!s.ok()) {
+      logger_->warn("could not store the cursor of {}: {}", sub.agency, s.ToString());
+    }
+  }
+
+  std::vector<uint64_t> NextSeqs(const Subscription& sub, size_t n) {
+    std::vector<uint64_t> seqs;
+    if (sub.whole_log) {
+      for (uint64_t s = sub.scan_pos + 1; s <= log_->LastSeq() && seqs.size() < n; ++s) {
+        seqs.push_back(s);
+      }
+      return seqs;
+    }
+    std::string prefix = log::StateKeys::AudiencePrefix(sub.agency);
+    Status st = log_->ScanState(prefix, log::StateKeys::Audience(sub.agency, sub.scan_pos + 1),
+                                [&](std::string_view k, std::string_view) {
+                                  seqs.push_back(log::DecodeBe64(k.substr(prefix.size())));
+                                  return seqs.size() < n;
+                                });
+    if (!st.ok()) {
+      logger_->error("reading the delivery index of {}: {}", sub.agency, st.ToString());
+    }
+    return seqs;
+  }
+
+  // Sends what the window allows. Returns false when the subscriber is gone.
+  bool Pump(Subscription& sub) {
+    while (sub.inflight.size() < sub.window) {
+      auto seqs = NextSeqs(sub, sub.window - sub.inflight.size());
+      if (seqs.empty()) {
+        return true;
+      }
+      for (uint64_t seq : seqs) {
+        SendResult r = Deliver(sub, seq, 1);
+        if (r == SendResult::kGone) {
+          DropSubscription(sub);
+          return false;
+        }
+        if (r == SendResult::kFull) {
+          return true;
+        }
+        sub.inflight[seq] = InFlight{1, NowMs() + options_.redelivery_timeout_ms};
+        sub.scan_pos = seq;
+        counters_.delivered++;
+      }
+    }
+    return true;
+  }
+
+  enum class SendResult { kSent, kFull, kGone };
+
+  SendResult Deliver(const Subscription& sub, uint64_t seq, uint32_t attempt) {
+    auto bytes = log_->Read(seq);
+    if (!bytes.ok()) {
+      // Leave it pending; the redelivery timer retries. Loud, because it means storage trouble.
+      logger_->error("cannot read seq {} for delivery to {}: {}", seq, sub.agency,
+                     bytes.status().ToString());
+      return SendResult::kFull;
+    }
+    v1::ServerFrame f;
+    auto* d = f.mutable_deliver();
+    d->set_selector(sub.selector);
+    d->set_global_seq(seq);
+    d->set_attempt(attempt);
+    d->set_envelope(std::move(*bytes));
+    return Send(sub.routing_id, f);
+  }
+
+  void DropSubscription(Subscription& sub) {
+    logger_->info("agency {} is unreachable; its {} stream resumes from seq {} on reconnect",
+                  sub.agency, v1::Selector_Name(sub.selector),
+                  sub.inflight.empty() ? sub.scan_pos : sub.inflight.begin()->first - 1);
+    SaveCursor(sub);
+    subs_.erase(std::make_pair(sub.agency, static_cast<int>(sub.selector)));
+  }
+
+  void PumpDirty() {
+    std::vector<std::pair<std::string, int>> keys;
+    for (auto& [key, sub] : subs_) {
+      if (sub.whole_log || dirty_agencies_.count(key.first) != 0) {
+        keys.push_back(key);
+      }
+    }
+    dirty_agencies_.clear();
+    for (const auto& k : keys) {
+      auto it = subs_.find(k);
+      if (it != subs_.end()) {
+        Pump(it->second);
+      }
+    }
+  }
+
+  int NextTimerMs() const {
+    int64_t next = NowMs() + 100;
+    for (const auto& [key, sub] : subs_) {
+      if (!sub.inflight.empty()) {
+        for (const auto& [seq, f] : sub.inflight) {
+          next = std::min(next, f.deadline_ms);
+        }
+      }
+    }
+    return static_cast<int>(std::max<int64_t>(0, next - NowMs()));
+  }
+
+  void RunTimers() {
+    int64_t now = NowMs();
+    std::vector<std::pair<std::string, int>> gone;
+    for (auto& [key, sub] : subs_) {
+      std::vector<uint64_t> park;
+      for (auto& [seq, f] : sub.inflight) {
+        if (f.deadline_ms > now) {
+          continue;
+        }
+        if (static_cast<int>(f.attempt) >= options_.max_delivery_attempts) {
+          park.push_back(seq);
+          continue;
+        }
+        SendResult r = Deliver(sub, seq, f.attempt + 1);
+        if (r == SendResult::kGone) {
+          gone.push_back(key);
+          break;
+        }
+        if (r == SendResult::kFull) {
+          // Not sent: try again shortly without spending an attempt.
+          f.deadline_ms = now + 100;
+          continue;
+        }
+        f.attempt++;
+        int shift = std::min<int>(static_cast<int>(f.attempt) - 1, 4);
+        f.deadline_ms = now + (static_cast<int64_t>(options_.redelivery_timeout_ms) << shift);
+        counters_.redelivered++;
+      }
+      for (uint64_t seq : park) {
+        Park(sub, seq, "no acknowledgement after " + std::to_string(options_.max_delivery_attempts) +
+                           " attempts");
+        sub.inflight.erase(seq);
+      }
+      if (!park.empty()) {
+        SaveCursor(sub);
+      }
+    }
+    for (const auto& k : gone) {
+      auto it = subs_.find(k);
+      if (it != subs_.end()) {
+        DropSubscription(it->second);
+      }
+    }
+  }
+
+  // ---- proofs -------------------------------------------------------------------------------
+  void OnProof(const std::string& routing, const v1::ClientFrame& f) {
+    v1::ServerFrame r;
+    r.set_request_id(f.request_id());
+    auto head = log_->LatestHead();
+    auto* p = r.mutable_proof();
+    FillHead(p->mutable_tree_head(), head);
+    Result<std::vector<merkle::Hash>> hashes = std::vector<merkle::Hash>{};
+    if (f.has_inclusion_proof()) {
+      uint64_t size = f.inclusion_proof().tree_size() == 0 ? head.head.tree_size
+                                                            : f.inclusion_proof().tree_size();
+      p->set_leaf_index(f.inclusion_proof().global_seq() - 1);
+      p->set_tree_size(size);
+      hashes = log_->InclusionProof(f.inclusion_proof().global_seq(), size);
+    } else {
+      uint64_t second = f.consistency_proof().second_size() == 0
+                            ? head.head.tree_size
+                            : f.consistency_proof().second_size();
+      p->set_first_size(f.consistency_proof().first_size());
+      p->set_tree_size(second);
+      hashes = log_->ConsistencyProof(f.consistency_proof().first_size(), second);
+    }
+    if (!hashes.ok()) {
+      ReplyError(routing, f.request_id(), hashes.status());
+      return;
+    }
+    for (const auto& h : *hashes) {
+      p->add_hashes(std::string(merkle::AsBytes(h)));
+    }
+    Queue(routing, std::move(r));
+  }
+
+  // ---- sending ------------------------------------------------------------------------------
+  void Queue(const std::string& routing, v1::ServerFrame f) {
+    replies_.emplace_back(routing, std::move(f));
+  }
+
+  void ReplyError(const std::string& routing, uint64_t request_id, const Status& s,
+                  v1::ErrorCode code = v1::ERROR_CODE_UNSPECIFIED) {
+    v1::ServerFrame r;
+    r.set_request_id(request_id);
+    FillError(r.mutable_error(), s);
+    if (code != v1::ERROR_CODE_UNSPECIFIED) {
+      r.mutable_error()->set_code(code);
+    }
+    Queue(routing, std::move(r));
+  }
+
+  SendResult Send(const std::string& routing, const v1::ServerFrame& f) {
+    std::string body = transport::Serialize(f);
+    try {
+      auto sent = router_.send(zmq::buffer(routing), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      if (!sent) {
+        return SendResult::kFull;
+      }
+      router_.send(zmq::buffer(transport::kVersionFrame), zmq::send_flags::sndmore);
+      router_.send(zmq::buffer(body), zmq::send_flags::none);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EHOSTUNREACH) {
+        return SendResult::kGone;
+      }
+      logger_->warn("send failed: {}", e.what());
+      return SendResult::kFull;
+    }
+    return SendResult::kSent;
+  }
+
+  BrokerOptions options_;
+  zmq::context_t ctx_;
+  zmq::socket_t router_;
+  std::unique_ptr<transport::ZapHandler> zap_;
+  std::unique_ptr<log::EventLog> log_;
+  core::InMemoryAgencyDirectory directory_;
+  std::shared_ptr<spdlog::logger> logger_;
+  std::string endpoint_;
+  std::atomic<bool> stop_{false};
+  Counters counters_;
+
+  // Per batch.
+  std::vector<log::AppendEntry> entries_;
+  std::vector<Staged> staged_;  // parallel to entries_
+  std::unordered_map<std::string, size_t> batch_index_;
+  std::unordered_map<std::string, core::CaseProjection> working_;
+  std::vector<PendingAck> acks_;
+  std::vector<std::pair<std::string, v1::ServerFrame>> replies_;
+  std::set<std::string> dirty_agencies_;
+
+  std::unordered_map<std::string, core::CaseProjection> cache_;
+  std::map<std::pair<std::string, int>, Subscription> subs_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Broker>> Broker::Create(const BrokerOptions& options) {
+  auto b = std::make_unique<BrokerImpl>(options);
+  RETURN_IF_ERROR(b->Init());
+  return std::unique_ptr<Broker>(std::move(b));
+}
+
+}  // namespace passage::broker

@@ -1,0 +1,59 @@
+#pragma once
+
+// Broker: the passage-broker application. Owns the event log, the ROUTER endpoint, the ZAP handler
+// and the delivery state; wires them and runs the main loop.
+//
+// Operation: one thread (Run) owns the ROUTER socket and the log writer. Each turn it drains the
+// messages that are ready (up to `group_commit_max_events` events or `group_commit_max_micros`),
+// validates every published event against the current projection of its case (core), appends all
+// accepted events in one synced batch, and only then sends the acks and the deliveries. A second
+// thread answers ZAP requests.
+//
+// Lifecycle: Create() opens the log, starts ZAP, binds, and (unless insecure) proves that an unknown
+// CURVE key is refused before returning. Run() serves until RequestStop().
+//
+// Concurrency: RequestStop() and endpoint() may be called from any thread; everything else from the
+// thread that calls Run().
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "passage/v1/config.pb.h"
+
+namespace passage::broker {
+
+struct BrokerOptions {
+  std::string listen = "tcp://127.0.0.1:7450";  // "tcp://127.0.0.1:0" picks a free port
+  std::string data_dir;
+  std::string curve_public_z85;  // empty with insecure
+  std::string curve_secret_z85;
+  std::string signing_seed;      // 32 bytes
+  passage::v1::AgencyRegistry registry;
+  bool insecure = false;
+  int max_message_bytes = 16 << 20;
+  int group_commit_max_events = 4096;
+  int group_commit_max_micros = 2000;
+  int redelivery_timeout_ms = 5000;
+  int max_delivery_attempts = 8;
+  int default_credits = 256;
+  int max_credits = 8192;
+};
+
+class Broker {
+ public:
+  static Result<std::unique_ptr<Broker>> Create(const BrokerOptions& options);
+  virtual ~Broker() = default;
+
+  // Serves until RequestStop(); returns the first fatal error (the log failing), or OK.
+  virtual Status Run() = 0;
+  virtual void RequestStop() = 0;
+  // The bound endpoint, e.g. "tcp://127.0.0.1:41234".
+  virtual std::string endpoint() const = 0;
+
+ protected:
+  Broker() = default;
+};
+
+}  // namespace passage::broker

@@ -1,0 +1,440 @@
+#include "services/runtime/client.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <deque>
+#include <set>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "transport/frames.h"
+#include "transport/socket_options.h"
+
+namespace passage::runtime {
+namespace {
+
+namespace v1 = passage::v1;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string StreamName(v1::Selector s) { return v1::Selector_Name(s); }
+
+struct Stream {
+  uint32_t credits = 0;
+  DeliveryHandler handler;
+  std::optional<uint64_t> after_seq;
+};
+
+struct Sent {
+  std::string event_id;
+  int64_t sent_at_ms = 0;
+};
+
+class ClientImpl final : public Client {
+ public:
+  explicit ClientImpl(const ClientOptions& o) : o_(o), ctx_(1) {}
+  ~ClientImpl() override {
+    sock_.close();
+    ctx_.close();
+  }
+
+  Status Init() {
+    if (o_.store == nullptr) {
+      return Status::InvalidArgument("store", "a LocalStore is required");
+    }
+    auto head = o_.store->LatestTreeHead();
+    if (head.ok() && head->has_value()) {
+      last_head_.ParseFromString(**head);
+    }
+    return Reconnect();
+  }
+
+  Result<uint64_t> Publish(const v1::Event& event) override {
+    std::string bytes;
+    if (!event.SerializeToString(&bytes)) {
+      return Status::InvalidArgument("event", "cannot be serialized");
+    }
+    ASSIGN_OR_RETURN(uint64_t seq, o_.store->Enqueue(event.event_id(), bytes));
+    SendOutbox();
+    return seq;
+  }
+
+  void OnPublishResult(PublishCallback cb) override { publish_cb_ = std::move(cb); }
+
+  Status Subscribe(v1::Selector selector, uint32_t credits, DeliveryHandler handler,
+                   std::optional<uint64_t> after_seq) override {
+    Stream& s = streams_[selector];
+    s.credits = credits;
+    s.handler = std::move(handler);
+    s.after_seq = after_seq;
+    if (welcomed_) {
+      SendSubscribe(selector, s);
+    }
+    return Status::Ok();
+  }
+
+  Status Poll(int timeout_ms) override {
+    int64_t until = NowMs() + timeout_ms;
+    do {
+      int64_t now = NowMs();
+      if (now - last_rx_ms_ > o_.liveness_ms) {
+        RETURN_IF_ERROR(Reconnect());
+      }
+      if (now - last_ping_ms_ >= o_.ping_every_ms) {
+        last_ping_ms_ = now;
+        v1::ClientFrame f;
+        f.mutable_ping()->set_sent_at_ms(now);
+        Send(f);
+      }
+      ResendExpired();
+      SendOutbox();
+      int wait = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(until - NowMs(), 100)));
+      zmq::pollitem_t item{sock_.handle(), 0, ZMQ_POLLIN, 0};
+      try {
+        zmq::poll(&item, 1, std::chrono::milliseconds(wait));
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) {
+          return Status::Internal(std::string("poll: ") + e.what());
+        }
+      }
+      RETURN_IF_ERROR(Drain());
+    } while (NowMs() < until);
+    return Status::Ok();
+  }
+
+  Status Flush(int timeout_ms) override {
+    int64_t until = NowMs() + timeout_ms;
+    while (o_.store->OutboxSize() > 0) {
+      if (NowMs() >= until) {
+        return Status::Unavailable(std::to_string(o_.store->OutboxSize()) +
+                                   " events still wait for the broker's acknowledgement");
+      }
+      RETURN_IF_ERROR(Poll(20));
+    }
+    return Status::Ok();
+  }
+
+  Result<v1::ServerFrame> Call(v1::ClientFrame request, int timeout_ms) override {
+    uint64_t id = ++next_request_;
+    request.set_request_id(id);
+    Send(request);
+    int64_t until = NowMs() + timeout_ms;
+    while (NowMs() < until) {
+      RETURN_IF_ERROR(Poll(20));
+      auto it = replies_.find(id);
+      if (it != replies_.end()) {
+        v1::ServerFrame f = std::move(it->second);
+        replies_.erase(it);
+        return f;
+      }
+    }
+    return Status::Unavailable("no answer from the broker within " + std::to_string(timeout_ms) +
+                               " ms");
+  }
+
+  bool connected() const override { return welcomed_ && NowMs() - last_rx_ms_ <= o_.liveness_ms; }
+  const v1::SignedTreeHead& last_tree_head() const override { return last_head_; }
+  size_t outbox_size() const override { return o_.store->OutboxSize(); }
+
+ private:
+  Status Reconnect() {
+    if (sock_) {
+      sock_.close();
+    }
+    sock_ = zmq::socket_t(ctx_, zmq::socket_type::dealer);
+    transport::SocketSecurity sec;
+    if (!o_.insecure) {
+      sec.own_public_z85 = o_.public_z85;
+      sec.own_secret_z85 = o_.secret_z85;
+      sec.server_public_z85 = o_.broker_public_z85;
+    }
+    sec.agency_id = o_.agency_id;
+    transport::SocketTuning tuning;
+    tuning.max_message_bytes = 64 << 20;  // a delivery carries an event plus its envelope
+    RETURN_IF_ERROR(transport::ConfigureClient(sock_, sec, tuning));
+    try {
+      sock_.set(zmq::sockopt::reconnect_ivl, 100);
+      sock_.set(zmq::sockopt::reconnect_ivl_max, 2000);
+      sock_.connect(o_.endpoint);
+    } catch (const zmq::error_t& e) {
+      return Status::InvalidArgument("endpoint", "cannot connect to " + o_.endpoint + ": " + e.what());
+    }
+    welcomed_ = false;
+    inflight_.clear();
+    sent_after_ = 0;
+    last_rx_ms_ = NowMs();
+    v1::ClientFrame hello;
+    hello.mutable_hello()->set_client_version("passage-client/0.1");
+    if (last_head_.tree_size() > 0) {
+      *hello.mutable_hello()->mutable_last_seen() = last_head_;
+    }
+    Send(hello);
+    return Status::Ok();
+  }
+
+  void Send(const v1::ClientFrame& f) {
+    std::string body = transport::Serialize(f);
+    try {
+      auto ok = sock_.send(zmq::buffer(transport::kVersionFrame),
+                           zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      if (!ok) {
+        return;  // queue full: the resend timer retries
+      }
+      sock_.send(zmq::buffer(body), zmq::send_flags::none);
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("client {}: send failed: {}", o_.agency_id, e.what());
+    }
+  }
+
+  void SendSubscribe(v1::Selector sel, const Stream& s) {
+    v1::ClientFrame f;
+    auto* sub = f.mutable_subscribe();
+    sub->set_selector(sel);
+    sub->set_credits(s.credits);
+    sub->set_after_seq(s.after_seq.value_or(o_.store->Position(StreamName(sel))));
+    Send(f);
+  }
+
+  // Sends outbox entries not yet in flight, in batches.
+  void SendOutbox() {
+    if (!welcomed_) {
+      return;
+    }
+    while (inflight_.size() < o_.max_unacked_events) {
+      size_t room = std::min<size_t>(o_.max_batch, o_.max_unacked_events - inflight_.size());
+      auto pending = o_.store->PendingOutbox(sent_after_, room);
+      if (!pending.ok()) {
+        spdlog::error("client {}: {}", o_.agency_id, pending.status().ToString());
+        return;
+      }
+      if (pending->empty()) {
+        return;
+      }
+      v1::ClientFrame f;
+      f.set_request_id(++next_request_);
+      std::vector<uint64_t> seqs;
+      for (auto& e : *pending) {
+        f.mutable_publish()->add_events(std::move(e.event_bytes));
+        inflight_[e.local_seq] = Sent{e.event_id, NowMs()};
+        seqs.push_back(e.local_seq);
+        sent_after_ = e.local_seq;
+      }
+      requests_[f.request_id()] = std::move(seqs);
+      Send(f);
+    }
+  }
+
+  void ResendExpired() {
+    if (!welcomed_ || inflight_.empty()) {
+      return;
+    }
+    int64_t now = NowMs();
+    if (inflight_.begin()->second.sent_at_ms + o_.resend_after_ms > now) {
+      return;
+    }
+    // The oldest unacknowledged event timed out: resend everything from it (same event ids).
+    sent_after_ = inflight_.begin()->first - 1;
+    inflight_.clear();
+    requests_.clear();
+    SendOutbox();
+  }
+
+  Status Drain() {
+    std::vector<uint64_t> acks_inbox;
+    std::vector<uint64_t> acks_all;
+    for (;;) {
+      std::vector<zmq::message_t> parts;
+      zmq::recv_result_t got;
+      try {
+        got = zmq::recv_multipart(sock_, std::back_inserter(parts), zmq::recv_flags::dontwait);
+      } catch (const zmq::error_t& e) {
+        return Status::Internal(std::string("receive: ") + e.what());
+      }
+      if (!got) {
+        break;
+      }
+      last_rx_ms_ = NowMs();
+      std::vector<std::string_view> frames;
+      for (auto& p : parts) {
+        frames.push_back(p.to_string_view());
+      }
+      auto f = transport::ParseServerFrame(frames);
+      if (!f.ok()) {
+        spdlog::warn("client {}: malformed frame from the broker: {}", o_.agency_id,
+                     f.status().ToString());
+        continue;
+      }
+      switch (f->body_case()) {
+        case v1::ServerFrame::kWelcome:
+          OnWelcome(f->welcome());
+          break;
+        case v1::ServerFrame::kPublishAck:
+          RETURN_IF_ERROR(OnPublishAck(f->request_id(), f->publish_ack()));
+          break;
+        case v1::ServerFrame::kDeliver: {
+          const auto& d = f->deliver();
+          RETURN_IF_ERROR(OnDeliver(d, d.selector() == v1::SELECTOR_INBOX ? acks_inbox : acks_all));
+          break;
+        }
+        case v1::ServerFrame::kPong:
+          break;
+        case v1::ServerFrame::kError:
+          if (f->request_id() == 0 || replies_.size() > 1000) {
+            spdlog::warn("client {}: broker error: {} {}", o_.agency_id, f->error().field(),
+                         f->error().reason());
+          }
+          if (f->request_id() != 0) {
+            replies_[f->request_id()] = std::move(*f);
+          }
+          break;
+        default:
+          if (f->request_id() != 0) {
+            replies_[f->request_id()] = std::move(*f);
+          }
+          break;
+      }
+    }
+    SendAcks(v1::SELECTOR_INBOX, acks_inbox);
+    SendAcks(v1::SELECTOR_ALL_READABLE, acks_all);
+    return Status::Ok();
+  }
+
+  void OnWelcome(const v1::Welcome& w) {
+    welcomed_ = true;
+    if (w.agency_id() != o_.agency_id && !o_.agency_id.empty()) {
+      spdlog::warn("client: broker says this key is agency '{}', configured as '{}'", w.agency_id(),
+                   o_.agency_id);
+    }
+    KeepHead(w.tree_head());
+    for (auto& [sel, s] : streams_) {
+      SendSubscribe(sel, s);
+      s.after_seq.reset();  // later reconnects resume from the stored position
+    }
+    sent_after_ = 0;
+    inflight_.clear();
+    requests_.clear();
+    SendOutbox();
+  }
+
+  void KeepHead(const v1::SignedTreeHead& h) {
+    if (h.tree_size() > last_head_.tree_size()) {
+      if (h.tree_size() < last_head_.tree_size()) {
+        spdlog::error("client {}: the broker's tree shrank from {} to {}", o_.agency_id,
+                      last_head_.tree_size(), h.tree_size());
+      }
+      last_head_ = h;
+      Status s = o_.store->SaveTreeHead(h.tree_size(), transport::Serialize(h));
+      if (!s.ok()) {
+        spdlog::warn("client {}: {}", o_.agency_id, s.ToString());
+      }
+    }
+  }
+
+  Status OnPublishAck(uint64_t request_id, const v1::PublishAck& ack) {
+    KeepHead(ack.tree_head());
+    auto it = requests_.find(request_id);
+    if (it == requests_.end()) {
+      return Status::Ok();  // an answer to a batch we already resent
+    }
+    const auto& seqs = it->second;
+    for (int i = 0; i < ack.results_size() && i < static_cast<int>(seqs.size()); ++i) {
+      const auto& r = ack.results(i);
+      uint64_t local = seqs[static_cast<size_t>(i)];
+      bool final_answer = r.ok() || r.error().code() != v1::ERROR_CODE_RETRY_LATER;
+      if (!final_answer) {
+        continue;  // stays in flight; the resend timer sends it again
+      }
+      RETURN_IF_ERROR(o_.store->MarkSent(local, r.event_id(), transport::Serialize(r)));
+      inflight_.erase(local);
+      if (!r.ok()) {
+        spdlog::warn("client {}: event {} refused: {} {}", o_.agency_id, r.event_id(),
+                     r.error().field(), r.error().reason());
+      }
+      if (publish_cb_) {
+        publish_cb_(r);
+      }
+    }
+    requests_.erase(it);
+    return Status::Ok();
+  }
+
+  Status OnDeliver(const v1::Deliver& d, std::vector<uint64_t>& acks) {
+    auto sit = streams_.find(d.selector());
+    if (sit == streams_.end()) {
+      return Status::Ok();
+    }
+    const std::string stream = StreamName(d.selector());
+    if (d.global_seq() <= o_.store->Position(stream)) {
+      acks.push_back(d.global_seq());  // already applied: exactly once in effect
+      return Status::Ok();
+    }
+    v1::Envelope env;
+    StateWrite w;
+    Status h;
+    if (!env.ParseFromString(d.envelope())) {
+      h = Status::InvalidArgument("envelope", "does not parse");
+    } else {
+      h = sit->second.handler(d.global_seq(), env, &w);
+    }
+    if (!h.ok()) {
+      v1::ClientFrame f;
+      auto* n = f.mutable_nack();
+      n->set_selector(d.selector());
+      n->set_global_seq(d.global_seq());
+      n->set_park(h.code() != StatusCode::kUnavailable);
+      n->set_reason(h.ToString());
+      Send(f);
+      if (n->park()) {
+        spdlog::error("client {}: could not apply seq {}: {} (parked)", o_.agency_id,
+                      d.global_seq(), h.ToString());
+        RETURN_IF_ERROR(o_.store->Apply(stream, d.global_seq(), StateWrite()));
+      }
+      return Status::Ok();
+    }
+    RETURN_IF_ERROR(o_.store->Apply(stream, d.global_seq(), w));
+    acks.push_back(d.global_seq());
+    return Status::Ok();
+  }
+
+  void SendAcks(v1::Selector sel, const std::vector<uint64_t>& seqs) {
+    if (seqs.empty()) {
+      return;
+    }
+    v1::ClientFrame f;
+    f.mutable_ack()->set_selector(sel);
+    for (uint64_t s : seqs) {
+      f.mutable_ack()->add_global_seqs(s);
+    }
+    Send(f);
+  }
+
+  ClientOptions o_;
+  zmq::context_t ctx_;
+  zmq::socket_t sock_;
+  bool welcomed_ = false;
+  int64_t last_rx_ms_ = 0;
+  int64_t last_ping_ms_ = 0;
+  uint64_t next_request_ = 0;
+  uint64_t sent_after_ = 0;
+  std::map<uint64_t, Sent> inflight_;                      // local seq -> sent
+  std::map<uint64_t, std::vector<uint64_t>> requests_;     // request id -> local seqs
+  std::map<uint64_t, v1::ServerFrame> replies_;
+  std::map<v1::Selector, Stream> streams_;
+  v1::SignedTreeHead last_head_;
+  PublishCallback publish_cb_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Client>> Client::Create(const ClientOptions& options) {
+  auto c = std::make_unique<ClientImpl>(options);
+  RETURN_IF_ERROR(c->Init());
+  return std::unique_ptr<Client>(std::move(c));
+}
+
+}  // namespace passage::runtime

@@ -1,0 +1,82 @@
+#pragma once
+
+// Client: an agency's connection to the broker, used by every service and by passagectl.
+//
+// Operation: Publish() first writes the event to the LocalStore outbox (synced), then sends it; an
+// event stays in the outbox until the broker acknowledges it (or refuses it for good), and is resent
+// with the same event id after a timeout or a reconnect, so an acknowledged event is stored exactly
+// once whatever the network does. Subscribe() registers a handler for a delivery stream; each
+// delivery is applied through LocalStore::Apply together with the stream position, so a redelivered
+// event never takes effect twice. All I/O happens inside Poll().
+//
+// Lifecycle: Create() connects and sends HELLO; a silent broker (no frame for `liveness_ms`) makes
+// the client reconnect, and every WELCOME re-subscribes from the stored positions and resends the
+// outbox.
+//
+// Concurrency: not thread-safe; one thread owns the client (and its ZeroMQ socket) for life.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/status.h"
+#include "passage/v1/events.pb.h"
+#include "passage/v1/wire.pb.h"
+#include "services/runtime/local_store.h"
+
+namespace passage::runtime {
+
+struct ClientOptions {
+  std::string endpoint;
+  std::string broker_public_z85;
+  std::string public_z85;
+  std::string secret_z85;
+  std::string agency_id;  // the PLAIN user name in insecure mode
+  bool insecure = false;
+  LocalStore* store = nullptr;  // required; not owned
+  uint32_t max_unacked_events = 4096;
+  uint32_t max_batch = 256;
+  int resend_after_ms = 3000;
+  int liveness_ms = 4000;
+  int ping_every_ms = 1000;
+};
+
+// Handles one delivered event; adds its effects to `write`. kUnavailable asks for redelivery
+// later; any other error parks the delivery at the broker (logged, the stream moves on).
+using DeliveryHandler =
+    std::function<Status(uint64_t seq, const passage::v1::Envelope& envelope, StateWrite* write)>;
+// Told the broker's final answer for each published event (ok, duplicate or refused).
+using PublishCallback = std::function<void(const passage::v1::PublishResult& result)>;
+
+class Client {
+ public:
+  static Result<std::unique_ptr<Client>> Create(const ClientOptions& options);
+  virtual ~Client() = default;
+
+  // Durably queues `event` (serialized once; those bytes are what the broker stores).
+  virtual Result<uint64_t> Publish(const passage::v1::Event& event) = 0;
+  virtual void OnPublishResult(PublishCallback cb) = 0;
+
+  // Starts (or restarts) a stream from the stored position, or from `after_seq` when given.
+  virtual Status Subscribe(passage::v1::Selector selector, uint32_t credits, DeliveryHandler handler,
+                           std::optional<uint64_t> after_seq = std::nullopt) = 0;
+
+  // Does I/O for up to `timeout_ms` (at least one pass).
+  virtual Status Poll(int timeout_ms) = 0;
+  // Polls until the outbox is empty; Unavailable when `timeout_ms` passes first.
+  virtual Status Flush(int timeout_ms) = 0;
+  // Sends a request and polls until its reply (a ServerFrame with the same request id) arrives.
+  virtual Result<passage::v1::ServerFrame> Call(passage::v1::ClientFrame request, int timeout_ms) = 0;
+
+  virtual bool connected() const = 0;
+  virtual const passage::v1::SignedTreeHead& last_tree_head() const = 0;
+  virtual size_t outbox_size() const = 0;
+
+ protected:
+  Client() = default;
+};
+
+}  // namespace passage::runtime

@@ -1,0 +1,116 @@
+// The broker as agencies use it: a real passage-broker process on loopback with CURVE, real
+// clients with their own RocksDB stores.
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "broker/merkle/tree_head.h"
+#include "services/runtime/client.h"
+#include "services/runtime/ids.h"
+#include "services/runtime/local_store.h"
+#include "tests/testing/broker_process.h"
+#include "tests/testing/events.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace passage {
+namespace {
+
+namespace v1 = passage::v1;
+using testing::BrokerProcess;
+using testing::TestAgency;
+
+std::vector<TestAgency> Agencies() {
+  return {
+      {"fia", v1::AGENCY_TYPE_LAW_ENFORCEMENT, true, false, {v1::SERVICE_TYPE_INVESTIGATION}, {}},
+      {"police", v1::AGENCY_TYPE_LAW_ENFORCEMENT, true, false, {v1::SERVICE_TYPE_INVESTIGATION}, {}},
+      {"shelter", v1::AGENCY_TYPE_SHELTER, false, false, {v1::SERVICE_TYPE_SHELTER}, {}},
+      {"iom", v1::AGENCY_TYPE_INTERNATIONAL_ORGANISATION, false, false,
+       {v1::SERVICE_TYPE_RETURN_REINTEGRATION}, {}},
+  };
+}
+
+struct Node {
+  std::unique_ptr<runtime::LocalStore> store;
+  std::unique_ptr<runtime::Client> client;
+};
+
+Node Connect(BrokerProcess& broker, const std::string& agency, const std::string& dir) {
+  Node n;
+  auto store = runtime::LocalStore::Open(dir);
+  EXPECT_OK(store);
+  n.store = std::move(store).value();
+  auto client = runtime::Client::Create(broker.ClientOptionsFor(agency, n.store.get()));
+  EXPECT_OK(client);
+  n.client = std::move(client).value();
+  return n;
+}
+
+TEST(Broker, PublishIsAcknowledgedWithSequenceNumbersAndASignedTreeHead) {
+  testing::TempDir dir;
+  BrokerProcess broker(dir.Sub("broker"), Agencies());
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  Node fia = Connect(broker, "fia", dir.Sub("fia"));
+  std::vector<v1::PublishResult> results;
+  fia.client->OnPublishResult([&](const v1::PublishResult& r) { results.push_back(r); });
+
+  std::string case_id = runtime::NewUuidV7();
+  ASSERT_OK(fia.client->Publish(testing::CaseOpened("fia", case_id)));
+  ASSERT_OK(fia.client->Publish(testing::ConsentGiven("fia", case_id, runtime::NewUuidV7())));
+  ASSERT_OK(fia.client->Flush(10000)) << broker.BrokerLog();
+  ASSERT_EQ(results.size(), 2u);
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_TRUE(results[i].ok()) << results[i].error().reason();
+    EXPECT_FALSE(results[i].duplicate());
+    EXPECT_EQ(results[i].global_seq(), i + 1);
+    EXPECT_EQ(results[i].case_seq(), i + 1);
+    EXPECT_EQ(results[i].leaf_hash().size(), 32u);
+  }
+  const auto& head = fia.client->last_tree_head();
+  EXPECT_EQ(head.tree_size(), 2u);
+  merkle::TreeHead th;
+  th.tree_size = head.tree_size();
+  std::copy(head.root_hash().begin(), head.root_hash().end(), th.root.begin());
+  th.timestamp_ms = head.timestamp_ms();
+  EXPECT_OK(merkle::VerifyTreeHead(th, head.signature(), head.log_public_key()));
+}
+
+TEST(Broker, ReferralIsDeliveredToTheRecipientOnlyAndExactlyOnce) {
+  testing::TempDir dir;
+  BrokerProcess broker(dir.Sub("broker"), Agencies());
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  Node fia = Connect(broker, "fia", dir.Sub("fia"));
+  Node shelter = Connect(broker, "shelter", dir.Sub("shelter"));
+  Node iom = Connect(broker, "iom", dir.Sub("iom"));
+  std::vector<uint64_t> shelter_got;
+  std::vector<uint64_t> iom_got;
+  ASSERT_OK(shelter.client->Subscribe(
+      v1::SELECTOR_INBOX, 64, [&](uint64_t seq, const v1::Envelope&, runtime::StateWrite*) {
+        shelter_got.push_back(seq);
+        return Status::Ok();
+      }));
+  ASSERT_OK(iom.client->Subscribe(v1::SELECTOR_INBOX, 64,
+                                  [&](uint64_t seq, const v1::Envelope&, runtime::StateWrite*) {
+                                    iom_got.push_back(seq);
+                                    return Status::Ok();
+                                  }));
+  std::string case_id = runtime::NewUuidV7();
+  std::string ref = runtime::NewUuidV7();
+  ASSERT_OK(fia.client->Publish(testing::CaseOpened("fia", case_id)));
+  std::string consent = runtime::NewUuidV7();
+  ASSERT_OK(fia.client->Publish(testing::ConsentGiven("fia", case_id, consent)));
+  ASSERT_OK(fia.client->Publish(testing::ReferralSent("fia", "shelter", case_id, ref, consent)));
+  ASSERT_OK(fia.client->Flush(10000));
+  for (int i = 0; i < 50 && shelter_got.empty(); ++i) {
+    ASSERT_OK(shelter.client->Poll(20));
+    ASSERT_OK(iom.client->Poll(1));
+  }
+  ASSERT_OK(iom.client->Poll(200));
+  EXPECT_EQ(shelter_got, (std::vector<uint64_t>{3}));
+  EXPECT_TRUE(iom_got.empty());
+  EXPECT_EQ(shelter.store->Position("SELECTOR_INBOX"), 3u);
+}
+
+}  // namespace
+}  // namespace passage
