@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -23,7 +24,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: passage-broker --config FILE [--insecure]\n"
     "       passage-broker --data-dir DIR --registry FILE [--listen EP] [--key-file F]\n"
-    "                      [--signing-key-file F] [--insecure]\n"
+    "                      [--signing-key-file F] [--max-message-bytes N] [--insecure]\n"
     "\n"
     "Runs the NRM broker: the durable, tamper-evident event log and delivery to agencies.\n"
     "  --config FILE            passage.v1.BrokerConfig in text format (flags override it)\n"
@@ -33,6 +34,7 @@ constexpr char kUsage[] =
     "  --key-file F             broker CURVE key file (passagectl keygen); created if missing\n"
     "  --signing-key-file F     Ed25519 seed for tree heads (hex); created if missing\n"
     "  --endpoint-file F        write the bound endpoint to F once serving\n"
+    "  --max-message-bytes N    largest client message answered normally (default 16777216)\n"
     "  --insecure               no CURVE: development only, never with real data\n";
 
 std::atomic<Broker*> g_broker{nullptr};
@@ -156,6 +158,16 @@ int RunBrokerMain(int argc, char** argv) {
       config.set_signing_key_file(need(i));
     } else if (a == "--endpoint-file") {
       endpoint_file = need(i);
+    } else if (a == "--max-message-bytes") {
+      std::string v = need(i);
+      char* end = nullptr;
+      unsigned long n = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n == 0 || n > (1UL << 28)) {
+        std::fprintf(stderr, "passage-broker: --max-message-bytes must be 1..%lu, got '%s'\n%s",
+                     1UL << 28, v.c_str(), kUsage);
+        return 2;
+      }
+      config.set_max_message_bytes(static_cast<uint32_t>(n));
     } else if (a == "--insecure") {
       insecure_flag = true;
     } else if (a == "--help" || a == "-h") {

@@ -12,6 +12,8 @@
 #include "broker/log/event_log.h"
 #include "core/agency_directory.h"
 #include "core/case_projection.h"
+#include "core/codes.h"
+#include "core/ids.h"
 #include "core/validate.h"
 #include "passage/v1/events.pb.h"
 #include "passage/v1/wire.pb.h"
@@ -27,6 +29,8 @@ namespace v1 = passage::v1;
 
 constexpr char kBrokerVersion[] = "passage-broker/0.1";
 constexpr size_t kMaxCachedCases = 100000;
+// Producer name of the events the broker writes itself (access records).
+constexpr char kBrokerProducer[] = "passage-broker";
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -356,6 +360,8 @@ class BrokerImpl final : public Broker {
         Queue(routing, std::move(r));
         return 0;
       }
+      case v1::ClientFrame::kCaseEvents:
+        return OnCaseEvents(routing, agency, f);
       case v1::ClientFrame::kInclusionProof:
       case v1::ClientFrame::kConsistencyProof:
         OnProof(routing, f);
@@ -526,6 +532,13 @@ class BrokerImpl final : public Broker {
         }
         pa.fills.clear();
       }
+      for (auto& [routing, frame] : gated_replies_) {
+        v1::ServerFrame e;
+        e.set_request_id(frame.request_id());
+        FillError(e.mutable_error(), Status::Unavailable("the broker could not record the read; retry later"));
+        replies_.emplace_back(routing, std::move(e));
+      }
+      gated_replies_.clear();
       entries_.clear();
       working_.clear();
       staged_.clear();
@@ -571,6 +584,10 @@ class BrokerImpl final : public Broker {
     for (auto& pa : acks_) {
       FillHead(pa.ack.mutable_tree_head(), head);
     }
+    for (auto& g : gated_replies_) {
+      replies_.push_back(std::move(g));
+    }
+    gated_replies_.clear();
     return Status::Ok();
   }
 
@@ -845,6 +862,133 @@ class BrokerImpl final : public Broker {
     }
   }
 
+  // ---- case reads ----------------------------------------------------------------------------
+  static v1::DataSection SectionOf(const v1::Event& e) {
+    switch (e.payload_case()) {
+      case v1::Event::kConsentGiven:
+      case v1::Event::kConsentWithdrawn:
+        return v1::DATA_SECTION_CONSENTS;
+      case v1::Event::kReferralSent:
+      case v1::Event::kReferralTransition:
+        return v1::DATA_SECTION_REFERRALS;
+      case v1::Event::kServiceDelivered:
+      case v1::Event::kReturnRecorded:
+        return v1::DATA_SECTION_SERVICES;
+      case v1::Event::kCriminalProceedingUpdated:
+        return v1::DATA_SECTION_PROCEEDINGS;
+      default:
+        return v1::DATA_SECTION_PROFILE;
+    }
+  }
+
+  // The sections of `state` that `agency` may read now (empty: none).
+  std::set<v1::DataSection> ReadableSections(const v1::CaseState& state, const std::string& agency) {
+    std::set<v1::DataSection> out;
+    if (state.owner_agency() == agency || directory_.IsSystemPrincipal(agency)) {
+      for (auto s : core::AllDataSections()) {
+        out.insert(s);
+      }
+      return out;
+    }
+    if (const auto* g = core::FindAccess(state, agency)) {
+      for (int s : g->sections()) {
+        out.insert(static_cast<v1::DataSection>(s));
+      }
+    }
+    for (const auto& r : state.referrals()) {
+      if (r.to_agency() == agency && core::IsLive(r.status())) {
+        for (int s : r.data_scope()) {
+          out.insert(static_cast<v1::DataSection>(s));
+        }
+        out.insert(v1::DATA_SECTION_REFERRALS);
+      }
+    }
+    return out;
+  }
+
+  // Answers after the batch that records the read (RecordAccessed) is durable.
+  int OnCaseEvents(const std::string& routing, const std::string& agency, const v1::ClientFrame& f) {
+    const auto& req = f.case_events();
+    if (Status u = core::ValidateUuid(req.case_id(), "case_events.case_id"); !u.ok()) {
+      ReplyError(routing, f.request_id(), u);
+      return 0;
+    }
+    auto proj = Working(req.case_id());
+    if (!proj.ok()) {
+      ReplyError(routing, f.request_id(), proj.status());
+      return 0;
+    }
+    const v1::CaseState& state = (*proj)->state();
+    if (!(*proj)->exists()) {
+      ReplyError(routing, f.request_id(), Status::NotFound("no case " + req.case_id()));
+      return 0;
+    }
+    auto sections = ReadableSections(state, agency);
+    if (sections.empty()) {
+      ReplyError(routing, f.request_id(),
+                 Status::PermissionDenied("agency " + agency + " holds no referral or access for case " +
+                                              req.case_id(),
+                                          "case_events.case_id"));
+      return 0;
+    }
+    v1::ServerFrame r;
+    r.set_request_id(f.request_id());
+    auto* out = r.mutable_case_events();
+    out->set_case_id(req.case_id());
+    for (auto sec : sections) {
+      out->add_sections(sec);
+    }
+    auto seqs = log_->CaseEvents(req.case_id(), 0, UINT64_MAX);
+    if (!seqs.ok()) {
+      ReplyError(routing, f.request_id(), seqs.status());
+      return 0;
+    }
+    for (uint64_t seq : *seqs) {
+      auto bytes = log_->Read(seq);
+      v1::Envelope env;
+      v1::Event ev;
+      if (!bytes.ok() || !env.ParseFromString(*bytes) || !ev.ParseFromString(env.event())) {
+        ReplyError(routing, f.request_id(), Status::Corruption("event " + std::to_string(seq) + " unreadable"));
+        return 0;
+      }
+      if (sections.count(SectionOf(ev)) != 0 && ev.payload_case() != v1::Event::kRecordAccessed) {
+        out->add_envelopes(std::move(*bytes));
+      }
+    }
+    // Record the read in the same batch; the answer waits for it to be durable.
+    v1::Event access;
+    access.set_event_id(core::NewUuidV7());
+    access.set_case_id(req.case_id());
+    access.set_occurred_at_ms(NowMs());
+    access.set_actor_agency(agency);
+    access.set_actor_role(v1::ACTOR_ROLE_SYSTEM);
+    auto* ra = access.mutable_record_accessed();
+    for (auto sec : sections) {
+      ra->add_sections(sec);
+    }
+    ra->set_purpose(req.purpose().empty() ? "case read" : req.purpose());
+    std::string raw = access.SerializeAsString();
+    const uint64_t seq = log_->LastSeq() + entries_.size() + 1;
+    v1::Envelope env;
+    env.set_global_seq(seq);
+    env.set_case_seq((*proj)->state().version() + 1);
+    env.set_producer(kBrokerProducer);
+    env.set_appended_at_ms(NowMs());
+    env.set_case_id(req.case_id());
+    env.set_event_id(access.event_id());
+    (*proj)->Apply(env, access);
+    log::AppendEntry entry;
+    entry.producer = kBrokerProducer;
+    entry.event_id = access.event_id();
+    entry.case_id = req.case_id();
+    entry.appended_at_ms = env.appended_at_ms();
+    entry.event_bytes = std::move(raw);
+    entries_.push_back(std::move(entry));
+    staged_.push_back(Staged{seq});
+    gated_replies_.emplace_back(routing, std::move(r));
+    return 1;
+  }
+
   // ---- proofs -------------------------------------------------------------------------------
   void OnProof(const std::string& routing, const v1::ClientFrame& f) {
     v1::ServerFrame r;
@@ -930,6 +1074,7 @@ class BrokerImpl final : public Broker {
   std::unordered_map<std::string, core::CaseProjection> working_;
   std::vector<PendingAck> acks_;
   std::vector<std::pair<std::string, v1::ServerFrame>> replies_;
+  std::vector<std::pair<std::string, v1::ServerFrame>> gated_replies_;  // after a durable commit
   std::set<std::string> dirty_agencies_;
 
   std::unordered_map<std::string, core::CaseProjection> cache_;

@@ -7,7 +7,7 @@
 
 #include "broker/merkle/tree_head.h"
 #include "services/runtime/client.h"
-#include "services/runtime/ids.h"
+#include "core/ids.h"
 #include "services/runtime/local_store.h"
 #include "tests/testing/broker_process.h"
 #include "tests/testing/events.h"
@@ -55,9 +55,9 @@ TEST(Broker, PublishIsAcknowledgedWithSequenceNumbersAndASignedTreeHead) {
   std::vector<v1::PublishResult> results;
   fia.client->OnPublishResult([&](const v1::PublishResult& r) { results.push_back(r); });
 
-  std::string case_id = runtime::NewUuidV7();
+  std::string case_id = core::NewUuidV7();
   ASSERT_OK(fia.client->Publish(testing::CaseOpened("fia", case_id)));
-  ASSERT_OK(fia.client->Publish(testing::ConsentGiven("fia", case_id, runtime::NewUuidV7())));
+  ASSERT_OK(fia.client->Publish(testing::ConsentGiven("fia", case_id, core::NewUuidV7())));
   ASSERT_OK(fia.client->Flush(10000)) << broker.BrokerLog();
   ASSERT_EQ(results.size(), 2u);
   for (size_t i = 0; i < results.size(); ++i) {
@@ -95,10 +95,10 @@ TEST(Broker, ReferralIsDeliveredToTheRecipientOnlyAndExactlyOnce) {
                                     iom_got.push_back(seq);
                                     return Status::Ok();
                                   }));
-  std::string case_id = runtime::NewUuidV7();
-  std::string ref = runtime::NewUuidV7();
+  std::string case_id = core::NewUuidV7();
+  std::string ref = core::NewUuidV7();
   ASSERT_OK(fia.client->Publish(testing::CaseOpened("fia", case_id)));
-  std::string consent = runtime::NewUuidV7();
+  std::string consent = core::NewUuidV7();
   ASSERT_OK(fia.client->Publish(testing::ConsentGiven("fia", case_id, consent)));
   ASSERT_OK(fia.client->Publish(testing::ReferralSent("fia", "shelter", case_id, ref, consent)));
   ASSERT_OK(fia.client->Flush(10000));

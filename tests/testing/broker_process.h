@@ -106,6 +106,19 @@ class BrokerProcess {
   void Kill() { Signal(SIGKILL); }
   void Stop() { Signal(SIGTERM); }
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  // True while the process started last has not exited (reaps it if it has).
+  bool Alive() {
+    if (pid_ <= 0) {
+      return false;
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
 
   const std::string& endpoint() const { return endpoint_; }
   const std::string& dir() const { return dir_; }

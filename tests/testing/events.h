@@ -7,7 +7,7 @@
 #include <string>
 
 #include "passage/v1/events.pb.h"
-#include "services/runtime/ids.h"
+#include "core/ids.h"
 
 namespace passage::testing {
 
@@ -19,7 +19,7 @@ inline int64_t NowMs() {
 
 inline passage::v1::Event BaseEvent(const std::string& agency, const std::string& case_id) {
   passage::v1::Event e;
-  e.set_event_id(runtime::NewUuidV7());
+  e.set_event_id(core::NewUuidV7());
   e.set_case_id(case_id);
   e.set_occurred_at_ms(NowMs());
   e.set_actor_agency(agency);

@@ -1,10 +1,10 @@
-#include "services/runtime/ids.h"
+#include "core/ids.h"
 
 #include <chrono>
 #include <cstdio>
 #include <random>
 
-namespace passage::runtime {
+namespace passage::core {
 
 std::string NewUuidV7At(int64_t unix_ms) {
   thread_local std::mt19937_64 rng([] {
@@ -37,4 +37,4 @@ std::string NewUuidV7() {
                          .count());
 }
 
-}  // namespace passage::runtime
+}  // namespace passage::core

@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <string>
 
-namespace passage::runtime {
+namespace passage::core {
 
 std::string NewUuidV7();
 std::string NewUuidV7At(int64_t unix_ms);
 
-}  // namespace passage::runtime
+}  // namespace passage::core

@@ -1,0 +1,214 @@
+#pragma once
+
+// Disaggregated statistics and referral indicators computed from case projections (DESIGN §7).
+//
+// Everything here is pure: it reads CaseStates (core::CaseProjection) and an AgencyDirectory and
+// returns values; rendering produces strings. No I/O. Thread-safe as long as the inputs are not
+// modified concurrently.
+//
+// ## Tables
+//
+// ComputeTable counts units by every combination of the requested dimensions. The unit is the
+// case, except when `by` contains kReferralOutcome: then it is the referral (each referral of each
+// case is one unit, carrying the attributes of its case), and cases without referrals are not
+// counted. Each dimension gives a unit one or more values:
+//
+//   dimension       name         values (the label of "not recorded" in brackets)
+//   kSex            sex          FEMALE, MALE, OTHER, UNKNOWN [UNSPECIFIED]
+//   kAgeBand        age_band     CTDC ageBroad text: 0--8, 9--17, ..., 48+ [unknown]
+//   kMajority       majority     MINOR, ADULT at identification (from the age band when not
+//                                recorded) [UNSPECIFIED]
+//   kCitizenship    citizenship  the FIRST citizenship, ISO alpha-2 [unknown]
+//   kCountry        country      country of exploitation, ISO alpha-2 [unknown]
+//   kForm           form         every distinct form of exploitation of the case [UNSPECIFIED]
+//   kCrimeType      crime_type   TIP, SOM, BOTH, UNDETERMINED [UNSPECIFIED]
+//   kChannel        channel      identification channel [UNSPECIFIED]
+//   kAgencyType     agency_type  type of the owning agency in the directory [unregistered]
+//   kStage          stage        every current stage of the case
+//   kOutcome        outcome      the referral's current status (final once terminal)
+//   kYear           year         profile.year_of_registration, else the year of opened_at_ms
+//                                [unknown]
+//   kMinorityGroup  minority_group  sensitive: yes / no [unknown]
+//   kDisability     disability   sensitive: yes / no [unknown]
+//
+// Multi-valued dimensions (form, stage): a case with two forms of exploitation counts once under
+// each, so such a table (and its margin for that dimension) does not sum to its total; the total
+// is always the number of distinct units counted.
+//
+// Sensitive dimensions (minority_group, disability) are refused unless the query sets
+// count_sensitive. Even then the attribute is read only for cases with a STATISTICS consent in
+// force (given and not withdrawn); every other case counts under the value "withheld".
+//
+// Rows are sorted by each dimension's natural order in turn: enum values in enum order, age bands
+// young to old, years ascending, country codes alphabetically; "not recorded" and "withheld" last.
+//
+// ## Small-cell suppression (threshold k)
+//
+// 1. Primary: every cell with 0 < count < k is suppressed: the table says it is suppressed and
+//    never carries its number (StatsCell::count is 0).
+// 2. Complementary: a line of the table is a set of cells that differ in one dimension only (the
+//    whole table when it has one dimension; each row and each column of a two-dimensional
+//    cross-tab). Whenever a line holds exactly one suppressed cell, the smallest unsuppressed
+//    non-zero cell of that line is suppressed too (ties: the first in row order); when the line has
+//    no such cell, the first zero cell of the line is suppressed instead (a suppressed zero looks
+//    like any other suppressed cell). This is repeated over every line of every dimension until
+//    nothing changes. The grid of a table with several dimensions is every combination of the
+//    values seen in each dimension, so zero cells take part.
+//    Result: no line holds exactly one suppressed cell, so no suppressed cell can be worked out by
+//    subtracting the shown cells of a line from that line's total, whether the total comes from
+//    this table (the margins below) or from another table over fewer dimensions.
+// 3. Totals: the grand total is shown unless 0 < total < k. A table with two or more dimensions
+//    carries, for each dimension, its margin: exactly the one-dimensional table of that dimension
+//    over the same units, with that table's own suppression.
+//
+// Limits: the rule protects each table against its own lines and margins; it does not solve the
+// general cell-suppression problem (several published tables combined, or linear programming
+// over many lines, can narrow a suppressed value to an interval). The grid is capped at
+// kMaxStatsCells combinations. Referral indicators are operational figures about referrals and
+// are not suppressed.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/agency_directory.h"
+#include "core/status.h"
+#include "passage/v1/case.pb.h"
+#include "passage/v1/common.pb.h"
+
+namespace passage::core {
+
+enum class Dimension {
+  kSex,
+  kAgeBand,
+  kMajority,
+  kCitizenship,
+  kCountry,  // of exploitation
+  kForm,     // of exploitation; multi-valued
+  kCrimeType,
+  kChannel,        // identification channel
+  kAgencyType,     // of the owning agency
+  kStage,          // multi-valued
+  kOutcome,        // referral status; makes the unit the referral
+  kYear,           // of registration
+  kMinorityGroup,  // sensitive
+  kDisability,     // sensitive
+};
+
+// Every dimension, in enum order.
+const std::vector<Dimension>& AllDimensions();
+
+// The dimension's name as in the table above ("sex", "age_band", ...): used in the CLI, in
+// StatsRequest.by and as JSON keys.
+std::string_view DimensionName(Dimension d);
+
+// The dimension named `name`: a name above, or one of the long aliases "minor_adult",
+// "country_of_exploitation", "exploitation_form", "identification_channel", "referral_outcome",
+// "year_of_registration"; case-insensitive, '-' taken as '_'. Errors: InvalidArgument listing the
+// names.
+Result<Dimension> ParseDimension(std::string_view name);
+
+// minority_group and disability.
+bool IsSensitiveDimension(Dimension d);
+
+// form and stage: a unit may count under several values.
+bool IsMultiValuedDimension(Dimension d);
+
+// The largest number of combinations (grid cells) a table may have.
+inline constexpr int64_t kMaxStatsCells = 2'000'000;
+
+struct StatsQuery {
+  std::vector<Dimension> by;     // in display order; may be empty (total only)
+  int k = 5;                     // suppression threshold, >= 1 (1 = no suppression)
+  bool count_sensitive = false;  // allow minority_group / disability (consent-gated per case)
+};
+
+// One cell: a combination of values (one label per dimension of the table, in `by` order) and its
+// count. A suppressed cell has count 0.
+struct StatsCell {
+  std::vector<std::string> values;
+  int64_t count = 0;
+  bool suppressed = false;
+};
+
+// The one-dimensional table of one dimension, shown as a margin of a larger table.
+struct StatsMargin {
+  Dimension dimension = Dimension::kSex;
+  std::vector<StatsCell> cells;  // values has one element
+};
+
+struct StatsTable {
+  std::vector<Dimension> by;
+  std::string unit = "cases";  // "cases", or "referrals" when `by` has kOutcome
+  int k = 5;
+  bool multi_valued = false;  // some dimension is multi-valued: cells may not sum to the total
+  // Every combination whose count is non-zero or that is suppressed, sorted; a combination not
+  // listed is zero. With no dimensions: empty.
+  std::vector<StatsCell> cells;
+  StatsCell total;  // values empty
+  // With two or more dimensions: one per dimension, in `by` order. Empty otherwise.
+  std::vector<StatsMargin> margins;
+};
+
+// Counts `cases` (null pointers are skipped) by `query`. Errors: InvalidArgument for k < 1, a
+// dimension listed twice, a sensitive dimension without count_sensitive, or a grid above
+// kMaxStatsCells.
+Result<StatsTable> ComputeTable(const std::vector<const passage::v1::CaseState*>& cases,
+                                const StatsQuery& query, const AgencyDirectory& agencies);
+
+// An aligned text table for the terminal. One dimension: a value column and a count column, then
+// the total; two: a cross-tab with row and column totals (the margins); more: one row per listed
+// combination, then the total. Suppressed cells read "<k" (e.g. "<5"), zero cells "0". Ends with a
+// newline.
+std::string RenderTable(const StatsTable& table);
+
+// The table as one JSON object:
+//   {"by":["sex"],"unit":"cases","k":5,"multi_valued":false,
+//    "cells":[{"values":{"sex":"FEMALE"},"count":9,"suppressed":false},
+//             {"values":{"sex":"OTHER"},"count":null,"suppressed":true}, ...],
+//    "total":{"count":17,"suppressed":false},
+//    "margins":{"sex":[{"value":"FEMALE","count":9,"suppressed":false}, ...], ...}}
+std::string ToJson(const StatsTable& table);
+
+// Referral indicators over every referral of the given cases.
+struct ReferralIndicators {
+  int64_t now_ms = 0;
+  int64_t referrals = 0;
+  int64_t accepted = 0;  // accepted at some point (history has a move to ACCEPTED)
+  int64_t rejected = 0;  // status REJECTED
+  // accepted / (accepted + rejected); empty when nothing was decided.
+  std::optional<double> acceptance_rate;
+  // Time from SENT to the first ACCEPTED, from the history timestamps, over `timed_acceptances`
+  // referrals. Percentiles interpolate linearly between closest ranks (the median of an even
+  // number of values is the mean of the middle two; numpy's default); rounded to milliseconds.
+  int64_t timed_acceptances = 0;
+  std::optional<int64_t> median_ms_to_acceptance;
+  std::optional<int64_t> p90_ms_to_acceptance;
+  // SENT or RECEIVED with respond_by_ms < now_ms, or EXPIRED.
+  int64_t overdue = 0;
+  int64_t terminal = 0;                   // REJECTED, COMPLETED, FAILED, CANCELLED, EXPIRED
+  int64_t completed = 0;                  // COMPLETED
+  std::optional<double> share_completed;  // completed / terminal; empty when none is terminal
+  // Referrals in status REJECTED per reason, in enum order, non-zero only.
+  std::vector<std::pair<passage::v1::RejectReason, int64_t>> rejected_by_reason;
+  int64_t escalations = 0;  // referrals with a parent referral
+};
+
+// Computes the indicators over every referral of `cases` (null pointers skipped) as of `now_ms`.
+ReferralIndicators ComputeIndicators(const std::vector<const passage::v1::CaseState*>& cases,
+                                     int64_t now_ms);
+
+// Aligned text for the terminal; ends with a newline.
+std::string RenderIndicators(const ReferralIndicators& indicators);
+
+// One JSON object: {"now_ms":..., "now":"2024-05-01T10:00:00Z", "referrals":7, "accepted":3,
+// "rejected":1, "acceptance_rate":0.75, "timed_acceptances":3, "median_ms_to_acceptance":3600000,
+// "p90_ms_to_acceptance":6480000, "overdue":2, "terminal":3, "completed":1,
+// "share_completed":0.333333, "rejected_by_reason":{"CAPACITY_FULL":1}, "escalations":1}; absent
+// values are null.
+std::string IndicatorsToJson(const ReferralIndicators& indicators);
+
+}  // namespace passage::core

@@ -1,0 +1,678 @@
+#include "services/node/node.h"
+
+#include <signal.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <zmq.hpp>
+
+#include "core/codes.h"
+#include "core/ids.h"
+#include "core/referral_state_machine.h"
+#include "core/text_proto.h"
+#include "services/node/render.h"
+#include "transport/keys.h"
+
+namespace passage::node {
+namespace {
+
+namespace v1 = passage::v1;
+
+std::string Be64(uint64_t v) {
+  std::string b(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    b[static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return b;
+}
+
+std::string JournalPrefix(const std::string& case_id) { return "j/" + case_id + std::string(1, '\0'); }
+std::string KnownKey(const std::string& case_id) { return "k/" + case_id; }
+std::string OwnKey(const std::string& event_id) { return "own/" + event_id; }
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Status::NotFound("cannot read " + path);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+v1::ControlCode CodeFor(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOk:
+      return v1::CONTROL_CODE_OK;
+    case StatusCode::kInvalidArgument:
+      return v1::CONTROL_CODE_INVALID;
+    case StatusCode::kNotFound:
+      return v1::CONTROL_CODE_NOT_FOUND;
+    case StatusCode::kPermissionDenied:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kAlreadyExists:
+      return v1::CONTROL_CODE_REFUSED;
+    case StatusCode::kUnavailable:
+      return v1::CONTROL_CODE_UNAVAILABLE;
+    default:
+      return v1::CONTROL_CODE_INTERNAL;
+  }
+}
+
+void SetError(v1::ControlResponse* r, const Status& s) {
+  r->set_code(CodeFor(s));
+  r->set_field(s.field());
+  r->set_reason(s.message());
+}
+
+std::atomic<Node*> g_node{nullptr};
+void OnSignal(int) {
+  if (Node* n = g_node.load()) {
+    n->RequestStop();
+  }
+}
+
+}  // namespace
+
+struct Node::ControlSocket {
+  zmq::context_t ctx{1};
+  zmq::socket_t sock{ctx, zmq::socket_type::rep};
+  std::string endpoint;
+};
+
+Node::Node(NodeOptions options, std::unique_ptr<StageLogic> logic)
+    : options_(std::move(options)), logic_(std::move(logic)) {}
+
+Node::~Node() {
+  client_.reset();
+  if (control_) {
+    control_->sock.close();
+    control_->ctx.close();
+  }
+}
+
+int64_t Node::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Node::StableEventId(std::string_view key) {
+  unsigned char h[16];
+  crypto_generichash(h, sizeof(h), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                     nullptr, 0);
+  h[6] = static_cast<unsigned char>(0x40 | (h[6] & 0x0f));  // version 4 shape
+  h[8] = static_cast<unsigned char>(0x80 | (h[8] & 0x3f));
+  char out[37];
+  std::snprintf(out, sizeof(out),
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1],
+                h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14],
+                h[15]);
+  return out;
+}
+
+Result<std::unique_ptr<Node>> Node::Create(NodeOptions options, std::unique_ptr<StageLogic> logic) {
+  auto n = std::unique_ptr<Node>(new Node(std::move(options), std::move(logic)));
+  RETURN_IF_ERROR(n->Init());
+  return n;
+}
+
+Status Node::Init() {
+  if (sodium_init() < 0) {
+    return Status::Internal("libsodium failed to initialise");
+  }
+  ASSIGN_OR_RETURN(directory_, core::InMemoryAgencyDirectory::FromRegistry(options_.registry));
+  if (directory_.Find(agency()) == nullptr) {
+    return Status::InvalidArgument("agency_id", "'" + agency() + "' is not in the registry");
+  }
+  std::filesystem::create_directories(options_.config.data_dir());
+  ASSIGN_OR_RETURN(store_, runtime::LocalStore::Open(options_.config.data_dir() + "/store"));
+  // Remember which cases the journal holds.
+  RETURN_IF_ERROR(store_->Scan("k/", [&](std::string_view k, std::string_view) {
+    known_cases_[std::string(k.substr(2))] = true;
+    return true;
+  }));
+  runtime::ClientOptions co;
+  co.endpoint = options_.config.broker_endpoint();
+  co.broker_public_z85 = options_.config.broker_public_key();
+  co.public_z85 = options_.curve_public_z85;
+  co.secret_z85 = options_.curve_secret_z85;
+  co.agency_id = agency();
+  co.insecure = options_.config.insecure();
+  co.store = store_.get();
+  ASSIGN_OR_RETURN(client_, runtime::Client::Create(co));
+  client_->OnPublishResult([this](const v1::PublishResult& r) { OnResult(r); });
+
+  control_ = std::make_unique<ControlSocket>();
+  control_->endpoint = options_.config.control_endpoint().empty()
+                           ? "ipc://" + options_.config.data_dir() + "/control.sock"
+                           : options_.config.control_endpoint();
+  try {
+    control_->sock.set(zmq::sockopt::linger, 0);
+    control_->sock.bind(control_->endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cannot bind the control socket " + control_->endpoint + ": " +
+                               e.what());
+  }
+  auto handler = [this](uint64_t seq, const v1::Envelope& env, runtime::StateWrite* w) -> Status {
+    RETURN_IF_ERROR(AddToJournal(env, w));
+    v1::Event e;
+    if (!e.ParseFromString(env.event())) {
+      return Status::InvalidArgument("envelope.event", "does not parse");
+    }
+    delivered_.emplace_back(env, std::move(e));
+    (void)seq;
+    return Status::Ok();
+  };
+  std::optional<uint64_t> after;
+  if (logic_->replay_on_start()) {
+    after = 0;
+  }
+  RETURN_IF_ERROR(client_->Subscribe(logic_->selector(), 1024, handler, after));
+  spdlog::info("{} node for {} started; control at {}", logic_->name(), agency(), control_->endpoint);
+  return Status::Ok();
+}
+
+Status Node::AddToJournal(const v1::Envelope& env, runtime::StateWrite* w) {
+  if (env.case_id().empty()) {
+    return Status::Ok();
+  }
+  w->Put(JournalPrefix(env.case_id()) + Be64(env.global_seq()), env.SerializeAsString());
+  w->Put(KnownKey(env.case_id()), "");
+  known_cases_[env.case_id()] = true;
+  views_.erase(env.case_id());
+  return Status::Ok();
+}
+
+void Node::OnResult(const v1::PublishResult& r) {
+  results_[r.event_id()] = r;
+  auto own = store_->Get(OwnKey(r.event_id()));
+  if (!own.ok() || !own->has_value()) {
+    return;
+  }
+  runtime::StateWrite w;
+  w.Delete(OwnKey(r.event_id()));
+  if (r.ok()) {
+    v1::Event e;
+    e.ParseFromString(**own);
+    v1::Envelope env;
+    env.set_global_seq(r.global_seq());
+    env.set_case_seq(r.case_seq());
+    env.set_producer(agency());
+    env.set_case_id(e.case_id());
+    env.set_event_id(r.event_id());
+    env.set_appended_at_ms(e.occurred_at_ms());
+    env.set_event(**own);
+    (void)AddToJournal(env, &w);
+  }
+  Status s = store_->Write(w);
+  if (!s.ok()) {
+    spdlog::error("{}: journaling own event {}: {}", agency(), r.event_id(), s.ToString());
+  }
+}
+
+Result<std::string> Node::Publish(v1::Event e) {
+  if (e.event_id().empty()) {
+    e.set_event_id(core::NewUuidV7());
+  }
+  e.set_actor_agency(agency());
+  if (e.occurred_at_ms() == 0) {
+    e.set_occurred_at_ms(now_ms());
+  }
+  if (e.actor_role() == v1::ACTOR_ROLE_UNSPECIFIED) {
+    e.set_actor_role(v1::ACTOR_ROLE_CASE_WORKER);
+  }
+  runtime::StateWrite w;
+  w.Put(OwnKey(e.event_id()), e.SerializeAsString());
+  RETURN_IF_ERROR(store_->Write(w));
+  ASSIGN_OR_RETURN(uint64_t local, client_->Publish(e));
+  (void)local;
+  return e.event_id();
+}
+
+void Node::AwaitResults(const std::vector<std::string>& ids, int timeout_ms,
+                        v1::ControlResponse* out) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    bool all = true;
+    for (const auto& id : ids) {
+      auto it = results_.find(id);
+      if (it == results_.end()) {
+        all = false;
+        continue;
+      }
+      if (!it->second.ok() && out->code() == v1::CONTROL_CODE_OK) {
+        const auto& err = it->second.error();
+        out->set_code(err.code() == v1::ERROR_CODE_INVALID ? v1::CONTROL_CODE_INVALID
+                      : err.code() == v1::ERROR_CODE_NOT_FOUND ? v1::CONTROL_CODE_NOT_FOUND
+                                                               : v1::CONTROL_CODE_REFUSED);
+        out->set_field(err.field());
+        out->set_reason(err.reason());
+      }
+    }
+    if (all) {
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= until) {
+      if (out->code() == v1::CONTROL_CODE_OK) {
+        out->set_code(v1::CONTROL_CODE_UNAVAILABLE);
+        out->set_reason("the broker has not answered yet; the events are queued in the outbox and "
+                        "will be sent when it is reachable");
+      }
+      break;
+    }
+    (void)client_->Poll(10);
+  }
+  for (const auto& id : ids) {
+    out->add_event_ids(id);
+  }
+}
+
+Result<std::vector<JournalEntry>> Node::Journal(const std::string& case_id) {
+  std::vector<JournalEntry> out;
+  Status bad;
+  RETURN_IF_ERROR(store_->Scan(JournalPrefix(case_id), [&](std::string_view, std::string_view v) {
+    JournalEntry je;
+    if (!je.first.ParseFromArray(v.data(), static_cast<int>(v.size())) ||
+        !je.second.ParseFromString(je.first.event())) {
+      bad = Status::Corruption("a journal entry of case " + case_id + " does not parse");
+      return false;
+    }
+    out.push_back(std::move(je));
+    return true;
+  }));
+  RETURN_IF_ERROR(bad);
+  return out;
+}
+
+Result<const core::CaseProjection*> Node::View(const std::string& case_id) {
+  if (auto it = views_.find(case_id); it != views_.end()) {
+    return &it->second;
+  }
+  ASSIGN_OR_RETURN(auto entries, Journal(case_id));
+  if (entries.empty()) {
+    return Status::NotFound("case " + case_id + " is not known to " + agency());
+  }
+  core::CaseProjection p;
+  for (const auto& [env, e] : entries) {
+    p.Apply(env, e);
+  }
+  return &views_.emplace(case_id, std::move(p)).first->second;
+}
+
+std::vector<std::string> Node::KnownCases() {
+  std::vector<std::string> out;
+  for (const auto& [id, _] : known_cases_) {
+    out.push_back(id);
+  }
+  return out;
+}
+
+Status Node::Fetch(const std::string& case_id, const std::string& purpose) {
+  v1::ClientFrame req;
+  req.mutable_case_events()->set_case_id(case_id);
+  req.mutable_case_events()->set_purpose(purpose);
+  ASSIGN_OR_RETURN(v1::ServerFrame reply, client_->Call(req, 5000));
+  if (reply.has_error()) {
+    return Status(reply.error().code() == v1::ERROR_CODE_UNAUTHORIZED ? StatusCode::kPermissionDenied
+                  : reply.error().code() == v1::ERROR_CODE_NOT_FOUND  ? StatusCode::kNotFound
+                                                                      : StatusCode::kUnavailable,
+                  reply.error().reason(), reply.error().field());
+  }
+  runtime::StateWrite w;
+  for (const auto& bytes : reply.case_events().envelopes()) {
+    v1::Envelope env;
+    if (!env.ParseFromString(bytes)) {
+      return Status::Corruption("the broker sent an envelope that does not parse");
+    }
+    RETURN_IF_ERROR(AddToJournal(env, &w));
+  }
+  return store_->Write(w);
+}
+
+std::vector<v1::Referral> Node::Inbox(bool include_terminal) {
+  std::vector<v1::Referral> out;
+  for (const auto& id : KnownCases()) {
+    auto view = View(id);
+    if (!view.ok()) {
+      continue;
+    }
+    for (const auto& r : (*view)->state().referrals()) {
+      if (r.to_agency() == agency() && (include_terminal || !core::IsTerminal(r.status()))) {
+        out.push_back(r);
+        if (out.back().case_id().empty()) {
+          out.back().set_case_id(id);  // the carrying event names the case
+        }
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const v1::Referral& a, const v1::Referral& b) {
+    return std::make_tuple(-static_cast<int>(a.priority()), a.respond_by_ms(), a.referral_id()) <
+           std::make_tuple(-static_cast<int>(b.priority()), b.respond_by_ms(), b.referral_id());
+  });
+  return out;
+}
+
+v1::ControlResponse Node::ReferralAction(const v1::ControlRequest& req) {
+  v1::ControlResponse resp;
+  const auto& a = req.referral_action();
+  const v1::Referral* found = nullptr;
+  std::string case_id;
+  for (const auto& id : KnownCases()) {
+    auto view = View(id);
+    if (view.ok() && (found = core::FindReferral((*view)->state(), a.referral_id())) != nullptr) {
+      case_id = id;
+      break;
+    }
+  }
+  if (found == nullptr) {
+    SetError(&resp, Status::NotFound("no referral " + a.referral_id() + " is known to " + agency()));
+    resp.set_field("referral_id");
+    return resp;
+  }
+  v1::ReferralStatus to = a.to();
+  if (to == v1::REFERRAL_STATUS_CANCELLED && found->from_agency() == agency() &&
+      found->status() != v1::REFERRAL_STATUS_SENT) {
+    // After receipt the sender can only ask; the recipient confirms.
+    to = v1::REFERRAL_STATUS_CANCEL_REQUESTED;
+  }
+  v1::Event e;
+  e.set_case_id(case_id);
+  e.set_actor_user(a.actor_user());
+  e.set_actor_role(a.actor_role());
+  auto* t = e.mutable_referral_transition();
+  t->set_referral_id(a.referral_id());
+  t->set_to(to);
+  t->set_reason(a.reason());
+  t->set_note(a.note());
+  t->set_outcome(a.outcome());
+  auto id = Publish(e);
+  if (!id.ok()) {
+    SetError(&resp, id.status());
+    return resp;
+  }
+  AwaitResults({*id}, 5000, &resp);
+  if (resp.code() == v1::CONTROL_CODE_OK) {
+    resp.set_text("referral " + a.referral_id() + " is now " + core::ReferralStatusName(to));
+    resp.set_json("{\"referral_id\":\"" + a.referral_id() + "\",\"status\":\"" +
+                  core::ReferralStatusName(to) + "\",\"event_id\":\"" + *id + "\"}");
+  }
+  return resp;
+}
+
+v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
+  if (auto r = logic_->OnControl(*this, req)) {
+    return *r;
+  }
+  v1::ControlResponse resp;
+  switch (req.command_case()) {
+    case v1::ControlRequest::kStatus: {
+      std::ostringstream t;
+      t << "agency      " << agency() << " (" << logic_->name() << ")\n"
+        << "broker      " << (client_->connected() ? "connected" : "not connected") << " at "
+        << options_.config.broker_endpoint() << "\n"
+        << "outbox      " << client_->outbox_size() << " events waiting\n"
+        << "cases       " << known_cases_.size() << " known\n"
+        << "log size    " << client_->last_tree_head().tree_size() << " (last signed tree head)\n";
+      resp.set_text(t.str());
+      resp.set_json("{\"agency\":\"" + agency() + "\",\"connected\":" +
+                    (client_->connected() ? "true" : "false") +
+                    ",\"outbox\":" + std::to_string(client_->outbox_size()) +
+                    ",\"cases\":" + std::to_string(known_cases_.size()) +
+                    ",\"tree_size\":" + std::to_string(client_->last_tree_head().tree_size()) + "}");
+      return resp;
+    }
+    case v1::ControlRequest::kInbox: {
+      auto inbox = Inbox(req.inbox().include_closed());
+      resp.set_text(RenderInbox(inbox, now_ms()));
+      resp.set_json(InboxJson(inbox));
+      return resp;
+    }
+    case v1::ControlRequest::kReferralAction:
+      return ReferralAction(req);
+    case v1::ControlRequest::kPublish: {
+      auto id = Publish(req.publish().event());
+      if (!id.ok()) {
+        SetError(&resp, id.status());
+        return resp;
+      }
+      AwaitResults({*id}, 5000, &resp);
+      if (resp.code() == v1::CONTROL_CODE_OK) {
+        resp.set_text("recorded event " + *id);
+        resp.set_json("{\"event_id\":\"" + *id + "\"}");
+      }
+      return resp;
+    }
+    case v1::ControlRequest::kCases: {
+      std::vector<const v1::CaseState*> states;
+      for (const auto& id : KnownCases()) {
+        auto view = View(id);
+        if (view.ok() && (*view)->exists()) {
+          states.push_back(&(*view)->state());
+        }
+      }
+      resp.set_text(RenderCases(states, req.cases()));
+      resp.set_json(CasesJson(states, req.cases()));
+      return resp;
+    }
+    case v1::ControlRequest::kJourney: {
+      const std::string& id = req.journey().case_id();
+      auto entries = Journal(id);
+      if (entries.ok() && entries->empty()) {
+        // Not in this node's journal yet: ask the broker (recorded as an access).
+        Status f = Fetch(id, "journey");
+        if (!f.ok()) {
+          SetError(&resp, f);
+          return resp;
+        }
+        entries = Journal(id);
+      }
+      if (!entries.ok()) {
+        SetError(&resp, entries.status());
+        return resp;
+      }
+      resp.set_text(RenderJourneyText(*entries, directory_));
+      resp.set_json(RenderJourneyJson(*entries, directory_));
+      return resp;
+    }
+    case v1::ControlRequest::kStats: {
+      std::vector<const v1::CaseState*> states;
+      for (const auto& id : KnownCases()) {
+        auto view = View(id);
+        if (view.ok() && (*view)->exists()) {
+          states.push_back(&(*view)->state());
+        }
+      }
+      auto out = RenderStats(states, req.stats(), directory_, now_ms(), req.json());
+      if (!out.ok()) {
+        SetError(&resp, out.status());
+        return resp;
+      }
+      (req.json() ? resp.mutable_json() : resp.mutable_text())->assign(*out);
+      return resp;
+    }
+    default:
+      SetError(&resp, Status::InvalidArgument("command", "this node (" + logic_->name() +
+                                                             ") does not handle that command"));
+      return resp;
+  }
+}
+
+void Node::ServeControl(int timeout_ms) {
+  zmq::pollitem_t item{control_->sock.handle(), 0, ZMQ_POLLIN, 0};
+  try {
+    zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms));
+  } catch (const zmq::error_t&) {
+    return;
+  }
+  if ((item.revents & ZMQ_POLLIN) == 0) {
+    return;
+  }
+  zmq::message_t msg;
+  if (!control_->sock.recv(msg, zmq::recv_flags::dontwait)) {
+    return;
+  }
+  while (msg.more()) {  // a REQ message is one frame; drop anything extra
+    zmq::message_t extra;
+    (void)control_->sock.recv(extra, zmq::recv_flags::dontwait);
+    if (!extra.more()) {
+      break;
+    }
+  }
+  v1::ControlRequest req;
+  v1::ControlResponse resp;
+  if (!req.ParseFromArray(msg.data(), static_cast<int>(msg.size()))) {
+    SetError(&resp, Status::InvalidArgument("request", "is not a ControlRequest"));
+  } else {
+    resp = HandleControl(req);
+  }
+  std::string out = resp.SerializeAsString();
+  try {
+    control_->sock.send(zmq::buffer(out), zmq::send_flags::none);
+  } catch (const zmq::error_t& e) {
+    spdlog::warn("{}: control reply failed: {}", agency(), e.what());
+  }
+}
+
+Status Node::Run() {
+  auto last_tick = std::chrono::steady_clock::now();
+  auto last_delivery = std::chrono::steady_clock::now();
+  const auto tick = std::chrono::milliseconds(options_.config.tick_ms() > 0 ? options_.config.tick_ms() : 500);
+  while (!stop_) {
+    RETURN_IF_ERROR(client_->Poll(5));
+    if (!delivered_.empty()) {
+      last_delivery = std::chrono::steady_clock::now();
+      auto batch = std::move(delivered_);
+      delivered_.clear();
+      for (const auto& [env, e] : batch) {
+        logic_->OnDelivered(*this, env, e);
+      }
+    }
+    if (!caught_up_ && client_->connected()) {
+      if (catch_up_target_ == 0) {
+        catch_up_target_ = std::max<uint64_t>(1, client_->last_tree_head().tree_size());
+      }
+      uint64_t pos = store_->Position(passage::v1::Selector_Name(logic_->selector()));
+      bool idle = std::chrono::steady_clock::now() - last_delivery > std::chrono::milliseconds(300);
+      if ((logic_->replay_on_start() && pos >= catch_up_target_ - 1 && idle) ||
+          (!logic_->replay_on_start() && idle)) {
+        caught_up_ = true;
+        spdlog::info("{}: caught up (journal holds {} cases)", agency(), known_cases_.size());
+      }
+    }
+    ServeControl(5);
+    if (caught_up_ && std::chrono::steady_clock::now() - last_tick >= tick) {
+      last_tick = std::chrono::steady_clock::now();
+      logic_->OnTick(*this);
+    }
+  }
+  // Give queued events a moment to reach the broker; what remains is sent on the next start.
+  (void)client_->Flush(1000);
+  return Status::Ok();
+}
+
+void Node::RequestStop() { stop_ = true; }
+
+Result<NodeOptions> LoadNodeOptions(const std::string& config_path) {
+  NodeOptions o;
+  ASSIGN_OR_RETURN(std::string text, ReadFile(config_path));
+  RETURN_IF_ERROR(core::ParseConfigText(text, config_path, &o.config));
+  const auto& c = o.config;
+  if (c.agency_id().empty()) {
+    return Status::InvalidArgument(config_path, "agency_id is required");
+  }
+  if (c.broker_endpoint().empty()) {
+    return Status::InvalidArgument(config_path, "broker_endpoint is required");
+  }
+  if (c.data_dir().empty()) {
+    return Status::InvalidArgument(config_path, "data_dir is required");
+  }
+  if (c.registry_file().empty()) {
+    return Status::InvalidArgument(config_path, "registry_file is required");
+  }
+  ASSIGN_OR_RETURN(std::string reg, ReadFile(c.registry_file()));
+  RETURN_IF_ERROR(core::ParseConfigText(reg, c.registry_file(), &o.registry));
+  if (!c.insecure()) {
+    if (c.secret_key_file().empty() || c.broker_public_key().empty()) {
+      return Status::InvalidArgument(config_path,
+                                     "secret_key_file and broker_public_key are required unless "
+                                     "insecure");
+    }
+    ASSIGN_OR_RETURN(auto keys, transport::ReadKeyFile(c.secret_key_file()));
+    if (keys.secret_z85.empty()) {
+      return Status::InvalidArgument(c.secret_key_file(), "holds no secret key");
+    }
+    o.curve_public_z85 = keys.public_z85;
+    o.curve_secret_z85 = keys.secret_z85;
+  }
+  if (!c.sealing_key_file().empty()) {
+    ASSIGN_OR_RETURN(std::string text2, ReadFile(c.sealing_key_file()));
+    std::istringstream in(text2);
+    std::string label, value;
+    while (in >> label >> value) {
+      ASSIGN_OR_RETURN(std::string bytes, runtime::FromHex(value, c.sealing_key_file()));
+      (label == "public:" ? o.sealing.public_key : o.sealing.secret_key) = bytes;
+    }
+  }
+  if (!c.person_secret_file().empty()) {
+    ASSIGN_OR_RETURN(std::string hex, ReadFile(c.person_secret_file()));
+    ASSIGN_OR_RETURN(o.person_secret, runtime::FromHex(hex, c.person_secret_file()));
+  }
+  return o;
+}
+
+int NodeMain(int argc, char** argv, const std::string& program,
+             const std::function<std::unique_ptr<StageLogic>()>& make_logic) {
+  std::string config;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      config = argv[++i];
+    } else if (a == "--help" || a == "-h") {
+      std::printf("usage: %s --config FILE\n\nRuns this agency's %s node. FILE is a "
+                  "passage.v1.NodeConfig in text format.\n",
+                  program.c_str(), program.c_str());
+      return 0;
+    } else {
+      std::fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", program.c_str(), a.c_str());
+      return 2;
+    }
+  }
+  if (config.empty()) {
+    std::fprintf(stderr, "%s: --config FILE is required\n", program.c_str());
+    return 2;
+  }
+  auto options = LoadNodeOptions(config);
+  if (!options.ok()) {
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), options.status().ToString().c_str());
+    return 2;
+  }
+  if (options->config.insecure()) {
+    spdlog::warn("INSECURE MODE: no CURVE; development only, never with real case data");
+  }
+  auto node = Node::Create(std::move(options).value(), make_logic());
+  if (!node.ok()) {
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), node.status().ToString().c_str());
+    return 1;
+  }
+  g_node = node->get();
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  Status s = (*node)->Run();
+  g_node = nullptr;
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace passage::node

@@ -1,0 +1,135 @@
+#pragma once
+
+// Node: the runtime of an agency node (passage-identification, -protection, -prosecution, and the
+// referral engine passage-router). It owns the agency's LocalStore, its broker Client and the local
+// control socket that passagectl talks to, and runs one StageLogic.
+//
+// Operation: every delivered event is written to the node's journal ("j/" keys, by case and global
+// seq) in the same synced batch as the stream position, then handed to the stage logic. Events the
+// node publishes itself enter the journal when the broker acknowledges them. The node's view of a case
+// is a fold of its journal (core::CaseProjection) — only what this agency may see.
+//
+// Concurrency: one thread (Run) owns the client, the control socket and the logic.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/agency_directory.h"
+#include "core/case_projection.h"
+#include "core/status.h"
+#include "passage/v1/config.pb.h"
+#include "passage/v1/control.pb.h"
+#include "passage/v1/events.pb.h"
+#include "services/runtime/client.h"
+#include "services/runtime/local_store.h"
+#include "services/runtime/sealing.h"
+
+namespace passage::node {
+
+struct NodeOptions {
+  passage::v1::NodeConfig config;
+  passage::v1::AgencyRegistry registry;
+  runtime::SealingKeyPair sealing;
+  std::string person_secret;
+  std::string curve_public_z85;
+  std::string curve_secret_z85;
+};
+
+class Node;
+
+using JournalEntry = std::pair<passage::v1::Envelope, passage::v1::Event>;
+
+class StageLogic {
+ public:
+  virtual ~StageLogic() = default;
+  virtual std::string name() const = 0;
+  virtual passage::v1::Selector selector() const { return passage::v1::SELECTOR_INBOX; }
+  // Replay the whole readable log on every start instead of resuming (the referral engine).
+  virtual bool replay_on_start() const { return false; }
+  // A delivered event, durable in the journal.
+  virtual void OnDelivered(Node& node, const passage::v1::Envelope& env,
+                           const passage::v1::Event& e) {}
+  // Commands this stage handles itself; nullopt lets the runtime answer.
+  virtual std::optional<passage::v1::ControlResponse> OnControl(
+      Node& node, const passage::v1::ControlRequest& req) {
+    return std::nullopt;
+  }
+  // Called every tick_ms once the node has caught up with the log.
+  virtual void OnTick(Node& node) {}
+};
+
+class Node {
+ public:
+  static Result<std::unique_ptr<Node>> Create(NodeOptions options, std::unique_ptr<StageLogic> logic);
+  ~Node();
+
+  Status Run();
+  void RequestStop();
+
+  // ---- for stage logic ----
+  const std::string& agency() const { return options_.config.agency_id(); }
+  const passage::v1::NodeConfig& config() const { return options_.config; }
+  const core::AgencyDirectory& directory() const { return directory_; }
+  const passage::v1::Agency* self() const { return directory_.Find(agency()); }
+  const NodeOptions& options() const { return options_; }
+  bool caught_up() const { return caught_up_; }
+
+  // Publishes as this agency: fills event_id (UUIDv7) when empty, actor_agency, occurred_at_ms and
+  // actor_role (CASE_WORKER) when unset. Returns the event id.
+  Result<std::string> Publish(passage::v1::Event e);
+  // Polls until the broker answered every id (or timeout); fills code/field/reason of `out`.
+  void AwaitResults(const std::vector<std::string>& event_ids, int timeout_ms,
+                    passage::v1::ControlResponse* out);
+  // A stable event id for an automatic move, so a repeat after a crash is the same event.
+  static std::string StableEventId(std::string_view key);
+
+  // This agency's view of a case: a fold of its journal.
+  Result<const core::CaseProjection*> View(const std::string& case_id);
+  Result<std::vector<JournalEntry>> Journal(const std::string& case_id);
+  std::vector<std::string> KnownCases();
+  // Reads the case from the broker into the journal (the broker records the access).
+  Status Fetch(const std::string& case_id, const std::string& purpose);
+  // Referrals addressed to this agency, from the journal.
+  std::vector<passage::v1::Referral> Inbox(bool include_terminal);
+
+  runtime::LocalStore& store() { return *store_; }
+  runtime::Client& client() { return *client_; }
+  int64_t now_ms() const;
+
+ private:
+  Node(NodeOptions options, std::unique_ptr<StageLogic> logic);
+  Status Init();
+  Status AddToJournal(const passage::v1::Envelope& env, runtime::StateWrite* w);
+  void OnResult(const passage::v1::PublishResult& r);
+  void ServeControl(int timeout_ms);
+  passage::v1::ControlResponse HandleControl(const passage::v1::ControlRequest& req);
+  passage::v1::ControlResponse ReferralAction(const passage::v1::ControlRequest& req);
+
+  NodeOptions options_;
+  std::unique_ptr<StageLogic> logic_;
+  core::InMemoryAgencyDirectory directory_;
+  std::unique_ptr<runtime::LocalStore> store_;
+  std::unique_ptr<runtime::Client> client_;
+  struct ControlSocket;
+  std::unique_ptr<ControlSocket> control_;
+  bool stop_ = false;
+  bool caught_up_ = false;
+  uint64_t catch_up_target_ = 0;
+  std::vector<JournalEntry> delivered_;                       // to hand to the logic
+  std::map<std::string, passage::v1::PublishResult> results_;  // event id -> broker's answer
+  std::map<std::string, core::CaseProjection> views_;         // cache, invalidated on new entries
+  std::map<std::string, bool> known_cases_;
+};
+
+// Reads a NodeConfig file and everything it points to (registry, keys) into NodeOptions.
+Result<NodeOptions> LoadNodeOptions(const std::string& config_path);
+
+// The `main` of every node binary: flags (--config FILE), signals, Run.
+int NodeMain(int argc, char** argv, const std::string& program,
+             const std::function<std::unique_ptr<StageLogic>()>& make_logic);
+
+}  // namespace passage::node

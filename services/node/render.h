@@ -1,0 +1,37 @@
+#pragma once
+
+// Terminal and JSON renderings of what a node shows people: inbox, cases, journeys, statistics.
+// Nothing here prints personal data: SealedPersonalData is never rendered.
+
+#include <string>
+#include <vector>
+
+#include "core/agency_directory.h"
+#include "core/status.h"
+#include "passage/v1/case.pb.h"
+#include "passage/v1/control.pb.h"
+#include "passage/v1/events.pb.h"
+#include "passage/v1/referral.pb.h"
+
+namespace passage::node {
+
+std::string RenderInbox(const std::vector<passage::v1::Referral>& inbox, int64_t now_ms);
+std::string InboxJson(const std::vector<passage::v1::Referral>& inbox);
+
+std::string RenderCases(const std::vector<const passage::v1::CaseState*>& cases,
+                        const passage::v1::CasesRequest& filter);
+std::string CasesJson(const std::vector<const passage::v1::CaseState*>& cases,
+                      const passage::v1::CasesRequest& filter);
+
+std::string RenderJourneyText(
+    const std::vector<std::pair<passage::v1::Envelope, passage::v1::Event>>& entries,
+    const core::AgencyDirectory& directory);
+std::string RenderJourneyJson(
+    const std::vector<std::pair<passage::v1::Envelope, passage::v1::Event>>& entries,
+    const core::AgencyDirectory& directory);
+
+Result<std::string> RenderStats(const std::vector<const passage::v1::CaseState*>& cases,
+                                const passage::v1::StatsRequest& request,
+                                const core::AgencyDirectory& directory, int64_t now_ms, bool json);
+
+}  // namespace passage::node

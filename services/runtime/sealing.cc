@@ -1,0 +1,179 @@
+#include "services/runtime/sealing.h"
+
+#include <sodium.h>
+
+#include <cctype>
+
+namespace passage::runtime {
+namespace {
+
+void EnsureSodium() {
+  static const bool ok = sodium_init() >= 0;
+  (void)ok;
+}
+
+std::string Normalise(std::string_view s) {
+  std::string out;
+  bool space = false;
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (std::isalnum(u)) {
+      if (space && !out.empty()) {
+        out.push_back(' ');
+      }
+      space = false;
+      out.push_back(static_cast<char>(std::tolower(u)));
+    } else {
+      space = true;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+SealingKeyPair GenerateSealingKeyPair() {
+  EnsureSodium();
+  unsigned char pk[crypto_box_PUBLICKEYBYTES];
+  unsigned char sk[crypto_box_SECRETKEYBYTES];
+  crypto_box_keypair(pk, sk);
+  return SealingKeyPair{std::string(reinterpret_cast<char*>(pk), sizeof(pk)),
+                        std::string(reinterpret_cast<char*>(sk), sizeof(sk))};
+}
+
+std::string ToHex(std::string_view bytes) {
+  static const char* d = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(d[c >> 4]);
+    out.push_back(d[c & 15]);
+  }
+  return out;
+}
+
+Result<std::string> FromHex(std::string_view hex, std::string_view field) {
+  while (!hex.empty() && std::isspace(static_cast<unsigned char>(hex.back()))) {
+    hex.remove_suffix(1);
+  }
+  if (hex.size() % 2 != 0) {
+    return Status::InvalidArgument(std::string(field), "is not hexadecimal");
+  }
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    auto nib = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    int a = nib(hex[i]);
+    int b = nib(hex[i + 1]);
+    if (a < 0 || b < 0) {
+      return Status::InvalidArgument(std::string(field), "is not hexadecimal");
+    }
+    out.push_back(static_cast<char>(a * 16 + b));
+  }
+  return out;
+}
+
+Result<passage::v1::SealedPersonalData> Seal(const passage::v1::PersonalData& pd,
+                                             const std::map<std::string, std::string>& readers,
+                                             std::string_view person_secret) {
+  EnsureSodium();
+  if (readers.empty()) {
+    return Status::InvalidArgument("readers", "personal data must be sealed for at least one agency");
+  }
+  std::string plain = pd.SerializeAsString();
+  unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+  crypto_aead_xchacha20poly1305_ietf_keygen(key);
+  unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+  randombytes_buf(nonce, sizeof(nonce));
+  std::string cipher(plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  unsigned long long clen = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      reinterpret_cast<unsigned char*>(cipher.data()), &clen,
+      reinterpret_cast<const unsigned char*>(plain.data()), plain.size(), nullptr, 0, nullptr, nonce,
+      key);
+  cipher.resize(clen);
+  sodium_memzero(plain.data(), plain.size());
+  passage::v1::SealedPersonalData out;
+  out.set_scheme(1);
+  out.set_nonce(std::string(reinterpret_cast<char*>(nonce), sizeof(nonce)));
+  out.set_ciphertext(std::move(cipher));
+  for (const auto& [agency, pk] : readers) {
+    if (pk.size() != crypto_box_PUBLICKEYBYTES) {
+      sodium_memzero(key, sizeof(key));
+      return Status::InvalidArgument("sealing_public_key",
+                                     "the sealing key of " + agency + " is not 32 bytes");
+    }
+    std::string wrapped(sizeof(key) + crypto_box_SEALBYTES, '\0');
+    crypto_box_seal(reinterpret_cast<unsigned char*>(wrapped.data()), key, sizeof(key),
+                    reinterpret_cast<const unsigned char*>(pk.data()));
+    auto* w = out.add_wrapped_keys();
+    w->set_agency_id(agency);
+    w->set_sealed_key(std::move(wrapped));
+  }
+  sodium_memzero(key, sizeof(key));
+  return out;
+}
+
+Result<passage::v1::PersonalData> Unseal(const passage::v1::SealedPersonalData& sealed,
+                                         std::string_view agency_id, const SealingKeyPair& keys) {
+  EnsureSodium();
+  const passage::v1::WrappedKey* mine = nullptr;
+  for (const auto& w : sealed.wrapped_keys()) {
+    if (w.agency_id() == agency_id) {
+      mine = &w;
+    }
+  }
+  if (mine == nullptr) {
+    return Status::PermissionDenied("the personal data of this case was not shared with " +
+                                    std::string(agency_id));
+  }
+  unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+  if (mine->sealed_key().size() != sizeof(key) + crypto_box_SEALBYTES ||
+      crypto_box_seal_open(key, reinterpret_cast<const unsigned char*>(mine->sealed_key().data()),
+                           mine->sealed_key().size(),
+                           reinterpret_cast<const unsigned char*>(keys.public_key.data()),
+                           reinterpret_cast<const unsigned char*>(keys.secret_key.data())) != 0) {
+    return Status::Corruption("the wrapped data key does not open with this agency's sealing key");
+  }
+  if (sealed.nonce().size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
+      sealed.ciphertext().size() < crypto_aead_xchacha20poly1305_ietf_ABYTES) {
+    sodium_memzero(key, sizeof(key));
+    return Status::Corruption("sealed personal data is malformed");
+  }
+  std::string plain(sealed.ciphertext().size(), '\0');
+  unsigned long long plen = 0;
+  int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
+      reinterpret_cast<unsigned char*>(plain.data()), &plen, nullptr,
+      reinterpret_cast<const unsigned char*>(sealed.ciphertext().data()), sealed.ciphertext().size(),
+      nullptr, 0, reinterpret_cast<const unsigned char*>(sealed.nonce().data()), key);
+  sodium_memzero(key, sizeof(key));
+  if (rc != 0) {
+    return Status::Corruption("sealed personal data was altered (authentication failed)");
+  }
+  plain.resize(plen);
+  passage::v1::PersonalData pd;
+  if (!pd.ParseFromString(plain)) {
+    return Status::Corruption("sealed personal data does not parse");
+  }
+  sodium_memzero(plain.data(), plain.size());
+  return pd;
+}
+
+std::string PersonKey(const passage::v1::PersonalData& pd, passage::v1::Sex sex,
+                      std::string_view person_secret) {
+  EnsureSodium();
+  std::string id = Normalise(pd.given_name()) + "|" + Normalise(pd.family_name()) + "|" +
+                   Normalise(pd.date_of_birth()) + "|" + std::to_string(static_cast<int>(sex));
+  unsigned char out[32];
+  crypto_generichash(out, sizeof(out), reinterpret_cast<const unsigned char*>(id.data()), id.size(),
+                     reinterpret_cast<const unsigned char*>(person_secret.data()),
+                     person_secret.size() > crypto_generichash_KEYBYTES_MAX ? crypto_generichash_KEYBYTES_MAX
+                                                                            : person_secret.size());
+  return std::string(reinterpret_cast<char*>(out), sizeof(out));
+}
+
+}  // namespace passage::runtime

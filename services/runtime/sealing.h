@@ -1,0 +1,44 @@
+#pragma once
+
+// Sealing of personal data (DESIGN §5): PersonalData is encrypted on the producing agency's machine
+// with a fresh per-case data key (XChaCha20-Poly1305), and the data key is wrapped with a libsodium
+// sealed box for each agency allowed to read it. The broker, the log and the statistics only ever see
+// ciphertext. A person key (keyed BLAKE2b over normalised name, date of birth and sex, keyed with a
+// secret shared by NRM members) lets agencies notice the same person across cases without learning
+// who it is.
+//
+// Thread-safety: free functions, thread-safe.
+
+#include <map>
+#include <string>
+
+#include "core/status.h"
+#include "passage/v1/case.pb.h"
+
+namespace passage::runtime {
+
+struct SealingKeyPair {
+  std::string public_key;  // 32 bytes
+  std::string secret_key;  // 32 bytes
+};
+
+SealingKeyPair GenerateSealingKeyPair();
+std::string ToHex(std::string_view bytes);
+Result<std::string> FromHex(std::string_view hex, std::string_view field);
+
+// Seals `pd` for each agency id -> sealing public key in `readers`. `person_secret` (32 bytes) keys the
+// person key; empty = no person key.
+Result<passage::v1::SealedPersonalData> Seal(const passage::v1::PersonalData& pd,
+                                             const std::map<std::string, std::string>& readers,
+                                             std::string_view person_secret);
+
+// Opens `sealed` as `agency_id`. PermissionDenied when no key was wrapped for it; Corruption when the
+// ciphertext was altered.
+Result<passage::v1::PersonalData> Unseal(const passage::v1::SealedPersonalData& sealed,
+                                         std::string_view agency_id, const SealingKeyPair& keys);
+
+// Keyed hash of the normalised identity (lower case, single spaces, ASCII letters and digits).
+std::string PersonKey(const passage::v1::PersonalData& pd, passage::v1::Sex sex,
+                      std::string_view person_secret);
+
+}  // namespace passage::runtime

@@ -1,0 +1,152 @@
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "core/ids.h"
+#include "core/validate.h"
+#include "services/runtime/sealing.h"
+#include "services/stages/stages.h"
+
+namespace passage::stages {
+namespace {
+
+namespace v1 = passage::v1;
+
+void Fail(v1::ControlResponse* r, const Status& s) {
+  r->set_code(s.code() == StatusCode::kInvalidArgument ? v1::CONTROL_CODE_INVALID
+                                                       : v1::CONTROL_CODE_INTERNAL);
+  r->set_field(s.field());
+  r->set_reason(s.message());
+}
+
+class IdentificationLogic final : public node::StageLogic {
+ public:
+  std::string name() const override { return "identification"; }
+
+  std::optional<v1::ControlResponse> OnControl(node::Node& node,
+                                               const v1::ControlRequest& req) override {
+    if (req.command_case() != v1::ControlRequest::kIntake) {
+      return std::nullopt;
+    }
+    return Intake(node, req.intake());
+  }
+
+ private:
+  v1::ControlResponse Intake(node::Node& node, const v1::IntakeRequest& in) {
+    v1::ControlResponse resp;
+    const int64_t now = node.now_ms();
+    const std::string case_id = core::NewUuidV7();
+    std::vector<v1::Event> events;
+
+    v1::Event opened;
+    opened.set_case_id(case_id);
+    opened.set_actor_user(in.actor_user());
+    auto* o = opened.mutable_case_opened();
+    o->set_crime_type(in.crime_type());
+    o->set_person_role(in.person_role());
+    *o->mutable_profile() = in.profile();
+    if (Status s = core::NormalizeProfile(o->mutable_profile(), "profile"); !s.ok()) {
+      Fail(&resp, s);
+      return resp;
+    }
+    if (in.has_personal()) {
+      // Sealed here, for this agency only; sharing with recipients re-wraps the data key.
+      std::map<std::string, std::string> readers;
+      if (node.options().sealing.public_key.empty()) {
+        Fail(&resp, Status::InvalidArgument("personal", "this node has no sealing key "
+                                                        "(sealing_key_file); personal data cannot be "
+                                                        "recorded"));
+        return resp;
+      }
+      readers[node.agency()] = node.options().sealing.public_key;
+      auto sealed = runtime::Seal(in.personal(), readers, node.options().person_secret);
+      if (!sealed.ok()) {
+        Fail(&resp, sealed.status());
+        return resp;
+      }
+      if (!node.options().person_secret.empty()) {
+        sealed->set_person_key(
+            runtime::PersonKey(in.personal(), o->profile().sex(), node.options().person_secret));
+      }
+      *o->mutable_personal() = std::move(*sealed);
+    }
+    events.push_back(std::move(opened));
+
+    v1::Event ident;
+    ident.set_case_id(case_id);
+    ident.set_actor_user(in.actor_user());
+    auto* id = ident.mutable_identification_recorded();
+    id->set_trafficking_status(in.trafficking_status() == v1::TRAFFICKING_STATUS_UNSPECIFIED
+                                   ? v1::TRAFFICKING_STATUS_POSSIBLE
+                                   : in.trafficking_status());
+    id->set_crime_type(in.crime_type());
+    id->set_person_role(in.person_role());
+    id->set_channel(in.profile().identification_channel());
+    id->set_screening_tool(in.screening_tool());
+    events.push_back(std::move(ident));
+
+    for (int i = 0; i < in.consents_size(); ++i) {
+      v1::Event c;
+      c.set_case_id(case_id);
+      c.set_actor_user(in.actor_user());
+      auto* consent = c.mutable_consent_given()->mutable_consent();
+      *consent = in.consents(i);
+      if (consent->consent_id().empty()) {
+        consent->set_consent_id(core::NewUuidV7());
+      }
+      if (consent->given_at_ms() == 0) {
+        consent->set_given_at_ms(now);
+      }
+      events.push_back(std::move(c));
+    }
+
+    // Validate everything before anything is published: a bad intake records nothing.
+    for (size_t i = 0; i < events.size(); ++i) {
+      auto& e = events[i];
+      e.set_event_id(core::NewUuidV7());
+      e.set_actor_agency(node.agency());
+      e.set_occurred_at_ms(now);
+      e.set_actor_role(v1::ACTOR_ROLE_CASE_WORKER);
+      Status s = core::ValidateEvent(e, now);
+      if (!s.ok()) {
+        // Consents are numbered as the caller gave them.
+        std::string field = s.field();
+        if (e.has_consent_given()) {
+          field = "consents[" + std::to_string(i - 2) + "]" +
+                  field.substr(std::string("consent_given.consent").size());
+        } else if (field.rfind("case_opened.", 0) == 0) {
+          field = field.substr(std::string("case_opened.").size());
+        } else if (field.rfind("identification_recorded.", 0) == 0) {
+          field = field.substr(std::string("identification_recorded.").size());
+        }
+        Fail(&resp, Status::InvalidArgument(field, s.message()));
+        return resp;
+      }
+    }
+    std::vector<std::string> ids;
+    for (auto& e : events) {
+      auto published = node.Publish(e);
+      if (!published.ok()) {
+        Fail(&resp, published.status());
+        return resp;
+      }
+      ids.push_back(*published);
+    }
+    node.AwaitResults(ids, 10000, &resp);
+    resp.add_case_ids(case_id);
+    if (resp.code() == v1::CONTROL_CODE_OK) {
+      resp.set_text("opened case " + case_id + " (" + std::to_string(in.consents_size()) +
+                    " consent(s) recorded)");
+      resp.set_json("{\"case_id\":\"" + case_id + "\",\"events\":" + std::to_string(ids.size()) + "}");
+    }
+    return resp;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<node::StageLogic> MakeIdentificationLogic() {
+  return std::make_unique<IdentificationLogic>();
+}
+
+}  // namespace passage::stages
