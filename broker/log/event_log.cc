@@ -23,9 +23,11 @@ constexpr char kLastLeafKey[] = "last_leaf";
 constexpr char kPublicKeyKey[] = "log_public_key";
 
 // Column family names and their index in handles_.
-enum Cf : size_t { kDefault = 0, kMeta, kEvents, kCaseIndex, kDedup, kMerkle, kSth, kState, kNumCf };
-constexpr const char* kCfNames[kNumCf] = {"default",  "meta",  "events", "case_index",
-                                          "dedup",    "merkle", "sth",   "state"};
+enum Cf : size_t {
+  kDefault = 0, kMeta, kEvents, kCaseIndex, kDedup, kMerkle, kSth, kState, kCaseHead, kNumCf
+};
+constexpr const char* kCfNames[kNumCf] = {"default", "meta", "events", "case_index", "dedup",
+                                          "merkle",  "sth",  "state",  "case_head"};
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) {
@@ -165,10 +167,12 @@ class RocksEventLog final : public EventLog {
         out[i].duplicate = true;
         continue;
       }
-      ASSIGN_OR_RETURN(auto existing, FindDuplicate(e.producer, e.event_id));
-      if (existing.has_value()) {
-        out[i] = *existing;
-        continue;
+      if (!e.checked_new) {
+        ASSIGN_OR_RETURN(auto existing, FindDuplicate(e.producer, e.event_id));
+        if (existing.has_value()) {
+          out[i] = *existing;
+          continue;
+        }
       }
       uint64_t case_seq = 0;
       if (!e.case_id.empty()) {
@@ -213,6 +217,9 @@ class RocksEventLog final : public EventLog {
     }
     if (fresh == 0) {
       return out;
+    }
+    for (const auto& [case_id, version] : case_versions) {
+      batch.Put(handles_[kCaseHead], case_id, EncodeBe64(version));
     }
 
     SignedHead head;
@@ -294,20 +301,17 @@ class RocksEventLog final : public EventLog {
   }
 
   Result<uint64_t> CaseVersion(std::string_view case_id) const override {
-    std::unique_ptr<rocksdb::Iterator> it(
-        db_->NewIterator(rocksdb::ReadOptions(), handles_[kCaseIndex]));
-    std::string prefix(case_id);
-    prefix.push_back('\0');
-    it->SeekForPrev(prefix + std::string(8, '\xff'));
-    if (!it->Valid()) {
-      RETURN_IF_ERROR(FromRocks(it->status(), "reading the case index"));
+    std::string v;
+    auto st = db_->Get(rocksdb::ReadOptions(), handles_[kCaseHead],
+                       rocksdb::Slice(case_id.data(), case_id.size()), &v);
+    if (st.IsNotFound()) {
       return uint64_t{0};
     }
-    std::string_view k(it->key().data(), it->key().size());
-    if (k.size() != prefix.size() + 8 || k.substr(0, prefix.size()) != prefix) {
-      return uint64_t{0};
+    RETURN_IF_ERROR(FromRocks(st, "reading the case head"));
+    if (v.size() != 8) {
+      return Status::Corruption("case head of " + std::string(case_id) + " is not 8 bytes");
     }
-    return DecodeBe64(k.substr(prefix.size()));
+    return DecodeBe64(v);
   }
 
   Result<std::vector<uint64_t>> CaseEvents(std::string_view case_id, uint64_t after_case_seq,
@@ -462,16 +466,20 @@ class RocksEventLog final : public EventLog {
     dbo.max_background_jobs = 2;
     dbo.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
     dbo.keep_log_file_num = 4;
+    // Smooth out flushes so they do not stall the synced writes.
+    dbo.bytes_per_sync = 1 << 20;
 
     rocksdb::BlockBasedTableOptions bloom;
     bloom.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     rocksdb::ColumnFamilyOptions plain;
-    rocksdb::ColumnFamilyOptions with_bloom;
+    plain.write_buffer_size = 32 << 20;
+    plain.max_write_buffer_number = 4;
+    rocksdb::ColumnFamilyOptions with_bloom = plain;
     with_bloom.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bloom));
 
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     for (size_t i = 0; i < kNumCf; ++i) {
-      bool bloomed = i == kDedup || i == kMerkle || i == kCaseIndex;
+      bool bloomed = i == kDedup || i == kMerkle || i == kCaseIndex || i == kCaseHead;
       cfs.emplace_back(kCfNames[i], bloomed ? with_bloom : plain);
     }
     rocksdb::DB* raw = nullptr;

@@ -58,6 +58,9 @@ struct AppendEntry {
   // Agencies that must receive this event: the log indexes it under StateKeys::Audience in the same
   // atomic batch, so a delivery index can never miss an acknowledged event.
   std::vector<std::string> audience;
+  // The caller already looked (producer, event_id) up with FindDuplicate and found nothing, with no
+  // append in between; Append skips the second lookup. Repeats within one batch are still caught.
+  bool checked_new = false;
 };
 
 // Keys the log itself writes into the broker state key space.

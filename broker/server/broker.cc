@@ -481,6 +481,7 @@ class BrokerImpl final : public Broker {
     entry.case_id = e.case_id();
     entry.appended_at_ms = env.appended_at_ms();
     entry.event_bytes = raw;  // the producer's exact bytes, never re-serialized
+    entry.checked_new = true;  // OnPublish looked it up just before
     for (auto& a : core::AudienceOf(proj->state(), e)) {
       if (a != agency) {
         entry.audience.push_back(std::move(a));
@@ -502,6 +503,11 @@ class BrokerImpl final : public Broker {
       return &working_.emplace(case_id, it->second).first->second;
     }
     core::CaseProjection proj;
+    ASSIGN_OR_RETURN(uint64_t version, log_->CaseVersion(case_id));
+    if (version == 0) {
+      // A new case: nothing to fold (a point lookup, cheaper than a scan).
+      return &working_.emplace(case_id, std::move(proj)).first->second;
+    }
     ASSIGN_OR_RETURN(auto seqs, log_->CaseEvents(case_id, 0, UINT64_MAX));
     for (uint64_t seq : seqs) {
       ASSIGN_OR_RETURN(std::string bytes, log_->Read(seq));

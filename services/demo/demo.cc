@@ -19,13 +19,13 @@
 #include <string>
 #include <thread>
 #include <vector>
-#include <zmq.hpp>
 
 #include <google/protobuf/util/json_util.h>
 
 #include "core/codes.h"
 #include "core/ctdc/ctdc_import.h"
 #include "core/text_proto.h"
+#include "services/ctl/control_client.h"
 #include "passage/v1/config.pb.h"
 #include "passage/v1/control.pb.h"
 #include "services/runtime/sealing.h"
@@ -264,21 +264,9 @@ class Demo {
   }
 
   // ---- control ----------------------------------------------------------------------------------
-  Result<v1::ControlResponse> Call(const std::string& agency, v1::ControlRequest req,
+  Result<v1::ControlResponse> Call(const std::string& agency, const v1::ControlRequest& req,
                                    int timeout_ms = 15000) {
-    zmq::socket_t s(ctx_, zmq::socket_type::req);
-    s.set(zmq::sockopt::linger, 0);
-    s.set(zmq::sockopt::rcvtimeo, timeout_ms);
-    s.connect(control_[agency]);
-    std::string out = req.SerializeAsString();
-    s.send(zmq::buffer(out), zmq::send_flags::none);
-    zmq::message_t m;
-    if (!s.recv(m)) {
-      return Status::Unavailable(agency + " did not answer");
-    }
-    v1::ControlResponse r;
-    r.ParseFromArray(m.data(), static_cast<int>(m.size()));
-    return r;
+    return ctl::CallNode(control_[agency], req, timeout_ms);
   }
 
   bool WaitReady(const std::string& agency) {
@@ -618,6 +606,30 @@ class Demo {
     auto t2 = Text("nrm-router", stats2);
     std::printf("\n== cases by TIP/SOM and form of exploitation\n%s",
                 t2.substr(0, t2.find("\nReferral")).c_str());
+    // Sealed personal data: readable by the agencies the victim's referrals shared it with, and
+    // every read is itself in the log.
+    std::string sheltered;
+    for (const auto& r : Referrals("dastak-shelter", false)) {
+      if (r.status() == v1::REFERRAL_STATUS_ACCEPTED) {
+        sheltered = r.case_id();
+        break;
+      }
+    }
+    if (!sheltered.empty()) {
+      for (const std::string agency : {"dastak-shelter", "panah-shelter"}) {
+        v1::ControlRequest pr;
+        pr.mutable_personal()->set_case_id(sheltered);
+        pr.mutable_personal()->set_purpose("witness protection planning");
+        pr.mutable_personal()->set_actor_user("demo-officer");
+        auto r = Call(agency, pr);
+        std::string line = !r.ok() ? r.status().ToString()
+                           : r->code() == v1::CONTROL_CODE_OK
+                               ? r->text().substr(0, r->text().find('\n'))
+                               : "refused: " + r->reason();
+        std::printf("\n== %s asks for the sealed personal data of case %s\n   %s\n",
+                    agency.c_str(), sheltered.c_str(), line.c_str());
+      }
+    }
     v1::ControlRequest st;
     st.mutable_status();
     std::printf("\n== the NRM coordinator's node\n%s", Text("nrm-router", st).c_str());
@@ -637,7 +649,6 @@ class Demo {
   std::string endpoint_;
   std::map<std::string, Proc> procs_;
   std::map<std::string, std::string> control_;
-  zmq::context_t ctx_{1};
   std::vector<std::pair<std::string, std::string>> cases_;  // case id, owner
   std::string prosecution_case_;
   std::string withdrawn_case_;

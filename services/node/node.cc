@@ -11,6 +11,8 @@
 #include <sstream>
 #include <zmq.hpp>
 
+#include <google/protobuf/util/json_util.h>
+
 #include "core/codes.h"
 #include "core/ids.h"
 #include "core/referral_state_machine.h"
@@ -406,6 +408,65 @@ v1::ControlResponse Node::ReferralAction(const v1::ControlRequest& req) {
   return resp;
 }
 
+v1::ControlResponse Node::Personal(const v1::PersonalRequest& req) {
+  v1::ControlResponse resp;
+  auto view = View(req.case_id());
+  if (!view.ok()) {
+    SetError(&resp, view.status());
+    resp.set_field("case_id");
+    return resp;
+  }
+  // A copy: publishing below updates the journal, which drops the cached view.
+  const v1::CaseState s = (*view)->state();
+  if (!s.has_personal() || s.personal().ciphertext().empty()) {
+    SetError(&resp, Status::NotFound("no personal data was recorded for case " + req.case_id() +
+                                     " (or it was not shared with " + agency() + ")"));
+    return resp;
+  }
+  if (options_.sealing.secret_key.empty()) {
+    SetError(&resp, Status::FailedPrecondition("this node has no sealing key (sealing_key_file)"));
+    return resp;
+  }
+  // Record the read first: if it cannot be recorded, nothing is shown.
+  v1::Event e;
+  e.set_case_id(req.case_id());
+  e.set_actor_user(req.actor_user());
+  auto* ra = e.mutable_record_accessed();
+  ra->add_sections(v1::DATA_SECTION_PERSONAL);
+  ra->set_purpose(req.purpose().empty() ? "view personal data" : req.purpose());
+  ra->set_actor_user(req.actor_user());
+  auto id = Publish(e);
+  if (!id.ok()) {
+    SetError(&resp, id.status());
+    return resp;
+  }
+  AwaitResults({*id}, 5000, &resp);
+  if (resp.code() != v1::CONTROL_CODE_OK) {
+    return resp;
+  }
+  auto pd = runtime::Unseal(s.personal(), agency(), options_.sealing);
+  if (!pd.ok()) {
+    SetError(&resp, pd.status());
+    return resp;
+  }
+  std::ostringstream t;
+  t << "name            " << pd->given_name() << " " << pd->family_name() << "\n";
+  if (!pd->date_of_birth().empty()) t << "date of birth   " << pd->date_of_birth() << "\n";
+  if (!pd->cnic().empty()) t << "CNIC            " << pd->cnic() << "\n";
+  if (!pd->passport_number().empty()) t << "passport        " << pd->passport_number() << "\n";
+  if (!pd->phone().empty()) t << "phone           " << pd->phone() << "\n";
+  if (!pd->address().empty()) t << "address         " << pd->address() << "\n";
+  if (!pd->narrative().empty()) t << "narrative       " << pd->narrative() << "\n";
+  t << "(this read was recorded in the NRM's access log)\n";
+  resp.set_text(t.str());
+  std::string json;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(*pd, &json, o);
+  resp.set_json(json);
+  return resp;
+}
+
 v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
   if (auto r = logic_->OnControl(*this, req)) {
     return *r;
@@ -497,6 +558,8 @@ v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
       (req.json() ? resp.mutable_json() : resp.mutable_text())->assign(*out);
       return resp;
     }
+    case v1::ControlRequest::kPersonal:
+      return Personal(req.personal());
     default:
       SetError(&resp, Status::InvalidArgument("command", "this node (" + logic_->name() +
                                                              ") does not handle that command"));

@@ -108,6 +108,7 @@ class Node {
   void ServeControl(int timeout_ms);
   passage::v1::ControlResponse HandleControl(const passage::v1::ControlRequest& req);
   passage::v1::ControlResponse ReferralAction(const passage::v1::ControlRequest& req);
+  passage::v1::ControlResponse Personal(const passage::v1::PersonalRequest& req);
 
   NodeOptions options_;
   std::unique_ptr<StageLogic> logic_;

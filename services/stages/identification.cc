@@ -1,7 +1,9 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <set>
 
+#include "core/case_projection.h"
 #include "core/ids.h"
 #include "core/validate.h"
 #include "services/runtime/sealing.h"
@@ -20,8 +22,78 @@ void Fail(v1::ControlResponse* r, const Status& s) {
 }
 
 class IdentificationLogic final : public node::StageLogic {
+ private:
+  std::set<std::string> resealed_;  // case/version already handled in this run
+
  public:
   std::string name() const override { return "identification"; }
+
+  // Keeps the sealed personal data of every case this agency owns readable by exactly the agencies
+  // that hold PERSONAL access (accepted referrals whose data scope includes it): when the set
+  // changes, the data key is re-wrapped and a ProfileUpdated carries the new seal.
+  void OnTick(node::Node& node) override {
+    if (node.options().sealing.secret_key.empty()) {
+      return;
+    }
+    for (const auto& id : node.KnownCases()) {
+      auto view = node.View(id);
+      if (!view.ok()) {
+        continue;
+      }
+      const v1::CaseState& s = (*view)->state();
+      if (s.owner_agency() != node.agency() || s.closed() || !s.has_personal() ||
+          s.personal().wrapped_keys().empty()) {
+        continue;
+      }
+      std::map<std::string, std::string> readers;
+      readers[node.agency()] = node.options().sealing.public_key;
+      for (const auto& g : s.access()) {
+        if (!core::GrantIncludes(g, v1::DATA_SECTION_PERSONAL) || g.agency_id() == node.agency()) {
+          continue;
+        }
+        const v1::Agency* a = node.directory().Find(g.agency_id());
+        auto pk = a == nullptr ? Result<std::string>(Status::NotFound("no agency"))
+                               : runtime::FromHex(a->sealing_public_key(), "sealing_public_key");
+        if (pk.ok() && pk->size() == 32) {
+          readers[g.agency_id()] = *pk;
+        }
+      }
+      std::set<std::string> have;
+      for (const auto& w : s.personal().wrapped_keys()) {
+        have.insert(w.agency_id());
+      }
+      std::set<std::string> want;
+      for (const auto& [agency, _] : readers) {
+        want.insert(agency);
+      }
+      const std::string key = id + "/" + std::to_string(s.version());
+      if (have == want || !resealed_.insert(key).second) {
+        continue;
+      }
+      auto pd = runtime::Unseal(s.personal(), node.agency(), node.options().sealing);
+      if (!pd.ok()) {
+        spdlog::warn("{}: cannot re-seal case {}: {}", node.agency(), id, pd.status().ToString());
+        continue;
+      }
+      auto sealed = runtime::Seal(*pd, readers, {});
+      if (!sealed.ok()) {
+        continue;
+      }
+      sealed->set_person_key(s.personal().person_key());
+      v1::Event e;
+      e.set_case_id(id);
+      e.set_actor_role(v1::ACTOR_ROLE_SYSTEM);
+      e.set_actor_user(node.agency() + "/sealing");
+      auto* u = e.mutable_profile_updated();
+      *u->mutable_profile() = s.profile();
+      *u->mutable_personal() = std::move(*sealed);
+      auto published = node.Publish(std::move(e));
+      if (published.ok()) {
+        spdlog::info("{}: personal data of case {} re-sealed for {} agencies", node.agency(), id,
+                     readers.size());
+      }
+    }
+  }
 
   std::optional<v1::ControlResponse> OnControl(node::Node& node,
                                                const v1::ControlRequest& req) override {
@@ -43,7 +115,12 @@ class IdentificationLogic final : public node::StageLogic {
     opened.set_actor_user(in.actor_user());
     auto* o = opened.mutable_case_opened();
     o->set_crime_type(in.crime_type());
-    o->set_person_role(in.person_role());
+    v1::PersonRole role = in.person_role();
+    if (role == v1::PERSON_ROLE_UNSPECIFIED) {
+      role = in.crime_type() == v1::CRIME_TYPE_SOM ? v1::PERSON_ROLE_SMUGGLED_MIGRANT
+                                                   : v1::PERSON_ROLE_PRESUMED_VICTIM;
+    }
+    o->set_person_role(role);
     *o->mutable_profile() = in.profile();
     if (Status s = core::NormalizeProfile(o->mutable_profile(), "profile"); !s.ok()) {
       Fail(&resp, s);
@@ -80,7 +157,7 @@ class IdentificationLogic final : public node::StageLogic {
                                    ? v1::TRAFFICKING_STATUS_POSSIBLE
                                    : in.trafficking_status());
     id->set_crime_type(in.crime_type());
-    id->set_person_role(in.person_role());
+    id->set_person_role(role);
     id->set_channel(in.profile().identification_channel());
     id->set_screening_tool(in.screening_tool());
     events.push_back(std::move(ident));

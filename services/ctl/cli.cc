@@ -1,0 +1,910 @@
+#include "services/ctl/cli.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+#include "core/codes.h"
+#include "core/statistics.h"
+#include "services/ctl/control_client.h"
+#include "services/ctl/names.h"
+
+namespace passage::ctl {
+namespace {
+
+namespace v1 = passage::v1;
+
+// ---------------------------------------------------------------------------------------------
+// Help texts
+
+constexpr std::string_view kToolHelp =
+    R"(usage: passagectl [--node DIR|ENDPOINT] [--json] [--timeout MS] COMMAND [ARGS]
+
+Talks to an agency node (passage-identification, passage-protection, passage-prosecution) over its
+local control socket: intake, inbox, referral moves, journeys, statistics, CTDC import, keys.
+
+global options (before or after the command):
+  --node DIR|ENDPOINT  the node's data directory (its socket is DIR/control.sock) or a ZeroMQ
+                       endpoint (ipc://..., tcp://...); default: $PASSAGE_NODE
+  --json               print the node's JSON answer instead of text (for scripts)
+  --timeout MS         how long to wait for the node, in milliseconds (default 15000)
+  -h, --help           this help; `passagectl COMMAND --help` explains a command
+
+commands:
+  status               the node: agency, broker connection, outbox, known cases
+  intake               record a presumed victim (JSON file or interactive questions)
+  inbox                referrals addressed to this agency
+  referral             move a referral: receive, accept, reject, start, hold, resume, complete,
+                       fail, cancel, request-cancel
+  journey              the journey of one case, step by step
+  personal             open a case's sealed personal data (the read is logged)
+  cases                the cases this agency knows, with filters
+  stats                disaggregated statistics with small-cell suppression
+  consent withdraw     record that the victim withdrew a consent
+  service              record a service delivered under a referral
+  proceeding           record a criminal-proceeding milestone
+  return               record a return to the country of origin
+  close                close a case
+  publish              publish any event given as JSON
+  import-ctdc          import a CTDC CSV file, one intake per record
+  keygen               make an agency's transport (CURVE) and sealing key pairs
+  help [COMMAND]       this help, or a command's
+
+exit codes:
+  0  ok
+  1  refused: the state machine, a missing consent or authorisation forbade it
+  2  usage error or invalid input (bad options or values, unreadable or invalid files)
+  3  not found: unknown case or referral
+  4  unavailable: the node did not answer in time, or it could not reach the broker
+  5  internal error
+On failure passagectl prints one line on stderr: "passagectl: FIELD: REASON" (FIELD names the
+option, argument or input field at fault and is left out when there is none).
+
+examples:
+  export PASSAGE_NODE=/var/lib/passage/fia-ahtc
+  passagectl status
+  passagectl inbox --json
+  passagectl --node /var/lib/passage/ngo-shelter referral accept 0190a3c4-...
+)";
+
+constexpr std::string_view kGlobalFooter = R"(
+global options: --node DIR|ENDPOINT, --json, --timeout MS (see passagectl --help).
+exit codes: 0 ok, 1 refused, 2 usage or invalid input, 3 not found, 4 unavailable, 5 internal.
+)";
+
+struct CommandSpec {
+  std::string_view name;
+  std::vector<std::pair<std::string_view, bool>> flags;  // name, takes a value
+  bool needs_node;
+  std::string_view help;
+};
+
+const std::vector<CommandSpec>& Commands() {
+  static const std::vector<CommandSpec> kCommands = {
+      {"status", {}, true, R"(usage: passagectl status
+
+Shows the node: its agency and stage, whether it is connected to the broker, how many events wait
+in its outbox, how many cases it knows and the size of the log at the last signed tree head.
+
+examples:
+  passagectl status
+  passagectl --json status | jq .outbox
+)"},
+      {"intake",
+       {{"--file", true}, {"--user", true}},
+       true,
+       R"(usage: passagectl intake [--file F.json] [--user U]
+
+Records a presumed victim at an identification node: CaseOpened, IdentificationRecorded and one
+ConsentGiven per consent. Personal data is sealed on the node before anything leaves it. Prints
+the new case id.
+
+With --file, F.json is a passage.v1.IntakeRequest in protobuf JSON ("-" reads standard input).
+Without --file and on a terminal, passagectl asks for each value: crime type, sex, age or age
+band, citizenship, where the person was identified, forms of exploitation, channel, consents and
+optional names; invalid answers are asked again with the reason. person_role defaults to
+PERSON_ROLE_SMUGGLED_MIGRANT for smuggling only (CRIME_TYPE_SOM), otherwise
+PERSON_ROLE_PRESUMED_VICTIM.
+
+options:
+  --file F     read the IntakeRequest from F (JSON); "-" = standard input
+  --user U     pseudonymous id of the staff member recording the case
+
+example file:
+  {"crime_type": "CRIME_TYPE_TIP",
+   "profile": {"sex": "SEX_FEMALE", "age_years": 16, "citizenship": ["PK"],
+               "country_of_identification": "PK", "province_of_identification": "PK-SD",
+               "exploitation_forms": ["EXPLOITATION_FORM_FORCED_LABOUR"],
+               "identification_channel": "IDENTIFICATION_CHANNEL_POLICE_OPERATION"},
+   "consents": [{"scope": "CONSENT_SCOPE_SHARE_WITH_AGENCIES",
+                 "given_by": "CONSENT_GIVER_GUARDIAN"}],
+   "personal": {"given_name": "..."}}
+
+examples:
+  passagectl intake
+  passagectl intake --file victim.json
+  CASE=$(passagectl --json intake --file victim.json | jq -r .case_id)
+)"},
+      {"inbox", {{"--all", false}}, true, R"(usage: passagectl inbox [--all]
+
+Lists the referrals addressed to this agency, most urgent first: priority, then respond-by time.
+Overdue referrals (still SENT or RECEIVED after their respond-by time) are marked.
+
+options:
+  --all        also list referrals in a terminal state (rejected, completed, failed, cancelled,
+               expired)
+
+examples:
+  passagectl inbox
+  passagectl --json inbox --all | jq '.[] | select(.status == "REFERRAL_STATUS_ON_HOLD")'
+)"},
+      {"referral",
+       {{"--reason", true},
+        {"--note", true},
+        {"--outcome", true},
+        {"--user", true},
+        {"--role", true}},
+       true,
+       R"(usage: passagectl referral ACTION REFERRAL_ID [--reason R] [--note N] [--outcome O]
+                           [--user U] [--role R]
+
+Moves a referral. The broker checks the state machine (DESIGN §2), who may make the move and the
+victim's consent; a refused move exits 1 with the rule that was broken.
+
+actions:
+  receive          -> RECEIVED     (recipient; nodes confirm receipt themselves)
+  accept           -> ACCEPTED     (recipient)
+  reject           -> REJECTED     (recipient; --reason required)
+  start            -> IN_PROGRESS  (recipient, once accepted)
+  hold             -> ON_HOLD      (recipient, from RECEIVED or ACCEPTED)
+  resume           -> the state the referral was put on hold from (RECEIVED or ACCEPTED),
+                      read from its history in this agency's inbox
+  complete         -> COMPLETED    (recipient; --outcome required)
+  fail             -> FAILED       (recipient; --outcome required)
+  cancel           -> CANCELLED    (sender; or the recipient confirming a cancel request)
+  request-cancel   -> CANCEL_REQUESTED (sender, once the recipient has it)
+
+options:
+  --reason R   reject only: capacity_full|out_of_scope|ineligible|no_consent|duplicate|
+               victim_declined|unreachable|other
+  --note N     free note about the move (no personal data)
+  --outcome O  complete and fail only: what came of it, e.g. "shelter provided for 30 days"
+  --user U     pseudonymous id of the staff member
+  --role R     case_worker (default)|supervisor|data_officer|coordinator|auditor|system
+
+examples:
+  passagectl referral accept 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b
+  passagectl referral reject 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b --reason capacity_full
+  passagectl referral complete 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b --outcome "returned home"
+)"},
+      {"journey", {}, true, R"(usage: passagectl journey CASE_ID
+
+Shows one case's journey: every step from identification through referrals, services,
+proceedings and return to closure, with who did what and when. A case this node has not seen yet
+is read from the broker (the broker records that access).
+
+examples:
+  passagectl journey 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b
+  passagectl --json journey 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b
+)"},
+      {"personal",
+       {{"--purpose", true}, {"--user", true}},
+       true,
+       R"(usage: passagectl personal CASE_ID [--purpose P] [--user U]
+
+Shows the personal data of a case (names, date of birth, CNIC, ...) opened with this agency's
+sealing key. The read is first recorded in the NRM's access log (RecordAccessed, section
+PERSONAL); if it cannot be recorded nothing is shown. Only agencies the data was sealed for can
+read it.
+
+options:
+  --purpose P  why it is read, recorded with the access (default "view personal data")
+  --user U     pseudonymous id of the staff member reading it
+
+examples:
+  passagectl personal 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b --purpose "shelter admission" --user sw-12
+)"},
+      {"cases",
+       {{"--stage", true}, {"--crime", true}, {"--minors", false}, {"--limit", true}},
+       true,
+       R"(usage: passagectl cases [--stage S] [--crime C] [--minors] [--limit N]
+
+Lists the cases this agency knows.
+
+options:
+  --stage S    identification|referral|protection|criminal_justice|return|closed
+  --crime C    tip|som|both|undetermined
+  --minors     only cases of persons who were minors when identified
+  --limit N    at most N cases
+
+examples:
+  passagectl cases --stage protection --minors
+  passagectl --json cases --crime tip --limit 20
+)"},
+      {"stats",
+       {{"--by", true}, {"--k", true}},
+       true,
+       R"(usage: passagectl stats [--by D1,D2,...] [--k N]
+
+Counts the cases this agency knows by the given dimensions, suppressing small cells (fewer than
+k cases, and the cells that would reveal them), followed by referral indicators.
+
+options:
+  --by D,...   sex, age_band, majority, citizenship, country, form, crime_type, channel,
+               agency_type, stage, outcome, year (default: the total only)
+  --k N        suppression threshold (default: the node's)
+
+examples:
+  passagectl stats --by sex,age_band
+  passagectl --json stats --by form --k 10
+)"},
+      {"consent",
+       {{"--scope", true}, {"--user", true}, {"--role", true}},
+       true,
+       R"(usage: passagectl consent withdraw CASE_ID CONSENT_ID [--scope S] [--user U] [--role R]
+
+Records that the victim (or their guardian) withdrew a consent (a ConsentWithdrawn event). The
+referrals that relied on it are cancelled by the referral engine.
+
+options:
+  --scope S    the consent's scope, as a check: interview|services|share_with_agencies|
+               law_enforcement|statistics|cross_border
+  --user U, --role R   who records it
+
+examples:
+  passagectl consent withdraw 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b 0190a3c4-6e7f-7000-8b1c-2d3e4f5a6b7c
+)"},
+      {"service",
+       {{"--user", true}, {"--role", true}},
+       true,
+       R"(usage: passagectl service CASE_ID REFERRAL_ID SERVICE [--user U] [--role R]
+
+Records a service delivered to the victim under a referral (a ServiceDelivered event).
+
+SERVICE: shelter|medical|psychosocial|legal_aid|child_protection|return_reintegration|
+         prosecution|investigation|interpretation|livelihood|other
+
+examples:
+  passagectl service 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b 0190a3c5-0000-7000-8000-000000000001 medical
+)"},
+      {"proceeding",
+       {{"--reference", true}, {"--user", true}, {"--role", true}},
+       true,
+       R"(usage: passagectl proceeding CASE_ID MILESTONE [--reference REF] [--user U] [--role R]
+
+Records a criminal-proceeding milestone (a CriminalProceedingUpdated event), dated now.
+
+MILESTONE: fir_registered|investigation_opened|charge_filed|trial_started|verdict_conviction|
+           verdict_acquittal|compensation_ordered|dismissed
+
+options:
+  --reference REF   FIR or court reference number (never personal data)
+
+examples:
+  passagectl proceeding 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b fir_registered --reference FIR-112/2024
+)"},
+      {"return",
+       {{"--referral", true}, {"--user", true}, {"--role", true}},
+       true,
+       R"(usage: passagectl return CASE_ID COUNTRY [--referral REFERRAL_ID] [--user U] [--role R]
+
+Records that the person returned to COUNTRY (ISO 3166-1 alpha-2 or alpha-3, e.g. PK or PAK) (a
+ReturnRecorded event).
+
+options:
+  --referral ID   the return and reintegration referral it completes
+
+examples:
+  passagectl return 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b BD
+)"},
+      {"close",
+       {{"--reason", true}, {"--user", true}, {"--role", true}},
+       true,
+       R"(usage: passagectl close CASE_ID [--reason R] [--user U] [--role R]
+
+Closes a case (a CaseClosed event). A closed case accepts only referral moves, consent withdrawals
+and access records.
+
+options:
+  --reason R   why, in a few words (no personal data)
+
+examples:
+  passagectl close 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b --reason "reintegrated"
+)"},
+      {"publish", {{"--file", true}}, true, R"(usage: passagectl publish --file EVENT.json
+
+Publishes any passage.v1.Event given in protobuf JSON ("-" reads standard input) as this agency.
+event_id, actor_agency and occurred_at_ms are filled in by the node when empty.
+
+examples:
+  passagectl publish --file closed.json
+  echo '{"case_id":"0190a3c4-...","case_closed":{"reason":"duplicate"}}' | passagectl publish --file -
+)"},
+      {"import-ctdc",
+       {{"--limit", true}, {"--skip", true}, {"--consent", true}, {"--user", true}},
+       true,
+       R"(usage: passagectl import-ctdc FILE [--limit N] [--skip N] [--consent SCOPE,...] [--user U]
+
+Reads a CTDC CSV file (the k-anonymised global dataset or the synthetic dataset) and sends one
+intake per record to the node, which must be an identification node. Shows a progress bar on a
+terminal (otherwise a line every 10%), then a summary: cases imported, intakes refused (counted by
+reason), CSV rows with errors. Exits non-zero only when nothing could be imported.
+
+options:
+  --limit N          import at most N records
+  --skip N           leave out the first N records (to continue an interrupted import)
+  --consent S,...    consents to record with each case (scopes: interview, services,
+                     share_with_agencies, law_enforcement, statistics, cross_border), given by
+                     the guardian for minors and by the person otherwise
+  --user U           pseudonymous id recorded as the actor
+
+If the broker stops answering, the import stops after the case whose events are queued in the
+node's outbox and says how many records to --skip when continuing.
+
+examples:
+  passagectl import-ctdc CTDC_global_synthetic_data_v2024.csv --limit 500 --consent statistics
+)"},
+      {"keygen",
+       {{"--out", true}, {"--force", false}},
+       false,
+       R"(usage: passagectl keygen --out PREFIX [--force]
+
+Makes an agency's key pairs and prints the two public keys for the agency registry:
+  PREFIX.curve   CURVE transport key pair ("public: Z85", "secret: Z85"), mode 0600
+  PREFIX.seal    libsodium sealing key pair ("public: HEX", "secret: HEX"), mode 0600
+Existing files are never overwritten unless --force is given.
+
+examples:
+  passagectl keygen --out /etc/passage/keys/ngo-shelter
+)"},
+  };
+  return kCommands;
+}
+
+const CommandSpec* FindCommand(std::string_view name) {
+  for (const auto& c : Commands()) {
+    if (c.name == name) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+Status Usage(std::string field, std::string reason) {
+  return Status::InvalidArgument(std::move(field), std::move(reason));
+}
+
+struct Parsed {
+  std::string command;
+  std::vector<std::string> positionals;
+  std::map<std::string, std::string, std::less<>> flags;  // name -> value ("" for switches)
+  bool help = false;
+  std::optional<std::string> node;
+  bool json = false;
+  std::optional<std::string> timeout;
+};
+
+bool IsGlobalFlag(std::string_view name) {
+  return name == "--node" || name == "--json" || name == "--timeout";
+}
+
+Status Tokenize(const std::vector<std::string>& args, Parsed* p) {
+  const CommandSpec* spec = nullptr;
+  bool options_done = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (options_done || a.size() < 2 || a[0] != '-' || a == "-") {
+      if (p->command.empty()) {
+        p->command = a;
+        spec = FindCommand(a);
+        if (spec == nullptr && a != "help") {
+          return Usage("", "unknown command '" + a + "' (try passagectl --help)");
+        }
+      } else {
+        p->positionals.push_back(a);
+      }
+      continue;
+    }
+    if (a == "--") {
+      options_done = true;
+      continue;
+    }
+    if (a == "-h" || a == "--help") {
+      p->help = true;
+      continue;
+    }
+    std::string name = a;
+    std::optional<std::string> inline_value;
+    if (size_t eq = a.find('='); eq != std::string::npos && a.rfind("--", 0) == 0) {
+      name = a.substr(0, eq);
+      inline_value = a.substr(eq + 1);
+    }
+    bool takes_value = false;
+    bool known = false;
+    if (IsGlobalFlag(name)) {
+      known = true;
+      takes_value = name != "--json";
+    } else if (spec != nullptr) {
+      for (const auto& [flag, value] : spec->flags) {
+        if (flag == name) {
+          known = true;
+          takes_value = value;
+        }
+      }
+    }
+    if (!known) {
+      if (p->help) {
+        continue;  // `passagectl referral --help --whatever`: help wins
+      }
+      return Usage(name, p->command.empty() || p->command == "help"
+                             ? "unknown option (try passagectl --help)"
+                             : "unknown option for " + p->command + " (try passagectl " +
+                                   p->command + " --help)");
+    }
+    std::string value;
+    if (takes_value) {
+      if (inline_value) {
+        value = *inline_value;
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        if (p->help) {
+          continue;
+        }
+        return Usage(name, "needs a value");
+      }
+    } else if (inline_value) {
+      return Usage(name, "takes no value");
+    }
+    if (name == "--node") {
+      p->node = value;
+    } else if (name == "--json") {
+      p->json = true;
+    } else if (name == "--timeout") {
+      p->timeout = value;
+    } else {
+      p->flags[name] = value;
+    }
+  }
+  return Status::Ok();
+}
+
+std::optional<std::string> Flag(const Parsed& p, std::string_view name) {
+  auto it = p.flags.find(name);
+  if (it == p.flags.end()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+Status ExpectPositionals(const Parsed& p, std::vector<std::string_view> names) {
+  if (p.positionals.size() < names.size()) {
+    return Usage(std::string(names[p.positionals.size()]),
+                 "missing (usage: see passagectl " + p.command + " --help)");
+  }
+  if (p.positionals.size() > names.size()) {
+    return Usage("", "unexpected argument '" + p.positionals[names.size()] + "' for " + p.command +
+                         " (try passagectl " + p.command + " --help)");
+  }
+  return Status::Ok();
+}
+
+Status CheckId(const std::string& id, std::string_view what) {
+  Status s = core::ValidateUuid(id, what);
+  if (!s.ok()) {
+    return Usage(std::string(what), s.message());
+  }
+  return Status::Ok();
+}
+
+template <typename E>
+Result<E> ParseEnumFlag(const google::protobuf::EnumDescriptor* type, std::string_view text,
+                        std::string_view field) {
+  ASSIGN_OR_RETURN(int v, ParseEnumName(type, text, field));
+  return static_cast<E>(v);
+}
+
+// --user / --role of every command that makes an event.
+Status ApplyActor(const Parsed& p, std::string* user, v1::ActorRole* role) {
+  if (auto u = Flag(p, "--user")) {
+    *user = *u;
+  }
+  if (auto r = Flag(p, "--role")) {
+    ASSIGN_OR_RETURN(*role, ParseEnumFlag<v1::ActorRole>(v1::ActorRole_descriptor(), *r, "--role"));
+  }
+  return Status::Ok();
+}
+
+Status ApplyActor(const Parsed& p, v1::Event* e) {
+  std::string user;
+  v1::ActorRole role = v1::ACTOR_ROLE_UNSPECIFIED;
+  RETURN_IF_ERROR(ApplyActor(p, &user, &role));
+  e->set_actor_user(user);
+  e->set_actor_role(role);
+  return Status::Ok();
+}
+
+Result<v1::ReferralStatus> ReferralTarget(std::string_view action, bool* resume) {
+  static const std::map<std::string_view, v1::ReferralStatus> kActions = {
+      {"receive", v1::REFERRAL_STATUS_RECEIVED},
+      {"accept", v1::REFERRAL_STATUS_ACCEPTED},
+      {"reject", v1::REFERRAL_STATUS_REJECTED},
+      {"start", v1::REFERRAL_STATUS_IN_PROGRESS},
+      {"hold", v1::REFERRAL_STATUS_ON_HOLD},
+      {"resume", v1::REFERRAL_STATUS_UNSPECIFIED},
+      {"complete", v1::REFERRAL_STATUS_COMPLETED},
+      {"fail", v1::REFERRAL_STATUS_FAILED},
+      {"cancel", v1::REFERRAL_STATUS_CANCELLED},
+      {"request-cancel", v1::REFERRAL_STATUS_CANCEL_REQUESTED},
+      {"request_cancel", v1::REFERRAL_STATUS_CANCEL_REQUESTED},
+  };
+  auto it = kActions.find(action);
+  if (it == kActions.end()) {
+    return Usage("ACTION", "'" + std::string(action) +
+                               "' is not one of: receive, accept, reject, start, hold, resume, "
+                               "complete, fail, cancel, request-cancel");
+  }
+  *resume = action == "resume";
+  return it->second;
+}
+
+Status BuildReferral(const Parsed& p, Invocation* inv) {
+  RETURN_IF_ERROR(ExpectPositionals(p, {"ACTION", "REFERRAL_ID"}));
+  const std::string& action = p.positionals[0];
+  bool resume = false;
+  ASSIGN_OR_RETURN(v1::ReferralStatus to, ReferralTarget(action, &resume));
+  RETURN_IF_ERROR(CheckId(p.positionals[1], "REFERRAL_ID"));
+  auto* a = inv->request.mutable_referral_action();
+  a->set_referral_id(p.positionals[1]);
+  a->set_to(to);
+  auto reason = Flag(p, "--reason");
+  if (to == v1::REFERRAL_STATUS_REJECTED) {
+    if (!reason) {
+      return Usage("--reason", "required to reject a referral; one of: " +
+                                   EnumChoices(v1::RejectReason_descriptor(), ", "));
+    }
+    ASSIGN_OR_RETURN(v1::RejectReason r, ParseEnumFlag<v1::RejectReason>(
+                                             v1::RejectReason_descriptor(), *reason, "--reason"));
+    a->set_reason(r);
+  } else if (reason) {
+    return Usage("--reason", "is for reject only (use --note to explain other moves)");
+  }
+  auto outcome = Flag(p, "--outcome");
+  const bool needs_outcome =
+      to == v1::REFERRAL_STATUS_COMPLETED || to == v1::REFERRAL_STATUS_FAILED;
+  if (needs_outcome) {
+    if (!outcome || Trim(*outcome).empty()) {
+      return Usage("--outcome", "required to " + action + " a referral: say what came of it");
+    }
+    a->set_outcome(*outcome);
+  } else if (outcome) {
+    return Usage("--outcome", "is for complete and fail only");
+  }
+  if (auto note = Flag(p, "--note")) {
+    a->set_note(*note);
+  }
+  std::string user;
+  v1::ActorRole role = v1::ACTOR_ROLE_UNSPECIFIED;
+  RETURN_IF_ERROR(ApplyActor(p, &user, &role));
+  a->set_actor_user(user);
+  a->set_actor_role(role);
+  inv->action = resume ? Action::kResume : Action::kCall;
+  return Status::Ok();
+}
+
+Status BuildCases(const Parsed& p, Invocation* inv) {
+  RETURN_IF_ERROR(ExpectPositionals(p, {}));
+  auto* c = inv->request.mutable_cases();
+  if (auto stage = Flag(p, "--stage")) {
+    std::string s = Trim(*stage);
+    if (s == "return" || s == "RETURN" || s == "Return") {
+      s = "return_reintegration";
+    }
+    ASSIGN_OR_RETURN(v1::Stage st, ParseEnumFlag<v1::Stage>(v1::Stage_descriptor(), s, "--stage"));
+    c->set_stage(st);
+  }
+  if (auto crime = Flag(p, "--crime")) {
+    ASSIGN_OR_RETURN(v1::CrimeType ct,
+                     ParseEnumFlag<v1::CrimeType>(v1::CrimeType_descriptor(), *crime, "--crime"));
+    c->set_crime_type(ct);
+  }
+  c->set_minors_only(Flag(p, "--minors").has_value());
+  if (auto limit = Flag(p, "--limit")) {
+    ASSIGN_OR_RETURN(uint64_t n, ParseCount(*limit, "--limit", 1, UINT32_MAX));
+    c->set_limit(static_cast<uint32_t>(n));
+  }
+  return Status::Ok();
+}
+
+Status BuildStats(const Parsed& p, Invocation* inv) {
+  RETURN_IF_ERROR(ExpectPositionals(p, {}));
+  auto* s = inv->request.mutable_stats();
+  if (auto by = Flag(p, "--by")) {
+    auto names = SplitList(*by);
+    if (names.empty()) {
+      return Usage("--by", "give one or more dimensions, e.g. --by sex,age_band");
+    }
+    for (const auto& name : names) {
+      auto d = core::ParseDimension(name);
+      if (!d.ok()) {
+        return Usage("--by", d.status().message());
+      }
+      s->add_by(name);
+    }
+  }
+  if (auto k = Flag(p, "--k")) {
+    ASSIGN_OR_RETURN(uint64_t n, ParseCount(*k, "--k", 1, 1000000));
+    s->set_k(static_cast<uint32_t>(n));
+  }
+  return Status::Ok();
+}
+
+Status BuildEventCommand(const Parsed& p, Invocation* inv) {
+  v1::Event* e = inv->request.mutable_publish()->mutable_event();
+  const std::string& cmd = p.command;
+  if (cmd == "consent") {
+    if (p.positionals.empty() || p.positionals[0] != "withdraw") {
+      return Usage("", p.positionals.empty()
+                           ? "missing subcommand: passagectl consent withdraw CASE_ID CONSENT_ID"
+                           : "unknown subcommand '" + p.positionals[0] +
+                                 "' (only: consent withdraw CASE_ID CONSENT_ID)");
+    }
+    inv->command = "consent withdraw";
+    RETURN_IF_ERROR(ExpectPositionals(p, {"withdraw", "CASE_ID", "CONSENT_ID"}));
+    RETURN_IF_ERROR(CheckId(p.positionals[1], "CASE_ID"));
+    RETURN_IF_ERROR(CheckId(p.positionals[2], "CONSENT_ID"));
+    e->set_case_id(p.positionals[1]);
+    auto* w = e->mutable_consent_withdrawn();
+    w->set_consent_id(p.positionals[2]);
+    if (auto scope = Flag(p, "--scope")) {
+      ASSIGN_OR_RETURN(v1::ConsentScope sc, ParseEnumFlag<v1::ConsentScope>(
+                                                v1::ConsentScope_descriptor(), *scope, "--scope"));
+      w->set_scope(sc);
+    }
+  } else if (cmd == "service") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"CASE_ID", "REFERRAL_ID", "SERVICE"}));
+    RETURN_IF_ERROR(CheckId(p.positionals[0], "CASE_ID"));
+    RETURN_IF_ERROR(CheckId(p.positionals[1], "REFERRAL_ID"));
+    ASSIGN_OR_RETURN(
+        v1::ServiceType st,
+        ParseEnumFlag<v1::ServiceType>(v1::ServiceType_descriptor(), p.positionals[2], "SERVICE"));
+    e->set_case_id(p.positionals[0]);
+    e->mutable_service_delivered()->set_referral_id(p.positionals[1]);
+    e->mutable_service_delivered()->set_service(st);
+  } else if (cmd == "proceeding") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"CASE_ID", "MILESTONE"}));
+    RETURN_IF_ERROR(CheckId(p.positionals[0], "CASE_ID"));
+    ASSIGN_OR_RETURN(v1::ProceedingMilestone m,
+                     ParseEnumFlag<v1::ProceedingMilestone>(v1::ProceedingMilestone_descriptor(),
+                                                            p.positionals[1], "MILESTONE"));
+    e->set_case_id(p.positionals[0]);
+    auto* pr = e->mutable_criminal_proceeding_updated()->mutable_proceeding();
+    pr->set_milestone(m);
+    if (auto ref = Flag(p, "--reference")) {
+      pr->set_reference(*ref);
+    }
+  } else if (cmd == "return") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"CASE_ID", "COUNTRY"}));
+    RETURN_IF_ERROR(CheckId(p.positionals[0], "CASE_ID"));
+    auto country = core::NormalizeCountry(p.positionals[1], "COUNTRY");
+    if (!country.ok()) {
+      return Usage("COUNTRY", country.status().message());
+    }
+    e->set_case_id(p.positionals[0]);
+    e->mutable_return_recorded()->set_country(*country);
+    if (auto ref = Flag(p, "--referral")) {
+      RETURN_IF_ERROR(CheckId(*ref, "--referral"));
+      e->mutable_return_recorded()->set_referral_id(*ref);
+    }
+  } else if (cmd == "close") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"CASE_ID"}));
+    RETURN_IF_ERROR(CheckId(p.positionals[0], "CASE_ID"));
+    e->set_case_id(p.positionals[0]);
+    e->mutable_case_closed()->set_reason(Flag(p, "--reason").value_or(""));
+  }
+  return ApplyActor(p, e);
+}
+
+Status BuildImport(const Parsed& p, Invocation* inv) {
+  RETURN_IF_ERROR(ExpectPositionals(p, {"FILE"}));
+  inv->action = Action::kImportCtdc;
+  ImportSettings& s = inv->import;
+  s.file = p.positionals[0];
+  if (auto v = Flag(p, "--limit")) {
+    ASSIGN_OR_RETURN(s.limit, ParseCount(*v, "--limit", 1, UINT32_MAX));
+  }
+  if (auto v = Flag(p, "--skip")) {
+    ASSIGN_OR_RETURN(s.skip, ParseCount(*v, "--skip", 0, UINT32_MAX));
+  }
+  if (auto v = Flag(p, "--consent")) {
+    for (const auto& name : SplitList(*v)) {
+      ASSIGN_OR_RETURN(v1::ConsentScope sc, ParseEnumFlag<v1::ConsentScope>(
+                                                v1::ConsentScope_descriptor(), name, "--consent"));
+      if (std::find(s.consents.begin(), s.consents.end(), sc) == s.consents.end()) {
+        s.consents.push_back(sc);
+      }
+    }
+  }
+  s.actor_user = Flag(p, "--user").value_or("");
+  return Status::Ok();
+}
+
+Status BuildCommand(const Parsed& p, Invocation* inv) {
+  const std::string& cmd = p.command;
+  inv->action = Action::kCall;
+  if (cmd == "status") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {}));
+    inv->request.mutable_status();
+  } else if (cmd == "intake") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {}));
+    inv->action = Action::kIntake;
+    inv->file = Flag(p, "--file").value_or("");
+    if (Flag(p, "--file") && inv->file.empty()) {
+      return Usage("--file", "needs a file name (\"-\" for standard input)");
+    }
+    inv->request.mutable_intake()->set_actor_user(Flag(p, "--user").value_or(""));
+  } else if (cmd == "inbox") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {}));
+    inv->request.mutable_inbox()->set_include_closed(Flag(p, "--all").has_value());
+  } else if (cmd == "referral") {
+    RETURN_IF_ERROR(BuildReferral(p, inv));
+  } else if (cmd == "journey") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"CASE_ID"}));
+    RETURN_IF_ERROR(CheckId(p.positionals[0], "CASE_ID"));
+    inv->request.mutable_journey()->set_case_id(p.positionals[0]);
+  } else if (cmd == "personal") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"CASE_ID"}));
+    RETURN_IF_ERROR(CheckId(p.positionals[0], "CASE_ID"));
+    auto* r = inv->request.mutable_personal();
+    r->set_case_id(p.positionals[0]);
+    r->set_purpose(Flag(p, "--purpose").value_or(""));
+    r->set_actor_user(Flag(p, "--user").value_or(""));
+  } else if (cmd == "cases") {
+    RETURN_IF_ERROR(BuildCases(p, inv));
+  } else if (cmd == "stats") {
+    RETURN_IF_ERROR(BuildStats(p, inv));
+  } else if (cmd == "consent" || cmd == "service" || cmd == "proceeding" || cmd == "return" ||
+             cmd == "close") {
+    RETURN_IF_ERROR(BuildEventCommand(p, inv));
+  } else if (cmd == "publish") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {}));
+    inv->file = Flag(p, "--file").value_or("");
+    if (inv->file.empty()) {
+      return Usage("--file", "required: the event in JSON (\"-\" for standard input)");
+    }
+    inv->request.mutable_publish();
+  } else if (cmd == "import-ctdc") {
+    RETURN_IF_ERROR(BuildImport(p, inv));
+  } else if (cmd == "keygen") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {}));
+    inv->action = Action::kKeygen;
+    inv->key_prefix = Flag(p, "--out").value_or("");
+    if (inv->key_prefix.empty()) {
+      return Usage("--out", "required: the path prefix of the key files, e.g. --out keys/ngo-x");
+    }
+    inv->overwrite = Flag(p, "--force").has_value();
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+int ExitCodeFor(v1::ControlCode code) {
+  switch (code) {
+    case v1::CONTROL_CODE_OK:
+      return kExitOk;
+    case v1::CONTROL_CODE_REFUSED:
+      return kExitRefused;
+    case v1::CONTROL_CODE_INVALID:
+      return kExitUsage;
+    case v1::CONTROL_CODE_NOT_FOUND:
+      return kExitNotFound;
+    case v1::CONTROL_CODE_UNAVAILABLE:
+      return kExitUnavailable;
+    default:
+      return kExitInternal;
+  }
+}
+
+int ExitCodeFor(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk:
+      return kExitOk;
+    case StatusCode::kInvalidArgument:
+      return kExitUsage;
+    case StatusCode::kNotFound:
+      return kExitNotFound;
+    case StatusCode::kPermissionDenied:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kAlreadyExists:
+      return kExitRefused;
+    case StatusCode::kUnavailable:
+      return kExitUnavailable;
+    default:
+      return kExitInternal;
+  }
+}
+
+std::string HelpText(std::string_view command) {
+  if (command.empty()) {
+    return std::string(kToolHelp);
+  }
+  if (command == "help") {
+    return "usage: passagectl help [COMMAND]\n\nShows the help of passagectl, or of COMMAND.\n" +
+           std::string(kGlobalFooter);
+  }
+  if (command == "consent withdraw") {
+    command = "consent";
+  }
+  const CommandSpec* spec = FindCommand(command);
+  if (spec == nullptr) {
+    return "";
+  }
+  return std::string(spec->help) + std::string(kGlobalFooter);
+}
+
+void ApplyIntakeDefaults(v1::IntakeRequest* intake) {
+  if (intake->person_role() == v1::PERSON_ROLE_UNSPECIFIED) {
+    intake->set_person_role(intake->crime_type() == v1::CRIME_TYPE_SOM
+                                ? v1::PERSON_ROLE_SMUGGLED_MIGRANT
+                                : v1::PERSON_ROLE_PRESUMED_VICTIM);
+  }
+}
+
+Result<Invocation> ParseArgs(const std::vector<std::string>& args, std::string_view env_node) {
+  Parsed p;
+  for (const auto& a : args) {  // `--help` anywhere (before `--`) asks for help
+    if (a == "--") {
+      break;
+    }
+    p.help = p.help || a == "-h" || a == "--help";
+  }
+  Status tokens = Tokenize(args, &p);
+  // `--help` anywhere wins over errors in the other arguments, as long as the command is known.
+  if (!tokens.ok() && !(p.help && (p.command.empty() || FindCommand(p.command) != nullptr))) {
+    return tokens;
+  }
+  Invocation inv;
+  inv.command = p.command;
+  if (p.command == "help") {
+    std::string topic = p.positionals.empty() ? "" : p.positionals[0];
+    if (topic == "consent" && p.positionals.size() > 1) {
+      topic = "consent withdraw";
+    }
+    inv.help = HelpText(topic);
+    if (inv.help.empty()) {
+      return Usage("COMMAND", "unknown command '" + topic + "' (try passagectl --help)");
+    }
+    inv.action = Action::kHelp;
+    return inv;
+  }
+  if (p.help) {
+    inv.action = Action::kHelp;
+    inv.help = HelpText(p.command);
+    return inv;
+  }
+  if (p.command.empty()) {
+    return Usage("COMMAND", "missing (try passagectl --help)");
+  }
+  inv.json = p.json;
+  if (p.timeout) {
+    ASSIGN_OR_RETURN(uint64_t t, ParseCount(*p.timeout, "--timeout", 1, kMaxTimeoutMs));
+    inv.timeout_ms = static_cast<int>(t);
+  }
+  RETURN_IF_ERROR(BuildCommand(p, &inv));
+  const CommandSpec* spec = FindCommand(p.command);
+  if (spec != nullptr && spec->needs_node) {
+    std::string node = p.node.value_or(std::string(env_node));
+    if (Trim(node).empty()) {
+      return Usage("--node", "no node given: use --node DIR|ENDPOINT or set PASSAGE_NODE");
+    }
+    inv.endpoint = NodeEndpoint(node);
+  }
+  inv.request.set_json(inv.json);
+  return inv;
+}
+
+}  // namespace passage::ctl

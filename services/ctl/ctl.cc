@@ -1,0 +1,588 @@
+#include "services/ctl/ctl.h"
+
+#include <fcntl.h>
+#include <google/protobuf/util/json_util.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "core/codes.h"
+#include "core/ctdc/ctdc_import.h"
+#include "core/referral_state_machine.h"
+#include "services/ctl/cli.h"
+#include "services/ctl/control_client.h"
+#include "services/ctl/intake_prompt.h"
+#include "services/ctl/names.h"
+#include "services/runtime/sealing.h"
+#include "transport/keys.h"
+
+namespace passage::ctl {
+namespace {
+
+namespace v1 = passage::v1;
+
+int Fail(CtlIo& io, const Status& s) {
+  PrintError(io.err, s.field(), s.message());
+  return ExitCodeFor(s);
+}
+
+std::string DefaultReason(v1::ControlCode code) {
+  switch (code) {
+    case v1::CONTROL_CODE_INVALID:
+      return "the node found the request invalid";
+    case v1::CONTROL_CODE_REFUSED:
+      return "refused";
+    case v1::CONTROL_CODE_NOT_FOUND:
+      return "not found";
+    case v1::CONTROL_CODE_UNAVAILABLE:
+      return "the broker did not answer in time";
+    default:
+      return "the node failed to handle the request";
+  }
+}
+
+// Prints a node's answer: the result on `out`, or the one failure line on `err`.
+int Report(const Invocation& inv, const v1::ControlResponse& resp, CtlIo& io) {
+  if (resp.code() != v1::CONTROL_CODE_OK) {
+    if (resp.code() == v1::CONTROL_CODE_UNAVAILABLE && resp.case_ids_size() > 0) {
+      // The intake is queued in the node's outbox: the case id is still worth keeping.
+      for (const auto& id : resp.case_ids()) {
+        io.out << (inv.json ? "{\"case_id\":\"" + id + "\",\"queued\":true}" : "queued case " + id)
+               << "\n";
+      }
+    }
+    PrintError(io.err, resp.field(),
+               resp.reason().empty() ? DefaultReason(resp.code()) : resp.reason());
+    return ExitCodeFor(resp.code());
+  }
+  if (inv.json) {
+    io.out << (resp.json().empty() ? "{}" : resp.json()) << "\n";
+    return kExitOk;
+  }
+  std::string text = resp.text();
+  if (text.empty()) {
+    for (const auto& id : resp.case_ids()) {
+      text += id + "\n";
+    }
+  }
+  io.out << text;
+  if (!text.empty() && text.back() != '\n') {
+    io.out << "\n";
+  }
+  return kExitOk;
+}
+
+int CallAndReport(const Invocation& inv, const v1::ControlRequest& req, CtlIo& io) {
+  auto resp = CallNode(inv.endpoint, req, inv.timeout_ms);
+  if (!resp.ok()) {
+    return Fail(io, resp.status());
+  }
+  return Report(inv, *resp, io);
+}
+
+Result<std::string> ReadInput(const std::string& file, std::istream& in) {
+  std::stringstream ss;
+  if (file == "-") {
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  std::ifstream f(file, std::ios::binary);
+  if (!f) {
+    return Status::InvalidArgument(file, "cannot be read: " + std::string(std::strerror(errno)));
+  }
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+Status LoadJson(const std::string& file, std::istream& in, google::protobuf::Message* msg) {
+  ASSIGN_OR_RETURN(std::string text, ReadInput(file, in));
+  const std::string name = file == "-" ? "standard input" : file;
+  if (Trim(text).empty()) {
+    return Status::InvalidArgument(name, "is empty; expected a " + msg->GetTypeName() + " in JSON");
+  }
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = false;
+  auto st = google::protobuf::util::JsonStringToMessage(text, msg, opts);
+  if (!st.ok()) {
+    auto m = st.message();
+    return Status::InvalidArgument(name, "is not a valid " + msg->GetTypeName() +
+                                             " in JSON: " + std::string(m.data(), m.size()));
+  }
+  return Status::Ok();
+}
+
+int RunIntake(const Invocation& inv, CtlIo& io) {
+  v1::ControlRequest req = inv.request;
+  v1::IntakeRequest intake;
+  if (!inv.file.empty()) {
+    Status s = LoadJson(inv.file, io.in, &intake);
+    if (!s.ok()) {
+      return Fail(io, s);
+    }
+  } else if (io.stdin_is_terminal) {
+    auto asked = PromptIntake(io.in, io.err);
+    if (!asked.ok()) {
+      return Fail(io, asked.status());
+    }
+    intake = std::move(asked).value();
+  } else {
+    return Fail(
+        io, Status::InvalidArgument("--file",
+                                    "required when standard input is not a terminal (\"-\" reads "
+                                    "the JSON from standard input)"));
+  }
+  if (intake.actor_user().empty()) {
+    intake.set_actor_user(inv.request.intake().actor_user());
+  }
+  ApplyIntakeDefaults(&intake);
+  *req.mutable_intake() = std::move(intake);
+  return CallAndReport(inv, req, io);
+}
+
+int RunPublish(const Invocation& inv, CtlIo& io) {
+  v1::ControlRequest req = inv.request;
+  Status s = LoadJson(inv.file, io.in, req.mutable_publish()->mutable_event());
+  if (!s.ok()) {
+    return Fail(io, s);
+  }
+  return CallAndReport(inv, req, io);
+}
+
+// `referral resume`: the node takes a target state, so find the state the referral was held from.
+int RunResume(const Invocation& inv, CtlIo& io) {
+  const std::string& id = inv.request.referral_action().referral_id();
+  v1::ControlRequest q;
+  q.set_json(true);
+  q.mutable_inbox()->set_include_closed(true);
+  auto inbox = CallNode(inv.endpoint, q, inv.timeout_ms);
+  if (!inbox.ok()) {
+    return Fail(io, inbox.status());
+  }
+  if (inbox->code() != v1::CONTROL_CODE_OK) {
+    return Report(inv, *inbox, io);
+  }
+  v1::CaseState holder;  // its `referrals` field takes the inbox's JSON array
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  auto st = google::protobuf::util::JsonStringToMessage(
+      "{\"referrals\":" + (inbox->json().empty() ? std::string("[]") : inbox->json()) + "}",
+      &holder, opts);
+  if (!st.ok()) {
+    return Fail(io, Status::Internal("the node's inbox is not a JSON list of referrals"));
+  }
+  const v1::Referral* found = nullptr;
+  for (const auto& r : holder.referrals()) {
+    if (r.referral_id() == id) {
+      found = &r;
+    }
+  }
+  if (found == nullptr) {
+    PrintError(io.err, "REFERRAL_ID",
+               "no referral " + id + " in this agency's inbox (only its recipient can resume it)");
+    return kExitNotFound;
+  }
+  if (found->status() != v1::REFERRAL_STATUS_ON_HOLD) {
+    PrintError(io.err, "REFERRAL_ID",
+               "referral " + id + " is " + core::ReferralStatusName(found->status()) +
+                   ", not ON_HOLD: there is nothing to resume");
+    return kExitRefused;
+  }
+  v1::ReferralStatus to = core::HeldFrom(*found);
+  if (to == v1::REFERRAL_STATUS_UNSPECIFIED) {
+    to = core::WasAccepted(*found) ? v1::REFERRAL_STATUS_ACCEPTED : v1::REFERRAL_STATUS_RECEIVED;
+  }
+  v1::ControlRequest req = inv.request;
+  req.mutable_referral_action()->set_to(to);
+  return CallAndReport(inv, req, io);
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+Status WriteSealFile(const std::string& path, const runtime::SealingKeyPair& keys, bool overwrite) {
+  int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (overwrite ? 0 : O_EXCL);
+  int fd = ::open(path.c_str(), flags, 0600);
+  if (fd < 0) {
+    return Status::IoError("cannot create " + path + ": " + std::strerror(errno));
+  }
+  std::string text = "public: " + runtime::ToHex(keys.public_key) +
+                     "\nsecret: " + runtime::ToHex(keys.secret_key) + "\n";
+  bool ok = ::fchmod(fd, 0600) == 0;
+  size_t off = 0;
+  while (ok && off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    ok = n > 0;
+    off += n > 0 ? static_cast<size_t>(n) : 0;
+  }
+  ok = ::fsync(fd) == 0 && ok;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok) {
+    return Status::IoError("cannot write " + path + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+int RunKeygen(const Invocation& inv, CtlIo& io) {
+  const std::string curve_path = inv.key_prefix + ".curve";
+  const std::string seal_path = inv.key_prefix + ".seal";
+  if (!inv.overwrite) {
+    for (const auto& path : {curve_path, seal_path}) {
+      std::error_code ec;
+      if (std::filesystem::exists(path, ec)) {
+        return Fail(io,
+                    Status::InvalidArgument(
+                        "--out", path + " exists; keys are never replaced silently (use --force "
+                                        "to replace it: the old key pair is then lost)"));
+      }
+    }
+  }
+  transport::CurveKeyPair curve = transport::GenerateCurveKeyPair();
+  if (!transport::IsZ85Key(curve.public_z85) || !transport::IsZ85Key(curve.secret_z85)) {
+    return Fail(io, Status::Internal("libzmq could not make a CURVE key pair (built without "
+                                     "CURVE support?)"));
+  }
+  runtime::SealingKeyPair seal = runtime::GenerateSealingKeyPair();
+  // New files are private from the first byte: transport::WriteKeyFile restricts them only after
+  // writing.
+  const mode_t old_mask = ::umask(077);
+  Status s = transport::WriteKeyFile(curve_path, curve);
+  if (s.ok()) {
+    s = WriteSealFile(seal_path, seal, inv.overwrite);
+  }
+  ::umask(old_mask);
+  if (!s.ok()) {
+    return Fail(io, Status(s.code(), s.message(), "--out"));
+  }
+  const std::string seal_public = runtime::ToHex(seal.public_key);
+  if (inv.json) {
+    io.out << "{\"curve_file\":" << JsonString(curve_path)
+           << ",\"seal_file\":" << JsonString(seal_path)
+           << ",\"transport_public_key\":" << JsonString(curve.public_z85)
+           << ",\"sealing_public_key\":" << JsonString(seal_public) << "}\n";
+  } else {
+    io.out << "wrote " << curve_path << " (CURVE transport key pair, mode 0600)\n"
+           << "wrote " << seal_path << " (sealing key pair, mode 0600)\n"
+           << "for the agency registry:\n"
+           << "  transport_public_key: \"" << curve.public_z85 << "\"\n"
+           << "  sealing_public_key: \"" << seal_public << "\"\n";
+  }
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// import-ctdc
+
+class Progress {
+ public:
+  Progress(std::ostream& err, bool terminal, size_t total)
+      : err_(err), terminal_(terminal), total_(total) {}
+
+  void Update(size_t done, size_t imported, size_t refused) {
+    if (total_ == 0) {
+      return;
+    }
+    const size_t pct = done * 100 / total_;
+    if (terminal_) {
+      constexpr size_t kWidth = 30;
+      const size_t filled = done * kWidth / total_;
+      err_ << "\rimporting [" << std::string(filled, '#') << std::string(kWidth - filled, '.')
+           << "] "
+           << (pct < 10    ? "  "
+               : pct < 100 ? " "
+                           : "")
+           << pct << "% " << done << "/" << total_ << "  imported " << imported << "  refused "
+           << refused << std::flush;
+      drawn_ = true;
+      return;
+    }
+    const size_t tenth = done * 10 / total_;
+    if (tenth > last_tenth_) {
+      last_tenth_ = tenth;
+      err_ << "import-ctdc: " << tenth * 10 << "% (" << done << "/" << total_ << "): " << imported
+           << " imported, " << refused << " refused\n"
+           << std::flush;
+    }
+  }
+
+  void Finish() {
+    if (drawn_) {
+      err_ << "\n" << std::flush;
+      drawn_ = false;
+    }
+  }
+
+ private:
+  std::ostream& err_;
+  bool terminal_;
+  size_t total_;
+  size_t last_tenth_ = 0;
+  bool drawn_ = false;
+};
+
+std::string LayoutName(ctdc::CtdcLayout layout) {
+  switch (layout) {
+    case ctdc::CtdcLayout::kGlobalKAnon:
+      return "k-anonymised global dataset";
+    case ctdc::CtdcLayout::kSynthetic:
+      return "synthetic dataset";
+    case ctdc::CtdcLayout::kOther:
+      return "CTDC columns";
+    default:
+      return "not recognised";
+  }
+}
+
+bool IsMinor(const v1::Profile& p) {
+  return p.majority_at_identification() == v1::MAJORITY_STATUS_MINOR ||
+         p.age_band() == v1::AGE_BAND_0_8 || p.age_band() == v1::AGE_BAND_9_17 ||
+         (p.has_age_years() && p.age_years() < 18);
+}
+
+int RunImport(const Invocation& inv, CtlIo& io) {
+  const ImportSettings& s = inv.import;
+  std::ifstream file(s.file, std::ios::binary);
+  if (!file) {
+    return Fail(io, Status::InvalidArgument(
+                        "FILE", s.file + " cannot be read: " + std::string(std::strerror(errno))));
+  }
+  ctdc::ImportResult csv = ctdc::ImportCtdc(file);
+  if (csv.layout == ctdc::CtdcLayout::kUnknown) {
+    std::string why = csv.errors.empty() ? "no CTDC columns found" : csv.errors[0].ToString();
+    return Fail(io, Status::InvalidArgument("FILE", s.file + " is not a CTDC file: " + why));
+  }
+  size_t begin = std::min<size_t>(s.skip, csv.records.size());
+  size_t end = csv.records.size();
+  if (s.limit > 0) {
+    end = std::min<size_t>(end, begin + s.limit);
+  }
+  const size_t total = end - begin;
+
+  size_t imported = 0;
+  size_t queued = 0;
+  size_t refused = 0;
+  size_t processed = 0;
+  std::map<std::string, size_t> reasons;
+  std::vector<std::string> case_ids;
+  std::optional<Status> stopped;  // why the import ended early
+  int first_failure_exit = kExitOk;
+  Progress progress(io.err, io.stderr_is_terminal, total);
+  progress.Update(0, 0, 0);
+
+  for (size_t i = begin; i < end; ++i) {
+    const ctdc::CtdcRecord& rec = csv.records[i];
+    v1::ControlRequest req;
+    req.set_json(false);
+    v1::IntakeRequest* in = req.mutable_intake();
+    in->set_crime_type(rec.crime_type);
+    *in->mutable_profile() = rec.profile;
+    in->set_screening_tool("ctdc-import");
+    in->set_actor_user(s.actor_user);
+    for (v1::ConsentScope scope : s.consents) {
+      auto* c = in->add_consents();
+      c->set_scope(scope);
+      c->set_given_by(IsMinor(rec.profile) ? v1::CONSENT_GIVER_GUARDIAN : v1::CONSENT_GIVER_SELF);
+    }
+    ApplyIntakeDefaults(in);
+    auto resp = CallNode(inv.endpoint, req, inv.timeout_ms);
+    if (!resp.ok()) {
+      stopped = resp.status();
+      if (first_failure_exit == kExitOk) {
+        first_failure_exit = ExitCodeFor(resp.status());
+      }
+      break;
+    }
+    ++processed;
+    if (resp->code() == v1::CONTROL_CODE_OK) {
+      ++imported;
+      for (const auto& id : resp->case_ids()) {
+        case_ids.push_back(id);
+      }
+    } else if (resp->code() == v1::CONTROL_CODE_UNAVAILABLE) {
+      ++queued;
+      for (const auto& id : resp->case_ids()) {
+        case_ids.push_back(id);
+      }
+      stopped = Status(StatusCode::kUnavailable,
+                       "the broker is not answering; the last case is queued in the node's outbox. "
+                       "Continue later with --skip " +
+                           std::to_string(i + 1));
+      if (first_failure_exit == kExitOk) {
+        first_failure_exit = kExitUnavailable;
+      }
+      break;
+    } else {
+      ++refused;
+      std::string key =
+          resp->field().empty() ? resp->reason() : resp->field() + ": " + resp->reason();
+      ++reasons[key];
+      if (first_failure_exit == kExitOk) {
+        first_failure_exit = ExitCodeFor(resp->code());
+      }
+      if (resp->field() == "command") {  // not an identification node: every record would fail
+        stopped = Status(StatusCode::kInvalidArgument, resp->reason(), "--node");
+        break;
+      }
+    }
+    progress.Update(processed, imported, refused);
+  }
+  progress.Finish();
+
+  std::vector<std::pair<std::string, size_t>> by_count(reasons.begin(), reasons.end());
+  std::stable_sort(by_count.begin(), by_count.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (inv.json) {
+    io.out << "{\"file\":" << JsonString(s.file)
+           << ",\"layout\":" << JsonString(LayoutName(csv.layout))
+           << ",\"records\":" << csv.records.size() << ",\"selected\":" << total
+           << ",\"imported\":" << imported << ",\"queued\":" << queued << ",\"refused\":" << refused
+           << ",\"refused_reasons\":{";
+    for (size_t i = 0; i < by_count.size(); ++i) {
+      io.out << (i ? "," : "") << JsonString(by_count[i].first) << ":" << by_count[i].second;
+    }
+    io.out << "},\"csv_rows_with_errors\":" << csv.rows_rejected << ",\"csv_errors\":[";
+    for (size_t i = 0; i < csv.errors.size() && i < 20; ++i) {
+      io.out << (i ? "," : "") << JsonString(csv.errors[i].ToString());
+    }
+    io.out << "],\"stopped\":" << (stopped ? JsonString(stopped->message()) : "null")
+           << ",\"case_ids\":[";
+    for (size_t i = 0; i < case_ids.size(); ++i) {
+      io.out << (i ? "," : "") << "\"" << case_ids[i] << "\"";
+    }
+    io.out << "]}\n";
+  } else {
+    io.out << "import-ctdc: " << s.file << " (" << LayoutName(csv.layout)
+           << "): " << csv.records.size() << " record(s)";
+    if (total != csv.records.size()) {
+      io.out << ", " << total << " selected";
+    }
+    io.out << "\n  imported              " << imported << "\n";
+    if (queued > 0) {
+      io.out << "  queued (broker away)  " << queued << "\n";
+    }
+    io.out << "  refused               " << refused << "\n";
+    constexpr size_t kShownReasons = 10;
+    for (size_t i = 0; i < by_count.size() && i < kShownReasons; ++i) {
+      io.out << "    " << by_count[i].second << " x " << by_count[i].first << "\n";
+    }
+    if (by_count.size() > kShownReasons) {
+      io.out << "    ... and " << by_count.size() - kShownReasons << " other reason(s)\n";
+    }
+    io.out << "  CSV rows with errors  " << csv.rows_rejected << "\n";
+    constexpr size_t kShownErrors = 5;
+    for (size_t i = 0; i < csv.errors.size() && i < kShownErrors; ++i) {
+      io.out << "    " << csv.errors[i].ToString() << "\n";
+    }
+    if (csv.errors.size() > kShownErrors) {
+      io.out << "    ... (" << csv.errors.size() - kShownErrors << " more; see --json)\n";
+    }
+    if (stopped) {
+      io.out << "  stopped after " << processed << " of " << total << ": " << stopped->message()
+             << "\n";
+    }
+  }
+  if (imported + queued > 0) {
+    return kExitOk;
+  }
+  if (total == 0) {
+    if (csv.records.empty() && csv.rows_rejected > 0) {
+      PrintError(io.err, "FILE", "nothing to import: every data row of " + s.file + " has errors");
+      return kExitUsage;
+    }
+    return kExitOk;  // nothing selected: not a failure
+  }
+  if (stopped) {
+    PrintError(io.err, stopped->field(), "nothing was imported: " + stopped->message());
+  } else {
+    PrintError(io.err, "",
+               "nothing was imported: every intake was refused (" +
+                   (by_count.empty() ? std::string("?") : by_count[0].first) + ")");
+  }
+  return first_failure_exit == kExitOk ? kExitInternal : first_failure_exit;
+}
+
+}  // namespace
+
+void PrintError(std::ostream& err, std::string_view field, std::string_view reason) {
+  std::string line = "passagectl: ";
+  if (!field.empty()) {
+    line += std::string(field) + ": ";
+  }
+  line += reason;
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') {
+      c = ' ';
+    }
+  }
+  while (!line.empty() && line.back() == ' ') {
+    line.pop_back();
+  }
+  err << line << "\n" << std::flush;
+}
+
+int RunPassagectl(const std::vector<std::string>& args, CtlIo& io) {
+  auto parsed = ParseArgs(args, io.env_node);
+  if (!parsed.ok()) {
+    PrintError(io.err, parsed.status().field(), parsed.status().message());
+    return kExitUsage;
+  }
+  const Invocation& inv = *parsed;
+  switch (inv.action) {
+    case Action::kHelp:
+      io.out << inv.help;
+      return kExitOk;
+    case Action::kIntake:
+      return RunIntake(inv, io);
+    case Action::kResume:
+      return RunResume(inv, io);
+    case Action::kImportCtdc:
+      return RunImport(inv, io);
+    case Action::kKeygen:
+      return RunKeygen(inv, io);
+    case Action::kCall:
+      if (inv.request.has_publish() && !inv.file.empty()) {
+        return RunPublish(inv, io);
+      }
+      return CallAndReport(inv, inv.request, io);
+  }
+  return kExitInternal;
+}
+
+}  // namespace passage::ctl

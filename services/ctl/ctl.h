@@ -1,0 +1,36 @@
+#pragma once
+
+// passagectl: runs one parsed command line against an agency node and turns the outcome into output
+// and an exit code (cli.h lists them; docs/passagectl.md is the user's reference).
+//
+// Output contract: results go to `out` (the node's text, or its JSON with --json); a failure is ONE
+// line on `err`, "passagectl: FIELD: REASON" (FIELD left out when empty). Interactive questions and
+// import progress also go to `err`, so `out` stays clean for scripts.
+//
+// Thread-safety: one call at a time (it uses the streams it is given).
+
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace passage::ctl {
+
+struct CtlIo {
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+  bool stdin_is_terminal = false;   // interactive intake allowed
+  bool stderr_is_terminal = false;  // progress bar instead of progress lines
+  std::string env_node;             // $PASSAGE_NODE
+};
+
+// Runs passagectl with the arguments after argv[0]; returns the exit code.
+int RunPassagectl(const std::vector<std::string>& args, CtlIo& io);
+
+// Writes the one failure line.
+void PrintError(std::ostream& err, std::string_view field, std::string_view reason);
+
+}  // namespace passage::ctl
