@@ -73,6 +73,34 @@ void SetError(v1::ControlResponse* r, const Status& s) {
   r->set_reason(s.message());
 }
 
+StatusCode StatusFromWire(v1::ErrorCode code) {
+  switch (code) {
+    case v1::ERROR_CODE_INVALID:
+    case v1::ERROR_CODE_PROTOCOL:
+      return StatusCode::kInvalidArgument;
+    case v1::ERROR_CODE_UNAUTHORIZED:
+      return StatusCode::kPermissionDenied;
+    case v1::ERROR_CODE_CONFLICT:
+      return StatusCode::kFailedPrecondition;
+    case v1::ERROR_CODE_NOT_FOUND:
+      return StatusCode::kNotFound;
+    default:
+      return StatusCode::kUnavailable;
+  }
+}
+
+// The broker names fields from the root of its PUBLISH batch ("events[3].referral_sent...");
+// the position in the node's batch means nothing to whoever made the request.
+std::string WithoutBatchPrefix(const std::string& field) {
+  if (field.rfind("events[", 0) == 0) {
+    auto close = field.find("].");
+    if (close != std::string::npos) {
+      return field.substr(close + 2);
+    }
+  }
+  return field;
+}
+
 std::atomic<Node*> g_node{nullptr};
 void OnSignal(int) {
   if (Node* n = g_node.load()) {
@@ -254,7 +282,7 @@ void Node::AwaitResults(const std::vector<std::string>& ids, int timeout_ms,
         out->set_code(err.code() == v1::ERROR_CODE_INVALID ? v1::CONTROL_CODE_INVALID
                       : err.code() == v1::ERROR_CODE_NOT_FOUND ? v1::CONTROL_CODE_NOT_FOUND
                                                                : v1::CONTROL_CODE_REFUSED);
-        out->set_field(err.field());
+        out->set_field(WithoutBatchPrefix(err.field()));
         out->set_reason(err.reason());
       }
     }
@@ -322,10 +350,8 @@ Status Node::Fetch(const std::string& case_id, const std::string& purpose) {
   req.mutable_case_events()->set_purpose(purpose);
   ASSIGN_OR_RETURN(v1::ServerFrame reply, client_->Call(req, 5000));
   if (reply.has_error()) {
-    return Status(reply.error().code() == v1::ERROR_CODE_UNAUTHORIZED ? StatusCode::kPermissionDenied
-                  : reply.error().code() == v1::ERROR_CODE_NOT_FOUND  ? StatusCode::kNotFound
-                                                                      : StatusCode::kUnavailable,
-                  reply.error().reason(), reply.error().field());
+    return Status(StatusFromWire(reply.error().code()), reply.error().reason(),
+                  reply.error().field());
   }
   runtime::StateWrite w;
   for (const auto& bytes : reply.case_events().envelopes()) {
@@ -467,6 +493,60 @@ v1::ControlResponse Node::Personal(const v1::PersonalRequest& req) {
   return resp;
 }
 
+v1::ControlResponse Node::TreeHead() {
+  v1::ControlResponse resp;
+  auto saved = store_->LatestTreeHead();
+  if (!saved.ok()) {
+    SetError(&resp, saved.status());
+    return resp;
+  }
+  v1::SignedTreeHead head;
+  if (!saved->has_value()) {
+    SetError(&resp, Status::NotFound("this node has not received a signed tree head from the "
+                                     "broker yet"));
+    return resp;
+  }
+  if (!head.ParseFromString(**saved)) {
+    SetError(&resp, Status::Corruption("the latest saved tree head does not parse"));
+    return resp;
+  }
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(head, resp.mutable_json(), o);
+  resp.set_text("signed tree head of size " + std::to_string(head.tree_size()));
+  return resp;
+}
+
+v1::ControlResponse Node::ConsistencyProof(const v1::ConsistencyRequest& req) {
+  v1::ControlResponse resp;
+  v1::ClientFrame f;
+  f.mutable_consistency_proof()->set_first_size(req.first_size());
+  auto reply = client_->Call(f, 5000);
+  if (!reply.ok()) {
+    SetError(&resp, Status::Unavailable(reply.status().message()));
+    return resp;
+  }
+  if (reply->has_error()) {
+    SetError(&resp, Status(reply->error().code() == v1::ERROR_CODE_INVALID
+                               ? StatusCode::kInvalidArgument
+                               : StatusCode::kFailedPrecondition,
+                           "the broker refused the consistency proof: " + reply->error().reason(),
+                           reply->error().field()));
+    return resp;
+  }
+  if (!reply->has_proof()) {
+    SetError(&resp, Status::Internal("the broker answered a consistency proof request without "
+                                     "a proof"));
+    return resp;
+  }
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(reply->proof(), resp.mutable_json(), o);
+  resp.set_text("consistency proof from " + std::to_string(req.first_size()) + " to " +
+                std::to_string(reply->proof().tree_size()));
+  return resp;
+}
+
 v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
   if (auto r = logic_->OnControl(*this, req)) {
     return *r;
@@ -560,6 +640,10 @@ v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
     }
     case v1::ControlRequest::kPersonal:
       return Personal(req.personal());
+    case v1::ControlRequest::kTreeHead:
+      return TreeHead();
+    case v1::ControlRequest::kConsistency:
+      return ConsistencyProof(req.consistency());
     default:
       SetError(&resp, Status::InvalidArgument("command", "this node (" + logic_->name() +
                                                              ") does not handle that command"));

@@ -109,6 +109,8 @@ class Node {
   passage::v1::ControlResponse HandleControl(const passage::v1::ControlRequest& req);
   passage::v1::ControlResponse ReferralAction(const passage::v1::ControlRequest& req);
   passage::v1::ControlResponse Personal(const passage::v1::PersonalRequest& req);
+  passage::v1::ControlResponse TreeHead();
+  passage::v1::ControlResponse ConsistencyProof(const passage::v1::ConsistencyRequest& req);
 
   NodeOptions options_;
   std::unique_ptr<StageLogic> logic_;

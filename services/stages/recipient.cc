@@ -25,11 +25,18 @@ class RecipientLogic final : public node::StageLogic {
         ++load;
       }
     }
+    // Acceptances queued but not yet confirmed by the broker take a place too.
+    for (const auto& r : inbox) {
+      if (r.status() == v1::REFERRAL_STATUS_RECEIVED && accepting_.count(r.referral_id()) != 0) {
+        ++load;
+      }
+    }
     const uint32_t capacity = node.self()->capacity();
     for (const auto& r : inbox) {
       if (r.status() == v1::REFERRAL_STATUS_SENT) {
         Receive(node, r);
-      } else if (r.status() == v1::REFERRAL_STATUS_RECEIVED && node.config().auto_accept()) {
+      } else if (r.status() == v1::REFERRAL_STATUS_RECEIVED && node.config().auto_accept() &&
+                 accepting_.count(r.referral_id()) == 0) {
         bool room = capacity == 0 || load < capacity;
         Decide(node, r, room);
         if (room) {
@@ -59,6 +66,7 @@ class RecipientLogic final : public node::StageLogic {
       return;
     }
     if (room) {
+      accepting_.insert(r.referral_id());
       Move(node, r, id, v1::REFERRAL_STATUS_ACCEPTED, v1::REJECT_REASON_UNSPECIFIED,
            "accepted by policy (under declared capacity)");
     } else {
@@ -90,6 +98,7 @@ class RecipientLogic final : public node::StageLogic {
 
   std::string name_;
   std::set<std::string> attempted_;  // stable ids already queued in this run
+  std::set<std::string> accepting_;  // referrals this run decided to accept
 };
 
 }  // namespace

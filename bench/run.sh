@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD_DIR [extra log_bench flags]: runs log_bench (median of 3 repetitions) and prints
+# the ratios DESIGN.md §10 judges the event log by. Called by `make bench`.
+#
+# Files go under $PASSAGE_BENCH_DIR (default /tmp); the JSON results to $PASSAGE_BENCH_JSON (default
+# BUILD_DIR/bench/log_bench.json).
+set -euo pipefail
+
+build_dir="${1:-build}"
+shift || true
+bin="$build_dir/bench/log_bench"
+if [[ ! -x "$bin" ]]; then
+  echo "bench/run.sh: $bin is not built (run make build)" >&2
+  exit 1
+fi
+json="${PASSAGE_BENCH_JSON:-$build_dir/bench/log_bench.json}"
+load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+
+"$bin" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+  --benchmark_out="$json" --benchmark_out_format=json "$@"
+
+load_after="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+
+python3 - "$json" "$load_before" "$load_after" <<'PY'
+import json
+import os
+import sys
+
+path, load_before, load_after = sys.argv[1:4]
+with open(path) as f:
+    data = json.load(f)
+
+median = {}
+for b in data.get("benchmarks", []):
+    if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+        continue
+    if b.get("error_occurred"):
+        print(f"!! {b.get('run_name', b['name'])}: {b.get('error_message', 'error')}")
+        continue
+    median[b.get("run_name", b["name"])] = b
+
+
+def get(prefix, field="items_per_second"):
+    # Names carry suffixes such as /min_time:1.000/real_time; match on the leading part.
+    for name, b in median.items():
+        if name == prefix or name.startswith(prefix + "/"):
+            return b.get(field)
+    return None
+
+
+def rate(x):
+    if x is None:
+        return "n/a"
+    if x >= 1e6:
+        return f"{x / 1e6:.2f}M/s"
+    if x >= 1e3:
+        return f"{x / 1e3:.1f}k/s"
+    return f"{x:.0f}/s"
+
+
+def ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+def pct(x):
+    return "n/a" if x is None else f"{x:.2f}"
+
+
+ctx = data.get("context", {})
+print()
+print("== Passage event log: ratios (DESIGN.md §10), medians of 3 repetitions ==")
+print(f"host: {ctx.get('num_cpus', os.cpu_count())} CPUs @ {ctx.get('mhz_per_cpu', '?')} MHz, "
+      f"load average {load_before} before / {load_after} after "
+      "(shared machine: figures drift, compare ratios within one run)")
+
+syncs = get("BM_Fdatasync")
+p50 = get("BM_Fdatasync", "p50_us")
+p99 = get("BM_Fdatasync", "p99_us")
+p50_text = "n/a" if p50 is None else f"{p50:.0f}"
+p99_text = "n/a" if p99 is None else f"{p99:.0f}"
+print(f"disk: 4 KiB append + fdatasync {rate(syncs)} (p50 {p50_text} us, p99 {p99_text} us)")
+
+appends = {n: get(f"BM_DurableAppend/batch:{n}") for n in (1, 16, 64, 256, 1024)}
+plateau = appends[1024]
+cpu_1024 = get("BM_DurableAppend/batch:1024", "cpu_time")  # microseconds per batch
+cpu_rate = None if not cpu_1024 else 1024 * 1e6 / cpu_1024
+cpu_cost = "n/a" if not cpu_1024 else f"{cpu_1024 / 1024:.1f} us/event"
+print(f"CPU-bound plateau (durable append at batch 1024): {rate(plateau)}; the appending thread's "
+      f"CPU alone costs {cpu_cost} = {rate(cpu_rate)} if it never waited")
+print()
+print("durable append (sync=true)   measured   disk ceiling   /ceiling   min(ceiling,plateau)   /min   verdict")
+for n, measured in appends.items():
+    ceiling = None if syncs is None else n * syncs
+    bound = None if ceiling is None or plateau is None else min(ceiling, plateau)
+    r_ceiling = ratio(measured, ceiling)
+    r_bound = ratio(measured, bound)
+    if n < 64:
+        verdict = "(info)"
+    elif r_bound is None:
+        verdict = "n/a"
+    else:
+        verdict = "PASS" if r_bound >= 0.8 else "FAIL"
+        verdict += " (bar 0.80)"
+    # The appending thread's CPU time over wall time says which limit it met: near 1 it was computing
+    # (CPU-bound); well below, it was waiting for the disk (syncs of the whole batch, background
+    # flushes), which "batch x fdatasync/s" does not capture.
+    wall = get(f"BM_DurableAppend/batch:{n}", "real_time")
+    cpu = get(f"BM_DurableAppend/batch:{n}", "cpu_time")
+    busy = ratio(cpu, wall)
+    if busy is not None and n >= 64:
+        far = r_ceiling is not None and r_ceiling < 0.5
+        kind = "CPU-bound" if busy >= 0.7 else "waits on the disk"
+        verdict += f", {kind} (writer busy {busy:.0%})" + (", far below the disk ceiling" if far else "")
+    print(f"  batch {n:<5}                {rate(measured):>9}   {rate(ceiling):>12}   {pct(r_ceiling):>8}"
+          f"   {rate(bound):>20}   {pct(r_bound):>4}   {verdict}")
+
+scan = get("BM_PlainRocksScan")
+replay = get("BM_VerifiedReplay")
+heads = get("BM_VerifiedReplay", "heads")
+hashes = get("BM_HashOnly")
+r_replay = ratio(replay, scan)
+print()
+print(f"plain RocksDB scan of 200k events: {rate(scan)}")
+print(f"verified replay (VerifyLog, {heads:.0f} signed heads): {rate(replay)}" if heads is not None
+      else f"verified replay (VerifyLog): {rate(replay)}")
+print(f"leaf hash of 500 B alone: {rate(hashes)}")
+verdict = "n/a" if r_replay is None else ("PASS" if r_replay >= 0.5 else "FAIL")
+print(f"verified replay / plain scan = {pct(r_replay)}  (bar >= 0.50: {verdict})")
+PY
+
+# Broker load (issue 3 §8): passage-broker (CURVE and --insecure) against redis-server XADD with
+# appendfsync always and the disk's fdatasync, open loop; prints its own table and ratios. Defaults:
+# 32 publishers, window 16, 10 s per phase (about 2 minutes); temp files under $PASSAGE_BENCH_DIR
+# (default /tmp). Extra flags via $PASSAGE_BROKER_LOAD_ARGS, e.g. "--quick".
+load_bin="$build_dir/bench/broker_load"
+if [[ ! -x "$load_bin" ]]; then
+  echo "bench/run.sh: $load_bin is not built (run make build)" >&2
+  exit 1
+fi
+echo
+# shellcheck disable=SC2086  # word splitting of the extra flags is intended
+"$load_bin" ${PASSAGE_BROKER_LOAD_ARGS:-}
