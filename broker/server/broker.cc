@@ -201,6 +201,16 @@ class BrokerImpl final : public Broker {
 
   Status Run() override {
     int64_t last_report = NowMs();
+    if (!early_.empty()) {
+      // Messages that arrived during the start-up check, in arrival order.
+      for (auto& parts : early_) {
+        HandleMessage(parts);
+      }
+      early_.clear();
+      Status committed = Commit();
+      SendReplies();
+      RETURN_IF_ERROR(committed);
+    }
     while (!stop_) {
       zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
       try {
@@ -259,17 +269,37 @@ class BrokerImpl final : public Broker {
                                   options_.curve_public_z85, ""};
     RETURN_IF_ERROR(transport::ConfigureClient(probe, sec, transport::SocketTuning{}));
     probe.set(zmq::sockopt::linger, 0);
+    const std::string probe_id = "passage-startup-probe-" + core::NewUuidV7();
+    probe.set(zmq::sockopt::routing_id, probe_id);
     probe.connect(endpoint_);
     v1::ClientFrame ping;
     ping.mutable_ping()->set_sent_at_ms(NowMs());
     std::string body = transport::Serialize(ping);
     probe.send(zmq::buffer(transport::kVersionFrame), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     probe.send(zmq::buffer(body), zmq::send_flags::dontwait);
+    // Registered agencies may already be reconnecting: their messages are kept for Run(); only a
+    // message from the probe proves that an unknown key got in.
+    auto probe_got_in = [&](int wait_ms) {
+      zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(wait_ms));
+      bool seen = false;
+      for (;;) {
+        std::vector<zmq::message_t> parts;
+        auto got = zmq::recv_multipart(router_, std::back_inserter(parts), zmq::recv_flags::dontwait);
+        if (!got) {
+          break;
+        }
+        if (!parts.empty() && parts[0].to_string_view() == probe_id) {
+          seen = true;
+        } else {
+          early_.push_back(std::move(parts));
+        }
+      }
+      return seen;
+    };
     int64_t until = NowMs() + 3000;
     while (NowMs() < until && zap_->denied() == denied_before) {
-      zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, std::chrono::milliseconds(20));
-      if (item.revents & ZMQ_POLLIN) {
+      if (probe_got_in(20)) {
         return Status::PermissionDenied(
             "start-up check failed: a client with an unknown CURVE key got through; refusing to start");
       }
@@ -280,9 +310,7 @@ class BrokerImpl final : public Broker {
           "start");
     }
     // Give libzmq a moment to drop the refused connection before serving.
-    zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(50));
-    if (item.revents & ZMQ_POLLIN) {
+    if (probe_got_in(50)) {
       return Status::PermissionDenied(
           "start-up check failed: a client with an unknown CURVE key got through; refusing to start");
     }
@@ -1082,6 +1110,7 @@ class BrokerImpl final : public Broker {
   std::vector<std::pair<std::string, v1::ServerFrame>> replies_;
   std::vector<std::pair<std::string, v1::ServerFrame>> gated_replies_;  // after a durable commit
   std::set<std::string> dirty_agencies_;
+  std::vector<std::vector<zmq::message_t>> early_;  // received during the start-up check
 
   std::unordered_map<std::string, core::CaseProjection> cache_;
   std::map<std::pair<std::string, int>, Subscription> subs_;

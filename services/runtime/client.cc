@@ -85,6 +85,9 @@ class ClientImpl final : public Client {
       if (now - last_rx_ms_ > o_.liveness_ms) {
         RETURN_IF_ERROR(Reconnect());
       }
+      if (!welcomed_ && now - hello_sent_ms_ >= 250) {
+        SendHello();  // the first one may have gone to a connection that died
+      }
       if (now - last_ping_ms_ >= o_.ping_every_ms) {
         last_ping_ms_ = now;
         v1::ClientFrame f;
@@ -158,6 +161,9 @@ class ClientImpl final : public Client {
     tuning.max_message_bytes = 64 << 20;  // a delivery carries an event plus its envelope
     RETURN_IF_ERROR(transport::ConfigureClient(sock_, sec, tuning));
     try {
+      // Queue nothing for a connection that is not up: a send then fails and the resend timer
+      // retries, instead of the message being dropped with the dead connection.
+      sock_.set(zmq::sockopt::immediate, 1);
       sock_.set(zmq::sockopt::reconnect_ivl, 100);
       sock_.set(zmq::sockopt::reconnect_ivl_max, 2000);
       sock_.connect(o_.endpoint);
@@ -168,13 +174,18 @@ class ClientImpl final : public Client {
     inflight_.clear();
     sent_after_ = 0;
     last_rx_ms_ = NowMs();
+    SendHello();
+    return Status::Ok();
+  }
+
+  void SendHello() {
+    hello_sent_ms_ = NowMs();
     v1::ClientFrame hello;
     hello.mutable_hello()->set_client_version("passage-client/0.1");
     if (last_head_.tree_size() > 0) {
       *hello.mutable_hello()->mutable_last_seen() = last_head_;
     }
     Send(hello);
-    return Status::Ok();
   }
 
   void Send(const v1::ClientFrame& f) {
@@ -218,11 +229,28 @@ class ClientImpl final : public Client {
       v1::ClientFrame f;
       f.set_request_id(++next_request_);
       std::vector<uint64_t> seqs;
+      size_t bytes = 64;  // frame overhead
       for (auto& e : *pending) {
+        const size_t size = e.event_bytes.size() + 16;
+        if (size + 64 > max_message_bytes_) {
+          // Can never be sent: answer it locally so the outbox does not stall behind it.
+          RefuseLocally(e, "the event is " + std::to_string(e.event_bytes.size()) +
+                               " bytes, more than the broker accepts (" +
+                               std::to_string(max_message_bytes_) + ")");
+          sent_after_ = e.local_seq;
+          continue;
+        }
+        if (!seqs.empty() && bytes + size > max_message_bytes_) {
+          break;  // the rest goes in the next frame
+        }
+        bytes += size;
         f.mutable_publish()->add_events(std::move(e.event_bytes));
         inflight_[e.local_seq] = Sent{e.event_id, NowMs()};
         seqs.push_back(e.local_seq);
         sent_after_ = e.local_seq;
+      }
+      if (seqs.empty()) {
+        continue;
       }
       requests_[f.request_id()] = std::move(seqs);
       Send(f);
@@ -304,8 +332,26 @@ class ClientImpl final : public Client {
     return Status::Ok();
   }
 
+  void RefuseLocally(const OutboxEntry& e, const std::string& reason) {
+    v1::PublishResult r;
+    r.set_event_id(e.event_id);
+    r.mutable_error()->set_code(v1::ERROR_CODE_INVALID);
+    r.mutable_error()->set_field("event");
+    r.mutable_error()->set_reason(reason);
+    Status s = o_.store->MarkSent(e.local_seq, e.event_id, transport::Serialize(r));
+    spdlog::error("client {}: event {} refused: {}{}", o_.agency_id, e.event_id, reason,
+                  s.ok() ? "" : " (" + s.ToString() + ")");
+    if (publish_cb_) {
+      publish_cb_(r);
+    }
+  }
+
   void OnWelcome(const v1::Welcome& w) {
     welcomed_ = true;
+    blocked_.clear();  // the streams resume from the stored positions
+    if (w.max_message_bytes() > 0) {
+      max_message_bytes_ = w.max_message_bytes();
+    }
     if (w.agency_id() != o_.agency_id && !o_.agency_id.empty()) {
       spdlog::warn("client: broker says this key is agency '{}', configured as '{}'", w.agency_id(),
                    o_.agency_id);
@@ -322,11 +368,13 @@ class ClientImpl final : public Client {
   }
 
   void KeepHead(const v1::SignedTreeHead& h) {
+    if (h.tree_size() < last_head_.tree_size() && h.tree_size() > 0) {
+      spdlog::error("client {}: the broker's log shrank from {} to {} events: it was truncated or "
+                    "replaced; run passagectl audit consistency",
+                    o_.agency_id, last_head_.tree_size(), h.tree_size());
+      return;
+    }
     if (h.tree_size() > last_head_.tree_size()) {
-      if (h.tree_size() < last_head_.tree_size()) {
-        spdlog::error("client {}: the broker's tree shrank from {} to {}", o_.agency_id,
-                      last_head_.tree_size(), h.tree_size());
-      }
       last_head_ = h;
       Status s = o_.store->SaveTreeHead(h.tree_size(), transport::Serialize(h));
       if (!s.ok()) {
@@ -346,6 +394,14 @@ class ClientImpl final : public Client {
       const auto& r = ack.results(i);
       uint64_t local = seqs[static_cast<size_t>(i)];
       bool final_answer = r.ok() || r.error().code() != v1::ERROR_CODE_RETRY_LATER;
+      // A refusal that depends on the case's state (conflict, not found) is not final while an
+      // earlier event of ours is unanswered: it may have been lost with a dead connection and
+      // overtaken; the resend timer sends both again, in order.
+      const bool state_dependent = !r.ok() && (r.error().code() == v1::ERROR_CODE_CONFLICT ||
+                                               r.error().code() == v1::ERROR_CODE_NOT_FOUND);
+      if (state_dependent && !inflight_.empty() && inflight_.begin()->first < local) {
+        final_answer = false;
+      }
       if (!final_answer) {
         continue;  // stays in flight; the resend timer sends it again
       }
@@ -373,6 +429,18 @@ class ClientImpl final : public Client {
       acks.push_back(d.global_seq());  // already applied: exactly once in effect
       return Status::Ok();
     }
+    if (auto b = blocked_.find(d.selector()); b != blocked_.end() && d.global_seq() > b->second) {
+      // An earlier delivery asked to be retried: applying this one would move the position past
+      // it. Ask for this one again too.
+      v1::ClientFrame f;
+      auto* n = f.mutable_nack();
+      n->set_selector(d.selector());
+      n->set_global_seq(d.global_seq());
+      n->set_park(false);
+      n->set_reason("waiting for an earlier delivery to be retried");
+      Send(f);
+      return Status::Ok();
+    }
     v1::Envelope env;
     StateWrite w;
     Status h;
@@ -389,6 +457,9 @@ class ClientImpl final : public Client {
       n->set_park(h.code() != StatusCode::kUnavailable);
       n->set_reason(h.ToString());
       Send(f);
+      if (!n->park()) {
+        blocked_[d.selector()] = d.global_seq();
+      }
       if (n->park()) {
         spdlog::error("client {}: could not apply seq {}: {} (parked)", o_.agency_id,
                       d.global_seq(), h.ToString());
@@ -398,6 +469,9 @@ class ClientImpl final : public Client {
     }
     RETURN_IF_ERROR(o_.store->Apply(stream, d.global_seq(), w));
     acks.push_back(d.global_seq());
+    if (auto b = blocked_.find(d.selector()); b != blocked_.end() && b->second == d.global_seq()) {
+      blocked_.erase(b);
+    }
     return Status::Ok();
   }
 
@@ -417,6 +491,9 @@ class ClientImpl final : public Client {
   zmq::context_t ctx_;
   zmq::socket_t sock_;
   bool welcomed_ = false;
+  int64_t hello_sent_ms_ = 0;
+  size_t max_message_bytes_ = 16 << 20;
+  std::map<v1::Selector, uint64_t> blocked_;  // stream -> seq waiting for its retry
   int64_t last_rx_ms_ = 0;
   int64_t last_ping_ms_ = 0;
   uint64_t next_request_ = 0;

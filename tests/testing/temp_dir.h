@@ -12,9 +12,12 @@ namespace passage::testing {
 
 class TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/passage-test-XXXXXX";
+  TempDir() : TempDir(std::string()) {}
+  // Under `base` instead (empty: $TMPDIR or /tmp).
+  explicit TempDir(const std::string& base_dir) {
+    const char* env = std::getenv("TMPDIR");
+    std::string base = !base_dir.empty() ? base_dir : (env != nullptr ? env : "/tmp");
+    std::string tmpl = base + "/passage-test-XXXXXX";
     char* made = mkdtemp(tmpl.data());
     path_ = made != nullptr ? made : "";
   }
@@ -31,5 +34,14 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// A memory-backed directory (/dev/shm) when there is one, else "" (the default base): for stores
+// whose fsyncs a test does not examine, so that a busy shared disk does not set its pace.
+inline std::string MemoryTempBase() {
+  std::error_code ec;
+  return std::filesystem::is_directory("/dev/shm", ec) && access("/dev/shm", W_OK) == 0
+             ? "/dev/shm"
+             : "";
+}
 
 }  // namespace passage::testing

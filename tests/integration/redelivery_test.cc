@@ -1,0 +1,260 @@
+// Redelivery and parking through the real broker (docs/protocol.md §5): a NACK without park brings
+// the event back as the next attempt; a parked event is recorded and the stream moves past it;
+// the Client maps a handler's Unavailable to "again later" and any other error to "park".
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "broker/log/event_log.h"
+#include "core/ids.h"
+#include "tests/testing/agency_node.h"
+#include "tests/testing/broker_process.h"
+#include "tests/testing/events.h"
+#include "tests/testing/raw_dealer.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace passage {
+namespace {
+
+namespace v1 = passage::v1;
+using testing::AgencyNode;
+using testing::BrokerProcess;
+using testing::RawDealer;
+
+constexpr char kInbox[] = "SELECTOR_INBOX";
+
+std::string ParkKey(const std::string& agency, uint64_t seq) {
+  std::string k = "p/" + agency;
+  k.push_back('\0');
+  k += log::EncodeBe64(seq);
+  return k;
+}
+
+// fia opens a case and sends `referrals` referrals to the shelter, each cancelled before the next
+// (so every one is allowed): 2 * referrals - 1 events for the shelter's inbox. Returns their seqs.
+std::vector<uint64_t> PublishReferrals(AgencyNode& fia, int referrals) {
+  std::map<std::string, uint64_t> seq_of;
+  fia.client->OnPublishResult([&](const v1::PublishResult& r) {
+    EXPECT_TRUE(r.ok()) << r.DebugString();
+    seq_of[r.event_id()] = r.global_seq();
+  });
+  std::vector<std::string> for_shelter;
+  std::string case_id = core::NewUuidV7();
+  std::string consent = core::NewUuidV7();
+  EXPECT_OK(fia.client->Publish(testing::CaseOpened("fia", case_id)));
+  EXPECT_OK(fia.client->Publish(testing::ConsentGiven("fia", case_id, consent)));
+  for (int i = 0; i < referrals; ++i) {
+    std::string ref = core::NewUuidV7();
+    auto sent = testing::ReferralSent("fia", "shelter", case_id, ref, consent);
+    for_shelter.push_back(sent.event_id());
+    EXPECT_OK(fia.client->Publish(sent));
+    if (i + 1 < referrals) {
+      auto cancel = testing::Transition("fia", case_id, ref, v1::REFERRAL_STATUS_CANCELLED);
+      for_shelter.push_back(cancel.event_id());
+      EXPECT_OK(fia.client->Publish(cancel));
+    }
+  }
+  EXPECT_OK(fia.client->Flush(10000));
+  fia.client->OnPublishResult(nullptr);
+  std::vector<uint64_t> seqs;
+  for (const auto& id : for_shelter) {
+    seqs.push_back(seq_of[id]);
+  }
+  return seqs;
+}
+
+// Waits for the next DELIVER on `raw`; nullopt after `timeout_ms`.
+std::optional<v1::Deliver> NextDelivery(RawDealer& raw, int timeout_ms) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < until) {
+    auto f = raw.Recv(50);
+    if (f && f->has_deliver()) {
+      return f->deliver();
+    }
+  }
+  return std::nullopt;
+}
+
+void Nack(RawDealer& raw, uint64_t seq, bool park, const std::string& reason = "test") {
+  v1::ClientFrame f;
+  f.mutable_nack()->set_selector(v1::SELECTOR_INBOX);
+  f.mutable_nack()->set_global_seq(seq);
+  f.mutable_nack()->set_park(park);
+  f.mutable_nack()->set_reason(reason);
+  raw.Send(f);
+}
+
+void Ack(RawDealer& raw, uint64_t seq) {
+  v1::ClientFrame f;
+  f.mutable_ack()->set_selector(v1::SELECTOR_INBOX);
+  f.mutable_ack()->add_global_seqs(seq);
+  raw.Send(f);
+}
+
+void Subscribe(RawDealer& raw, std::optional<uint64_t> after_seq, uint32_t credits) {
+  v1::ClientFrame f;
+  f.mutable_subscribe()->set_selector(v1::SELECTOR_INBOX);
+  f.mutable_subscribe()->set_credits(credits);
+  if (after_seq) {
+    f.mutable_subscribe()->set_after_seq(*after_seq);
+  }
+  raw.Send(f);
+}
+
+TEST(Redelivery, NackRedeliversAsTheNextAttemptAndParkMovesTheStreamOn) {
+  testing::TempDir dir;
+  BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies());
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  AgencyNode fia;
+  ASSERT_OK(testing::OpenNode(broker, "fia", dir.Sub("fia"), &fia));
+  std::vector<uint64_t> seqs = PublishReferrals(fia, 2);  // ref1, cancel1, ref2
+  ASSERT_EQ(seqs.size(), 3u);
+  const uint64_t a = seqs[0], b = seqs[1], c = seqs[2];
+
+  {
+    RawDealer shelter(broker.endpoint(), broker.broker_keys().public_z85, broker.keys("shelter"));
+    Subscribe(shelter, 0, 8);
+    for (uint64_t want : seqs) {
+      auto d = NextDelivery(shelter, 5000);
+      ASSERT_TRUE(d.has_value()) << "seq " << want;
+      EXPECT_EQ(d->global_seq(), want);
+      EXPECT_EQ(d->attempt(), 1u);
+    }
+    // NACK without park: the same seq again, attempt 2, then 3.
+    for (uint32_t attempt : {2u, 3u}) {
+      Nack(shelter, a, false);
+      auto d = NextDelivery(shelter, 3000);
+      ASSERT_TRUE(d.has_value()) << "no redelivery after a NACK";
+      EXPECT_EQ(d->global_seq(), a);
+      EXPECT_EQ(d->attempt(), attempt);
+      v1::Envelope env;
+      ASSERT_TRUE(env.ParseFromString(d->envelope()));
+      EXPECT_EQ(env.global_seq(), a);
+    }
+    Ack(shelter, b);
+    // Park it: it is not delivered again, the other in-flight one still is when NACKed.
+    Nack(shelter, a, true, "cannot apply");
+    Nack(shelter, c, false);
+    auto d = NextDelivery(shelter, 3000);
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(d->global_seq(), c);
+    EXPECT_EQ(d->attempt(), 2u);
+    Ack(shelter, c);
+    // A later event follows; the parked one never comes back.
+    ASSERT_OK(fia.client->Publish(testing::CaseOpened("fia", core::NewUuidV7())));
+    ASSERT_OK(fia.client->Flush(5000));
+    EXPECT_FALSE(NextDelivery(shelter, 1000).has_value());
+  }
+  fia.Close();
+
+  // The park is recorded (synced) with the consumer's reason; after a restart the stream resumes
+  // past it, and an explicit after_seq below it delivers it again.
+  broker.Stop();
+  auto parked = testing::ReadBrokerState(broker.log_dir(), ParkKey("shelter", a));
+  ASSERT_OK(parked);
+  ASSERT_TRUE(parked->has_value());
+  EXPECT_NE((*parked)->find("parked by the consumer: cannot apply"), std::string::npos) << **parked;
+  auto not_parked = testing::ReadBrokerState(broker.log_dir(), ParkKey("shelter", c));
+  ASSERT_OK(not_parked);
+  EXPECT_FALSE(not_parked->has_value());
+
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  RawDealer shelter(broker.endpoint(), broker.broker_keys().public_z85, broker.keys("shelter"));
+  Subscribe(shelter, std::nullopt, 8);
+  EXPECT_FALSE(NextDelivery(shelter, 1000).has_value());
+  Subscribe(shelter, a - 1, 8);
+  auto again = NextDelivery(shelter, 3000);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->global_seq(), a);
+  EXPECT_EQ(again->attempt(), 1u);
+}
+
+// The shelter's node with a handler that fails on purpose: Unavailable once for one seq, an
+// InvalidArgument for another.
+struct FlakyShelter {
+  uint64_t unavailable_once = 0;
+  uint64_t broken = 0;
+  std::map<uint64_t, int> calls;
+  runtime::DeliveryHandler Handler() {
+    return [this](uint64_t seq, const v1::Envelope& env, runtime::StateWrite* w) {
+      int n = ++calls[seq];
+      if (seq == unavailable_once && n == 1) {
+        return Status::Unavailable("the case worker's screen is locked; later");
+      }
+      if (seq == broken) {
+        return Status::InvalidArgument("referral", "names a service this node does not know");
+      }
+      w->Put("effect/" + log::EncodeBe64(seq), env.event_id());
+      return Status::Ok();
+    };
+  }
+};
+
+size_t CountEffects(runtime::LocalStore& store) {
+  size_t n = 0;
+  Status s = store.Scan("effect/", [&](std::string_view, std::string_view) {
+    ++n;
+    return true;
+  });
+  EXPECT_OK(s);
+  return n;
+}
+
+void RunFlakyShelter(uint32_t credits) {
+  testing::TempDir dir;
+  BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies());
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  AgencyNode fia;
+  ASSERT_OK(testing::OpenNode(broker, "fia", dir.Sub("fia"), &fia));
+  std::vector<uint64_t> seqs = PublishReferrals(fia, 4);  // 7 events for the shelter
+  ASSERT_EQ(seqs.size(), 7u);
+
+  FlakyShelter flaky;
+  flaky.unavailable_once = seqs[1];
+  flaky.broken = seqs[4];
+  AgencyNode shelter;
+  ASSERT_OK(testing::OpenNode(broker, "shelter", dir.Sub("shelter"), &shelter));
+  ASSERT_OK(shelter.client->Subscribe(v1::SELECTOR_INBOX, credits, flaky.Handler()));
+  for (int i = 0; i < 250 && CountEffects(*shelter.store) < seqs.size() - 1; ++i) {
+    ASSERT_OK(shelter.client->Poll(20));
+  }
+  ASSERT_OK(shelter.client->Poll(1000));  // a parked event must not come back
+
+  EXPECT_EQ(flaky.calls[seqs[1]], 2) << "the Unavailable event was not retried";
+  EXPECT_EQ(flaky.calls[seqs[4]], 1) << "the parked event came back";
+  for (uint64_t s : seqs) {
+    if (s != seqs[1] && s != seqs[4]) {
+      EXPECT_EQ(flaky.calls[s], 1) << "seq " << s;
+    }
+  }
+  EXPECT_EQ(CountEffects(*shelter.store), seqs.size() - 1);
+  auto effect = shelter.store->Get("effect/" + log::EncodeBe64(seqs[1]));
+  ASSERT_OK(effect);
+  EXPECT_TRUE(effect->has_value()) << "the retried event never took effect";
+  EXPECT_EQ(shelter.store->Position(kInbox), seqs.back());
+  shelter.Close();
+  fia.Close();
+
+  broker.Stop();
+  auto parked = testing::ReadBrokerState(broker.log_dir(), ParkKey("shelter", seqs[4]));
+  ASSERT_OK(parked);
+  ASSERT_TRUE(parked->has_value()) << "the broker did not record the park";
+  EXPECT_NE((*parked)->find("names a service this node does not know"), std::string::npos);
+}
+
+TEST(Redelivery, ClientRetriesUnavailableAndParksOtherHandlerErrorsOneAtATime) {
+  RunFlakyShelter(/*credits=*/1);
+}
+
+TEST(Redelivery, ClientRetriesUnavailableWhenLaterEventsAreInTheWindow) {
+  RunFlakyShelter(/*credits=*/64);
+}
+
+}  // namespace
+}  // namespace passage
