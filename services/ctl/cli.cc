@@ -48,6 +48,10 @@ commands:
   publish              publish any event given as JSON
   import-ctdc          import a CTDC CSV file, one intake per record
   keygen               make an agency's transport (CURVE) and sealing key pairs
+  audit                verify a log, prove an entry, check a saved tree head, list who read a
+                       case, export tree heads (on a log directory with --log, or via the node)
+  replay               rebuild cases, journeys and statistics as of a past seq or time (--log)
+  admin                checkpoint, back up and restore a log directory, with verification
   help [COMMAND]       this help, or a command's
 
 exit codes:
@@ -57,6 +61,7 @@ exit codes:
   3  not found: unknown case or referral
   4  unavailable: the node did not answer in time, or it could not reach the broker
   5  internal error
+  6  verification failed: a log, tree head, proof or backup does not check (audit, replay, admin)
 On failure passagectl prints one line on stderr: "passagectl: FIELD: REASON" (FIELD names the
 option, argument or input field at fault and is left out when there is none).
 
@@ -69,7 +74,8 @@ examples:
 
 constexpr std::string_view kGlobalFooter = R"(
 global options: --node DIR|ENDPOINT, --json, --timeout MS (see passagectl --help).
-exit codes: 0 ok, 1 refused, 2 usage or invalid input, 3 not found, 4 unavailable, 5 internal.
+exit codes: 0 ok, 1 refused, 2 usage or invalid input, 3 not found, 4 unavailable, 5 internal,
+6 verification failed.
 )";
 
 struct CommandSpec {
@@ -343,6 +349,129 @@ node's outbox and says how many records to --skip when continuing.
 
 examples:
   passagectl import-ctdc CTDC_global_synthetic_data_v2024.csv --limit 500 --consent statistics
+)"},
+      {"audit",
+       {{"--log", true},
+        {"--against-sth", true},
+        {"--public-key", true},
+        {"--check-indexes", false},
+        {"--seq", true},
+        {"--size", true},
+        {"--out", true},
+        {"--envelope", true},
+        {"--sth", true}},
+       false,
+       R"(usage: passagectl audit verify --log DIR [--against-sth FILE] [--public-key HEX]
+                        [--check-indexes]
+       passagectl audit proof --log DIR --seq N [--size N] [--out FILE] [--envelope FILE]
+       passagectl audit consistency --sth FILE [--log DIR] [--public-key HEX]
+       passagectl audit access CASE_ID --log DIR
+       passagectl audit heads [--log DIR [--size N]] [--out FILE]
+
+Checks the broker's event log for an oversight body (docs/audit.md). DIR is a broker's log
+directory (DATA_DIR/log), a copy of it, a checkpoint or a backup; it is opened read-only and never
+modified. Prefer a checkpoint (passagectl admin checkpoint) to the directory of a running broker.
+
+subcommands:
+  verify        recomputes every leaf hash, the previous-hash chain, the Merkle root at every
+                signed tree head and every head's signature. Prints a summary and exits 0, or
+                names the first bad sequence number and the kind of damage (modified, missing,
+                reordered, truncated, bad_signature, fork, unreadable, bad_index) and exits 6.
+  proof         an inclusion proof of entry N (JSON) against the signed tree head of size N
+                (default: the latest), for passage-verify-proof
+  consistency   proves that the log extends the signed tree head in FILE (one an agency kept):
+                offline against DIR with --log, otherwise by asking the broker through the node
+  access        who read the case and when: every RecordAccessed event (agency, sections,
+                purpose, user) and every referral delivered to a recipient
+  heads         writes a signed tree head as JSON: the node's latest (every head the broker sent
+                it is kept), or with --log the log's latest (or the one of size --size)
+
+options:
+  --log DIR            the log directory to audit (read-only)
+  --against-sth FILE   verify: also check that the log contains this signed tree head
+  --sth FILE           consistency: the signed tree head to check (JSON from audit heads, or a
+                       passage.v1.SignedTreeHead in protobuf JSON)
+  --public-key HEX     the broker's tree-head key (64 hex digits) to trust; default: the key of
+                       the head given, else the key recorded in the log (trust on first use)
+  --check-indexes      verify: also check the dedup and case-index entries of every event
+  --seq N              proof: the entry to prove (global sequence number)
+  --size N             proof, heads: the tree size of a stored signed tree head
+  --out FILE           write the proof or the head to FILE instead of standard output
+  --envelope FILE      proof: also write the entry's stored bytes to FILE
+                       (passage-verify-proof PROOF --leaf-file FILE)
+
+examples:
+  passagectl admin checkpoint /srv/audit/cp-2026-11-28 --log /var/lib/passage/broker/log
+  passagectl audit verify --log /srv/audit/cp-2026-11-28 --against-sth fia-head.json
+  passagectl audit proof --log /srv/audit/cp-2026-11-28 --seq 42 --out seq42.json
+  passagectl --node /var/lib/passage/fia-ahtc audit heads --out fia-head.json
+  passagectl --node /var/lib/passage/fia-ahtc audit consistency --sth fia-head-last-month.json
+  passagectl audit access 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b --log /srv/audit/cp-2026-11-28
+)"},
+      {"replay",
+       {{"--log", true},
+        {"--until", true},
+        {"--case", true},
+        {"--journey", true},
+        {"--stats", true},
+        {"--k", true},
+        {"--digest", false},
+        {"--registry", true}},
+       false,
+       R"(usage: passagectl replay --log DIR [--until SEQ|TIME] [--case CASE_ID] [--journey CASE_ID]
+                        [--stats D,...|total] [--k N] [--digest] [--registry FILE]
+
+Rebuilds the state of the NRM as it was at a past point, by folding the log's events in order
+through the same projection the broker uses (read-only; DIR as for passagectl audit). Without
+--until the whole log is replayed.
+
+  --until SEQ    every entry with sequence number <= SEQ
+  --until TIME   the entries appended at or before TIME, RFC 3339 in UTC
+                 (2026-11-28T23:59:00Z): the replay stops at the first entry appended later
+
+Prints a summary (entries, cases, Merkle root at that size), then what was asked for:
+  --case ID      the case's state then (JSON; sealed personal data left out)
+  --journey ID   the case's journey then (timeline, stages, referrals)
+  --stats D,...  statistics then, by dimensions as in passagectl stats ("total" for the total
+                 only), with small-cell suppression threshold --k (default 5); agency types come
+                 from AgencyRegistered events and from --registry FILE (an AgencyRegistry in text
+                 format, like the broker's)
+  --digest       SHA-256 over every case's state in case-id order and the Merkle root: two
+                 replays of the same log to the same point print the same digest
+
+examples:
+  passagectl replay --log /srv/audit/cp --until 2026-11-28T23:59:00Z --case 0190a3c4-...
+  passagectl replay --log /srv/audit/cp --until 1200 --stats sex,age_band --k 10
+  passagectl --json replay --log /srv/audit/cp --until 1200 --digest | jq -r .digest
+)"},
+      {"admin",
+       {{"--log", true}, {"--to", true}, {"--from", true}, {"--public-key", true}},
+       false,
+       R"(usage: passagectl admin checkpoint DIR --log LOG [--public-key HEX]
+       passagectl admin backup --log LOG --to DIR [--public-key HEX]
+       passagectl admin restore --from DIR --to LOG [--public-key HEX]
+
+Copies of the broker's event log, each verified like passagectl audit verify before it is
+trusted. LOG is a broker's log directory (DATA_DIR/log); it must not be open: a running broker
+holds its lock, and these commands then refuse (stop the broker first, or use the broker's own
+backup).
+
+subcommands:
+  checkpoint DIR   a RocksDB checkpoint of LOG in the new directory DIR (hard links where the
+                   file system allows), then verified
+  backup           a checkpoint in DIR/log, verified, and a manifest DIR/backup.json with the
+                   tree size, root, latest signed tree head and the SHA-256 of every file
+  restore          checks a backup (manifest, file checksums, full verification), then copies it
+                   to LOG, which must not exist, and verifies the copy; an existing log is never
+                   overwritten
+
+options:
+  --public-key HEX   the broker's tree-head key to trust (default: the key recorded in the log,
+                     or for restore the key in the backup's manifest)
+
+examples:
+  passagectl admin backup --log /var/lib/passage/broker/log --to /backup/passage-2026-11-28
+  passagectl admin restore --from /backup/passage-2026-11-28 --to /var/lib/passage/broker/log
 )"},
       {"keygen",
        {{"--out", true}, {"--force", false}},
@@ -732,6 +861,247 @@ Status BuildImport(const Parsed& p, Invocation* inv) {
   return Status::Ok();
 }
 
+// ---------------------------------------------------------------------------------------------
+// audit, replay, admin
+
+// Refuses every option of `p` that is not in `allowed` (the command's spec accepts the union of
+// its subcommands' options).
+Status OnlyFlags(const Parsed& p, std::string_view sub, std::vector<std::string_view> allowed) {
+  for (const auto& [name, value] : p.flags) {
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      return Usage(name, "is not an option of " + std::string(sub) + " (try passagectl " +
+                             p.command + " --help)");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> PathFlag(const Parsed& p, std::string_view name, bool required,
+                             std::string_view what) {
+  auto v = Flag(p, name);
+  if (!v) {
+    if (required) {
+      return Usage(std::string(name), "required: " + std::string(what));
+    }
+    return std::string();
+  }
+  if (v->empty()) {
+    return Usage(std::string(name), "needs a path: " + std::string(what));
+  }
+  return *v;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+Result<std::string> PublicKeyFlag(const Parsed& p) {
+  auto v = Flag(p, "--public-key");
+  if (!v) {
+    return std::string();
+  }
+  std::string hex = Trim(*v);
+  std::string out;
+  bool ok = hex.size() == 64;
+  for (size_t i = 0; ok && i < hex.size(); i += 2) {
+    int hi = HexDigit(hex[i]);
+    int lo = HexDigit(hex[i + 1]);
+    ok = hi >= 0 && lo >= 0;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  if (!ok) {
+    return Usage("--public-key",
+                 "must be the broker's 32-byte Ed25519 tree-head key as 64 hex digits");
+  }
+  return out;
+}
+
+Status BuildAudit(const Parsed& p, Invocation* inv) {
+  if (p.positionals.empty()) {
+    return Usage("", "missing subcommand: passagectl audit verify|proof|consistency|access|heads");
+  }
+  const std::string sub = p.positionals[0];
+  inv->command = "audit " + sub;
+  inv->action = Action::kAudit;
+  AuditSettings& a = inv->audit;
+  const char* kLogWhat = "the log directory (a broker's DATA_DIR/log, a copy or a checkpoint)";
+  if (sub == "verify") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"verify"}));
+    RETURN_IF_ERROR(
+        OnlyFlags(p, inv->command, {"--log", "--against-sth", "--public-key", "--check-indexes"}));
+    ASSIGN_OR_RETURN(a.log, PathFlag(p, "--log", true, kLogWhat));
+    ASSIGN_OR_RETURN(a.sth_file,
+                     PathFlag(p, "--against-sth", false, "a signed tree head file (JSON)"));
+    a.check_indexes = Flag(p, "--check-indexes").has_value();
+  } else if (sub == "proof") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"proof"}));
+    RETURN_IF_ERROR(
+        OnlyFlags(p, inv->command, {"--log", "--seq", "--size", "--out", "--envelope"}));
+    ASSIGN_OR_RETURN(a.log, PathFlag(p, "--log", true, kLogWhat));
+    auto seq = Flag(p, "--seq");
+    if (!seq) {
+      return Usage("--seq", "required: the sequence number of the entry to prove");
+    }
+    ASSIGN_OR_RETURN(a.seq, ParseCount(*seq, "--seq", 1, UINT64_MAX));
+    if (auto size = Flag(p, "--size")) {
+      ASSIGN_OR_RETURN(a.size, ParseCount(*size, "--size", 1, UINT64_MAX));
+      if (a.size < a.seq) {
+        return Usage("--size", "a tree of size " + std::to_string(a.size) +
+                                   " does not hold entry " + std::to_string(a.seq));
+      }
+    }
+    ASSIGN_OR_RETURN(a.out, PathFlag(p, "--out", false, "where to write the proof"));
+    ASSIGN_OR_RETURN(a.envelope_out,
+                     PathFlag(p, "--envelope", false, "where to write the entry's bytes"));
+  } else if (sub == "consistency") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"consistency"}));
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {"--sth", "--log", "--public-key"}));
+    ASSIGN_OR_RETURN(a.sth_file, PathFlag(p, "--sth", true,
+                                          "the signed tree head to check (JSON, e.g. from "
+                                          "passagectl audit heads)"));
+    ASSIGN_OR_RETURN(a.log, PathFlag(p, "--log", false, kLogWhat));
+  } else if (sub == "access") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"access", "CASE_ID"}));
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {"--log"}));
+    RETURN_IF_ERROR(CheckId(p.positionals[1], "CASE_ID"));
+    a.case_id = p.positionals[1];
+    ASSIGN_OR_RETURN(a.log, PathFlag(p, "--log", true, kLogWhat));
+  } else if (sub == "heads") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"heads"}));
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {"--log", "--size", "--out"}));
+    ASSIGN_OR_RETURN(a.log, PathFlag(p, "--log", false, kLogWhat));
+    if (auto size = Flag(p, "--size")) {
+      if (a.log.empty()) {
+        return Usage("--size", "only with --log (the node exports its latest head)");
+      }
+      ASSIGN_OR_RETURN(a.size, ParseCount(*size, "--size", 1, UINT64_MAX));
+    }
+    ASSIGN_OR_RETURN(a.out, PathFlag(p, "--out", false, "where to write the head"));
+  } else {
+    return Usage("", "unknown subcommand '" + sub +
+                         "' (audit verify|proof|consistency|access|heads; try passagectl audit "
+                         "--help)");
+  }
+  ASSIGN_OR_RETURN(a.public_key, PublicKeyFlag(p));
+  const bool online = a.log.empty();
+  if (!online && p.node) {
+    return Usage("--node",
+                 "give --log DIR (offline, a log directory) or --node (via the agency's "
+                 "node), not both");
+  }
+  if (online) {
+    inv->needs_node = true;
+    if (sub == "heads") {
+      inv->request.mutable_tree_head();
+    } else {
+      inv->request.mutable_consistency();  // first_size is filled in from the head file
+    }
+  }
+  return Status::Ok();
+}
+
+Status BuildReplay(const Parsed& p, Invocation* inv) {
+  RETURN_IF_ERROR(ExpectPositionals(p, {}));
+  inv->action = Action::kReplay;
+  AuditSettings& a = inv->audit;
+  ASSIGN_OR_RETURN(a.log, PathFlag(p, "--log", true,
+                                   "the log directory (a broker's DATA_DIR/log, a copy or a "
+                                   "checkpoint)"));
+  if (auto until = Flag(p, "--until")) {
+    std::string t = Trim(*until);
+    if (!t.empty() &&
+        std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      ASSIGN_OR_RETURN(uint64_t seq, ParseCount(t, "--until", 0, UINT64_MAX));
+      a.until_seq = seq;
+    } else {
+      auto ms = ParseUtcTime(t, "--until");
+      if (!ms.ok()) {
+        return Usage("--until", "'" + t +
+                                    "' is neither a sequence number nor a time in RFC 3339 UTC "
+                                    "(e.g. 2026-11-28T23:59:00Z): " +
+                                    ms.status().message());
+      }
+      a.until_ms = *ms;
+    }
+  }
+  if (auto c = Flag(p, "--case")) {
+    RETURN_IF_ERROR(CheckId(*c, "--case"));
+    a.case_id = *c;
+  }
+  if (auto j = Flag(p, "--journey")) {
+    RETURN_IF_ERROR(CheckId(*j, "--journey"));
+    a.journey_case = *j;
+  }
+  if (auto by = Flag(p, "--stats")) {
+    a.stats = true;
+    std::string t = Trim(*by);
+    if (t.empty()) {
+      return Usage("--stats", "give dimensions (e.g. --stats sex,age_band) or \"total\"");
+    }
+    if (t != "total") {
+      for (const auto& name : SplitList(t)) {
+        auto d = core::ParseDimension(name);
+        if (!d.ok()) {
+          return Usage("--stats", d.status().message());
+        }
+        a.stats_request.add_by(name);
+      }
+    }
+  }
+  if (auto k = Flag(p, "--k")) {
+    if (!a.stats) {
+      return Usage("--k", "only with --stats");
+    }
+    ASSIGN_OR_RETURN(uint64_t n, ParseCount(*k, "--k", 1, 1000000));
+    a.stats_request.set_k(static_cast<uint32_t>(n));
+  }
+  a.digest = Flag(p, "--digest").has_value();
+  ASSIGN_OR_RETURN(a.registry, PathFlag(p, "--registry", false, "an AgencyRegistry text file"));
+  return Status::Ok();
+}
+
+Status BuildAdmin(const Parsed& p, Invocation* inv) {
+  if (p.positionals.empty()) {
+    return Usage("", "missing subcommand: passagectl admin checkpoint|backup|restore");
+  }
+  const std::string sub = p.positionals[0];
+  inv->command = "admin " + sub;
+  inv->action = Action::kAdmin;
+  AuditSettings& a = inv->audit;
+  const char* kLogWhat = "the broker's log directory (DATA_DIR/log)";
+  if (sub == "checkpoint") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"checkpoint", "DIR"}));
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {"--log", "--public-key"}));
+    a.dir = p.positionals[1];
+    ASSIGN_OR_RETURN(a.log, PathFlag(p, "--log", true, kLogWhat));
+  } else if (sub == "backup") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"backup"}));
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {"--log", "--to", "--public-key"}));
+    ASSIGN_OR_RETURN(a.log, PathFlag(p, "--log", true, kLogWhat));
+    ASSIGN_OR_RETURN(a.dir, PathFlag(p, "--to", true, "the new backup directory"));
+  } else if (sub == "restore") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"restore"}));
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {"--from", "--to", "--public-key"}));
+    ASSIGN_OR_RETURN(a.dir, PathFlag(p, "--from", true, "the backup directory"));
+    ASSIGN_OR_RETURN(a.target,
+                     PathFlag(p, "--to", true, "the log directory to create (must not exist)"));
+  } else {
+    return Usage("", "unknown subcommand '" + sub +
+                         "' (admin checkpoint|backup|restore; try passagectl admin --help)");
+  }
+  ASSIGN_OR_RETURN(a.public_key, PublicKeyFlag(p));
+  return Status::Ok();
+}
+
 Status BuildCommand(const Parsed& p, Invocation* inv) {
   const std::string& cmd = p.command;
   inv->action = Action::kCall;
@@ -786,6 +1156,12 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
       return Usage("--out", "required: the path prefix of the key files, e.g. --out keys/ngo-x");
     }
     inv->overwrite = Flag(p, "--force").has_value();
+  } else if (cmd == "audit") {
+    RETURN_IF_ERROR(BuildAudit(p, inv));
+  } else if (cmd == "replay") {
+    RETURN_IF_ERROR(BuildReplay(p, inv));
+  } else if (cmd == "admin") {
+    RETURN_IF_ERROR(BuildAdmin(p, inv));
   }
   return Status::Ok();
 }
@@ -846,6 +1222,71 @@ std::string HelpText(std::string_view command) {
   return std::string(spec->help) + std::string(kGlobalFooter);
 }
 
+Result<int64_t> ParseUtcTime(std::string_view text, std::string_view field) {
+  const std::string t = Trim(text);
+  auto bad = [&](const std::string& why) -> Status {
+    return Usage(std::string(field),
+                 "'" + t + "' is not a UTC time like 2026-11-28T23:59:00Z: " + why);
+  };
+  auto num = [&](size_t pos, size_t len, int64_t* out) {
+    if (pos + len > t.size()) {
+      return false;
+    }
+    int64_t v = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (t[i] < '0' || t[i] > '9') {
+        return false;
+      }
+      v = v * 10 + (t[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  int64_t y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  if (t.size() < 20 || !num(0, 4, &y) || t[4] != '-' || !num(5, 2, &mo) || t[7] != '-' ||
+      !num(8, 2, &d) || (t[10] != 'T' && t[10] != 't') || !num(11, 2, &h) || t[13] != ':' ||
+      !num(14, 2, &mi) || t[16] != ':' || !num(17, 2, &sec)) {
+    return bad("expected YYYY-MM-DDTHH:MM:SSZ");
+  }
+  size_t pos = 19;
+  int64_t frac_ms = 0;
+  if (pos < t.size() && t[pos] == '.') {
+    size_t digits = 0;
+    ++pos;
+    while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') {
+      if (digits < 3) {
+        frac_ms = frac_ms * 10 + (t[pos] - '0');
+      }
+      ++digits;
+      ++pos;
+    }
+    if (digits == 0) {
+      return bad("a '.' needs digits after it");
+    }
+    for (size_t i = digits; i < 3; ++i) {
+      frac_ms *= 10;
+    }
+  }
+  const std::string zone = t.substr(pos);
+  if (zone != "Z" && zone != "z" && zone != "+00:00" && zone != "-00:00") {
+    return bad("the time must be in UTC ('Z' or +00:00)");
+  }
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||
+      mi > 59 || sec > 60) {
+    return bad("no such date or time");
+  }
+  // Days from the civil date (H. Hinnant's algorithm), proleptic Gregorian.
+  const int64_t yy = y - (mo <= 2 ? 1 : 0);
+  const int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+  const int64_t yoe = yy - era * 400;
+  const int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const int64_t days = era * 146097 + doe - 719468;
+  return ((days * 24 + h) * 60 + mi) * 60'000 + sec * 1000 + frac_ms;
+}
+
 void ApplyIntakeDefaults(v1::IntakeRequest* intake) {
   if (intake->person_role() == v1::PERSON_ROLE_UNSPECIFIED) {
     intake->set_person_role(intake->crime_type() == v1::CRIME_TYPE_SOM
@@ -896,7 +1337,7 @@ Result<Invocation> ParseArgs(const std::vector<std::string>& args, std::string_v
   }
   RETURN_IF_ERROR(BuildCommand(p, &inv));
   const CommandSpec* spec = FindCommand(p.command);
-  if (spec != nullptr && spec->needs_node) {
+  if (spec != nullptr && (spec->needs_node || inv.needs_node)) {
     std::string node = p.node.value_or(std::string(env_node));
     if (Trim(node).empty()) {
       return Usage("--node", "no node given: use --node DIR|ENDPOINT or set PASSAGE_NODE");

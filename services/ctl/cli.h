@@ -13,6 +13,7 @@
 // Exit codes (docs/passagectl.md): see ExitCode.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,7 @@ enum ExitCode : int {
   kExitNotFound = 3,     // CONTROL_CODE_NOT_FOUND: unknown case or referral
   kExitUnavailable = 4,  // the node, or the broker behind it, did not answer in time
   kExitInternal = 5,
+  kExitVerifyFailed = 6,  // audit, replay, admin: the log, a head or a proof failed verification
 };
 
 int ExitCodeFor(passage::v1::ControlCode code);
@@ -47,6 +49,34 @@ enum class Action {
   kResume,  // referral resume: find the held-from state in the inbox, then send the action
   kImportCtdc,  // one intake per record of a CTDC CSV file
   kKeygen,      // write a CURVE and a sealing key pair; no node involved
+  kAudit,       // audit verify|proof|consistency|access|heads: on a log directory, or via the node
+  kReplay,      // fold a log directory up to a point: case state, journey, statistics, digest
+  kAdmin,       // admin checkpoint|backup|restore of a log directory; no node involved
+};
+
+// audit, replay and admin (docs/passagectl.md, docs/audit.md). Invocation::command names the
+// subcommand ("audit verify", "replay", "admin backup", ...). Paths are kept as given.
+struct AuditSettings {
+  std::string log;             // --log: a log directory (a copy, checkpoint or backup); "" = node
+  std::string sth_file;        // --sth / --against-sth: a signed tree head as JSON
+  std::string public_key;      // --public-key: the trusted 32-byte key (raw); "" = not pinned
+  bool check_indexes = false;  // audit verify --check-indexes
+  uint64_t seq = 0;            // audit proof --seq
+  uint64_t size = 0;           // audit proof / heads --size; 0 = the latest signed head
+  std::string out;             // --out FILE; "" = standard output
+  std::string envelope_out;    // audit proof --envelope FILE: the stored envelope bytes
+  std::string case_id;         // audit access CASE_ID; replay --case
+  // replay
+  std::optional<uint64_t> until_seq;        // --until SEQ
+  std::optional<int64_t> until_ms;          // --until TIME (RFC 3339 UTC), Unix ms
+  std::string journey_case;                 // --journey CASE_ID
+  bool stats = false;                       // --stats given
+  passage::v1::StatsRequest stats_request;  // --stats D,... and --k
+  bool digest = false;                      // --digest
+  std::string registry;  // --registry: an AgencyRegistry text file (agency types)
+  // admin
+  std::string dir;     // checkpoint DIR, backup --to DIR, restore --from DIR
+  std::string target;  // restore --to LOG
 };
 
 struct ImportSettings {
@@ -59,9 +89,10 @@ struct ImportSettings {
 
 struct Invocation {
   Action action = Action::kHelp;
-  std::string command;   // "status", "referral", "consent withdraw", ...; "" = the tool itself
-  std::string help;      // kHelp: the text to print
-  std::string endpoint;  // the node's control endpoint (empty for kHelp and kKeygen)
+  std::string command;      // "status", "referral", "consent withdraw", ...; "" = the tool itself
+  std::string help;         // kHelp: the text to print
+  std::string endpoint;     // the node's control endpoint (empty for kHelp and kKeygen)
+  bool needs_node = false;  // set by commands that need a node only in some uses (audit)
   bool json = false;
   int timeout_ms = kDefaultTimeoutMs;
   passage::v1::ControlRequest request;  // with request.json == json
@@ -69,6 +100,7 @@ struct Invocation {
   ImportSettings import;                // kImportCtdc
   std::string key_prefix;               // kKeygen
   bool overwrite = false;               // kKeygen --force
+  AuditSettings audit;                  // kAudit, kReplay, kAdmin
 };
 
 // Parses the arguments after argv[0]. `env_node` is $PASSAGE_NODE ("" when unset). Errors are
@@ -78,6 +110,10 @@ Result<Invocation> ParseArgs(const std::vector<std::string>& args, std::string_v
 
 // The help of the tool ("") or of a command ("referral", "consent", ...); empty for unknown names.
 std::string HelpText(std::string_view command);
+
+// "2026-11-28T23:59:00Z" (RFC 3339, UTC: 'Z' or "+00:00", optional fraction of a second) -> Unix
+// milliseconds (the fraction truncated to milliseconds). Errors: InvalidArgument naming `field`.
+Result<int64_t> ParseUtcTime(std::string_view text, std::string_view field);
 
 // Fills the defaults passagectl adds to an intake: person_role from the crime type when unset
 // (smuggling only -> SMUGGLED_MIGRANT, otherwise PRESUMED_VICTIM).

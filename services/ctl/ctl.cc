@@ -18,6 +18,7 @@
 #include "core/codes.h"
 #include "core/ctdc/ctdc_import.h"
 #include "core/referral_state_machine.h"
+#include "services/ctl/audit.h"
 #include "services/ctl/cli.h"
 #include "services/ctl/control_client.h"
 #include "services/ctl/intake_prompt.h"
@@ -576,6 +577,12 @@ int RunPassagectl(const std::vector<std::string>& args, CtlIo& io) {
       return RunImport(inv, io);
     case Action::kKeygen:
       return RunKeygen(inv, io);
+    case Action::kAudit:
+      return RunAudit(inv, io);
+    case Action::kReplay:
+      return RunReplay(inv, io);
+    case Action::kAdmin:
+      return RunAdmin(inv, io);
     case Action::kCall:
       if (inv.request.has_publish() && !inv.file.empty()) {
         return RunPublish(inv, io);
