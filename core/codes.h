@@ -93,6 +93,12 @@ int32_t UtcYearOfMs(int64_t ms);
 // The name of `value` in `type` without the type prefix that every Passage enum shares (the
 // prefix of its *_UNSPECIFIED value): REFERRAL_STATUS_SENT -> "SENT". An unknown numeric value
 // comes out as its number, e.g. "42".
+// Appends `s` to `out` as a JSON string literal (quotes, backslashes and control characters
+// escaped; other bytes as they are).
+void AppendJsonString(std::string* out, std::string_view s);
+// `s` as a JSON string literal.
+std::string JsonQuote(std::string_view s);
+
 std::string ShortEnumName(const google::protobuf::EnumDescriptor* type, int value);
 
 // ShortEnumName for a ReferralStatus: "SENT", "CANCEL_REQUESTED", ...

@@ -412,38 +412,7 @@ std::vector<passage::v1::Stage> StagesOf(const CaseState& s) {
 
 // ---- JSON ----
 
-void JsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        *out += "\\\"";
-        break;
-      case '\\':
-        *out += "\\\\";
-        break;
-      case '\n':
-        *out += "\\n";
-        break;
-      case '\r':
-        *out += "\\r";
-        break;
-      case '\t':
-        *out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          *out += buf;
-        } else {
-          out->push_back(ch);
-        }
-    }
-  }
-  out->push_back('"');
-}
+void JsonString(std::string* out, std::string_view s) { AppendJsonString(out, s); }
 
 // Appends `"key":` (with a leading comma unless `first`).
 class JsonObject {

@@ -1,10 +1,12 @@
 #include "services/ctl/cli.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <optional>
 
 #include "core/codes.h"
+#include "core/ids.h"
 #include "core/statistics.h"
 #include "services/ctl/control_client.h"
 #include "services/ctl/names.h"
@@ -259,6 +261,31 @@ options:
 
 examples:
   passagectl consent withdraw 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b 0190a3c4-6e7f-7000-8b1c-2d3e4f5a6b7c
+)"},
+      {"refer",
+       {{"--to", true}, {"--service", true}, {"--priority", true}, {"--within-hours", true},
+        {"--consent", true}, {"--parent", true}, {"--kind", true}, {"--reason", true},
+        {"--scope", true},
+        {"--override-reason", true}, {"--user", true}, {"--role", true}},
+       true,
+       R"(usage: passagectl refer CASE_ID --to AGENCY --service SERVICE [--consent CONSENT_ID]
+                      [--priority routine|urgent|emergency] [--within-hours H] [--parent REFERRAL_ID]
+                      [--kind referral|transfer] [--reason TEXT] [--scope SECTION,...]
+                      [--override-reason TEXT --role ROLE] [--user U]
+
+Sends a referral from this agency (an onward referral, or a prosecutor's referral back to
+protection for victim-witness support). The broker checks that this agency may share the case and
+that a consent in force covers the recipient, or that --override-reason is given by a role the
+agency may override consent with. Shares the profile, personal data, consents and referrals.
+
+  --within-hours H   respond-by time from now (default 72)
+  --parent ID        the referral this one follows (onward referral or re-referral)
+  --scope LIST       sections shared: profile,personal,consents,referrals,services,proceedings
+                     (default profile,personal,consents,referrals; only sections you may read)
+
+examples:
+  passagectl refer 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b --to dastak-shelter --service psychosocial \
+      --consent 0190a3c4-6e7f-7000-8b1c-2d3e4f5a6b7c --priority urgent --reason witness-support
 )"},
       {"service",
        {{"--user", true}, {"--role", true}},
@@ -793,6 +820,85 @@ Status BuildEventCommand(const Parsed& p, Invocation* inv) {
                                                 v1::ConsentScope_descriptor(), *scope, "--scope"));
       w->set_scope(sc);
     }
+  } else if (cmd == "refer") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"CASE_ID"}));
+    RETURN_IF_ERROR(CheckId(p.positionals[0], "CASE_ID"));
+    auto to = Flag(p, "--to");
+    if (!to || !core::IsValidAgencyId(*to)) {
+      return Usage("--to", "required: the receiving agency's id");
+    }
+    auto service = Flag(p, "--service");
+    if (!service) {
+      return Usage("--service", "required: what the recipient is asked to provide");
+    }
+    ASSIGN_OR_RETURN(v1::ServiceType st, ParseEnumFlag<v1::ServiceType>(
+                                             v1::ServiceType_descriptor(), *service, "--service"));
+    v1::Priority pr = v1::PRIORITY_ROUTINE;
+    if (auto f = Flag(p, "--priority")) {
+      ASSIGN_OR_RETURN(pr, ParseEnumFlag<v1::Priority>(v1::Priority_descriptor(), *f, "--priority"));
+    }
+    v1::ReferralKind kind = v1::REFERRAL_KIND_REFERRAL;
+    if (auto f = Flag(p, "--kind")) {
+      ASSIGN_OR_RETURN(kind,
+                       ParseEnumFlag<v1::ReferralKind>(v1::ReferralKind_descriptor(), *f, "--kind"));
+    }
+    uint64_t hours = 72;
+    if (auto f = Flag(p, "--within-hours")) {
+      ASSIGN_OR_RETURN(hours, ParseCount(*f, "--within-hours", 1, 24 * 365));
+    }
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    e->set_case_id(p.positionals[0]);
+    auto* r = e->mutable_referral_sent()->mutable_referral();
+    r->set_referral_id(core::NewUuidV7());
+    r->set_case_id(p.positionals[0]);
+    r->set_kind(kind);
+    r->set_to_agency(*to);
+    r->set_service(st);
+    r->set_priority(pr);
+    r->set_reason(Flag(p, "--reason").value_or("onward referral"));
+    r->set_respond_by_ms(now + static_cast<int64_t>(hours) * 3600 * 1000);
+    if (auto scope = Flag(p, "--scope")) {
+      auto names = SplitList(*scope);
+      if (names.empty()) {
+        return Usage("--scope", "give one or more sections, e.g. --scope profile,personal");
+      }
+      for (const auto& name : names) {
+        ASSIGN_OR_RETURN(v1::DataSection sec, ParseEnumFlag<v1::DataSection>(
+                                                  v1::DataSection_descriptor(), name, "--scope"));
+        r->add_data_scope(sec);
+      }
+    } else {
+      for (auto sec : {v1::DATA_SECTION_PROFILE, v1::DATA_SECTION_PERSONAL,
+                       v1::DATA_SECTION_CONSENTS, v1::DATA_SECTION_REFERRALS}) {
+        r->add_data_scope(sec);
+      }
+    }
+    if (auto parent = Flag(p, "--parent")) {
+      RETURN_IF_ERROR(CheckId(*parent, "--parent"));
+      r->set_parent_referral_id(*parent);
+    }
+    auto consent = Flag(p, "--consent");
+    auto override_reason = Flag(p, "--override-reason");
+    if (consent) {
+      RETURN_IF_ERROR(CheckId(*consent, "--consent"));
+      r->set_consent_id(*consent);
+    } else if (override_reason && !Trim(*override_reason).empty()) {
+      std::string user;
+      v1::ActorRole role = v1::ACTOR_ROLE_UNSPECIFIED;
+      RETURN_IF_ERROR(ApplyActor(p, &user, &role));
+      if (role == v1::ACTOR_ROLE_UNSPECIFIED) {
+        return Usage("--role", "an override needs the overriding role (e.g. --role supervisor)");
+      }
+      auto* o = r->mutable_consent_override();
+      o->set_role(role);
+      o->set_reason(*override_reason);
+      o->set_actor_user(user);
+    } else {
+      return Usage("--consent", "give the consent the referral relies on, or --override-reason "
+                                "with --role");
+    }
   } else if (cmd == "service") {
     RETURN_IF_ERROR(ExpectPositionals(p, {"CASE_ID", "REFERRAL_ID", "SERVICE"}));
     RETURN_IF_ERROR(CheckId(p.positionals[0], "CASE_ID"));
@@ -1137,7 +1243,7 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
   } else if (cmd == "stats") {
     RETURN_IF_ERROR(BuildStats(p, inv));
   } else if (cmd == "consent" || cmd == "service" || cmd == "proceeding" || cmd == "return" ||
-             cmd == "close") {
+             cmd == "close" || cmd == "refer") {
     RETURN_IF_ERROR(BuildEventCommand(p, inv));
   } else if (cmd == "publish") {
     RETURN_IF_ERROR(ExpectPositionals(p, {}));

@@ -24,6 +24,7 @@
 
 #include "core/codes.h"
 #include "core/ctdc/ctdc_import.h"
+#include "core/ids.h"
 #include "core/text_proto.h"
 #include "services/ctl/control_client.h"
 #include "passage/v1/config.pb.h"
@@ -456,6 +457,26 @@ class Demo {
                 accepted);
   }
 
+  // A SERVICES consent in force for the case, from its owner's view.
+  std::string ConsentOf(const std::string& case_id) {
+    for (const auto& [id, owner] : cases_) {
+      if (id != case_id) {
+        continue;
+      }
+      v1::ControlRequest cq;
+      cq.mutable_cases();
+      cq.set_json(true);
+      auto cr = Call(owner, cq);
+      if (!cr.ok()) {
+        return "";
+      }
+      auto at = cr->json().find("\"case_id\":\"" + case_id + "\"");
+      auto cpos = at == std::string::npos ? at : cr->json().find("\"consent_id\":\"", at);
+      return cpos == std::string::npos ? "" : cr->json().substr(cpos + 14, 36);
+    }
+    return "";
+  }
+
   void Scenario() {
 
     // Protection delivered and completed for a few shelter placements.
@@ -497,6 +518,31 @@ class Demo {
         p->set_agency_id("sindh-prosecution");
         p->set_reference("ATC-KHI-2026-" + r.referral_id().substr(0, 4));
         all = PublishAs("sindh-prosecution", e) && all;
+      }
+      // The victim will testify: the prosecutor refers back to protection for witness support.
+      std::string consent = ConsentOf(r.case_id());
+      if (!consent.empty()) {
+        v1::Event ws;
+        ws.set_case_id(r.case_id());
+        auto* ref = ws.mutable_referral_sent()->mutable_referral();
+        ref->set_referral_id(core::NewUuidV7());
+        ref->set_case_id(r.case_id());
+        ref->set_kind(v1::REFERRAL_KIND_REFERRAL);
+        ref->set_to_agency("iom-pakistan");
+        ref->set_service(v1::SERVICE_TYPE_INTERPRETATION);
+        ref->set_reason("victim-witness support during trial");
+        ref->set_priority(v1::PRIORITY_URGENT);
+        ref->set_respond_by_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count() +
+                               3600 * 1000);
+        ref->add_data_scope(v1::DATA_SECTION_PROFILE);
+        ref->set_consent_id(consent);
+        ref->set_parent_referral_id(r.referral_id());
+        if (PublishAs("sindh-prosecution", ws)) {
+          std::printf("-- sindh-prosecution referred the witness back to protection (IOM, "
+                      "interpretation during trial)\n");
+        }
       }
       if (all && Move("sindh-prosecution", r.referral_id(), v1::REFERRAL_STATUS_COMPLETED,
                       "conviction; compensation ordered")) {

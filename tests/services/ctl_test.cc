@@ -170,7 +170,7 @@ TEST(CtlArgs, GlobalOptionsGoBeforeOrAfterTheCommand) {
 TEST(CtlArgs, EveryCommandHasHelp) {
   for (std::string cmd :
        {"status", "intake", "inbox", "referral", "journey", "personal", "cases", "stats", "consent",
-        "service", "proceeding", "return", "close", "publish", "import-ctdc", "keygen"}) {
+        "service", "refer", "proceeding", "return", "close", "publish", "import-ctdc", "keygen"}) {
     // --help needs no node and wins over anything else on the line.
     for (auto args : std::vector<std::vector<std::string>>{{cmd, "--help"},
                                                            {cmd, "-h"},
@@ -275,6 +275,31 @@ TEST(CtlArgs, EventCommandsBuildThePublishedEvent) {
   EXPECT_EQ(e->service_delivered().referral_id(), kReferral);
   EXPECT_EQ(e->service_delivered().service(), v1::SERVICE_TYPE_LEGAL_AID);
   EXPECT_EQ(UsageField({"service", kCase, kReferral, "massage"}), "SERVICE");
+
+  inv = Parse({"refer", kCase, "--to", "dastak-shelter", "--service", "psychosocial", "--consent",
+               kConsent, "--priority", "urgent", "--within-hours", "4", "--parent", kReferral});
+  ASSERT_OK(inv);
+  e = &inv->request.publish().event();
+  EXPECT_EQ(e->case_id(), kCase);
+  EXPECT_EQ(e->referral_sent().referral().to_agency(), "dastak-shelter");
+  EXPECT_EQ(e->referral_sent().referral().service(), v1::SERVICE_TYPE_PSYCHOSOCIAL);
+  EXPECT_EQ(e->referral_sent().referral().priority(), v1::PRIORITY_URGENT);
+  EXPECT_EQ(e->referral_sent().referral().consent_id(), kConsent);
+  EXPECT_EQ(e->referral_sent().referral().parent_referral_id(), kReferral);
+  EXPECT_EQ(e->referral_sent().referral().referral_id().size(), 36u);
+  EXPECT_GT(e->referral_sent().referral().respond_by_ms(), 0);
+  inv = Parse({"refer", kCase, "--to", "iom-pakistan", "--service", "interpretation", "--consent",
+               kConsent, "--scope", "profile"});
+  ASSERT_OK(inv);
+  ASSERT_EQ(inv->request.publish().event().referral_sent().referral().data_scope_size(), 1);
+  EXPECT_EQ(UsageField({"refer", kCase, "--to", "x-y", "--service", "shelter", "--consent",
+                        kConsent, "--scope", "everything"}),
+            "--scope");
+  EXPECT_EQ(UsageField({"refer", kCase, "--service", "shelter", "--consent", kConsent}), "--to");
+  EXPECT_EQ(UsageField({"refer", kCase, "--to", "x-y", "--service", "shelter"}), "--consent");
+  EXPECT_EQ(UsageField({"refer", kCase, "--to", "x-y", "--service", "shelter", "--override-reason",
+                        "life at risk"}),
+            "--role");
 
   inv = Parse({"proceeding", kCase, "verdict_conviction", "--reference", "ATC-II/44/2024"});
   ASSERT_OK(inv);
