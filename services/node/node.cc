@@ -547,6 +547,42 @@ v1::ControlResponse Node::ConsistencyProof(const v1::ConsistencyRequest& req) {
   return resp;
 }
 
+// A journey view is a read of case data: it goes into the log as RecordAccessed (sections this
+// agency may read; the personal data is never part of a journey). An agency that holds no grant yet
+// (a referral it has not accepted) saw only what the broker already recorded when it was read.
+void Node::RecordJourneyView(const std::string& case_id, const v1::JourneyRequest& req) {
+  auto view = View(case_id);
+  if (!view.ok()) {
+    return;
+  }
+  const v1::CaseState& s = (*view)->state();
+  std::vector<v1::DataSection> sections;
+  const bool all = s.owner_agency() == agency() || directory_.IsSystemPrincipal(agency()) ||
+                   (self() != nullptr && self()->type() == v1::AGENCY_TYPE_OVERSIGHT);
+  const v1::AccessGrant* grant = core::FindAccess(s, agency());
+  for (auto sec : {v1::DATA_SECTION_PROFILE, v1::DATA_SECTION_CONSENTS, v1::DATA_SECTION_REFERRALS,
+                   v1::DATA_SECTION_SERVICES, v1::DATA_SECTION_PROCEEDINGS}) {
+    if (all || (grant != nullptr && core::GrantIncludes(*grant, sec))) {
+      sections.push_back(sec);
+    }
+  }
+  if (sections.empty() || !(*view)->exists()) {
+    return;
+  }
+  v1::Event e;
+  e.set_case_id(case_id);
+  auto* ra = e.mutable_record_accessed();
+  for (auto sec : sections) {
+    ra->add_sections(sec);
+  }
+  ra->set_purpose("journey view");
+  auto id = Publish(std::move(e));
+  if (!id.ok()) {
+    spdlog::warn("{}: could not record the journey view of {}: {}", agency(), case_id,
+                 id.status().ToString());
+  }
+}
+
 v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
   if (auto r = logic_->OnControl(*this, req)) {
     return *r;
@@ -618,6 +654,7 @@ v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
         SetError(&resp, entries.status());
         return resp;
       }
+      RecordJourneyView(id, req.journey());
       resp.set_text(RenderJourneyText(*entries, directory_));
       resp.set_json(RenderJourneyJson(*entries, directory_));
       return resp;
