@@ -128,6 +128,17 @@ verdict = "n/a" if r_replay is None else ("PASS" if r_replay >= 0.5 else "FAIL")
 print(f"verified replay / plain scan = {pct(r_replay)}  (bar >= 0.50: {verdict})")
 PY
 
+# Growth (DESIGN.md §10): journey query, reopen after SIGKILL and RSS at 10k vs 1M events; builds
+# its own logs under $PASSAGE_BENCH_DIR. Extra flags via $PASSAGE_GROWTH_ARGS, e.g. "--large 200000".
+growth_bin="$build_dir/bench/growth_bench"
+if [[ -x "$growth_bin" ]]; then
+  echo
+  # shellcheck disable=SC2086  # word splitting of the extra flags is intended
+  "$growth_bin" ${PASSAGE_GROWTH_ARGS:-} || true
+else
+  echo "bench/run.sh: $growth_bin is not built; skipping the growth bench" >&2
+fi
+
 # Broker load (issue 3 §8): passage-broker (CURVE and --insecure) against redis-server XADD with
 # appendfsync always and the disk's fdatasync, open loop; prints its own table and ratios. Defaults:
 # 32 publishers, window 16, 10 s per phase (about 2 minutes); temp files under $PASSAGE_BENCH_DIR

@@ -479,7 +479,10 @@ class RocksEventLog final : public EventLog {
 
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     for (size_t i = 0; i < kNumCf; ++i) {
-      bool bloomed = i == kDedup || i == kMerkle || i == kCaseIndex || i == kCaseHead;
+      // Filters only where point lookups miss often (a new event id, a new case): a filter costs
+      // memory for every key of the log, and the case index and Merkle nodes are read by seeks or
+      // by keys that exist.
+      bool bloomed = i == kDedup || i == kCaseHead;
       cfs.emplace_back(kCfNames[i], bloomed ? with_bloom : plain);
     }
     rocksdb::DB* raw = nullptr;

@@ -551,6 +551,14 @@ v1::ControlResponse Node::ConsistencyProof(const v1::ConsistencyRequest& req) {
 // agency may read; the personal data is never part of a journey). An agency that holds no grant yet
 // (a referral it has not accepted) saw only what the broker already recorded when it was read.
 void Node::RecordJourneyView(const std::string& case_id, const v1::JourneyRequest& req) {
+  // One record per case and agency per ten minutes: a dashboard that refreshes is one viewing.
+  constexpr int64_t kViewWindowMs = 10 * 60 * 1000;
+  const int64_t now = now_ms();
+  auto& last = journey_views_[case_id];
+  if (last != 0 && now - last < kViewWindowMs) {
+    return;
+  }
+  last = now;
   auto view = View(case_id);
   if (!view.ok()) {
     return;

@@ -127,6 +127,7 @@ class Node {
   std::map<std::string, passage::v1::PublishResult> results_;  // event id -> broker's answer
   std::map<std::string, core::CaseProjection> views_;         // cache, invalidated on new entries
   std::map<std::string, bool> known_cases_;
+  std::map<std::string, int64_t> journey_views_;  // case id -> when its last view was recorded
 };
 
 // Reads a NodeConfig file and everything it points to (registry, keys) into NodeOptions.
