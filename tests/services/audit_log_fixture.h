@@ -31,6 +31,7 @@
 #include "core/agency_directory.h"
 #include "core/case_projection.h"
 #include "passage/v1/events.pb.h"
+#include "tests/testing/rocks_tamper.h"
 #include "tests/testing/events.h"
 #include "tests/testing/status_matchers.h"
 
@@ -189,56 +190,7 @@ inline void BuildLog(const std::string& path, uint64_t to = kEntries, char seed 
 }
 
 // Damage done with the RocksDB API directly, as a tool other than Passage's writer would.
-class Tamper {
- public:
-  explicit Tamper(const std::string& path) {
-    std::vector<std::string> names;
-    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const auto& n : names) {
-      cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    }
-    rocksdb::DB* raw = nullptr;
-    EXPECT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles_, &raw).ok());
-    db_.reset(raw);
-    for (size_t i = 0; i < names.size(); ++i) {
-      by_name_[names[i]] = handles_[i];
-    }
-  }
-  ~Tamper() {
-    for (auto* h : handles_) {
-      (void)db_->DestroyColumnFamilyHandle(h);
-    }
-  }
-
-  std::string Get(const std::string& cf, const std::string& key) {
-    std::string v;
-    EXPECT_TRUE(db_->Get(rocksdb::ReadOptions(), by_name_.at(cf), key, &v).ok()) << cf;
-    return v;
-  }
-  void Put(const std::string& cf, const std::string& key, const std::string& value) {
-    EXPECT_TRUE(db_->Put(rocksdb::WriteOptions(), by_name_.at(cf), key, value).ok());
-  }
-  void Delete(const std::string& cf, const std::string& key) {
-    EXPECT_TRUE(db_->Delete(rocksdb::WriteOptions(), by_name_.at(cf), key).ok());
-  }
-  std::string Event(uint64_t seq) { return Get("events", log::EncodeBe64(seq)); }
-  void PutEvent(uint64_t seq, const std::string& v) { Put("events", log::EncodeBe64(seq), v); }
-  std::vector<uint64_t> HeadSizes() {
-    std::vector<uint64_t> out;
-    std::unique_ptr<rocksdb::Iterator> it(
-        db_->NewIterator(rocksdb::ReadOptions(), by_name_.at("sth")));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      out.push_back(log::DecodeBe64(std::string_view(it->key().data(), 8)));
-    }
-    return out;
-  }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name_;
-};
+using ::passage::testing::Tamper;
 
 // Rewrites history from `from` on as a thorough forger would, re-hashing everything: edits entry
 // `from`, re-chains every later envelope, rewrites Merkle nodes, dedup entries, the tree state and

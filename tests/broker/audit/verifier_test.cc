@@ -16,6 +16,7 @@
 #include "broker/merkle/merkle.h"
 #include "broker/merkle/tree_head.h"
 #include "passage/v1/events.pb.h"
+#include "tests/testing/rocks_tamper.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -87,56 +88,7 @@ void Build(const std::string& path, uint64_t last, const std::string& flavour = 
 }
 
 // Damage done with RocksDB directly, as an attacker or a faulty disk tool would.
-class Tamper {
- public:
-  explicit Tamper(const std::string& path) {
-    std::vector<std::string> names;
-    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const auto& n : names) {
-      cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    }
-    rocksdb::DB* raw = nullptr;
-    EXPECT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles_, &raw).ok());
-    db_.reset(raw);
-    for (size_t i = 0; i < names.size(); ++i) {
-      by_name_[names[i]] = handles_[i];
-    }
-  }
-  ~Tamper() {
-    for (auto* h : handles_) {
-      db_->DestroyColumnFamilyHandle(h);
-    }
-  }
-
-  std::string Get(const std::string& cf, const std::string& key) {
-    std::string v;
-    EXPECT_TRUE(db_->Get(rocksdb::ReadOptions(), by_name_[cf], key, &v).ok()) << cf;
-    return v;
-  }
-  void Put(const std::string& cf, const std::string& key, const std::string& value) {
-    EXPECT_TRUE(db_->Put(rocksdb::WriteOptions(), by_name_[cf], key, value).ok());
-  }
-  void Delete(const std::string& cf, const std::string& key) {
-    EXPECT_TRUE(db_->Delete(rocksdb::WriteOptions(), by_name_[cf], key).ok());
-  }
-  std::string Event(uint64_t seq) { return Get("events", EncodeBe64(seq)); }
-  void PutEvent(uint64_t seq, const std::string& v) { Put("events", EncodeBe64(seq), v); }
-  std::vector<uint64_t> HeadSizes() {
-    std::vector<uint64_t> out;
-    std::unique_ptr<rocksdb::Iterator> it(
-        db_->NewIterator(rocksdb::ReadOptions(), by_name_["sth"]));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      out.push_back(log::DecodeBe64(std::string_view(it->key().data(), 8)));
-    }
-    return out;
-  }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name_;
-};
+using ::passage::testing::Tamper;
 
 passage::v1::Envelope Parse(const std::string& bytes) {
   passage::v1::Envelope env;

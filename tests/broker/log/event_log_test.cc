@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "passage/v1/events.pb.h"
+#include "tests/testing/rocks_tamper.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -282,35 +283,7 @@ TEST(EventLog, AppendIndexesEachEventUnderItsAudience) {
 }
 
 // Damage done with RocksDB directly, as an attacker or a faulty disk tool would.
-class Tamper {
- public:
-  explicit Tamper(const std::string& path) {
-    std::vector<std::string> names;
-    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const auto& n : names) {
-      cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    }
-    rocksdb::DB* raw = nullptr;
-    EXPECT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles_, &raw).ok());
-    db_.reset(raw);
-    for (size_t i = 0; i < names.size(); ++i) {
-      by_name_[names[i]] = handles_[i];
-    }
-  }
-  ~Tamper() {
-    for (auto* h : handles_) {
-      db_->DestroyColumnFamilyHandle(h);
-    }
-  }
-  rocksdb::DB* db() { return db_.get(); }
-  rocksdb::ColumnFamilyHandle* cf(const std::string& name) { return by_name_[name]; }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name_;
-};
+using ::passage::testing::Tamper;
 
 void FillLog(const std::string& path, int n) {
   auto log = MustOpen(Options(path));
