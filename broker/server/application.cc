@@ -35,9 +35,18 @@ constexpr char kUsage[] =
     "  --signing-key-file F     Ed25519 seed for tree heads (hex); created if missing\n"
     "  --endpoint-file F        write the bound endpoint to F once serving\n"
     "  --max-message-bytes N    largest client message answered normally (default 16777216)\n"
-    "  --insecure               no CURVE: development only, never with real data\n";
+    "  --insecure               no CURVE: development only, never with real data\n"
+    "\n"
+    "Online backup: `kill -USR1 PID` writes a consistent checkpoint of the log to\n"
+    "DATA_DIR/checkpoints/<UTC time> between two batches (see docs/audit.md).\n";
 
 std::atomic<Broker*> g_broker{nullptr};
+
+void OnCheckpointSignal(int) {
+  if (Broker* b = g_broker.load()) {
+    b->RequestCheckpoint();
+  }
+}
 
 void OnSignal(int) {
   if (Broker* b = g_broker.load()) {
@@ -249,6 +258,9 @@ int RunBrokerMain(int argc, char** argv) {
   sa.sa_handler = OnSignal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction cp {};
+  cp.sa_handler = OnCheckpointSignal;
+  sigaction(SIGUSR1, &cp, nullptr);  // online backup: DATA_DIR/checkpoints/<time>
   if (!endpoint_file.empty()) {
     std::string tmp = endpoint_file + ".tmp";
     std::ofstream(tmp) << (*broker)->endpoint() << "\n";

@@ -49,6 +49,10 @@ class Broker {
   // Serves until RequestStop(); returns the first fatal error (the log failing), or OK.
   virtual Status Run() = 0;
   virtual void RequestStop() = 0;
+  // Asks the serving loop to write a consistent checkpoint of the log (RocksDB Checkpoint, hard
+  // links where possible) to DATA_DIR/checkpoints/<UTC time> between two batches, and to verify
+  // it. Safe to call from a signal handler (SIGUSR1).
+  virtual void RequestCheckpoint() = 0;
   // The bound endpoint, e.g. "tcp://127.0.0.1:41234".
   virtual std::string endpoint() const = 0;
 

@@ -37,8 +37,8 @@ Status RefuseIfOpen(const std::string& dir) {
   if (auto pid = LockHolder(dir)) {
     return Status::FailedPrecondition(
         dir + " is open in process " + std::to_string(*pid) +
-            " (a running broker holds its lock): stop the broker first, or use the broker's own "
-            "backup; a copy taken beside a running writer may miss or tear its latest writes",
+            " (a running broker holds its lock): stop the broker first, or send it SIGUSR1 "
+            "(kill -USR1 PID) for an online checkpoint in DATA_DIR/checkpoints; a copy taken beside a running writer may miss or tear its latest writes",
         "--log");
   }
   return Status::Ok();

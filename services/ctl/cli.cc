@@ -480,8 +480,8 @@ examples:
 
 Copies of the broker's event log, each verified like passagectl audit verify before it is
 trusted. LOG is a broker's log directory (DATA_DIR/log); it must not be open: a running broker
-holds its lock, and these commands then refuse (stop the broker first, or use the broker's own
-backup).
+holds its lock, and these commands then refuse (stop the broker first, or send the broker
+SIGUSR1: it writes an online checkpoint to DATA_DIR/checkpoints/<time>).
 
 subcommands:
   checkpoint DIR   a RocksDB checkpoint of LOG in the new directory DIR (hard links where the

@@ -5,6 +5,12 @@
 
 #include <set>
 
+#include <signal.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "broker/log/event_log.h"
 #include "broker/merkle/tree_head.h"
 #include "services/runtime/client.h"
 #include "core/ids.h"
@@ -110,6 +116,40 @@ TEST(Broker, ReferralIsDeliveredToTheRecipientOnlyAndExactlyOnce) {
   EXPECT_EQ(shelter_got, (std::vector<uint64_t>{3}));
   EXPECT_TRUE(iom_got.empty());
   EXPECT_EQ(shelter.store->Position("SELECTOR_INBOX"), 3u);
+}
+
+TEST(Broker, Sigusr1WritesAVerifiableCheckpointWhileServing) {
+  testing::TempDir dir;
+  BrokerProcess broker(dir.Sub("broker"), Agencies());
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  Node fia = Connect(broker, "fia", dir.Sub("fia"));
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK(fia.client->Publish(testing::CaseOpened("fia", core::NewUuidV7())));
+  }
+  ASSERT_OK(fia.client->Flush(10000));
+  ASSERT_EQ(kill(broker.pid(), SIGUSR1), 0);
+  const std::string root = broker.dir() + "/data/checkpoints";
+  std::string checkpoint;
+  for (int i = 0; i < 100 && checkpoint.empty(); ++i) {
+    ASSERT_OK(fia.client->Poll(50));  // the broker keeps serving meanwhile
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+      if (entry.path().extension() != ".tmp") {  // RocksDB stages the copy, then renames it
+        checkpoint = entry.path().string();
+      }
+    }
+  }
+  ASSERT_FALSE(checkpoint.empty()) << broker.BrokerLog();
+  // Let the broker finish writing it, then open the copy read-only.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  log::EventLogOptions ro;
+  ro.path = checkpoint;
+  ro.read_only = true;
+  auto copy = log::EventLog::Open(ro);
+  ASSERT_OK(copy);
+  EXPECT_EQ((*copy)->LastSeq(), 5u);
+  ASSERT_OK(fia.client->Publish(testing::CaseOpened("fia", core::NewUuidV7())));
+  EXPECT_OK(fia.client->Flush(10000));  // and goes on serving
 }
 
 }  // namespace
