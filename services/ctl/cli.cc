@@ -44,11 +44,13 @@ commands:
   stats                disaggregated statistics with small-cell suppression
   consent withdraw     record that the victim withdrew a consent
   service              record a service delivered under a referral
+  refer                send a referral (onward, or back to protection for a witness)
   proceeding           record a criminal-proceeding milestone
   return               record a return to the country of origin
   close                close a case
   publish              publish any event given as JSON
   import-ctdc          import a CTDC CSV file, one intake per record
+  export-ctdc          the cases this node knows as k-anonymised CTDC CSV (recorded)
   keygen               make an agency's transport (CURVE) and sealing key pairs
   audit                verify a log, prove an entry, check a saved tree head, list who read a
                        case, export tree heads (on a log directory with --log, or via the node)
@@ -261,6 +263,22 @@ options:
 
 examples:
   passagectl consent withdraw 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b 0190a3c4-6e7f-7000-8b1c-2d3e4f5a6b7c
+)"},
+      {"export-ctdc",
+       {{"--k", true}},
+       true,
+       R"(usage: passagectl export-ctdc [--k N] > cases.csv
+
+Writes the cases this node knows as CTDC-compatible CSV (the 63 CTDC column names, ';'
+separated), k-anonymised: quasi-identifier combinations (gender, age band, citizenship, country of
+exploitation, year) rarer than k are generalised or suppressed (core/ctdc/ctdc_export.h). Names and
+every sealed field are never exported. Each exported case is recorded in the log as read for
+"export" before the file is written.
+
+  --k N   minimum class size (default 11, CTDC's own)
+
+examples:
+  passagectl --node /var/lib/passage/router export-ctdc --k 11 > nrm-2026.csv
 )"},
       {"refer",
        {{"--to", true}, {"--service", true}, {"--priority", true}, {"--within-hours", true},
@@ -1245,6 +1263,13 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
   } else if (cmd == "consent" || cmd == "service" || cmd == "proceeding" || cmd == "return" ||
              cmd == "close" || cmd == "refer") {
     RETURN_IF_ERROR(BuildEventCommand(p, inv));
+  } else if (cmd == "export-ctdc") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {}));
+    auto* x = inv->request.mutable_export_ctdc();
+    if (auto k = Flag(p, "--k")) {
+      ASSIGN_OR_RETURN(uint64_t n, ParseCount(*k, "--k", 1, 1000));
+      x->set_k(static_cast<uint32_t>(n));
+    }
   } else if (cmd == "publish") {
     RETURN_IF_ERROR(ExpectPositionals(p, {}));
     inv->file = Flag(p, "--file").value_or("");

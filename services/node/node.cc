@@ -14,6 +14,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "core/codes.h"
+#include "core/ctdc/ctdc_export.h"
 #include "core/ids.h"
 #include "core/referral_state_machine.h"
 #include "core/text_proto.h"
@@ -591,6 +592,53 @@ void Node::RecordJourneyView(const std::string& case_id, const v1::JourneyReques
   }
 }
 
+v1::ControlResponse Node::ExportCtdc(const v1::ExportRequest& req) {
+  v1::ControlResponse resp;
+  std::vector<v1::Profile> profiles;
+  std::vector<std::string> ids;
+  for (const auto& id : KnownCases()) {
+    auto view = View(id);
+    if (view.ok() && (*view)->exists()) {
+      profiles.push_back((*view)->state().profile());
+      ids.push_back(id);
+    }
+  }
+  ctdc::ExportOptions o;
+  o.k = req.k() == 0 ? 11 : static_cast<int>(req.k());
+  auto out = ctdc::ExportCtdcCsv(profiles, o);
+  if (!out.ok()) {
+    SetError(&resp, out.status());
+    return resp;
+  }
+  // Record the export of every case before handing the file out.
+  std::vector<std::string> events;
+  for (const auto& id : ids) {
+    v1::Event e;
+    e.set_case_id(id);
+    auto* ra = e.mutable_record_accessed();
+    ra->add_sections(v1::DATA_SECTION_PROFILE);
+    ra->set_purpose("export (CTDC, k=" + std::to_string(o.k) + ")");
+    auto published = Publish(std::move(e));
+    if (!published.ok()) {
+      SetError(&resp, published.status());
+      return resp;
+    }
+    events.push_back(*published);
+  }
+  AwaitResults(events, 30000, &resp);
+  if (resp.code() != v1::CONTROL_CODE_OK) {
+    return resp;
+  }
+  resp.clear_event_ids();
+  resp.set_text(out->csv);
+  resp.set_json("{\"k\":" + std::to_string(o.k) +
+                ",\"rows_written\":" + std::to_string(out->rows_written) +
+                ",\"rows_generalised\":" + std::to_string(out->rows_generalised) +
+                ",\"rows_suppressed\":" + std::to_string(out->rows_suppressed) +
+                ",\"csv\":" + core::JsonQuote(out->csv) + "}");
+  return resp;
+}
+
 v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
   if (auto r = logic_->OnControl(*this, req)) {
     return *r;
@@ -667,6 +715,8 @@ v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
       resp.set_json(RenderJourneyJson(*entries, directory_));
       return resp;
     }
+    case v1::ControlRequest::kExportCtdc:
+      return ExportCtdc(req.export_ctdc());
     case v1::ControlRequest::kStats: {
       std::vector<const v1::CaseState*> states;
       for (const auto& id : KnownCases()) {

@@ -109,6 +109,7 @@ class Node {
   passage::v1::ControlResponse HandleControl(const passage::v1::ControlRequest& req);
   passage::v1::ControlResponse ReferralAction(const passage::v1::ControlRequest& req);
   passage::v1::ControlResponse Personal(const passage::v1::PersonalRequest& req);
+  passage::v1::ControlResponse ExportCtdc(const passage::v1::ExportRequest& req);
   void RecordJourneyView(const std::string& case_id, const passage::v1::JourneyRequest& req);
   passage::v1::ControlResponse TreeHead();
   passage::v1::ControlResponse ConsistencyProof(const passage::v1::ConsistencyRequest& req);

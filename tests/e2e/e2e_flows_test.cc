@@ -541,3 +541,31 @@ TEST(E2eFlows, ProsecutionThroughToVerdict) {
 
 }  // namespace
 }  // namespace passage::e2e
+
+namespace passage::e2e {
+namespace {
+
+// An export is a read of case data: the router's CTDC export records each exported case in the log
+// before it hands the file out, and the file carries no sealed field.
+TEST(E2eFlows, CtdcExportIsKAnonymousAndRecordedAsAnAccess) {
+  Nrm nrm({FirstResponder("fia-karachi")}, Rules({}));
+  ASSERT_TRUE(nrm.Start());
+  auto c = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited(/*law_enforcement_consent=*/false));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  JourneyView j;
+  ASSERT_TRUE(nrm.WaitJourney(*c, [](const JourneyView& v) { return !v.entries.empty(); }, &j,
+                              "the router to know the case"));
+  v1::ControlRequest req;
+  req.mutable_export_ctdc()->set_k(1);  // one case: no suppression, so the row is there
+  auto r = nrm.Call(kRouterId, req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->code(), v1::CONTROL_CODE_OK) << r->reason();
+  EXPECT_NE(r->text().find("yearOfRegistration;"), std::string::npos);
+  EXPECT_NE(r->text().find("Female"), std::string::npos);
+  EXPECT_EQ(r->text().find("Synthetic"), std::string::npos);  // the intake's name: never exported
+  const std::string journey = nrm.JourneyText(*c);  // the coordinator's view: the whole log
+  EXPECT_NE(journey.find("export (CTDC, k=1)"), std::string::npos) << journey;
+}
+
+}  // namespace
+}  // namespace passage::e2e

@@ -170,7 +170,7 @@ TEST(CtlArgs, GlobalOptionsGoBeforeOrAfterTheCommand) {
 TEST(CtlArgs, EveryCommandHasHelp) {
   for (std::string cmd :
        {"status", "intake", "inbox", "referral", "journey", "personal", "cases", "stats", "consent",
-        "service", "refer", "proceeding", "return", "close", "publish", "import-ctdc", "keygen"}) {
+        "service", "refer", "export-ctdc", "proceeding", "return", "close", "publish", "import-ctdc", "keygen"}) {
     // --help needs no node and wins over anything else on the line.
     for (auto args : std::vector<std::vector<std::string>>{{cmd, "--help"},
                                                            {cmd, "-h"},
@@ -300,6 +300,11 @@ TEST(CtlArgs, EventCommandsBuildThePublishedEvent) {
   EXPECT_EQ(UsageField({"refer", kCase, "--to", "x-y", "--service", "shelter", "--override-reason",
                         "life at risk"}),
             "--role");
+
+  inv = Parse({"export-ctdc", "--k", "5"});
+  ASSERT_OK(inv);
+  EXPECT_EQ(inv->request.export_ctdc().k(), 5u);
+  EXPECT_EQ(UsageField({"export-ctdc", "--k", "0"}), "--k");
 
   inv = Parse({"proceeding", kCase, "verdict_conviction", "--reference", "ATC-II/44/2024"});
   ASSERT_OK(inv);
