@@ -80,9 +80,6 @@ class RouterLogic final : public node::StageLogic {
       spdlog::critical("router: {}; no referral will be made until the rules are fixed", s.ToString());
       return false;
     }
-    for (const auto& r : rules_.rules()) {
-      rule_seconds_[r.name()] = r.respond_within_seconds();
-    }
     loaded_ = true;
     spdlog::info("router: {} routing rules loaded from {}", rules_.rules_size(), path);
     return true;
@@ -102,10 +99,7 @@ class RouterLogic final : public node::StageLogic {
     }
   }
 
-  void Send(node::Node& node, const v1::CaseState& s, core::PlannedReferral p, int64_t now) {
-    if (auto it = rule_seconds_.find(p.rule); it != rule_seconds_.end() && it->second > 0) {
-      p.referral.set_respond_by_ms(now + static_cast<int64_t>(it->second) * 1000);
-    }
+  void Send(node::Node& node, const v1::CaseState& s, core::PlannedReferral p) {
     v1::Event e;
     e.set_event_id(node::Node::StableEventId("router/send/" + p.referral.referral_id()));
     e.set_case_id(s.case_id());
@@ -157,7 +151,7 @@ class RouterLogic final : public node::StageLogic {
       std::string why;
       auto next = core::PlanEscalation(s, r, rules_, roster_, load, now, &why);
       if (next) {
-        Send(node, s, std::move(*next), now);
+        Send(node, s, std::move(*next));
       } else if (reported_.insert("esc/" + r.referral_id()).second) {
         spdlog::info("router: no escalation for referral {}: {}", r.referral_id(), why);
       }
@@ -165,7 +159,7 @@ class RouterLogic final : public node::StageLogic {
     // New referrals the rules call for.
     auto plan = core::PlanReferrals(s, rules_, roster_, load, now);
     for (auto& p : plan.planned) {
-      Send(node, s, std::move(p), now);
+      Send(node, s, std::move(p));
     }
     for (const auto& why : plan.skipped) {
       if (reported_.insert(s.case_id() + "/" + why).second) {
@@ -187,7 +181,6 @@ class RouterLogic final : public node::StageLogic {
   bool loaded_ = false;
   v1::RuleSet rules_;
   core::AgencyRoster roster_;
-  std::map<std::string, uint32_t> rule_seconds_;
   std::set<std::string> dirty_;      // cases with new events
   std::set<std::string> watch_;      // cases with referrals awaiting an answer (deadlines)
   std::set<std::string> attempted_;  // stable event ids queued in this run

@@ -13,6 +13,7 @@
 #include "services/ctl/audit.h"
 #include "services/ctl/cli.h"
 #include "services/ctl/ctl.h"
+#include "tests/services/ctl_runner.h"
 #include "tests/e2e/nrm_harness.h"
 
 namespace passage::ctl {
@@ -20,23 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CtlRun {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-CtlRun Ctl(std::vector<std::string> args) {
-  std::istringstream in;
-  std::ostringstream out;
-  std::ostringstream err;
-  CtlIo io{in, out, err, false, false, ""};
-  CtlRun r;
-  r.code = RunPassagectl(args, io);
-  r.out = out.str();
-  r.err = err.str();
-  return r;
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

@@ -26,6 +26,7 @@
 #include "services/ctl/audit.h"
 #include "services/ctl/cli.h"
 #include "services/ctl/ctl.h"
+#include "tests/services/ctl_runner.h"
 #include "tests/services/audit_log_fixture.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -37,23 +38,6 @@ namespace fs = std::filesystem;
 namespace v1 = passage::v1;
 using namespace passage::testing::audit_fixture;  // NOLINT: the fixture's names are the story
 
-struct CtlRun {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-CtlRun Ctl(std::vector<std::string> args) {
-  std::istringstream in;
-  std::ostringstream out;
-  std::ostringstream err;
-  CtlIo io{in, out, err, false, false, ""};
-  CtlRun r;
-  r.code = RunPassagectl(args, io);
-  r.out = out.str();
-  r.err = err.str();
-  return r;
-}
 
 google::protobuf::Struct Json(const std::string& text) {
   google::protobuf::Struct s;
