@@ -61,6 +61,10 @@ struct AppendEntry {
   // The caller already looked (producer, event_id) up with FindDuplicate and found nothing, with no
   // append in between; Append skips the second lookup. Repeats within one batch are still caught.
   bool checked_new = false;
+  // The case seq this entry must get, when the caller already knows the case's version (the
+  // broker's projection does); 0 makes Append look the case head up. Append refuses the batch
+  // (Internal) if a known seq does not follow the case's events in the same batch.
+  uint64_t known_case_seq = 0;
 };
 
 // Keys the log itself writes into the broker state key space.

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <list>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -29,7 +30,7 @@ namespace {
 namespace v1 = passage::v1;
 
 constexpr char kBrokerVersion[] = "passage-broker/0.1";
-constexpr size_t kMaxCachedCases = 100000;
+constexpr size_t kMaxCachedCases = 50000;
 // Producer name of the events the broker writes itself (access records).
 constexpr char kBrokerProducer[] = "passage-broker";
 
@@ -104,6 +105,9 @@ struct Subscription {
   uint64_t scan_pos = 0;      // every seq <= scan_pos was handed to delivery
   uint32_t window = 0;
   std::map<uint64_t, InFlight> inflight;
+  // No deadline in `inflight` is earlier than this (it may be earlier than the true minimum after
+  // acks); the timers look at this subscription's deliveries only once it has passed.
+  int64_t next_deadline_ms = INT64_MAX;
 };
 
 // A published event waiting for the batch's synced write.
@@ -117,6 +121,42 @@ struct PendingAck {
   v1::PublishAck ack;
   // result index -> entry index in entries_ (fresh or in-batch duplicate)
   std::vector<std::pair<int, size_t>> fills;
+};
+
+// Projections of recently used cases, least recently used evicted one at a time (no pauses to
+// free a whole cache at once).
+class CaseCache {
+ public:
+  explicit CaseCache(size_t capacity) : capacity_(capacity) {}
+
+  const core::CaseProjection* Find(const std::string& case_id) {
+    auto it = index_.find(case_id);
+    if (it == index_.end()) {
+      return nullptr;
+    }
+    order_.splice(order_.begin(), order_, it->second);
+    return &it->second->second;
+  }
+
+  void Put(const std::string& case_id, core::CaseProjection proj) {
+    if (auto it = index_.find(case_id); it != index_.end()) {
+      it->second->second = std::move(proj);
+      order_.splice(order_.begin(), order_, it->second);
+      return;
+    }
+    order_.emplace_front(case_id, std::move(proj));
+    index_.emplace(case_id, order_.begin());
+    if (index_.size() > capacity_) {
+      index_.erase(order_.back().first);
+      order_.pop_back();
+    }
+  }
+
+ private:
+  using Entry = std::pair<std::string, core::CaseProjection>;
+  size_t capacity_;
+  std::list<Entry> order_;
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_;
 };
 
 struct Counters {
@@ -549,6 +589,7 @@ class BrokerImpl final : public Broker {
     entry.appended_at_ms = env.appended_at_ms();
     entry.event_bytes = raw;  // the producer's exact bytes, never re-serialized
     entry.checked_new = true;  // OnPublish looked it up just before
+    entry.known_case_seq = env.case_seq();
     for (auto& a : core::AudienceOf(proj->state(), e)) {
       if (a != agency) {
         entry.audience.push_back(std::move(a));
@@ -566,8 +607,8 @@ class BrokerImpl final : public Broker {
     if (auto it = working_.find(case_id); it != working_.end()) {
       return &it->second;
     }
-    if (auto it = cache_.find(case_id); it != cache_.end()) {
-      return &working_.emplace(case_id, it->second).first->second;
+    if (const core::CaseProjection* cached = cache_.Find(case_id)) {
+      return &working_.emplace(case_id, *cached).first->second;
     }
     core::CaseProjection proj;
     ASSIGN_OR_RETURN(uint64_t version, log_->CaseVersion(case_id));
@@ -644,11 +685,8 @@ class BrokerImpl final : public Broker {
         res->set_leaf_hash(std::string(merkle::AsBytes(o.leaf_hash)));
       }
     }
-    if (cache_.size() + working_.size() > kMaxCachedCases) {
-      cache_.clear();
-    }
     for (auto& [id, proj] : working_) {
-      cache_.insert_or_assign(id, std::move(proj));
+      cache_.Put(id, std::move(proj));
     }
     working_.clear();
     entries_.clear();
@@ -761,6 +799,7 @@ class BrokerImpl final : public Broker {
       Pump(*sub);
     } else {
       it->second.deadline_ms = NowMs();  // redeliver on the next timer pass
+      sub->next_deadline_ms = std::min(sub->next_deadline_ms, it->second.deadline_ms);
     }
   }
 
@@ -827,7 +866,9 @@ class BrokerImpl final : public Broker {
         if (r == SendResult::kFull) {
           return true;
         }
-        sub.inflight[seq] = InFlight{1, NowMs() + options_.redelivery_timeout_ms};
+        const int64_t deadline = NowMs() + options_.redelivery_timeout_ms;
+        sub.inflight[seq] = InFlight{1, deadline};
+        sub.next_deadline_ms = std::min(sub.next_deadline_ms, deadline);
         sub.scan_pos = seq;
         counters_.delivered++;
       }
@@ -882,9 +923,7 @@ class BrokerImpl final : public Broker {
     int64_t next = NowMs() + 100;
     for (const auto& [key, sub] : subs_) {
       if (!sub.inflight.empty()) {
-        for (const auto& [seq, f] : sub.inflight) {
-          next = std::min(next, f.deadline_ms);
-        }
+        next = std::min(next, sub.next_deadline_ms);
       }
     }
     return static_cast<int>(std::max<int64_t>(0, next - NowMs()));
@@ -894,9 +933,18 @@ class BrokerImpl final : public Broker {
     int64_t now = NowMs();
     std::vector<std::pair<std::string, int>> gone;
     for (auto& [key, sub] : subs_) {
+      if (sub.inflight.empty()) {
+        sub.next_deadline_ms = INT64_MAX;
+        continue;
+      }
+      if (sub.next_deadline_ms > now) {
+        continue;
+      }
       std::vector<uint64_t> park;
+      int64_t next_deadline = INT64_MAX;
       for (auto& [seq, f] : sub.inflight) {
         if (f.deadline_ms > now) {
+          next_deadline = std::min(next_deadline, f.deadline_ms);
           continue;
         }
         if (static_cast<int>(f.attempt) >= options_.max_delivery_attempts) {
@@ -911,13 +959,17 @@ class BrokerImpl final : public Broker {
         if (r == SendResult::kFull) {
           // Not sent: try again shortly without spending an attempt.
           f.deadline_ms = now + 100;
+          next_deadline = std::min(next_deadline, f.deadline_ms);
           continue;
         }
         f.attempt++;
         int shift = std::min<int>(static_cast<int>(f.attempt) - 1, 4);
         f.deadline_ms = now + (static_cast<int64_t>(options_.redelivery_timeout_ms) << shift);
+        next_deadline = std::min(next_deadline, f.deadline_ms);
         counters_.redelivered++;
       }
+      // A delivery left unvisited (the subscriber went away) is looked at again next pass.
+      sub.next_deadline_ms = gone.empty() || gone.back() != key ? next_deadline : now;
       for (uint64_t seq : park) {
         Park(sub, seq, "no acknowledgement after " + std::to_string(options_.max_delivery_attempts) +
                            " attempts");
@@ -1056,6 +1108,8 @@ class BrokerImpl final : public Broker {
     entry.case_id = req.case_id();
     entry.appended_at_ms = env.appended_at_ms();
     entry.event_bytes = std::move(raw);
+    entry.checked_new = true;  // a fresh UUIDv7
+    entry.known_case_seq = env.case_seq();
     entries_.push_back(std::move(entry));
     staged_.push_back(Staged{seq});
     gated_replies_.emplace_back(routing, std::move(r));
@@ -1152,7 +1206,7 @@ class BrokerImpl final : public Broker {
   std::set<std::string> dirty_agencies_;
   std::vector<std::vector<zmq::message_t>> early_;  // received during the start-up check
 
-  std::unordered_map<std::string, core::CaseProjection> cache_;
+  CaseCache cache_{kMaxCachedCases};
   std::map<std::pair<std::string, int>, Subscription> subs_;
 };
 

@@ -89,6 +89,40 @@ TEST(EventLog, AppendAssignsGapFreeGlobalAndPerCaseSequenceNumbers) {
   EXPECT_EQ(*none, 0u);
 }
 
+TEST(EventLog, KnownCaseSeqIsUsedAndAMismatchRefusesTheWholeBatch) {
+  testing::TempDir dir;
+  auto log = MustOpen(Options(dir.Sub("log")));
+  ASSERT_OK(log->Append(std::vector<AppendEntry>{Entry("e1", kCaseA), Entry("e2", kCaseA)}));
+
+  // The broker's projection knows case A is at version 2.
+  AppendEntry next = Entry("e3", kCaseA);
+  next.known_case_seq = 3;
+  AppendEntry after = Entry("e4", kCaseA);
+  after.known_case_seq = 4;
+  auto out = log->Append(std::vector<AppendEntry>{next, after});
+  ASSERT_OK(out);
+  EXPECT_EQ((*out)[0].case_seq, 3u);
+  EXPECT_EQ((*out)[1].case_seq, 4u);
+
+  // Two entries claiming the same case seq: nothing of the batch is written.
+  AppendEntry a = Entry("e5", kCaseA);
+  a.known_case_seq = 5;
+  AppendEntry b = Entry("e6", kCaseA);
+  b.known_case_seq = 5;
+  auto refused = log->Append(std::vector<AppendEntry>{Entry("e7", kCaseB), a, b});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInternal);
+  EXPECT_NE(refused.status().message().find("case seq 5"), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_EQ(log->LastSeq(), 4u);
+  auto version = log->CaseVersion(kCaseA);
+  ASSERT_OK(version);
+  EXPECT_EQ(*version, 4u);
+  auto b_version = log->CaseVersion(kCaseB);
+  ASSERT_OK(b_version);
+  EXPECT_EQ(*b_version, 0u);
+}
+
 TEST(EventLog, EnvelopeKeepsTheProducersBytesAndChainsThePreviousLeaf) {
   testing::TempDir dir;
   auto log = MustOpen(Options(dir.Sub("log")));
