@@ -161,9 +161,11 @@ class ClientImpl final : public Client {
     tuning.max_message_bytes = 64 << 20;  // a delivery carries an event plus its envelope
     RETURN_IF_ERROR(transport::ConfigureClient(sock_, sec, tuning));
     try {
-      // Queue nothing for a connection that is not up: a send then fails and the resend timer
-      // retries, instead of the message being dropped with the dead connection.
-      sock_.set(zmq::sockopt::immediate, 1);
+      // ZMQ_IMMEDIATE stays off: with it, libzmq 4.3 terminates the pipe when the connection
+      // drops, and a receive that is between the two frames of a message then aborts the process
+      // (assertion !_more in fq.cpp) -- seen when the broker was SIGKILLed mid-burst. Messages
+      // queued for a dead connection are harmless: everything unacknowledged is resent from the
+      // outbox, and a liveness timeout replaces the socket.
       sock_.set(zmq::sockopt::reconnect_ivl, 100);
       sock_.set(zmq::sockopt::reconnect_ivl_max, 2000);
       sock_.connect(o_.endpoint);
