@@ -1,11 +1,18 @@
 #include "broker/server/broker.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <list>
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
 #include <set>
 #include <unordered_map>
 #include <zmq.hpp>
@@ -117,10 +124,27 @@ struct Staged {
 
 struct PendingAck {
   std::string routing_id;
+  std::string agency;
   uint64_t request_id = 0;
   v1::PublishAck ack;
-  // result index -> entry index in entries_ (fresh or in-batch duplicate)
+  // result index -> entry index in its batch (fresh or in-batch duplicate)
   std::vector<std::pair<int, size_t>> fills;
+  // result index -> event id of a repeat of an event that was in the batch being written when
+  // this one came in; its original outcome is read from the log once that batch is durable.
+  std::vector<std::pair<int, std::string>> late;
+};
+
+// One group commit: the events staged in one turn of the loop and everything that waits for them
+// to be durable. While one batch is written (synced) by the writer thread the loop stages the next.
+struct Batch {
+  std::vector<log::AppendEntry> entries;
+  std::vector<Staged> staged;  // parallel to entries
+  std::vector<PendingAck> acks;
+  std::vector<std::pair<std::string, v1::ServerFrame>> gated;  // replies sent once durable
+  std::set<std::string> dirty;                                 // agencies with new deliveries
+  std::vector<std::string> cases;         // cases whose working projection this batch holds
+  std::unordered_set<std::string> dedup;  // agency \0 event id of its entries
+  Result<std::vector<log::AppendOutcome>> out = std::vector<log::AppendOutcome>{};
 };
 
 // Projections of recently used cases, least recently used evicted one at a time (no pauses to
@@ -175,6 +199,10 @@ class BrokerImpl final : public Broker {
   explicit BrokerImpl(const BrokerOptions& o) : options_(o), ctx_(1) {}
 
   ~BrokerImpl() override {
+    StopWriter();
+    if (wake_fd_ >= 0) {
+      ::close(wake_fd_);
+    }
     router_.close();
     if (zap_) {
       zap_->Stop();
@@ -207,6 +235,11 @@ class BrokerImpl final : public Broker {
     lo.path = options_.data_dir + "/log";
     lo.signing_seed = options_.signing_seed;
     ASSIGN_OR_RETURN(log_, log::EventLog::Open(lo));
+    next_seq_ = log_->LastSeq() + 1;
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) {
+      return Status::Internal(std::string("eventfd: ") + std::strerror(errno));
+    }
 
     zap_ = std::make_unique<transport::ZapHandler>(ctx_, options_.insecure);
     zap_->SetKeys(std::move(keys));
@@ -243,29 +276,39 @@ class BrokerImpl final : public Broker {
 
   Status Run() override {
     int64_t last_report = NowMs();
+    writer_ = std::thread([this] { WriterLoop(); });
     if (!early_.empty()) {
       // Messages that arrived during the start-up check, in arrival order.
       for (auto& parts : early_) {
         HandleMessage(parts);
       }
       early_.clear();
-      Status committed = Commit();
       SendReplies();
-      RETURN_IF_ERROR(committed);
     }
-    while (!stop_) {
-      zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
+    Status failed;
+    while (!stop_ && failed.ok()) {
+      // While a batch is written the loop keeps staging the next one, up to the batch limit;
+      // then it only waits for the writer.
+      const bool room = entries_.size() < static_cast<size_t>(options_.group_commit_max_events);
+      zmq::pollitem_t items[2] = {{router_.handle(), 0, static_cast<short>(room ? ZMQ_POLLIN : 0), 0},
+                                  {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+      const bool ready_to_submit = writing_ == nullptr && HasStaged();
       try {
-        zmq::poll(&item, 1, std::chrono::milliseconds(NextTimerMs()));
+        zmq::poll(items, 2, std::chrono::milliseconds(ready_to_submit ? 0 : NextTimerMs()));
       } catch (const zmq::error_t& e) {
-        if (e.num() == EINTR) {
-          continue;
+        if (e.num() != EINTR) {
+          failed = Status::Internal(std::string("poll: ") + e.what());
+          break;
         }
-        return Status::Internal(std::string("poll: ") + e.what());
+      }
+      if (written_.load(std::memory_order_acquire)) {
+        failed = CompleteWritten();
+        if (!failed.ok()) {
+          break;
+        }
       }
       int64_t start = MonoUs();
-      int staged_events = 0;
-      while (staged_events < options_.group_commit_max_events) {
+      while (entries_.size() < static_cast<size_t>(options_.group_commit_max_events)) {
         std::vector<zmq::message_t> parts;
         zmq::recv_result_t got;
         try {
@@ -277,15 +320,18 @@ class BrokerImpl final : public Broker {
         if (!got) {
           break;
         }
-        staged_events += HandleMessage(parts);
+        HandleMessage(parts);
         if (MonoUs() - start > options_.group_commit_max_micros) {
           break;
         }
       }
-      Status committed = Commit();
-      SendReplies();  // acks, or RETRY_LATER for every event of a batch the log refused
-      RETURN_IF_ERROR(committed);
-      PumpDirty();
+      SendReplies();  // what does not wait for a durable write
+      if (writing_ == nullptr && HasStaged()) {
+        failed = Submit();
+        if (!failed.ok()) {
+          break;
+        }
+      }
       RunTimers();
       if (checkpoint_.exchange(false)) {
         WriteCheckpoint();
@@ -300,8 +346,15 @@ class BrokerImpl final : public Broker {
             counters_.batches);
       }
     }
+    if (failed.ok()) {
+      failed = Flush();  // everything staged is written and answered before stopping
+    } else {
+      FailStaged();
+    }
+    StopWriter();
+    SendReplies();
     logger_->info("stopping at seq {}", log_->LastSeq());
-    return Status::Ok();
+    return failed;
   }
 
  private:
@@ -505,6 +558,7 @@ class BrokerImpl final : public Broker {
   int OnPublish(const std::string& routing, const std::string& agency, const v1::ClientFrame& f) {
     PendingAck pa;
     pa.routing_id = routing;
+    pa.agency = agency;
     pa.request_id = f.request_id();
     const auto& events = f.publish().events();
     int staged = 0;
@@ -529,6 +583,10 @@ class BrokerImpl final : public Broker {
         pa.fills.emplace_back(i, it->second);
         continue;
       }
+      if (writing_ != nullptr && writing_->dedup.count(dkey) != 0) {
+        pa.late.emplace_back(i, e.event_id());
+        continue;
+      }
       auto dup = log_->FindDuplicate(agency, e.event_id());
       if (!dup.ok()) {
         FillError(res->mutable_error(), dup.status(), prefix);
@@ -536,12 +594,7 @@ class BrokerImpl final : public Broker {
       }
       if (dup->has_value()) {
         counters_.duplicates++;
-        const auto& o = **dup;
-        res->set_ok(true);
-        res->set_duplicate(true);
-        res->set_global_seq(o.global_seq);
-        res->set_case_seq(o.case_seq);
-        res->set_leaf_hash(std::string(merkle::AsBytes(o.leaf_hash)));
+        FillDuplicate(res, **dup);
         continue;
       }
       Status st = Stage(agency, e, events[i]);
@@ -572,7 +625,7 @@ class BrokerImpl final : public Broker {
     }
     ASSIGN_OR_RETURN(core::CaseProjection * proj, Working(e.case_id()));
     RETURN_IF_ERROR(proj->Check(e, directory_));
-    const uint64_t seq = log_->LastSeq() + entries_.size() + 1;
+    const uint64_t seq = next_seq_++;
     v1::Envelope env;
     env.set_global_seq(seq);
     env.set_case_seq(proj->state().version() + 1);
@@ -603,7 +656,18 @@ class BrokerImpl final : public Broker {
     return Status::Ok();
   }
 
+  // The projection of `case_id` including every staged event, held in working_ until the batches
+  // that use it are durable.
   Result<core::CaseProjection*> Working(const std::string& case_id) {
+    ASSIGN_OR_RETURN(core::CaseProjection * proj, LoadWorking(case_id));
+    if (batch_case_set_.insert(case_id).second) {
+      batch_cases_.push_back(case_id);
+      case_holds_[case_id]++;
+    }
+    return proj;
+  }
+
+  Result<core::CaseProjection*> LoadWorking(const std::string& case_id) {
     if (auto it = working_.find(case_id); it != working_.end()) {
       return &it->second;
     }
@@ -630,50 +694,174 @@ class BrokerImpl final : public Broker {
     return &working_.emplace(case_id, std::move(proj)).first->second;
   }
 
-  Status Commit() {
-    if (entries_.empty()) {
-      working_.clear();
+  // ---- group commit ---------------------------------------------------------------------------
+  bool HasStaged() const { return !entries_.empty() || !acks_.empty() || !gated_replies_.empty(); }
+
+  // Takes what this turn staged as a batch.
+  std::unique_ptr<Batch> TakeStaged() {
+    auto b = std::make_unique<Batch>();
+    b->entries = std::move(entries_);
+    b->staged = std::move(staged_);
+    b->acks = std::move(acks_);
+    b->gated = std::move(gated_replies_);
+    b->dirty = std::move(dirty_agencies_);
+    b->cases = std::move(batch_cases_);
+    for (auto& [key, index] : batch_index_) {
+      b->dedup.insert(key);
+    }
+    entries_.clear();
+    staged_.clear();
+    acks_.clear();
+    gated_replies_.clear();
+    dirty_agencies_.clear();
+    batch_cases_.clear();
+    batch_case_set_.clear();
+    batch_index_.clear();
+    return b;
+  }
+
+  // Hands the staged batch to the writer thread (or answers it at once when it holds no event).
+  // Requires that no batch is being written.
+  Status Submit() {
+    auto b = TakeStaged();
+    if (b->entries.empty()) {
+      return Complete(*b);
+    }
+    writing_ = std::move(b);
+    written_.store(false, std::memory_order_relaxed);
+    {
+      std::lock_guard lock(writer_mu_);
+      to_write_ = writing_.get();
+    }
+    writer_cv_.notify_one();
+    return Status::Ok();
+  }
+
+  void WriterLoop() {
+    std::unique_lock lock(writer_mu_);
+    for (;;) {
+      writer_cv_.wait(lock, [&] { return to_write_ != nullptr || writer_stop_; });
+      if (to_write_ == nullptr) {
+        return;
+      }
+      Batch* b = to_write_;
+      to_write_ = nullptr;
+      lock.unlock();
+      b->out = log_->Append(b->entries);
+      written_.store(true, std::memory_order_release);
+      uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof(one));
+      lock.lock();
+    }
+  }
+
+  void StopWriter() {
+    {
+      std::lock_guard lock(writer_mu_);
+      writer_stop_ = true;
+    }
+    writer_cv_.notify_one();
+    if (writer_.joinable()) {
+      writer_.join();
+    }
+  }
+
+  // Answers the batch the writer finished.
+  Status CompleteWritten() {
+    uint64_t drained = 0;
+    [[maybe_unused]] ssize_t n = ::read(wake_fd_, &drained, sizeof(drained));
+    written_.store(false, std::memory_order_relaxed);
+    std::unique_ptr<Batch> b = std::move(writing_);
+    if (b == nullptr) {
       return Status::Ok();
     }
-    auto out = log_->Append(entries_);
-    if (!out.ok()) {
-      logger_->critical("the event log refused a batch of {}: {}", entries_.size(),
-                        out.status().ToString());
-      for (auto& pa : acks_) {
-        for (auto [ri, ei] : pa.fills) {
-          FillError(pa.ack.mutable_results(ri)->mutable_error(),
-                    Status::Unavailable("the broker could not store the event; resend later"));
-        }
-        pa.fills.clear();
+    return Complete(*b);
+  }
+
+  // Waits for the batch being written, then writes and answers what is staged.
+  Status Flush() {
+    for (int round = 0; round < 2; ++round) {
+      while (writing_ != nullptr && !written_.load(std::memory_order_acquire)) {
+        zmq::pollitem_t item{nullptr, wake_fd_, ZMQ_POLLIN, 0};
+        zmq::poll(&item, 1, std::chrono::milliseconds(100));
       }
-      for (auto& [routing, frame] : gated_replies_) {
-        v1::ServerFrame e;
-        e.set_request_id(frame.request_id());
-        FillError(e.mutable_error(), Status::Unavailable("the broker could not record the read; retry later"));
-        replies_.emplace_back(routing, std::move(e));
+      if (writing_ != nullptr) {
+        RETURN_IF_ERROR(CompleteWritten());
       }
-      gated_replies_.clear();
-      entries_.clear();
-      working_.clear();
-      staged_.clear();
-      batch_index_.clear();
-      return out.status();
+      if (round == 0 && HasStaged()) {
+        RETURN_IF_ERROR(Submit());
+      }
     }
-    counters_.batches++;
-    for (size_t i = 0; i < out->size(); ++i) {
-      if ((*out)[i].global_seq != staged_[i].expected_seq || (*out)[i].duplicate) {
-        logger_->critical("log assigned seq {} where the broker expected {}", (*out)[i].global_seq,
-                          staged_[i].expected_seq);
+    return Status::Ok();
+  }
+
+  // After the log failed: every event not yet acknowledged gets RETRY_LATER.
+  void FailStaged() {
+    while (writing_ != nullptr && !written_.load(std::memory_order_acquire)) {
+      zmq::pollitem_t item{nullptr, wake_fd_, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(100));
+    }
+    std::vector<std::unique_ptr<Batch>> batches;
+    if (writing_ != nullptr) {
+      batches.push_back(std::move(writing_));
+    }
+    batches.push_back(TakeStaged());
+    for (auto& b : batches) {
+      FailBatch(*b, Status::Unavailable("the broker could not store the event; resend later"));
+    }
+    working_.clear();
+    case_holds_.clear();
+  }
+
+  void FailBatch(Batch& b, const Status& why) {
+    for (auto& pa : b.acks) {
+      for (auto [ri, ei] : pa.fills) {
+        FillError(pa.ack.mutable_results(ri)->mutable_error(), why);
+      }
+      for (const auto& [ri, id] : pa.late) {
+        FillError(pa.ack.mutable_results(ri)->mutable_error(), why);
+      }
+      pa.fills.clear();
+      pa.late.clear();
+      SendAck(pa);
+    }
+    for (auto& [routing, frame] : b.gated) {
+      v1::ServerFrame e;
+      e.set_request_id(frame.request_id());
+      FillError(e.mutable_error(),
+                Status::Unavailable("the broker could not record the read; retry later"));
+      Send(routing, e);
+    }
+  }
+
+  // Sends the acks and replies of a durable (or empty) batch, releases its projections to the
+  // cache and delivers its events.
+  Status Complete(Batch& b) {
+    if (!b.out.ok()) {
+      logger_->critical("the event log refused a batch of {}: {}", b.entries.size(),
+                        b.out.status().ToString());
+      FailBatch(b, Status::Unavailable("the broker could not store the event; resend later"));
+      FailStaged();
+      return b.out.status();
+    }
+    const auto& out = *b.out;
+    if (!b.entries.empty()) {
+      counters_.batches++;
+    }
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (out[i].global_seq != b.staged[i].expected_seq || out[i].duplicate) {
+        logger_->critical("log assigned seq {} where the broker expected {}", out[i].global_seq,
+                          b.staged[i].expected_seq);
         std::abort();  // broken invariant: projections would disagree with the log
       }
     }
-    counters_.published += out->size();
-    std::vector<bool> first_use(out->size(), true);
-    auto head = log_->LatestHead();
-    for (auto& pa : acks_) {
+    counters_.published += out.size();
+    std::vector<bool> first_use(out.size(), true);
+    const auto head = log_->LatestHead();
+    for (auto& pa : b.acks) {
       for (auto [ri, ei] : pa.fills) {
         auto* res = pa.ack.mutable_results(ri);
-        const auto& o = (*out)[ei];
+        const auto& o = out[ei];
         res->set_ok(true);
         res->set_duplicate(!first_use[ei]);
         if (!first_use[ei]) {
@@ -684,35 +872,59 @@ class BrokerImpl final : public Broker {
         res->set_case_seq(o.case_seq);
         res->set_leaf_hash(std::string(merkle::AsBytes(o.leaf_hash)));
       }
-    }
-    for (auto& [id, proj] : working_) {
-      cache_.Put(id, std::move(proj));
-    }
-    working_.clear();
-    entries_.clear();
-    staged_.clear();
-    batch_index_.clear();
-    for (auto& pa : acks_) {
+      for (const auto& [ri, id] : pa.late) {
+        auto* res = pa.ack.mutable_results(ri);
+        auto dup = log_->FindDuplicate(pa.agency, id);
+        if (!dup.ok() || !dup->has_value()) {
+          FillError(res->mutable_error(),
+                    dup.ok() ? Status::Unavailable("the original is not stored yet; resend later")
+                             : dup.status(),
+                    "events[" + std::to_string(ri) + "]");
+          continue;
+        }
+        counters_.duplicates++;
+        FillDuplicate(res, **dup);
+      }
       FillHead(pa.ack.mutable_tree_head(), head);
+      SendAck(pa);
     }
-    for (auto& g : gated_replies_) {
-      replies_.push_back(std::move(g));
+    for (auto& [routing, frame] : b.gated) {
+      Send(routing, frame);
     }
-    gated_replies_.clear();
+    for (const auto& id : b.cases) {
+      auto hold = case_holds_.find(id);
+      if (hold == case_holds_.end() || --hold->second > 0) {
+        continue;  // a later batch still builds on it
+      }
+      case_holds_.erase(hold);
+      if (auto w = working_.find(id); w != working_.end()) {
+        cache_.Put(id, std::move(w->second));
+        working_.erase(w);
+      }
+    }
+    PumpDirty(b.dirty);
     return Status::Ok();
   }
 
-  void SendReplies() {
-    for (auto& pa : acks_) {
-      if (!pa.ack.has_tree_head()) {
-        FillHead(pa.ack.mutable_tree_head(), log_->LatestHead());
-      }
-      v1::ServerFrame r;
-      r.set_request_id(pa.request_id);
-      *r.mutable_publish_ack() = std::move(pa.ack);
-      Send(pa.routing_id, r);
+  void SendAck(PendingAck& pa) {
+    if (!pa.ack.has_tree_head()) {
+      FillHead(pa.ack.mutable_tree_head(), log_->LatestHead());
     }
-    acks_.clear();
+    v1::ServerFrame r;
+    r.set_request_id(pa.request_id);
+    *r.mutable_publish_ack() = std::move(pa.ack);
+    Send(pa.routing_id, r);
+  }
+
+  static void FillDuplicate(v1::PublishResult* res, const log::AppendOutcome& o) {
+    res->set_ok(true);
+    res->set_duplicate(true);
+    res->set_global_seq(o.global_seq);
+    res->set_case_seq(o.case_seq);
+    res->set_leaf_hash(std::string(merkle::AsBytes(o.leaf_hash)));
+  }
+
+  void SendReplies() {
     for (auto& [routing, frame] : replies_) {
       Send(routing, frame);
     }
@@ -903,14 +1115,13 @@ class BrokerImpl final : public Broker {
     subs_.erase(std::make_pair(sub.agency, static_cast<int>(sub.selector)));
   }
 
-  void PumpDirty() {
+  void PumpDirty(const std::set<std::string>& dirty) {
     std::vector<std::pair<std::string, int>> keys;
     for (auto& [key, sub] : subs_) {
-      if (sub.whole_log || dirty_agencies_.count(key.first) != 0) {
+      if (sub.whole_log || dirty.count(key.first) != 0) {
         keys.push_back(key);
       }
     }
-    dirty_agencies_.clear();
     for (const auto& k : keys) {
       auto it = subs_.find(k);
       if (it != subs_.end()) {
@@ -1093,7 +1304,7 @@ class BrokerImpl final : public Broker {
     }
     ra->set_purpose(req.purpose().empty() ? "case read" : req.purpose());
     std::string raw = access.SerializeAsString();
-    const uint64_t seq = log_->LastSeq() + entries_.size() + 1;
+    const uint64_t seq = next_seq_++;
     v1::Envelope env;
     env.set_global_seq(seq);
     env.set_case_seq((*proj)->state().version() + 1);
@@ -1195,15 +1406,31 @@ class BrokerImpl final : public Broker {
   std::atomic<bool> checkpoint_{false};
   Counters counters_;
 
-  // Per batch.
+  // The batch being staged.
   std::vector<log::AppendEntry> entries_;
   std::vector<Staged> staged_;  // parallel to entries_
   std::unordered_map<std::string, size_t> batch_index_;
-  std::unordered_map<std::string, core::CaseProjection> working_;
+  std::vector<std::string> batch_cases_;           // cases it holds in working_
+  std::unordered_set<std::string> batch_case_set_;
   std::vector<PendingAck> acks_;
   std::vector<std::pair<std::string, v1::ServerFrame>> replies_;
   std::vector<std::pair<std::string, v1::ServerFrame>> gated_replies_;  // after a durable commit
   std::set<std::string> dirty_agencies_;
+  uint64_t next_seq_ = 1;  // global seq of the next staged event
+
+  // Projections with staged events (not yet durable), and how many batches hold each.
+  std::unordered_map<std::string, core::CaseProjection> working_;
+  std::unordered_map<std::string, int> case_holds_;
+
+  // The writer thread and the batch it writes (one at a time).
+  std::thread writer_;
+  std::mutex writer_mu_;
+  std::condition_variable writer_cv_;
+  Batch* to_write_ = nullptr;  // guarded by writer_mu_
+  bool writer_stop_ = false;   // guarded by writer_mu_
+  std::unique_ptr<Batch> writing_;
+  std::atomic<bool> written_{false};
+  int wake_fd_ = -1;  // eventfd: the writer finished a batch
   std::vector<std::vector<zmq::message_t>> early_;  // received during the start-up check
 
   CaseCache cache_{kMaxCachedCases};

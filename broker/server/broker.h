@@ -3,11 +3,15 @@
 // Broker: the passage-broker application. Owns the event log, the ROUTER endpoint, the ZAP handler
 // and the delivery state; wires them and runs the main loop.
 //
-// Operation: one thread (Run) owns the ROUTER socket and the log writer. Each turn it drains the
-// messages that are ready (up to `group_commit_max_events` events or `group_commit_max_micros`),
-// validates every published event against the current projection of its case (core), appends all
-// accepted events in one synced batch, and only then sends the acks and the deliveries. A second
-// thread answers ZAP requests.
+// Operation: one thread (Run) owns the ROUTER socket. Each turn it drains the messages that are
+// ready (up to `group_commit_max_events` events or `group_commit_max_micros`) and validates every
+// published event against the projection of its case (core) including events staged but not yet
+// durable. A writer thread appends one batch at a time in one synced RocksDB write; while it
+// syncs, the loop stages the next batch, which goes to the writer as soon as it is free (so a
+// batch grows with the load and the time a sync takes). Acks, gated replies and deliveries of a
+// batch go out only once it is durable, in batch order. A third thread answers ZAP requests.
+// If the log refuses a batch, every event not yet acknowledged gets RETRY_LATER and Run returns
+// the error (the broker stops rather than serve from projections the log does not hold).
 //
 // Lifecycle: Create() opens the log, starts ZAP, binds, and (unless insecure) proves that an unknown
 // CURVE key is refused before returning. Run() serves until RequestStop().

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -160,6 +161,69 @@ TEST(PublishDedup, ResendOfAStoredEventGetsTheOriginalAckAlsoAfterABrokerCrash) 
     EXPECT_EQ(env.case_id(), case_id);
     EXPECT_EQ(env.case_seq(), env.global_seq());
   }
+}
+
+// The broker stages the next batch while the previous one is being synced; a repeat that arrives
+// then must still get the original's ack, and nothing is stored twice. One large PUBLISH (its
+// synced write takes milliseconds) is followed at once by frames repeating parts of it.
+TEST(PublishDedup, RepeatsArrivingWhileTheOriginalIsWrittenGetTheOriginalAck) {
+  testing::TempDir dir;
+  BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies());
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  RawDealer fia(broker.endpoint(), broker.broker_keys().public_z85, broker.keys("fia"));
+  ASSERT_OK(fia.status());
+
+  constexpr size_t kEvents = 1500;
+  constexpr size_t kRepeatFrames = 30;
+  constexpr size_t kPerRepeat = 50;
+  std::vector<std::string> bytes;
+  for (size_t i = 0; i < kEvents; ++i) {
+    bytes.push_back(Bytes(testing::CaseOpened("fia", core::NewUuidV7())));
+  }
+  const uint64_t first_id = fia.Send(testing::PublishFrame(bytes));
+  std::map<uint64_t, std::vector<size_t>> repeat_of;  // request id -> event indexes
+  for (size_t f = 0; f < kRepeatFrames; ++f) {
+    std::vector<std::string> frame;
+    std::vector<size_t> which;
+    for (size_t k = 0; k < kPerRepeat; ++k) {
+      size_t i = (f * 37 + k * 29) % kEvents;
+      frame.push_back(bytes[i]);
+      which.push_back(i);
+    }
+    repeat_of[fia.Send(testing::PublishFrame(frame))] = which;
+  }
+
+  std::vector<v1::PublishResult> originals;
+  std::map<uint64_t, std::vector<v1::PublishResult>> repeats;
+  while (originals.empty() || repeats.size() < repeat_of.size()) {
+    auto reply = fia.Recv(kReplyMs);
+    ASSERT_TRUE(reply.has_value()) << "answers missing\n" << broker.BrokerLog();
+    ASSERT_TRUE(reply->has_publish_ack()) << reply->DebugString();
+    const auto& results = reply->publish_ack().results();
+    if (reply->request_id() == first_id) {
+      originals.assign(results.begin(), results.end());
+    } else {
+      ASSERT_EQ(repeat_of.count(reply->request_id()), 1u);
+      repeats[reply->request_id()].assign(results.begin(), results.end());
+    }
+  }
+  ASSERT_EQ(originals.size(), kEvents);
+  for (size_t i = 0; i < kEvents; ++i) {
+    ASSERT_TRUE(originals[i].ok()) << originals[i].DebugString();
+    EXPECT_FALSE(originals[i].duplicate());
+    EXPECT_EQ(originals[i].global_seq(), i + 1);
+  }
+  for (const auto& [id, results] : repeats) {
+    const auto& which = repeat_of[id];
+    ASSERT_EQ(results.size(), which.size());
+    for (size_t k = 0; k < which.size(); ++k) {
+      ExpectSameAck(results[k], originals[which[k]]);
+    }
+  }
+  broker.Stop();
+  auto log = testing::ReadWholeLog(broker.log_dir());
+  ASSERT_OK(log);
+  EXPECT_EQ(log->size(), kEvents);
 }
 
 }  // namespace
