@@ -4,6 +4,7 @@
 // each with a fresh CURVE key pair, in a temp directory; can SIGKILL and restart it on the same port.
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,6 +75,9 @@ class BrokerProcess {
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     pid_ = fork();
     if (pid_ == 0) {
+      // A test that aborts (a failed assertion in a library, say) must not leave its broker
+      // running: the child dies with the thread that started it.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       std::string log = dir_ + "/broker.log";
       FILE* f = std::freopen(log.c_str(), "a", stderr);
       (void)f;
