@@ -710,7 +710,7 @@ void CaseProjection::Apply(const passage::v1::Envelope& env, const Event& e) {
       state_.set_crime_type(p.crime_type());
       state_.set_person_role(p.person_role());
       *state_.mutable_profile() = StoredProfile(p.profile(), at);
-      if (p.has_personal()) {
+      if (p.has_personal() && keep_personal_) {
         *state_.mutable_personal() = p.personal();
       }
       break;
@@ -734,7 +734,7 @@ void CaseProjection::Apply(const passage::v1::Envelope& env, const Event& e) {
     case Event::kProfileUpdated: {
       const passage::v1::ProfileUpdated& p = e.profile_updated();
       *state_.mutable_profile() = StoredProfile(p.profile(), state_.opened_at_ms());
-      if (p.has_personal()) {
+      if (p.has_personal() && keep_personal_) {
         *state_.mutable_personal() = p.personal();
       }
       break;

@@ -72,6 +72,15 @@ class CaseProjection {
   // Resumes from a snapshot (e.g. a checkpointed projection).
   explicit CaseProjection(passage::v1::CaseState state) : state_(std::move(state)) {}
 
+  // A projection that leaves CaseState.personal (the sealed names and contacts) empty: the broker
+  // decides everything without it and keeps many projections in memory. Everything else is as
+  // in a full projection.
+  static CaseProjection WithoutPersonalData() {
+    CaseProjection p;
+    p.keep_personal_ = false;
+    return p;
+  }
+
   const passage::v1::CaseState& state() const { return state_; }
 
   // True once a CaseOpened was applied.
@@ -92,6 +101,7 @@ class CaseProjection {
 
  private:
   passage::v1::CaseState state_;
+  bool keep_personal_ = true;
 };
 
 // The agencies (sorted, without the actor) whose inbox must receive `e`:

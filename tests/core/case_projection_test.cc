@@ -788,6 +788,36 @@ TEST(CaseProjection, FoldIsDeterministic) {
   EXPECT_EQ(resumed.SerializeDeterministic(), first.SerializeDeterministic());
 }
 
+// The broker's lean projection differs from a full one only in the sealed personal data.
+TEST(CaseProjection, WithoutPersonalDataKeepsEverythingButTheSealedData) {
+  Broker b;
+  Event open = CaseOpenedEvent(kFia);
+  passage::v1::SealedPersonalData* sealed = open.mutable_case_opened()->mutable_personal();
+  sealed->set_scheme(1);
+  sealed->set_ciphertext(std::string(96, 'c'));
+  sealed->set_nonce(std::string(24, 'n'));
+  auto* key = sealed->add_wrapped_keys();
+  key->set_agency_id(kFia);
+  key->set_sealed_key(std::string(80, 'k'));
+  ASSERT_OK(b.Publish(open));
+  ASSERT_OK(b.Publish(ConsentGivenEvent(kFia, ConsentId(1), passage::v1::CONSENT_SCOPE_SERVICES)));
+  b.SendAndAccept(1, kFia, kShelter, passage::v1::SERVICE_TYPE_SHELTER, ConsentId(1));
+
+  CaseProjection full;
+  CaseProjection lean = CaseProjection::WithoutPersonalData();
+  for (const passage::v1::Envelope& env : b.log()) {
+    Event e;
+    ASSERT_TRUE(e.ParseFromString(env.event()));
+    full.Apply(env, e);
+    lean.Apply(env, e);
+  }
+  ASSERT_TRUE(full.state().has_personal());
+  EXPECT_FALSE(lean.state().has_personal());
+  passage::v1::CaseState without = full.state();
+  without.clear_personal();
+  EXPECT_EQ(CaseProjection(without).SerializeDeterministic(), lean.SerializeDeterministic());
+}
+
 // Apply is total: events that Check would refuse still neither crash nor corrupt the state.
 TEST(CaseProjection, ApplyNeverFails) {
   CaseProjection p;
