@@ -8,7 +8,7 @@ PACKAGES=(
   protobuf-compiler libprotobuf-dev
   librocksdb-dev rocksdb-tools
   libzmq3-dev cppzmq-dev
-  libsodium-dev libssl-dev libspdlog-dev
+  libsodium-dev libssl-dev libspdlog-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server libhiredis-dev
 )
