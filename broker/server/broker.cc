@@ -115,6 +115,7 @@ struct Subscription {
   // No deadline in `inflight` is earlier than this (it may be earlier than the true minimum after
   // acks); the timers look at this subscription's deliveries only once it has passed.
   int64_t next_deadline_ms = INT64_MAX;
+  bool cursor_dirty = false;  // acks moved the cursor; stored at the end of the loop turn
 };
 
 // A published event waiting for the batch's synced write.
@@ -321,11 +322,15 @@ class BrokerImpl final : public Broker {
           break;
         }
         HandleMessage(parts);
-        if (MonoUs() - start > options_.group_commit_max_micros) {
+        // Stop draining when the writer is free again: its acks go out and what is staged is
+        // handed over at once, so one batch never waits for the next to fill.
+        if (MonoUs() - start > options_.group_commit_max_micros ||
+            written_.load(std::memory_order_acquire)) {
           break;
         }
       }
       SendReplies();  // what does not wait for a durable write
+      SaveDirtyCursors();
       if (writing_ == nullptr && HasStaged()) {
         failed = Submit();
         if (!failed.ok()) {
@@ -340,10 +345,10 @@ class BrokerImpl final : public Broker {
         last_report = NowMs();
         logger_->info(
             "seq {} published {} duplicates {} refused {} malformed {} delivered {} redelivered {} "
-            "parked {} batches {}",
+            "parked {} batches {} slowest_write_ms {:.1f}",
             log_->LastSeq(), counters_.published, counters_.duplicates, counters_.refused,
             counters_.malformed, counters_.delivered, counters_.redelivered, counters_.parked,
-            counters_.batches);
+            counters_.batches, slowest_write_us_.exchange(0) / 1000.0);
       }
     }
     if (failed.ok()) {
@@ -353,6 +358,7 @@ class BrokerImpl final : public Broker {
     }
     StopWriter();
     SendReplies();
+    SaveDirtyCursors();
     logger_->info("stopping at seq {}", log_->LastSeq());
     return failed;
   }
@@ -674,7 +680,7 @@ class BrokerImpl final : public Broker {
     if (const core::CaseProjection* cached = cache_.Find(case_id)) {
       return &working_.emplace(case_id, *cached).first->second;
     }
-    core::CaseProjection proj;
+    core::CaseProjection proj = core::CaseProjection::WithoutPersonalData();
     ASSIGN_OR_RETURN(uint64_t version, log_->CaseVersion(case_id));
     if (version == 0) {
       // A new case: nothing to fold (a point lookup, cheaper than a scan).
@@ -747,7 +753,12 @@ class BrokerImpl final : public Broker {
       Batch* b = to_write_;
       to_write_ = nullptr;
       lock.unlock();
+      const int64_t began = MonoUs();
       b->out = log_->Append(b->entries);
+      const int64_t took = MonoUs() - began;
+      if (took > slowest_write_us_.load(std::memory_order_relaxed)) {
+        slowest_write_us_.store(took, std::memory_order_relaxed);
+      }
       written_.store(true, std::memory_order_release);
       uint64_t one = 1;
       [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof(one));
@@ -991,7 +1002,7 @@ class BrokerImpl final : public Broker {
     for (uint64_t seq : a.global_seqs()) {
       sub->inflight.erase(seq);
     }
-    SaveCursor(*sub);
+    sub->cursor_dirty = true;
     Pump(*sub);
   }
 
@@ -1032,7 +1043,28 @@ class BrokerImpl final : public Broker {
                   s.ok() ? "" : " (recording failed: " + s.ToString() + ")");
   }
 
-  void SaveCursor(const Subscription& sub) {
+  // Stores every cursor that acks moved, in one write (not synced: a cursor that is a little behind
+  // after a crash only means redelivery, which consumers dedup).
+  void SaveDirtyCursors() {
+    std::vector<std::pair<std::string, std::string>> puts;
+    for (auto& [key, sub] : subs_) {
+      if (sub.cursor_dirty) {
+        sub.cursor_dirty = false;
+        uint64_t cursor = sub.inflight.empty() ? sub.scan_pos : sub.inflight.begin()->first - 1;
+        puts.emplace_back(CursorKey(sub.agency, sub.selector), log::EncodeBe64(cursor));
+      }
+    }
+    if (puts.empty()) {
+      return;
+    }
+    Status s = log_->PutState(puts, {}, false);
+    if (!s.ok()) {
+      logger_->warn("could not store {} delivery cursors: {}", puts.size(), s.ToString());
+    }
+  }
+
+  void SaveCursor(Subscription& sub) {
+    sub.cursor_dirty = false;
     uint64_t cursor = sub.inflight.empty() ? sub.scan_pos : sub.inflight.begin()->first - 1;
     std::vector<std::pair<std::string, std::string>> puts = {
         {CursorKey(sub.agency, sub.selector), log::EncodeBe64(cursor)}};
@@ -1431,6 +1463,7 @@ class BrokerImpl final : public Broker {
   std::unique_ptr<Batch> writing_;
   std::atomic<bool> written_{false};
   int wake_fd_ = -1;  // eventfd: the writer finished a batch
+  std::atomic<int64_t> slowest_write_us_{0};  // since the last periodic report
   std::vector<std::vector<zmq::message_t>> early_;  // received during the start-up check
 
   CaseCache cache_{kMaxCachedCases};
