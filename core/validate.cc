@@ -132,23 +132,64 @@ bool IsCodeText(std::string_view s) {
 
 // Validates `p`; when `out` is not null, writes the normal form there (countries alpha-2 upper
 // case, subdivisions upper case, band and majority derived from the age where unspecified).
+// The checks below build a field name (prefix.name[i]) only when they refuse: profiles are
+// validated for every event the broker accepts.
+template <typename E>
+Status CheckOptionalEnumField(int value, bool (*is_valid)(int), std::string_view prefix,
+                              std::string_view name) {
+  if (is_valid(value)) {
+    return Status::Ok();
+  }
+  return CheckEnum<E>(value, is_valid, Join(prefix, name), Need::kOptional);
+}
+
+template <typename E>
+Status CheckEnumListField(const RepeatedField<int>& values, bool (*is_valid)(int),
+                          std::string_view prefix, std::string_view name) {
+  // Fast path: every element known, none UNSPECIFIED, none twice (lists hold a handful).
+  bool fine = true;
+  for (int i = 0; i < values.size() && fine; ++i) {
+    const int v = values.Get(i);
+    fine = v != 0 && is_valid(v);
+    for (int j = 0; j < i && fine; ++j) {
+      fine = values.Get(j) != v;
+    }
+  }
+  if (fine) {
+    return Status::Ok();
+  }
+  return CheckEnumList<E>(values, is_valid, Join(prefix, name));
+}
+
+Result<std::string> NormalizeCountryField(std::string_view code, std::string_view prefix,
+                                          std::string_view name, int index = -1) {
+  auto r = NormalizeCountry(code, name);
+  if (r.ok()) {
+    return r;
+  }
+  const std::string field = index < 0 ? Join(prefix, name) : At(Join(prefix, name), index);
+  return NormalizeCountry(code, field);
+}
+
 Status CheckProfile(const Profile& p, std::string_view prefix, Profile* out) {
-  Profile n = p;
-  RETURN_IF_ERROR(CheckEnum<passage::v1::Sex>(p.sex(), passage::v1::Sex_IsValid,
-                                              Join(prefix, "sex"), Need::kOptional));
+  RETURN_IF_ERROR(
+      CheckOptionalEnumField<passage::v1::Sex>(p.sex(), passage::v1::Sex_IsValid, prefix, "sex"));
   if (p.gender_identity().size() > kMaxGenderIdentity || !IsCodeText(p.gender_identity())) {
     return Invalid(Join(prefix, "gender_identity"),
                    "holds a category code (up to 32 of A-Z, a-z, 0-9, '-', '_'), not free text");
   }
-  RETURN_IF_ERROR(CheckEnum<passage::v1::AgeBand>(p.age_band(), passage::v1::AgeBand_IsValid,
-                                                  Join(prefix, "age_band"), Need::kOptional));
-  RETURN_IF_ERROR(CheckEnum<passage::v1::MajorityStatus>(
-      p.majority_at_identification(), passage::v1::MajorityStatus_IsValid,
-      Join(prefix, "majority_at_identification"), Need::kOptional));
-  RETURN_IF_ERROR(CheckEnum<passage::v1::MajorityStatus>(
-      p.majority_at_exploitation(), passage::v1::MajorityStatus_IsValid,
-      Join(prefix, "majority_at_exploitation"), Need::kOptional));
+  RETURN_IF_ERROR(CheckOptionalEnumField<passage::v1::AgeBand>(
+      p.age_band(), passage::v1::AgeBand_IsValid, prefix, "age_band"));
+  RETURN_IF_ERROR(CheckOptionalEnumField<passage::v1::MajorityStatus>(
+      p.majority_at_identification(), passage::v1::MajorityStatus_IsValid, prefix,
+      "majority_at_identification"));
+  RETURN_IF_ERROR(CheckOptionalEnumField<passage::v1::MajorityStatus>(
+      p.majority_at_exploitation(), passage::v1::MajorityStatus_IsValid, prefix,
+      "majority_at_exploitation"));
 
+  // Derived values, written to `out` at the end.
+  passage::v1::AgeBand band = p.age_band();
+  passage::v1::MajorityStatus majority_at_identification = p.majority_at_identification();
   if (p.has_age_years()) {
     const uint32_t age = p.age_years();
     if (age > kMaxAgeYears) {
@@ -170,8 +211,8 @@ Status CheckProfile(const Profile& p, std::string_view prefix, Profile* out) {
           ShortEnumName(passage::v1::MajorityStatus_descriptor(), p.majority_at_identification()) +
               " does not match age_years " + std::to_string(age));
     }
-    n.set_age_band(expected);
-    n.set_majority_at_identification(majority);
+    band = expected;
+    majority_at_identification = majority;
   } else if (p.age_band() != passage::v1::AGE_BAND_UNSPECIFIED) {
     const passage::v1::MajorityStatus majority = MajorityForAgeBand(p.age_band());
     if (p.majority_at_identification() != passage::v1::MAJORITY_STATUS_UNSPECIFIED &&
@@ -181,24 +222,24 @@ Status CheckProfile(const Profile& p, std::string_view prefix, Profile* out) {
           ShortEnumName(passage::v1::MajorityStatus_descriptor(), p.majority_at_identification()) +
               " does not match age band " + std::string(AgeBandCtdcText(p.age_band())));
     }
-    n.set_majority_at_identification(majority);
+    majority_at_identification = majority;
   }
-  if (n.majority_at_identification() == passage::v1::MAJORITY_STATUS_MINOR &&
+  if (majority_at_identification == passage::v1::MAJORITY_STATUS_MINOR &&
       p.majority_at_exploitation() == passage::v1::MAJORITY_STATUS_ADULT) {
     return Invalid(Join(prefix, "majority_at_exploitation"),
                    "a person who is a minor at identification was a minor at exploitation too");
   }
 
-  const std::string citizenship = Join(prefix, "citizenship");
-  n.clear_citizenship();
+  std::vector<std::string> citizenship;
+  citizenship.reserve(static_cast<size_t>(p.citizenship_size()));
   for (int i = 0; i < p.citizenship_size(); ++i) {
-    ASSIGN_OR_RETURN(std::string code, NormalizeCountry(p.citizenship(i), At(citizenship, i)));
-    for (const std::string& earlier : n.citizenship()) {
+    ASSIGN_OR_RETURN(std::string code, NormalizeCountryField(p.citizenship(i), prefix, "citizenship", i));
+    for (const std::string& earlier : citizenship) {
       if (earlier == code) {
-        return Invalid(At(citizenship, i), Quoted(code) + " is listed twice");
+        return Invalid(At(Join(prefix, "citizenship"), i), Quoted(code) + " is listed twice");
       }
     }
-    n.add_citizenship(std::move(code));
+    citizenship.push_back(std::move(code));
   }
 
   struct Place {
@@ -206,49 +247,49 @@ Status CheckProfile(const Profile& p, std::string_view prefix, Profile* out) {
     const char* province_field;
     const std::string& country;
     const std::string& province;
-    std::string* country_out;
-    std::string* province_out;
+    std::string country_out;
+    std::string province_out;
   };
-  const Place places[] = {
+  Place places[] = {
       {"country_of_identification", "province_of_identification", p.country_of_identification(),
-       p.province_of_identification(), n.mutable_country_of_identification(),
-       n.mutable_province_of_identification()},
+       p.province_of_identification(), {}, {}},
       {"country_of_exploitation", "province_of_exploitation", p.country_of_exploitation(),
-       p.province_of_exploitation(), n.mutable_country_of_exploitation(),
-       n.mutable_province_of_exploitation()},
+       p.province_of_exploitation(), {}, {}},
   };
-  for (const Place& place : places) {
+  for (Place& place : places) {
     if (!place.country.empty()) {
-      ASSIGN_OR_RETURN(*place.country_out,
-                       NormalizeCountry(place.country, Join(prefix, place.country_field)));
+      ASSIGN_OR_RETURN(place.country_out,
+                       NormalizeCountryField(place.country, prefix, place.country_field));
     }
     if (!place.province.empty()) {
-      ASSIGN_OR_RETURN(*place.province_out,
-                       NormalizeSubdivision(place.province, Join(prefix, place.province_field)));
-      if (!place.country_out->empty() && place.province_out->substr(0, 2) != *place.country_out) {
+      auto province = NormalizeSubdivision(place.province, place.province_field);
+      if (!province.ok()) {
+        return NormalizeSubdivision(place.province, Join(prefix, place.province_field)).status();
+      }
+      place.province_out = std::move(*province);
+      if (!place.country_out.empty() && place.province_out.substr(0, 2) != place.country_out) {
         return Invalid(Join(prefix, place.province_field),
-                       Quoted(*place.province_out) + " is not a subdivision of " +
-                           place.country_field + " " + Quoted(*place.country_out));
+                       Quoted(place.province_out) + " is not a subdivision of " +
+                           place.country_field + " " + Quoted(place.country_out));
       }
     }
   }
 
-  RETURN_IF_ERROR(CheckEnumList<passage::v1::ExploitationForm>(
-      p.exploitation_forms(), passage::v1::ExploitationForm_IsValid,
-      Join(prefix, "exploitation_forms")));
-  RETURN_IF_ERROR(CheckEnumList<passage::v1::LabourSector>(
-      p.labour_sectors(), passage::v1::LabourSector_IsValid, Join(prefix, "labour_sectors")));
-  RETURN_IF_ERROR(CheckEnumList<passage::v1::SexualExploitationType>(
-      p.sexual_exploitation_types(), passage::v1::SexualExploitationType_IsValid,
-      Join(prefix, "sexual_exploitation_types")));
-  RETURN_IF_ERROR(CheckEnumList<passage::v1::MeansOfControl>(
-      p.means_of_control(), passage::v1::MeansOfControl_IsValid, Join(prefix, "means_of_control")));
-  RETURN_IF_ERROR(CheckEnumList<passage::v1::RecruiterRelation>(
-      p.recruiter_relations(), passage::v1::RecruiterRelation_IsValid,
-      Join(prefix, "recruiter_relations")));
-  RETURN_IF_ERROR(CheckEnum<passage::v1::IdentificationChannel>(
-      p.identification_channel(), passage::v1::IdentificationChannel_IsValid,
-      Join(prefix, "identification_channel"), Need::kOptional));
+  RETURN_IF_ERROR(CheckEnumListField<passage::v1::ExploitationForm>(
+      p.exploitation_forms(), passage::v1::ExploitationForm_IsValid, prefix, "exploitation_forms"));
+  RETURN_IF_ERROR(CheckEnumListField<passage::v1::LabourSector>(
+      p.labour_sectors(), passage::v1::LabourSector_IsValid, prefix, "labour_sectors"));
+  RETURN_IF_ERROR(CheckEnumListField<passage::v1::SexualExploitationType>(
+      p.sexual_exploitation_types(), passage::v1::SexualExploitationType_IsValid, prefix,
+      "sexual_exploitation_types"));
+  RETURN_IF_ERROR(CheckEnumListField<passage::v1::MeansOfControl>(
+      p.means_of_control(), passage::v1::MeansOfControl_IsValid, prefix, "means_of_control"));
+  RETURN_IF_ERROR(CheckEnumListField<passage::v1::RecruiterRelation>(
+      p.recruiter_relations(), passage::v1::RecruiterRelation_IsValid, prefix,
+      "recruiter_relations"));
+  RETURN_IF_ERROR(CheckOptionalEnumField<passage::v1::IdentificationChannel>(
+      p.identification_channel(), passage::v1::IdentificationChannel_IsValid, prefix,
+      "identification_channel"));
 
   const int32_t year = p.year_of_registration();
   if (year != 0 && (year < kMinYearOfRegistration || year > kMaxYearOfRegistration)) {
@@ -256,6 +297,26 @@ Status CheckProfile(const Profile& p, std::string_view prefix, Profile* out) {
                    std::to_string(year) + " is not a plausible year (0 or 1990 to 2100)");
   }
   if (out != nullptr) {
+    Profile n = p;
+    n.set_age_band(band);
+    n.set_majority_at_identification(majority_at_identification);
+    n.clear_citizenship();
+    for (std::string& code : citizenship) {
+      n.add_citizenship(std::move(code));
+    }
+    for (int i = 0; i < 2; ++i) {
+      Place& place = places[i];
+      std::string* country = i == 0 ? n.mutable_country_of_identification()
+                                    : n.mutable_country_of_exploitation();
+      std::string* province = i == 0 ? n.mutable_province_of_identification()
+                                     : n.mutable_province_of_exploitation();
+      if (!place.country.empty()) {
+        *country = std::move(place.country_out);
+      }
+      if (!place.province.empty()) {
+        *province = std::move(place.province_out);
+      }
+    }
     *out = std::move(n);
   }
   return Status::Ok();
