@@ -140,9 +140,11 @@ else
 fi
 
 # Broker load (issue 3 §8): passage-broker (CURVE and --insecure) against redis-server XADD with
-# appendfsync always and the disk's fdatasync, open loop; prints its own table and ratios. Defaults:
-# 32 publishers, window 16, 10 s per phase (about 2 minutes); temp files under $PASSAGE_BENCH_DIR
-# (default /tmp). Extra flags via $PASSAGE_BROKER_LOAD_ARGS, e.g. "--quick".
+# appendfsync always and the disk's fdatasync, open loop; prints its own table and ratios. Run
+# twice: one event per PUBLISH frame (32 publishers x 16 frames in flight), then 16 events per
+# frame as the client library sends a backlog (32 x 4 frames of 16; Redis gets the same 64
+# commands pipelined per connection). About 2 minutes each; temp files under $PASSAGE_BENCH_DIR
+# (default /tmp). Extra flags for both via $PASSAGE_BROKER_LOAD_ARGS, e.g. "--quick".
 load_bin="$build_dir/bench/broker_load"
 if [[ ! -x "$load_bin" ]]; then
   echo "bench/run.sh: $load_bin is not built (run make build)" >&2
@@ -151,3 +153,6 @@ fi
 echo
 # shellcheck disable=SC2086  # word splitting of the extra flags is intended
 "$load_bin" ${PASSAGE_BROKER_LOAD_ARGS:-}
+echo
+# shellcheck disable=SC2086
+"$load_bin" --batch 16 --window 4 ${PASSAGE_BROKER_LOAD_ARGS:-}
