@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <mutex>
 #include <unordered_map>
 
@@ -163,6 +164,8 @@ class RocksEventLog final : public EventLog {
     std::vector<std::pair<std::string, std::string>> index_puts[kNumCf];
     passage::v1::Envelope env;
     std::string env_bytes;
+    std::vector<std::string> fresh_envelopes;  // kept in memory for Read once durable
+    fresh_envelopes.reserve(entries.size());
     size_t fresh = 0;
 
     for (size_t i = 0; i < entries.size(); ++i) {
@@ -217,6 +220,7 @@ class RocksEventLog final : public EventLog {
       merkle::Hash leaf = merkle::LeafHash(env_bytes);
       std::string seq_key = EncodeBe64(seq);
       batch.Put(handles_[kEvents], seq_key, env_bytes);
+      fresh_envelopes.push_back(env_bytes);
       if (!e.case_id.empty()) {
         index_puts[kCaseIndex].emplace_back(CaseIndexKey(e.case_id, case_seq), seq_key);
       }
@@ -260,6 +264,7 @@ class RocksEventLog final : public EventLog {
     wo.sync = true;
     RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "appending to the event log"));
 
+    RememberRecent(range_.size() + 1, std::move(fresh_envelopes));
     std::lock_guard state_lock(head_mu_);
     range_ = std::move(range);
     last_leaf_ = prev;
@@ -290,6 +295,13 @@ class RocksEventLog final : public EventLog {
   }
 
   Result<std::string> Read(uint64_t seq) const override {
+    {
+      // Deliveries read what was just appended: answered from memory, same bytes as stored.
+      std::lock_guard lock(recent_mu_);
+      if (seq >= recent_first_ && seq < recent_first_ + recent_.size()) {
+        return recent_[seq - recent_first_];
+      }
+    }
     std::string v;
     auto s = db_->Get(rocksdb::ReadOptions(), handles_[kEvents], EncodeBe64(seq), &v);
     if (s.IsNotFound()) {
@@ -677,6 +689,32 @@ class RocksEventLog final : public EventLog {
   std::function<int64_t()> clock_ms_;
   std::unique_ptr<merkle::TreeHeadSigner> signer_;
   std::string public_key_;
+
+  // The envelopes of the last appends (durable), from seq recent_first_ on; bounded by
+  // kRecentBytes.
+  void RememberRecent(uint64_t first_seq, std::vector<std::string> envelopes) {
+    std::lock_guard lock(recent_mu_);
+    if (recent_.empty() || recent_first_ + recent_.size() != first_seq) {
+      recent_.clear();
+      recent_bytes_ = 0;
+      recent_first_ = first_seq;
+    }
+    for (auto& e : envelopes) {
+      recent_bytes_ += e.size();
+      recent_.push_back(std::move(e));
+    }
+    while (recent_bytes_ > kRecentBytes && !recent_.empty()) {
+      recent_bytes_ -= recent_.front().size();
+      recent_.pop_front();
+      ++recent_first_;
+    }
+  }
+
+  static constexpr size_t kRecentBytes = 8 << 20;
+  mutable std::mutex recent_mu_;
+  std::deque<std::string> recent_;
+  uint64_t recent_first_ = 1;
+  size_t recent_bytes_ = 0;
 
   std::mutex write_mu_;  // one appender at a time
   rocksdb::WriteBatch batch_;  // reused by Append under write_mu_

@@ -38,6 +38,7 @@ namespace v1 = passage::v1;
 
 constexpr char kBrokerVersion[] = "passage-broker/0.1";
 constexpr size_t kMaxCachedCases = 50000;
+constexpr int64_t kCursorSaveEveryMs = 100;
 // Producer name of the events the broker writes itself (access records).
 constexpr char kBrokerProducer[] = "passage-broker";
 
@@ -330,7 +331,9 @@ class BrokerImpl final : public Broker {
         }
       }
       SendReplies();  // what does not wait for a durable write
-      SaveDirtyCursors();
+      if (NowMs() - last_cursor_save_ms_ >= kCursorSaveEveryMs) {
+        SaveDirtyCursors();
+      }
       if (writing_ == nullptr && HasStaged()) {
         failed = Submit();
         if (!failed.ok()) {
@@ -1043,9 +1046,11 @@ class BrokerImpl final : public Broker {
                   s.ok() ? "" : " (recording failed: " + s.ToString() + ")");
   }
 
-  // Stores every cursor that acks moved, in one write (not synced: a cursor that is a little behind
-  // after a crash only means redelivery, which consumers dedup).
+  // Stores every cursor that acks moved, in one write, at most every kCursorSaveEveryMs (not
+  // synced: a cursor that is a little behind after a crash only means redelivery, which consumers
+  // dedup).
   void SaveDirtyCursors() {
+    last_cursor_save_ms_ = NowMs();
     std::vector<std::pair<std::string, std::string>> puts;
     for (auto& [key, sub] : subs_) {
       if (sub.cursor_dirty) {
@@ -1464,6 +1469,7 @@ class BrokerImpl final : public Broker {
   std::atomic<bool> written_{false};
   int wake_fd_ = -1;  // eventfd: the writer finished a batch
   std::atomic<int64_t> slowest_write_us_{0};  // since the last periodic report
+  int64_t last_cursor_save_ms_ = 0;
   std::vector<std::vector<zmq::message_t>> early_;  // received during the start-up check
 
   CaseCache cache_{kMaxCachedCases};

@@ -4,6 +4,7 @@
 #include <rocksdb/db.h>
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -121,6 +122,40 @@ TEST(EventLog, KnownCaseSeqIsUsedAndAMismatchRefusesTheWholeBatch) {
   auto b_version = log->CaseVersion(kCaseB);
   ASSERT_OK(b_version);
   EXPECT_EQ(*b_version, 0u);
+}
+
+// Read answers recent seqs from memory and older ones from RocksDB: both give the stored bytes.
+TEST(EventLog, ReadGivesTheStoredBytesForRecentAndOlderEvents) {
+  testing::TempDir dir;
+  auto log = MustOpen(Options(dir.Sub("log")));
+  constexpr int kBatches = 12;
+  constexpr int kPerBatch = 1000;  // 12,000 envelopes of about 1 KiB: more than the memory keeps
+  for (int b = 0; b < kBatches; ++b) {
+    std::vector<AppendEntry> batch;
+    for (int i = 0; i < kPerBatch; ++i) {
+      AppendEntry e = Entry("e" + std::to_string(b * kPerBatch + i), kCaseA);
+      e.event_bytes = std::string(1000, static_cast<char>('a' + (i % 26)));
+      batch.push_back(std::move(e));
+    }
+    ASSERT_OK(log->Append(batch));
+  }
+  std::map<uint64_t, std::string> stored;
+  ASSERT_OK(log->Scan(0, UINT64_MAX, [&](uint64_t seq, std::string_view bytes) {
+    stored[seq] = std::string(bytes);
+    return true;
+  }));
+  ASSERT_EQ(stored.size(), static_cast<size_t>(kBatches * kPerBatch));
+  for (uint64_t seq : {uint64_t{1}, uint64_t{2}, uint64_t{5000}, uint64_t{11999}, uint64_t{12000}}) {
+    auto r = log->Read(seq);
+    ASSERT_OK(r);
+    EXPECT_EQ(*r, stored[seq]) << "seq " << seq;
+  }
+  EXPECT_EQ(log->Read(12001).status().code(), StatusCode::kNotFound);
+  log.reset();
+  auto reopened = MustOpen(Options(dir.Sub("log")));
+  auto r = reopened->Read(12000);
+  ASSERT_OK(r);
+  EXPECT_EQ(*r, stored[12000]);
 }
 
 TEST(EventLog, EnvelopeKeepsTheProducersBytesAndChainsThePreviousLeaf) {
