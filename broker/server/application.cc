@@ -38,7 +38,7 @@ constexpr char kUsage[] =
     "  --insecure               no CURVE: development only, never with real data\n"
     "\n"
     "Online backup: `kill -USR1 PID` writes a consistent checkpoint of the log to\n"
-    "DATA_DIR/checkpoints/<UTC time> between two batches (see docs/audit.md).\n";
+    "DATA_DIR/checkpoints/<UTC time> holding whole batches only (see docs/audit.md).\n";
 
 std::atomic<Broker*> g_broker{nullptr};
 

@@ -136,13 +136,22 @@ struct PendingAck {
   std::vector<std::pair<int, std::string>> late;
 };
 
+// A reply sent only once the batch holding its access record is durable. A case read lists the
+// case's envelopes then, up to the record, so that it holds everything acknowledged before it.
+struct GatedReply {
+  std::string routing_id;
+  v1::ServerFrame frame;
+  std::set<v1::DataSection> sections;  // a case read: the sections it may list
+  uint64_t access_seq = 0;             // a case read: the global seq of its RecordAccessed
+};
+
 // One group commit: the events staged in one turn of the loop and everything that waits for them
 // to be durable. While one batch is written (synced) by the writer thread the loop stages the next.
 struct Batch {
   std::vector<log::AppendEntry> entries;
   std::vector<Staged> staged;  // parallel to entries
   std::vector<PendingAck> acks;
-  std::vector<std::pair<std::string, v1::ServerFrame>> gated;  // replies sent once durable
+  std::vector<GatedReply> gated;  // replies sent once durable
   std::set<std::string> dirty;                                 // agencies with new deliveries
   std::vector<std::string> cases;         // cases whose working projection this batch holds
   std::unordered_set<std::string> dedup;  // agency \0 event id of its entries
@@ -302,6 +311,9 @@ class BrokerImpl final : public Broker {
           failed = Status::Internal(std::string("poll: ") + e.what());
           break;
         }
+      }
+      if ((items[1].revents & ZMQ_POLLIN) != 0) {
+        DrainWake();  // also a token left by a batch completed before its eventfd write
       }
       if (written_.load(std::memory_order_acquire)) {
         failed = CompleteWritten();
@@ -780,10 +792,26 @@ class BrokerImpl final : public Broker {
     }
   }
 
-  // Answers the batch the writer finished.
-  Status CompleteWritten() {
+  void DrainWake() {
     uint64_t drained = 0;
     [[maybe_unused]] ssize_t n = ::read(wake_fd_, &drained, sizeof(drained));
+  }
+
+  // Blocks until the writer finished the batch it holds (if any). Signals do not end the wait.
+  void WaitForWriter() {
+    while (writing_ != nullptr && !written_.load(std::memory_order_acquire)) {
+      zmq::pollitem_t item{nullptr, wake_fd_, ZMQ_POLLIN, 0};
+      try {
+        zmq::poll(&item, 1, std::chrono::milliseconds(100));
+      } catch (const zmq::error_t&) {
+        // EINTR (a second SIGTERM, SIGUSR1): keep waiting.
+      }
+    }
+  }
+
+  // Answers the batch the writer finished.
+  Status CompleteWritten() {
+    DrainWake();
     written_.store(false, std::memory_order_relaxed);
     std::unique_ptr<Batch> b = std::move(writing_);
     if (b == nullptr) {
@@ -795,10 +823,7 @@ class BrokerImpl final : public Broker {
   // Waits for the batch being written, then writes and answers what is staged.
   Status Flush() {
     for (int round = 0; round < 2; ++round) {
-      while (writing_ != nullptr && !written_.load(std::memory_order_acquire)) {
-        zmq::pollitem_t item{nullptr, wake_fd_, ZMQ_POLLIN, 0};
-        zmq::poll(&item, 1, std::chrono::milliseconds(100));
-      }
+      WaitForWriter();
       if (writing_ != nullptr) {
         RETURN_IF_ERROR(CompleteWritten());
       }
@@ -809,15 +834,21 @@ class BrokerImpl final : public Broker {
     return Status::Ok();
   }
 
-  // After the log failed: every event not yet acknowledged gets RETRY_LATER.
+  // The loop is ending on an error: a batch the writer stored is still answered; every other
+  // event not yet acknowledged gets RETRY_LATER.
   void FailStaged() {
-    while (writing_ != nullptr && !written_.load(std::memory_order_acquire)) {
-      zmq::pollitem_t item{nullptr, wake_fd_, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, std::chrono::milliseconds(100));
-    }
+    WaitForWriter();
     std::vector<std::unique_ptr<Batch>> batches;
     if (writing_ != nullptr) {
-      batches.push_back(std::move(writing_));
+      std::unique_ptr<Batch> written = std::move(writing_);
+      if (written->out.ok()) {
+        if (Complete(*written).ok()) {
+          written.reset();
+        }
+      }
+      if (written != nullptr) {
+        batches.push_back(std::move(written));
+      }
     }
     batches.push_back(TakeStaged());
     for (auto& b : batches) {
@@ -839,12 +870,12 @@ class BrokerImpl final : public Broker {
       pa.late.clear();
       SendAck(pa);
     }
-    for (auto& [routing, frame] : b.gated) {
+    for (auto& g : b.gated) {
       v1::ServerFrame e;
-      e.set_request_id(frame.request_id());
+      e.set_request_id(g.frame.request_id());
       FillError(e.mutable_error(),
                 Status::Unavailable("the broker could not record the read; retry later"));
-      Send(routing, e);
+      Send(g.routing_id, e);
     }
   }
 
@@ -902,8 +933,17 @@ class BrokerImpl final : public Broker {
       FillHead(pa.ack.mutable_tree_head(), head);
       SendAck(pa);
     }
-    for (auto& [routing, frame] : b.gated) {
-      Send(routing, frame);
+    for (auto& g : b.gated) {
+      if (g.access_seq != 0) {
+        if (Status listed = ListCaseEvents(g); !listed.ok()) {
+          v1::ServerFrame e;
+          e.set_request_id(g.frame.request_id());
+          FillError(e.mutable_error(), listed);
+          Send(g.routing_id, e);
+          continue;
+        }
+      }
+      Send(g.routing_id, g.frame);
     }
     for (const auto& id : b.cases) {
       auto hold = case_holds_.find(id);
@@ -1311,24 +1351,8 @@ class BrokerImpl final : public Broker {
     for (auto sec : sections) {
       out->add_sections(sec);
     }
-    auto seqs = log_->CaseEvents(req.case_id(), 0, UINT64_MAX);
-    if (!seqs.ok()) {
-      ReplyError(routing, f.request_id(), seqs.status());
-      return 0;
-    }
-    for (uint64_t seq : *seqs) {
-      auto bytes = log_->Read(seq);
-      v1::Envelope env;
-      v1::Event ev;
-      if (!bytes.ok() || !env.ParseFromString(*bytes) || !ev.ParseFromString(env.event())) {
-        ReplyError(routing, f.request_id(), Status::Corruption("event " + std::to_string(seq) + " unreadable"));
-        return 0;
-      }
-      if (sections.count(SectionOf(ev)) != 0 && ev.payload_case() != v1::Event::kRecordAccessed) {
-        out->add_envelopes(std::move(*bytes));
-      }
-    }
-    // Record the read in the same batch; the answer waits for it to be durable.
+    // Record the read in this batch; the answer, with the envelopes listed then, waits for it to
+    // be durable.
     v1::Event access;
     access.set_event_id(core::NewUuidV7());
     access.set_case_id(req.case_id());
@@ -1360,8 +1384,36 @@ class BrokerImpl final : public Broker {
     entry.known_case_seq = env.case_seq();
     entries_.push_back(std::move(entry));
     staged_.push_back(Staged{seq});
-    gated_replies_.emplace_back(routing, std::move(r));
+    GatedReply g;
+    g.routing_id = routing;
+    g.frame = std::move(r);
+    g.sections = std::move(sections);
+    g.access_seq = seq;
+    gated_replies_.push_back(std::move(g));
     return 1;
+  }
+
+  // Adds to a durable case read the envelopes of its case before its access record, in the
+  // sections it may read (access records themselves are not listed).
+  Status ListCaseEvents(GatedReply& g) {
+    auto* out = g.frame.mutable_case_events();
+    ASSIGN_OR_RETURN(auto seqs, log_->CaseEvents(out->case_id(), 0, UINT64_MAX));
+    for (uint64_t seq : seqs) {
+      if (seq >= g.access_seq) {
+        break;
+      }
+      auto bytes = log_->Read(seq);
+      v1::Envelope env;
+      v1::Event ev;
+      if (!bytes.ok() || !env.ParseFromString(*bytes) || !ev.ParseFromString(env.event())) {
+        return Status::Corruption("event " + std::to_string(seq) + " of case " + out->case_id() +
+                                  " is unreadable");
+      }
+      if (g.sections.count(SectionOf(ev)) != 0 && ev.payload_case() != v1::Event::kRecordAccessed) {
+        out->add_envelopes(std::move(*bytes));
+      }
+    }
+    return Status::Ok();
   }
 
   // ---- proofs -------------------------------------------------------------------------------
@@ -1451,7 +1503,7 @@ class BrokerImpl final : public Broker {
   std::unordered_set<std::string> batch_case_set_;
   std::vector<PendingAck> acks_;
   std::vector<std::pair<std::string, v1::ServerFrame>> replies_;
-  std::vector<std::pair<std::string, v1::ServerFrame>> gated_replies_;  // after a durable commit
+  std::vector<GatedReply> gated_replies_;  // after a durable commit
   std::set<std::string> dirty_agencies_;
   uint64_t next_seq_ = 1;  // global seq of the next staged event
 

@@ -54,7 +54,8 @@ class Broker {
   virtual Status Run() = 0;
   virtual void RequestStop() = 0;
   // Asks the serving loop to write a consistent checkpoint of the log (RocksDB Checkpoint, hard
-  // links where possible) to DATA_DIR/checkpoints/<UTC time> between two batches, and to verify
+  // links where possible) to DATA_DIR/checkpoints/<UTC time> from its loop (a RocksDB checkpoint is
+  // consistent while the writer appends; it holds whole batches only), and to verify
   // it. Safe to call from a signal handler (SIGUSR1).
   virtual void RequestCheckpoint() = 0;
   // The bound endpoint, e.g. "tcp://127.0.0.1:41234".

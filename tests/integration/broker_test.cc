@@ -17,6 +17,7 @@
 #include "services/runtime/local_store.h"
 #include "tests/testing/broker_process.h"
 #include "tests/testing/events.h"
+#include "tests/testing/raw_dealer.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -150,6 +151,71 @@ TEST(Broker, Sigusr1WritesAVerifiableCheckpointWhileServing) {
   EXPECT_EQ((*copy)->LastSeq(), 5u);
   ASSERT_OK(fia.client->Publish(testing::CaseOpened("fia", core::NewUuidV7())));
   EXPECT_OK(fia.client->Flush(10000));  // and goes on serving
+}
+
+// A case read staged while an earlier batch is still being written must not miss that batch: its
+// reply comes after the batch's acks, so it lists every event acknowledged before it.
+TEST(Broker, CaseReadListsEveryEventAcknowledgedBeforeItsReply) {
+  testing::TempDir dir;
+  BrokerProcess broker(dir.Sub("broker"), Agencies());
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  testing::RawDealer fia(broker.endpoint(), broker.broker_keys().public_z85, broker.keys("fia"));
+  ASSERT_OK(fia.status());
+  const std::string case_id = core::NewUuidV7();
+  const v1::Event opened_event = testing::CaseOpened("fia", case_id);
+  std::string opened;
+  opened_event.SerializeToString(&opened);
+  auto first = fia.Call(testing::PublishFrame({opened}), 10000);
+  ASSERT_TRUE(first.has_value() && first->has_publish_ack()) << broker.BrokerLog();
+
+  for (int round = 0; round < 3; ++round) {
+    // A large PUBLISH (its synced write takes milliseconds) ending with an event of the case,
+    // then at once a read of the case.
+    std::vector<std::string> events;
+    for (int i = 0; i < 1500; ++i) {
+      events.emplace_back();
+      testing::CaseOpened("fia", core::NewUuidV7()).SerializeToString(&events.back());
+    }
+    const v1::Event consent = testing::ConsentGiven("fia", case_id, core::NewUuidV7());
+    events.emplace_back();
+    consent.SerializeToString(&events.back());
+    const uint64_t publish_id = fia.Send(testing::PublishFrame(events));
+    v1::ClientFrame read;
+    read.mutable_case_events()->set_case_id(case_id);
+    read.mutable_case_events()->set_purpose("test");
+    const uint64_t read_id = fia.Send(read);
+
+    bool acked = false;
+    bool answered = false;
+    while (!answered) {
+      auto reply = fia.Recv(10000);
+      ASSERT_TRUE(reply.has_value()) << broker.BrokerLog();
+      if (reply->request_id() == publish_id) {
+        ASSERT_TRUE(reply->has_publish_ack()) << reply->ShortDebugString();
+        acked = true;
+        continue;
+      }
+      ASSERT_EQ(reply->request_id(), read_id);
+      ASSERT_TRUE(reply->has_case_events()) << reply->ShortDebugString();
+      answered = true;
+      std::set<std::string> listed;
+      for (const auto& bytes : reply->case_events().envelopes()) {
+        v1::Envelope env;
+        ASSERT_TRUE(env.ParseFromString(bytes));
+        listed.insert(env.event_id());
+      }
+      EXPECT_EQ(listed.count(opened_event.event_id()), 1u);
+      if (acked) {
+        EXPECT_EQ(listed.count(consent.event_id()), 1u)
+            << "round " << round << ": the reply came after the ack of "
+            << consent.event_id() << " but does not list it";
+      }
+    }
+    if (!acked) {
+      auto reply = fia.Recv(10000);
+      ASSERT_TRUE(reply.has_value() && reply->request_id() == publish_id) << broker.BrokerLog();
+    }
+  }
 }
 
 }  // namespace
