@@ -62,8 +62,10 @@ struct AppendEntry {
   // append in between; Append skips the second lookup. Repeats within one batch are still caught.
   bool checked_new = false;
   // The case seq this entry must get, when the caller already knows the case's version (the
-  // broker's projection does); 0 makes Append look the case head up. Append refuses the batch
-  // (Internal) if a known seq does not follow the case's events in the same batch.
+  // broker's projection, itself built from CaseVersion/CaseEvents, does); 0 makes Append look the
+  // case head up. A known seq is trusted against the stored head (no lookup: that is its point);
+  // Append refuses the batch (Internal) only if it does not follow the case's earlier entries in
+  // the same batch.
   uint64_t known_case_seq = 0;
 };
 
