@@ -154,7 +154,7 @@ struct Batch {
   std::vector<GatedReply> gated;  // replies sent once durable
   std::set<std::string> dirty;                                 // agencies with new deliveries
   std::vector<std::string> cases;         // cases whose working projection this batch holds
-  std::unordered_set<std::string> dedup;  // agency \0 event id of its entries
+  std::unordered_map<std::string, size_t> dedup;  // agency \0 event id -> entry index
   Result<std::vector<log::AppendOutcome>> out = std::vector<log::AppendOutcome>{};
 };
 
@@ -727,9 +727,7 @@ class BrokerImpl final : public Broker {
     b->gated = std::move(gated_replies_);
     b->dirty = std::move(dirty_agencies_);
     b->cases = std::move(batch_cases_);
-    for (auto& [key, index] : batch_index_) {
-      b->dedup.insert(key);
-    }
+    b->dedup = std::move(batch_index_);
     entries_.clear();
     staged_.clear();
     acks_.clear();
