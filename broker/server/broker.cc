@@ -119,6 +119,11 @@ struct Subscription {
   bool cursor_dirty = false;  // acks moved the cursor; stored at the end of the loop turn
 };
 
+// The position a subscription resumes after: every seq up to it was acknowledged or parked.
+uint64_t CursorOf(const Subscription& sub) {
+  return sub.inflight.empty() ? sub.scan_pos : sub.inflight.begin()->first - 1;
+}
+
 // A published event waiting for the batch's synced write.
 struct Staged {
   uint64_t expected_seq = 0;
@@ -1013,8 +1018,7 @@ class BrokerImpl final : public Broker {
       logger_->info("agency {}: a new {} subscription replaces the previous one", agency,
                     v1::Selector_Name(s.selector()));
       if (!s.has_after_seq()) {
-        sub.scan_pos = old->second.inflight.empty() ? old->second.scan_pos
-                                                    : old->second.inflight.begin()->first - 1;
+        sub.scan_pos = CursorOf(old->second);
       }
     }
     subs_[key] = std::move(sub);
@@ -1093,8 +1097,7 @@ class BrokerImpl final : public Broker {
     for (auto& [key, sub] : subs_) {
       if (sub.cursor_dirty) {
         sub.cursor_dirty = false;
-        uint64_t cursor = sub.inflight.empty() ? sub.scan_pos : sub.inflight.begin()->first - 1;
-        puts.emplace_back(CursorKey(sub.agency, sub.selector), log::EncodeBe64(cursor));
+        puts.emplace_back(CursorKey(sub.agency, sub.selector), log::EncodeBe64(CursorOf(sub)));
       }
     }
     if (puts.empty()) {
@@ -1108,7 +1111,7 @@ class BrokerImpl final : public Broker {
 
   void SaveCursor(Subscription& sub) {
     sub.cursor_dirty = false;
-    uint64_t cursor = sub.inflight.empty() ? sub.scan_pos : sub.inflight.begin()->first - 1;
+    const uint64_t cursor = CursorOf(sub);
     std::vector<std::pair<std::string, std::string>> puts = {
         {CursorKey(sub.agency, sub.selector), log::EncodeBe64(cursor)}};
     Status s = log_->PutState(puts, {}, false);
@@ -1185,7 +1188,7 @@ class BrokerImpl final : public Broker {
   void DropSubscription(Subscription& sub) {
     logger_->info("agency {} is unreachable; its {} stream resumes from seq {} on reconnect",
                   sub.agency, v1::Selector_Name(sub.selector),
-                  sub.inflight.empty() ? sub.scan_pos : sub.inflight.begin()->first - 1);
+                  CursorOf(sub));
     SaveCursor(sub);
     subs_.erase(std::make_pair(sub.agency, static_cast<int>(sub.selector)));
   }
