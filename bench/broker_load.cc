@@ -192,6 +192,8 @@ struct Options {
   bool flat_with_subscriber = false;
   bool keep = false;
   bool timeline = false;
+  bool run_flat = true;   // --phases
+  bool run_fixed = true;
 };
 
 constexpr char kUsage[] =
@@ -199,6 +201,7 @@ constexpr char kUsage[] =
     "                   [--batch K] [--rate EVENTS_PER_S] [--payload BYTES] [--fsync-samples N]\n"
     "                   [--broker PATH] [--redis-server PATH] [--dir DIR] [--skip-insecure]\n"
     "                   [--skip-redis] [--flat-with-subscriber] [--keep] [--timeline]\n"
+    "                   [--phases flat|fixed|both]\n"
     "\n"
     "Load test of passage-broker (CURVE and --insecure) against redis-server XADD with\n"
     "appendfsync always, and the disk's fdatasync; prints the DESIGN.md §10 ratios.\n"
@@ -216,7 +219,9 @@ constexpr char kUsage[] =
     "  --flat-with-subscriber   also run CURVE flat out with the subscriber attached (info)\n"
     "  --dir DIR                parent of the temp dir (default $PASSAGE_BENCH_DIR or /tmp)\n"
     "  --keep                   keep the temp dir (server logs) instead of removing it\n"
-    "  --timeline               print acknowledged events/s per half second of every round\n";
+    "  --timeline               print acknowledged events/s per half second of every round\n"
+    "  --phases P               flat, fixed or both (default): which phases to run; the ratios of a\n"
+    "                           phase not run are not printed\n";
 
 Options ParseOptions(int argc, char** argv) {
   Options o;
@@ -280,6 +285,14 @@ Options ParseOptions(int argc, char** argv) {
       o.keep = true;
     } else if (a == "--timeline") {
       o.timeline = true;
+    } else if (a == "--phases") {
+      const std::string v = value();
+      if (v != "flat" && v != "fixed" && v != "both") {
+        std::fprintf(stderr, "broker_load: --phases: '%s' is not flat, fixed or both\n%s", v.c_str(), kUsage);
+        std::exit(2);
+      }
+      o.run_flat = v != "fixed";
+      o.run_fixed = v != "flat";
     } else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -1732,7 +1745,7 @@ int Main(int argc, char** argv) {
                  Ms(l.p99_us).c_str(), r->problem.empty() ? "" : ("  !! " + r->problem).c_str());
   };
 
-  for (int n = 0; n < opt.rounds; ++n) {
+  for (int n = 0; opt.run_flat && n < opt.rounds; ++n) {
     round(&curve_flat, n, [&] { RunPassagePhase(*curve, spec(true), opt, false, &curve_flat); });
     if (opt.flat_with_subscriber) {
       round(&curve_sub, n, [&] { RunPassagePhase(*curve, spec(true), opt, true, &curve_sub); });
@@ -1744,7 +1757,7 @@ int Main(int argc, char** argv) {
       round(&redis_flat, n, [&] { RunRedisPhase(*redis, spec(true), opt, &redis_flat); });
     }
   }
-  for (int n = 0; n < opt.rounds; ++n) {
+  for (int n = 0; opt.run_fixed && n < opt.rounds; ++n) {
     // The disk, in the directory the brokers write to, between the rounds it is compared with.
     const int samples = opt.fsync_samples / opt.rounds + (n < opt.fsync_samples % opt.rounds ? 1 : 0);
     if (g_interrupted) {
@@ -1839,18 +1852,23 @@ int Main(int argc, char** argv) {
 
   // The ratios.
   const bool have_redis = redis_flat.measured_ns > 0;
+  const bool have_fixed = curve_fixed.measured_ns > 0;
   std::printf("\nratios (bars from DESIGN.md §10, taken within this run):\n");
-  if (have_redis) {
+  if (have_redis && curve_flat.measured_ns > 0) {
     PrintRatio("CURVE-on throughput / Redis throughput (flat out)",
                Ratio(curve_flat.throughput, redis_flat.throughput), 1.2, true);
+  }
+  if (have_fixed && redis_fixed.measured_ns > 0) {
     PrintRatio(("p99 publish->ack / Redis p99, both at " + Rate(opt.rate) + "/s").c_str(),
                Ratio(curve_fixed.ack.p99_us, redis_fixed.ack.p99_us), 1.0, false);
   }
-  PrintRatio(("p99 publish->ack at " + Rate(opt.rate) + "/s / fdatasync p99").c_str(),
-             Ratio(curve_fixed.ack.p99_us, disk.sync.p99_us), 3.0, false);
-  PrintRatio("p99 publish->delivered / p99 publish->ack (fixed rate)",
-             Ratio(curve_fixed.deliver ? curve_fixed.deliver->p99_us : 0, curve_fixed.ack.p99_us), 2.0,
-             false);
+  if (have_fixed) {
+    PrintRatio(("p99 publish->ack at " + Rate(opt.rate) + "/s / fdatasync p99").c_str(),
+               Ratio(curve_fixed.ack.p99_us, disk.sync.p99_us), 3.0, false);
+    PrintRatio("p99 publish->delivered / p99 publish->ack (fixed rate)",
+               Ratio(curve_fixed.deliver ? curve_fixed.deliver->p99_us : 0, curve_fixed.ack.p99_us), 2.0,
+               false);
+  }
   for (const PhaseResult* r : {&curve_fixed, &plain_fixed, &redis_fixed}) {
     if (r->backlog > 0) {
       std::printf("  note: %s did not sustain %s/s (%" PRIu64 " scheduled events never sent): its "

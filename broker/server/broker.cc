@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -124,6 +125,47 @@ uint64_t CursorOf(const Subscription& sub) {
   return sub.inflight.empty() ? sub.scan_pos : sub.inflight.begin()->first - 1;
 }
 
+// Time from a PUBLISH being read off the socket to its ACK being handed to the socket, over one
+// status period: what the broker itself adds, queueing and the synced write included.
+class LatencyHistogram {
+ public:
+  void Add(int64_t us) {
+    size_t b = 0;
+    // Bucket b holds [10 us x 1.19^(b-1), 10 us x 1.19^b); bucket 0 everything under 10 us and the
+    // last one everything above its lower edge.
+    for (double edge = 10; b + 1 < kBuckets && static_cast<double>(us) >= edge; edge *= 1.19) {
+      ++b;
+    }
+    ++counts_[b];
+    ++n_;
+    max_us_ = std::max(max_us_, us);
+  }
+  // Upper edge of the bucket holding the q-quantile, in ms (0 when empty).
+  double QuantileMs(double q) const {
+    if (n_ == 0) {
+      return 0;
+    }
+    const uint64_t rank = static_cast<uint64_t>(q * static_cast<double>(n_ - 1)) + 1;
+    uint64_t seen = 0;
+    double edge = 10;  // upper edge of bucket b: 10 us x 1.19^b
+    for (size_t b = 0; b < kBuckets; ++b, edge *= 1.19) {
+      seen += counts_[b];
+      if (seen >= rank) {
+        return std::min(edge, static_cast<double>(max_us_)) / 1000.0;
+      }
+    }
+    return static_cast<double>(max_us_) / 1000.0;
+  }
+  double MaxMs() const { return static_cast<double>(max_us_) / 1000.0; }
+  void Reset() { *this = LatencyHistogram(); }
+
+ private:
+  static constexpr size_t kBuckets = 80;  // 10 us x 1.19^78 is ~8 minutes
+  std::array<uint64_t, kBuckets> counts_{};
+  uint64_t n_ = 0;
+  int64_t max_us_ = 0;
+};
+
 // A published event waiting for the batch's synced write.
 struct Staged {
   uint64_t expected_seq = 0;
@@ -133,6 +175,7 @@ struct PendingAck {
   std::string routing_id;
   std::string agency;
   uint64_t request_id = 0;
+  int64_t received_us = 0;  // MonoUs() when the PUBLISH was read
   v1::PublishAck ack;
   // result index -> entry index in its batch (fresh or in-batch duplicate)
   std::vector<std::pair<int, size_t>> fills;
@@ -365,10 +408,13 @@ class BrokerImpl final : public Broker {
         last_report = NowMs();
         logger_->info(
             "seq {} published {} duplicates {} refused {} malformed {} delivered {} redelivered {} "
-            "parked {} batches {} slowest_write_ms {:.1f}",
+            "parked {} batches {} slowest_write_ms {:.1f} publish_to_ack_ms p50 {:.2f} p99 {:.2f} "
+            "max {:.1f}",
             log_->LastSeq(), counters_.published, counters_.duplicates, counters_.refused,
             counters_.malformed, counters_.delivered, counters_.redelivered, counters_.parked,
-            counters_.batches, slowest_write_us_.exchange(0) / 1000.0);
+            counters_.batches, slowest_write_us_.exchange(0) / 1000.0, ack_latency_.QuantileMs(0.5),
+            ack_latency_.QuantileMs(0.99), ack_latency_.MaxMs());
+        ack_latency_.Reset();
       }
     }
     if (failed.ok()) {
@@ -586,6 +632,7 @@ class BrokerImpl final : public Broker {
     pa.routing_id = routing;
     pa.agency = agency;
     pa.request_id = f.request_id();
+    pa.received_us = MonoUs();
     const auto& events = f.publish().events();
     int staged = 0;
     for (int i = 0; i < events.size(); ++i) {
@@ -971,6 +1018,9 @@ class BrokerImpl final : public Broker {
     r.set_request_id(pa.request_id);
     *r.mutable_publish_ack() = std::move(pa.ack);
     Send(pa.routing_id, r);
+    if (pa.received_us != 0) {
+      ack_latency_.Add(MonoUs() - pa.received_us);
+    }
   }
 
   static void FillDuplicate(v1::PublishResult* res, const log::AppendOutcome& o) {
@@ -1522,6 +1572,7 @@ class BrokerImpl final : public Broker {
   std::atomic<bool> written_{false};
   int wake_fd_ = -1;  // eventfd: the writer finished a batch
   std::atomic<int64_t> slowest_write_us_{0};  // since the last periodic report
+  LatencyHistogram ack_latency_;               // since the last periodic report
   int64_t last_cursor_save_ms_ = 0;
   std::vector<std::vector<zmq::message_t>> early_;  // received during the start-up check
 
