@@ -1,6 +1,6 @@
-// broker_load: open-loop load test of the real passage-broker, against Redis Streams and the disk, for
-// the ratios DESIGN.md §10 judges the broker by. A plain executable (not Google Benchmark): the load
-// is open loop, with its own clock.
+// broker_load: open-loop load test of the real passage-broker, against Redis Streams and the disk,
+// for the ratios DESIGN.md §10 judges the broker by. A plain executable (not Google Benchmark): the
+// load is open loop, with its own clock.
 //
 // Three servers run side by side for the whole run, each on loopback in the temp dir:
 //   passage  the passage-broker binary with CURVE, and a second one with --insecure (PLAIN). N
@@ -8,7 +8,8 @@
 //            its RocksDB outbox would measure the client's disk), W PUBLISH frames of K events in
 //            flight; each event a 500-byte CaseOpened of a new case whose sealed personal data
 //            (random ciphertext) pads it to size.
-//   redis    redis-server (appendonly yes, appendfsync always, no RDB): XADD of the same event bytes
+//   redis    redis-server (appendonly yes, appendfsync always, no RDB): XADD of the same event
+//   bytes
 //            to one stream over N connections with W x K commands pipelined.
 // Two phases, each `--seconds` of measurement split into `--rounds` rounds that take the servers in
 // turn (so that the drifting load of a shared machine hits them alike), each round after a warm-up
@@ -25,14 +26,14 @@
 // Then it prints a table, CPU use per thread of each server (and how long its main thread waited
 // for a CPU), synced batches seen in the acks, and the ratios with PASS/MISS.
 //
-// The scheduled time of each event travels in the event itself (actor_user = "bench:" + steady-clock
-// ns) so the subscriber can measure publish->delivered without shared state.
+// The scheduled time of each event travels in the event itself (actor_user = "bench:" +
+// steady-clock ns) so the subscriber can measure publish->delivered without shared state.
 //
 // Everything lives in a fresh directory under $PASSAGE_BENCH_DIR (default /tmp), removed at exit
 // (a full run writes ~1 GB there). Servers are started by this process and stopped (SIGTERM, then
-// SIGKILL) by their pid; they also get SIGKILL if this process dies (PR_SET_PDEATHSIG). Exit status:
-// 0 when every phase ran (whatever the ratios), 1 when a server did not start or events were
-// refused, unanswered or not delivered, 130 when interrupted.
+// SIGKILL) by their pid; they also get SIGKILL if this process dies (PR_SET_PDEATHSIG). Exit
+// status: 0 when every phase ran (whatever the ratios), 1 when a server did not start or events
+// were refused, unanswered or not delivered, 130 when interrupted.
 
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -192,12 +193,13 @@ struct Options {
   bool flat_with_subscriber = false;
   bool keep = false;
   bool timeline = false;
-  bool run_flat = true;   // --phases
+  bool run_flat = true;  // --phases
   bool run_fixed = true;
 };
 
 constexpr char kUsage[] =
-    "usage: broker_load [--quick] [--seconds S] [--rounds R] [--warmup S] [--publishers N] [--window W]\n"
+    "usage: broker_load [--quick] [--seconds S] [--rounds R] [--warmup S] [--publishers N] "
+    "[--window W]\n"
     "                   [--batch K] [--rate EVENTS_PER_S] [--payload BYTES] [--fsync-samples N]\n"
     "                   [--broker PATH] [--redis-server PATH] [--dir DIR] [--skip-insecure]\n"
     "                   [--skip-redis] [--flat-with-subscriber] [--keep] [--timeline]\n"
@@ -220,7 +222,8 @@ constexpr char kUsage[] =
     "  --dir DIR                parent of the temp dir (default $PASSAGE_BENCH_DIR or /tmp)\n"
     "  --keep                   keep the temp dir (server logs) instead of removing it\n"
     "  --timeline               print acknowledged events/s per half second of every round\n"
-    "  --phases P               flat, fixed or both (default): which phases to run; the ratios of a\n"
+    "  --phases P               flat, fixed or both (default): which phases to run; the ratios of "
+    "a\n"
     "                           phase not run are not printed\n";
 
 Options ParseOptions(int argc, char** argv) {
@@ -288,7 +291,8 @@ Options ParseOptions(int argc, char** argv) {
     } else if (a == "--phases") {
       const std::string v = value();
       if (v != "flat" && v != "fixed" && v != "both") {
-        std::fprintf(stderr, "broker_load: --phases: '%s' is not flat, fixed or both\n%s", v.c_str(), kUsage);
+        std::fprintf(stderr, "broker_load: --phases: '%s' is not flat, fixed or both\n%s",
+                     v.c_str(), kUsage);
         std::exit(2);
       }
       o.run_flat = v != "fixed";
@@ -490,7 +494,9 @@ struct CpuAccount {
     }
   }
 
-  static double Cpus() { return static_cast<double>(std::max(1u, std::thread::hardware_concurrency())); }
+  static double Cpus() {
+    return static_cast<double>(std::max(1u, std::thread::hardware_concurrency()));
+  }
 
   // "broker 150% (main 90%, ZMQbg/IO/0 45%); its main thread waited for a CPU 30% of the time; load
   // generator 40%; rest of the machine 5% (of 200%)"
@@ -498,7 +504,9 @@ struct CpuAccount {
     if (secs <= 0) {
       return "n/a";
     }
-    auto pct = [&](double s) { return std::to_string(static_cast<int>(std::lround(s / secs * 100))) + "%"; };
+    auto pct = [&](double s) {
+      return std::to_string(static_cast<int>(std::lround(s / secs * 100))) + "%";
+    };
     double total = 0;
     std::vector<std::pair<double, std::string>> sorted;
     for (const auto& [name, s] : server_s) {
@@ -646,7 +654,8 @@ struct DiskResult {
 
   void Finish() {
     sync = Summarize(ns);
-    per_second = elapsed_ns > 0 ? static_cast<double>(ns.size()) * 1e9 / static_cast<double>(elapsed_ns) : 0;
+    per_second =
+        elapsed_ns > 0 ? static_cast<double>(ns.size()) * 1e9 / static_cast<double>(elapsed_ns) : 0;
   }
 };
 
@@ -683,7 +692,8 @@ void MeasureFdatasync(const std::string& dir, int samples, DiskResult* out) {
 // travels in actor_user as "bench:" + 20 digits (fixed width, so every event has the same size).
 class EventMaker {
  public:
-  EventMaker(const std::string& agency, size_t target, uint64_t seed) : rng_(seed * 2654435761u + 1) {
+  EventMaker(const std::string& agency, size_t target, uint64_t seed)
+      : rng_(seed * 2654435761u + 1) {
     event_.set_actor_agency(agency);
     event_.set_actor_role(v1::ACTOR_ROLE_CASE_WORKER);
     auto* o = event_.mutable_case_opened();
@@ -830,7 +840,9 @@ class Schedule {
   }
   bool flat() const { return flat_; }
   // Time the next event is due.
-  int64_t next() const { return flat_ ? 0 : start_ + static_cast<int64_t>(interval_ * static_cast<double>(n_)); }
+  int64_t next() const {
+    return flat_ ? 0 : start_ + static_cast<int64_t>(interval_ * static_cast<double>(n_));
+  }
   // Takes the next due time (call only when next() <= now, or flat out).
   int64_t Take(int64_t now) {
     if (flat_) {
@@ -865,7 +877,8 @@ class Schedule {
 };
 
 // Until when a publisher waits for replies: the next due time while it may send, else a while.
-int64_t WakeTime(const Schedule& sched, int64_t now, int64_t send_end, int64_t drain_end, bool may_send) {
+int64_t WakeTime(const Schedule& sched, int64_t now, int64_t send_end, int64_t drain_end,
+                 bool may_send) {
   if (now < send_end && may_send) {
     return sched.flat() ? now : std::min(sched.next(), send_end);
   }
@@ -882,7 +895,7 @@ struct PublisherStats {
   uint64_t backlog = 0;     // scheduled inside the window, never sent (rate not met)
   std::string error;        // set when the publisher could not run at all
   std::string first_refusal;
-  std::vector<uint64_t> heads;  // Passage: tree size of each ack received inside the window
+  std::vector<uint64_t> heads;      // Passage: tree size of each ack received inside the window
   std::vector<int64_t> backlog_ns;  // never sent: at least this late (see RecordBacklog)
 };
 
@@ -897,7 +910,8 @@ void RecordBacklog(PublisherStats& st, const Schedule& sched, const PhaseClock& 
 }
 
 // Records one answered event.
-void RecordAnswer(PublisherStats& st, const PhaseClock& clock, int64_t scheduled, int64_t now, bool ok) {
+void RecordAnswer(PublisherStats& st, const PhaseClock& clock, int64_t scheduled, int64_t now,
+                  bool ok) {
   if (!ok) {
     st.refused++;
     return;
@@ -918,7 +932,8 @@ void RecordAnswer(PublisherStats& st, const PhaseClock& clock, int64_t scheduled
 
 class PassageBroker {
  public:
-  PassageBroker(std::string dir, int publishers, bool insecure) : dir_(std::move(dir)), insecure_(insecure) {
+  PassageBroker(std::string dir, int publishers, bool insecure)
+      : dir_(std::move(dir)), insecure_(insecure) {
     fs::create_directories(dir_);
     broker_keys_ = transport::GenerateCurveKeyPair();
     if (!transport::WriteKeyFile(dir_ + "/broker.key", broker_keys_).ok()) {
@@ -952,11 +967,17 @@ class PassageBroker {
 
   bool Start(const std::string& bin) {
     const std::string ep_file = dir_ + "/endpoint";
-    std::vector<std::string> args = {bin,          "--data-dir",      dir_ + "/data",
-                                     "--registry", dir_ + "/registry.textproto",
-                                     "--key-file", dir_ + "/broker.key",
-                                     "--listen",   "tcp://127.0.0.1:0",
-                                     "--endpoint-file", ep_file};
+    std::vector<std::string> args = {bin,
+                                     "--data-dir",
+                                     dir_ + "/data",
+                                     "--registry",
+                                     dir_ + "/registry.textproto",
+                                     "--key-file",
+                                     dir_ + "/broker.key",
+                                     "--listen",
+                                     "tcp://127.0.0.1:0",
+                                     "--endpoint-file",
+                                     ep_file};
     if (insecure_) {
       args.push_back("--insecure");
     }
@@ -1078,8 +1099,9 @@ std::optional<uint64_t> Handshake(zmq::socket_t& s, const std::string& agency, s
   return std::nullopt;
 }
 
-void PassagePublisher(PassageBroker* broker, zmq::context_t* ctx, const LoadSpec& spec, const Options& opt,
-                      int index, PhaseClock* clock, std::atomic<int>* ready, PublisherStats* st) {
+void PassagePublisher(PassageBroker* broker, zmq::context_t* ctx, const LoadSpec& spec,
+                      const Options& opt, int index, PhaseClock* clock, std::atomic<int>* ready,
+                      PublisherStats* st) {
   prctl(PR_SET_TIMERSLACK, 1UL);
   const std::string agency = PassageBroker::PublisherId(index);
   zmq::socket_t s(*ctx, zmq::socket_type::dealer);
@@ -1102,8 +1124,11 @@ void PassagePublisher(PassageBroker* broker, zmq::context_t* ctx, const LoadSpec
   Schedule sched(spec, index, t0);
   std::unordered_map<uint64_t, std::vector<int64_t>> pending;  // request id -> scheduled times
   uint64_t next_request = 2;
-  st->ack_ns.reserve(spec.flat_out ? 1 << 18 : static_cast<size_t>(spec.rate / spec.publishers *
-                                                                     static_cast<double>(spec.measure_ns) / 1e9 * 1.2) + 16);
+  st->ack_ns.reserve(spec.flat_out
+                         ? 1 << 18
+                         : static_cast<size_t>(spec.rate / spec.publishers *
+                                               static_cast<double>(spec.measure_ns) / 1e9 * 1.2) +
+                               16);
   v1::ClientFrame frame;
   v1::ServerFrame reply;
   std::string bad;
@@ -1160,7 +1185,8 @@ void PassagePublisher(PassageBroker* broker, zmq::context_t* ctx, const LoadSpec
         }
         const auto& results = reply.publish_ack().results();
         for (size_t i = 0; i < times.size(); ++i) {
-          const bool good = static_cast<int>(i) < results.size() && results[static_cast<int>(i)].ok() &&
+          const bool good = static_cast<int>(i) < results.size() &&
+                            results[static_cast<int>(i)].ok() &&
                             !results[static_cast<int>(i)].duplicate();
           if (!good && st->first_refusal.empty()) {
             st->first_refusal = static_cast<int>(i) < results.size()
@@ -1182,7 +1208,7 @@ void PassagePublisher(PassageBroker* broker, zmq::context_t* ctx, const LoadSpec
 }
 
 struct SubscriberStats {
-  std::vector<int64_t> deliver_ns;  // events scheduled inside the measured window
+  std::vector<int64_t> deliver_ns;     // events scheduled inside the measured window
   std::atomic<uint64_t> delivered{0};  // distinct first deliveries of tagged events
   uint64_t redelivered = 0;
   std::string error;
@@ -1191,10 +1217,12 @@ struct SubscriberStats {
 // One system-principal agency reading every event (SELECTOR_ALL_READABLE) from the current end of
 // the log, acking each delivery (one ConsumerAck per burst received).
 void PassageSubscriber(PassageBroker* broker, zmq::context_t* ctx, const PhaseClock* clock,
-                       std::atomic<int>* ready, const std::atomic<bool>* stop, SubscriberStats* st) {
+                       std::atomic<int>* ready, const std::atomic<bool>* stop,
+                       SubscriberStats* st) {
   zmq::socket_t s(*ctx, zmq::socket_type::dealer);
   std::optional<uint64_t> size;
-  if (!transport::ConfigureClient(s, broker->SecurityFor(kSubscriber), transport::SocketTuning{}).ok()) {
+  if (!transport::ConfigureClient(s, broker->SecurityFor(kSubscriber), transport::SocketTuning{})
+           .ok()) {
     st->error = "cannot configure the socket";
   } else {
     s.connect(broker->endpoint());
@@ -1306,13 +1334,17 @@ struct PhaseResult {
   std::optional<Latency> deliver;
 
   void Finish() {
-    throughput = measured_ns > 0 ? static_cast<double>(acked_in_window) * 1e9 / static_cast<double>(measured_ns) : 0;
+    throughput = measured_ns > 0
+                     ? static_cast<double>(acked_in_window) * 1e9 / static_cast<double>(measured_ns)
+                     : 0;
     ack = Summarize(ack_ns);
     if (with_delivery) {
       deliver = Summarize(deliver_ns);
     }
   }
-  bool Failed() const { return !problem.empty() || refused > 0 || unanswered > 0 || undelivered > 0; }
+  bool Failed() const {
+    return !problem.empty() || refused > 0 || unanswered > 0 || undelivered > 0;
+  }
 };
 
 void AddPublishers(const std::vector<PublisherStats>& stats, const LoadSpec& spec, PhaseResult* r) {
@@ -1359,8 +1391,8 @@ void RunPassagePhase(PassageBroker& broker, const LoadSpec& spec, const Options&
   std::vector<PublisherStats> stats(static_cast<size_t>(spec.publishers));
   std::vector<std::thread> threads;
   for (int i = 0; i < spec.publishers; ++i) {
-    threads.emplace_back(PassagePublisher, &broker, &ctx, std::cref(spec), std::cref(opt), i, &clock,
-                         &ready, &stats[static_cast<size_t>(i)]);
+    threads.emplace_back(PassagePublisher, &broker, &ctx, std::cref(spec), std::cref(opt), i,
+                         &clock, &ready, &stats[static_cast<size_t>(i)]);
   }
   while (ready.load() < expected_ready) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -1430,11 +1462,25 @@ class RedisServer {
       if (port_ <= 0) {
         return false;
       }
-      std::vector<std::string> args = {bin,        "--port",          std::to_string(port_),
-                                       "--bind",   "127.0.0.1",       "--dir", dir_,
-                                       "--appendonly", "yes",         "--appendfsync", "always",
-                                       "--save",   "",                "--daemonize", "no",
-                                       "--protected-mode", "yes",     "--logfile", ""};
+      std::vector<std::string> args = {bin,
+                                       "--port",
+                                       std::to_string(port_),
+                                       "--bind",
+                                       "127.0.0.1",
+                                       "--dir",
+                                       dir_,
+                                       "--appendonly",
+                                       "yes",
+                                       "--appendfsync",
+                                       "always",
+                                       "--save",
+                                       "",
+                                       "--daemonize",
+                                       "no",
+                                       "--protected-mode",
+                                       "yes",
+                                       "--logfile",
+                                       ""};
       if (!child_.Start(args, dir_ + "/redis.log")) {
         return false;
       }
@@ -1474,19 +1520,21 @@ class RedisServer {
   int port_ = -1;
 };
 
-void RedisPublisher(int port, const LoadSpec& spec, const Options& opt, int index, PhaseClock* clock,
-                    std::atomic<int>* ready, PublisherStats* st) {
+void RedisPublisher(int port, const LoadSpec& spec, const Options& opt, int index,
+                    PhaseClock* clock, std::atomic<int>* ready, PublisherStats* st) {
   prctl(PR_SET_TIMERSLACK, 1UL);
   redisContext* c = redisConnect("127.0.0.1", port);
   if (c == nullptr || c->err != 0) {
-    st->error = std::string("cannot connect to redis: ") + (c != nullptr ? c->errstr : "out of memory");
+    st->error =
+        std::string("cannot connect to redis: ") + (c != nullptr ? c->errstr : "out of memory");
     if (c != nullptr) {
       redisFree(c);
     }
     ready->fetch_add(1);
     return;
   }
-  EventMaker maker(PassageBroker::PublisherId(index), opt.payload, static_cast<uint64_t>(index) + 1001);
+  EventMaker maker(PassageBroker::PublisherId(index), opt.payload,
+                   static_cast<uint64_t>(index) + 1001);
   ready->fetch_add(1);
   const int64_t t0 = clock->WaitStart();
   const int64_t send_end = clock->send_end();
@@ -1623,7 +1671,8 @@ std::string BrokerCounters(const std::string& log_path) {
 void PrintRow(const PhaseResult& r) {
   std::string deliver = "-";
   if (r.deliver && r.deliver->n > 0) {
-    deliver = Ms(r.deliver->p50_us) + " / " + Ms(r.deliver->p99_us) + " / " + Ms(r.deliver->p999_us);
+    deliver =
+        Ms(r.deliver->p50_us) + " / " + Ms(r.deliver->p99_us) + " / " + Ms(r.deliver->p999_us);
   }
   std::printf("  %-22s %-9s %9s %8s %8s %9s %8s   %s\n", r.name.c_str(), r.shape.c_str(),
               Rate(r.throughput).c_str(), Ms(r.ack.p50_us).c_str(), Ms(r.ack.p99_us).c_str(),
@@ -1653,13 +1702,16 @@ int Main(int argc, char** argv) {
   signal(SIGINT, OnInterrupt);
   signal(SIGTERM, OnInterrupt);
   if (!Executable(opt.broker_bin)) {
-    std::fprintf(stderr, "broker_load: %s is not an executable (build passage-broker or pass --broker)\n",
+    std::fprintf(stderr,
+                 "broker_load: %s is not an executable (build passage-broker or pass --broker)\n",
                  opt.broker_bin.c_str());
     return 1;
   }
   if (!opt.skip_redis && !Executable(opt.redis_bin)) {
-    std::fprintf(stderr, "broker_load: %s not found: the Redis phases are skipped (apt-get install "
-                 "redis-server)\n", opt.redis_bin.c_str());
+    std::fprintf(stderr,
+                 "broker_load: %s not found: the Redis phases are skipped (apt-get install "
+                 "redis-server)\n",
+                 opt.redis_bin.c_str());
     opt.skip_redis = true;
   }
   TempDir root(opt.base_dir, opt.keep);
@@ -1669,19 +1721,21 @@ int Main(int argc, char** argv) {
   const int64_t run_start = NowNs();
 
   std::printf("== Passage broker load (DESIGN.md §10) ==\n");
-  std::printf("%d publishers, each %d PUBLISH frame(s) of %d event(s) in flight (Redis: %d commands "
-              "pipelined); fixed rate %s events/s; %.1f s measured per phase in %d interleaved "
-              "round(s), each after %.1f s warm-up\n",
-              opt.publishers, opt.window, opt.batch, opt.window * opt.batch, Rate(opt.rate).c_str(),
-              opt.seconds, opt.rounds, opt.warmup);
+  std::printf(
+      "%d publishers, each %d PUBLISH frame(s) of %d event(s) in flight (Redis: %d commands "
+      "pipelined); fixed rate %s events/s; %.1f s measured per phase in %d interleaved "
+      "round(s), each after %.1f s warm-up\n",
+      opt.publishers, opt.window, opt.batch, opt.window * opt.batch, Rate(opt.rate).c_str(),
+      opt.seconds, opt.rounds, opt.warmup);
   std::printf("host: %u CPUs, load average %s; temp dir %s\n", std::thread::hardware_concurrency(),
               load_before.c_str(), root.path().c_str());
   {
     EventMaker probe(PassageBroker::PublisherId(0), opt.payload, 7);
     const size_t size = probe.Make(NowNs()).size();
-    std::printf("events: CaseOpened of a new case, %zu bytes serialized (%zu of them random sealed "
-                "ciphertext); Redis stores the same bytes (XADD %s * e <event>)\n",
-                size, probe.ciphertext_bytes(), kStream);
+    std::printf(
+        "events: CaseOpened of a new case, %zu bytes serialized (%zu of them random sealed "
+        "ciphertext); Redis stores the same bytes (XADD %s * e <event>)\n",
+        size, probe.ciphertext_bytes(), kStream);
   }
   std::fflush(stdout);
 
@@ -1698,8 +1752,8 @@ int Main(int argc, char** argv) {
   };
 
   // The servers, all up for the whole run so that their rounds can interleave.
-  std::unique_ptr<PassageBroker> curve = std::make_unique<PassageBroker>(
-      root.path() + "/passage-curve", opt.publishers, false);
+  std::unique_ptr<PassageBroker> curve =
+      std::make_unique<PassageBroker>(root.path() + "/passage-curve", opt.publishers, false);
   std::unique_ptr<PassageBroker> plain;
   if (!opt.skip_insecure) {
     plain = std::make_unique<PassageBroker>(root.path() + "/passage-plain", opt.publishers, true);
@@ -1737,12 +1791,15 @@ int Main(int argc, char** argv) {
     const size_t samples = r->ack_ns.size();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     run();
-    std::vector<int64_t> mine(r->ack_ns.begin() + static_cast<std::ptrdiff_t>(samples), r->ack_ns.end());
+    std::vector<int64_t> mine(r->ack_ns.begin() + static_cast<std::ptrdiff_t>(samples),
+                              r->ack_ns.end());
     const Latency l = Summarize(std::move(mine));
-    std::fprintf(stderr, "broker_load: round %d/%d  %-20s %-9s %8s/s acked, p99 %s ms%s\n", n + 1,
-                 opt.rounds, r->name.c_str(), r->shape.c_str(),
-                 Rate(static_cast<double>(r->acked_in_window - acked) * 1e9 / static_cast<double>(round_ns)).c_str(),
-                 Ms(l.p99_us).c_str(), r->problem.empty() ? "" : ("  !! " + r->problem).c_str());
+    std::fprintf(
+        stderr, "broker_load: round %d/%d  %-20s %-9s %8s/s acked, p99 %s ms%s\n", n + 1,
+        opt.rounds, r->name.c_str(), r->shape.c_str(),
+        Rate(static_cast<double>(r->acked_in_window - acked) * 1e9 / static_cast<double>(round_ns))
+            .c_str(),
+        Ms(l.p99_us).c_str(), r->problem.empty() ? "" : ("  !! " + r->problem).c_str());
   };
 
   for (int n = 0; opt.run_flat && n < opt.rounds; ++n) {
@@ -1759,14 +1816,16 @@ int Main(int argc, char** argv) {
   }
   for (int n = 0; opt.run_fixed && n < opt.rounds; ++n) {
     // The disk, in the directory the brokers write to, between the rounds it is compared with.
-    const int samples = opt.fsync_samples / opt.rounds + (n < opt.fsync_samples % opt.rounds ? 1 : 0);
+    const int samples =
+        opt.fsync_samples / opt.rounds + (n < opt.fsync_samples % opt.rounds ? 1 : 0);
     if (g_interrupted) {
       break;
     }
     MeasureFdatasync(root.path() + "/disk", samples, &disk);
     round(&curve_fixed, n, [&] { RunPassagePhase(*curve, spec(false), opt, true, &curve_fixed); });
     if (plain) {
-      round(&plain_fixed, n, [&] { RunPassagePhase(*plain, spec(false), opt, true, &plain_fixed); });
+      round(&plain_fixed, n,
+            [&] { RunPassagePhase(*plain, spec(false), opt, true, &plain_fixed); });
     }
     if (redis) {
       round(&redis_fixed, n, [&] { RunRedisPhase(*redis, spec(false), opt, &redis_fixed); });
@@ -1774,7 +1833,8 @@ int Main(int argc, char** argv) {
   }
 
   std::vector<std::string> notes;
-  for (auto [b, label] : {std::pair{curve.get(), "passage CURVE"}, std::pair{plain.get(), "passage PLAIN"}}) {
+  for (auto [b, label] :
+       {std::pair{curve.get(), "passage CURVE"}, std::pair{plain.get(), "passage PLAIN"}}) {
     if (b == nullptr) {
       continue;
     }
@@ -1789,8 +1849,8 @@ int Main(int argc, char** argv) {
   }
 
   std::vector<PhaseResult*> results;
-  for (PhaseResult* r : {&curve_flat, &curve_sub, &plain_flat, &redis_flat, &curve_fixed, &plain_fixed,
-                         &redis_fixed}) {
+  for (PhaseResult* r : {&curve_flat, &curve_sub, &plain_flat, &redis_flat, &curve_fixed,
+                         &plain_fixed, &redis_fixed}) {
     if (r->measured_ns > 0) {
       r->Finish();
       results.push_back(r);
@@ -1819,14 +1879,16 @@ int Main(int argc, char** argv) {
     if (r.with_delivery) line += ", delivered " + std::to_string(r.delivered);
     if (r.commits > 0) {
       char b[160];
-      std::snprintf(b, sizeof(b), "; %s synced batches/s of %.1f events",
-                    Rate(static_cast<double>(r.commits) * 1e9 / static_cast<double>(r.measured_ns)).c_str(),
-                    static_cast<double>(r.acked_in_window) / static_cast<double>(r.commits));
+      std::snprintf(
+          b, sizeof(b), "; %s synced batches/s of %.1f events",
+          Rate(static_cast<double>(r.commits) * 1e9 / static_cast<double>(r.measured_ns)).c_str(),
+          static_cast<double>(r.acked_in_window) / static_cast<double>(r.commits));
       line += b;
     }
     if (r.refused) line += "; REFUSED " + std::to_string(r.refused);
     if (r.unanswered) line += "; UNANSWERED " + std::to_string(r.unanswered);
-    if (r.backlog) line += "; rate not met: " + std::to_string(r.backlog) + " scheduled events never sent";
+    if (r.backlog)
+      line += "; rate not met: " + std::to_string(r.backlog) + " scheduled events never sent";
     if (r.undelivered) line += "; NOT DELIVERED " + std::to_string(r.undelivered);
     if (r.redelivered) line += "; redelivered " + std::to_string(r.redelivered);
     if (!r.problem.empty()) line += "; " + r.problem;
@@ -1866,14 +1928,16 @@ int Main(int argc, char** argv) {
     PrintRatio(("p99 publish->ack at " + Rate(opt.rate) + "/s / fdatasync p99").c_str(),
                Ratio(curve_fixed.ack.p99_us, disk.sync.p99_us), 3.0, false);
     PrintRatio("p99 publish->delivered / p99 publish->ack (fixed rate)",
-               Ratio(curve_fixed.deliver ? curve_fixed.deliver->p99_us : 0, curve_fixed.ack.p99_us), 2.0,
-               false);
+               Ratio(curve_fixed.deliver ? curve_fixed.deliver->p99_us : 0, curve_fixed.ack.p99_us),
+               2.0, false);
   }
   for (const PhaseResult* r : {&curve_fixed, &plain_fixed, &redis_fixed}) {
     if (r->backlog > 0) {
-      std::printf("  note: %s did not sustain %s/s (%" PRIu64 " scheduled events never sent): its "
-                  "fixed-rate latencies are queueing behind a backlog, counted from the scheduled time\n",
-                  r->name.c_str(), Rate(opt.rate).c_str(), r->backlog);
+      std::printf(
+          "  note: %s did not sustain %s/s (%" PRIu64
+          " scheduled events never sent): its "
+          "fixed-rate latencies are queueing behind a backlog, counted from the scheduled time\n",
+          r->name.c_str(), Rate(opt.rate).c_str(), r->backlog);
     }
   }
   std::printf("info:\n");
@@ -1889,11 +1953,13 @@ int Main(int argc, char** argv) {
     std::printf("  Redis p99 at %s/s / fdatasync p99                          %8.2f\n",
                 Rate(opt.rate).c_str(), redis_fixed.ack.p99_us / std::max(1.0, disk.sync.p99_us));
   }
-  std::printf("  run took %.0f s; load average %s before / %s after (shared machine: the rounds "
-              "interleave the servers, compare ratios within one run)\n",
-              static_cast<double>(NowNs() - run_start) / 1e9, load_before.c_str(), LoadAverage().c_str());
+  std::printf(
+      "  run took %.0f s; load average %s before / %s after (shared machine: the rounds "
+      "interleave the servers, compare ratios within one run)\n",
+      static_cast<double>(NowNs() - run_start) / 1e9, load_before.c_str(), LoadAverage().c_str());
   if (failed) {
-    std::printf("\n!! some events were refused, lost or not delivered, or a phase failed (see above)\n");
+    std::printf(
+        "\n!! some events were refused, lost or not delivered, or a phase failed (see above)\n");
   }
   std::fflush(stdout);
   if (g_interrupted) {

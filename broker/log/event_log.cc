@@ -26,7 +26,16 @@ constexpr char kPublicKeyKey[] = "log_public_key";
 
 // Column family names and their index in handles_.
 enum Cf : size_t {
-  kDefault = 0, kMeta, kEvents, kCaseIndex, kDedup, kMerkle, kSth, kState, kCaseHead, kNumCf
+  kDefault = 0,
+  kMeta,
+  kEvents,
+  kCaseIndex,
+  kDedup,
+  kMerkle,
+  kSth,
+  kState,
+  kCaseHead,
+  kNumCf
 };
 constexpr const char* kCfNames[kNumCf] = {"default", "meta", "events", "case_index", "dedup",
                                           "merkle",  "sth",  "state",  "case_head"};
@@ -82,7 +91,8 @@ std::string EncodeOutcome(const AppendOutcome& o) {
 
 Result<AppendOutcome> DecodeOutcome(std::string_view v) {
   if (v.size() != 48) {
-    return Status::Corruption("dedup entry has " + std::to_string(v.size()) + " bytes, expected 48");
+    return Status::Corruption("dedup entry has " + std::to_string(v.size()) +
+                              " bytes, expected 48");
   }
   AppendOutcome o;
   o.global_seq = DecodeBe64(v.substr(0, 8));
@@ -156,8 +166,8 @@ class RocksEventLog final : public EventLog {
     merkle::CompactRange range = range_;
     merkle::Hash prev = last_leaf_;
     uint64_t seq = range.size();
-    std::unordered_map<std::string, uint64_t> case_versions;       // cases touched in this batch
-    std::unordered_map<std::string, size_t> batch_ids;             // dedup key -> entry index
+    std::unordered_map<std::string, uint64_t> case_versions;  // cases touched in this batch
+    std::unordered_map<std::string, size_t> batch_ids;        // dedup key -> entry index
     // Index keys are collected and put in key order per column family: consecutive inserts then
     // land next to each other in the memtable's skip list, which is much cheaper than inserting
     // randomly ordered ids one after another.
@@ -448,8 +458,9 @@ class RocksEventLog final : public EventLog {
     return std::optional<std::string>(std::move(v));
   }
 
-  Status ScanState(std::string_view prefix, std::string_view start,
-                   const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+  Status ScanState(
+      std::string_view prefix, std::string_view start,
+      const std::function<bool(std::string_view, std::string_view)>& fn) const override {
     std::unique_ptr<rocksdb::Iterator> it(
         db_->NewIterator(rocksdb::ReadOptions(), handles_[kState]));
     std::string_view from = start > prefix ? start : prefix;
@@ -595,16 +606,16 @@ class RocksEventLog final : public EventLog {
       uint64_t last = 0;
       if (it->Valid()) {
         if (it->key().size() != 8) {
-          return Status::Corruption(where + ": the last event key is not an 8-byte sequence number");
+          return Status::Corruption(where +
+                                    ": the last event key is not an 8-byte sequence number");
         }
         last = DecodeBe64(std::string_view(it->key().data(), 8));
       }
       if (last != size) {
-        return Status::Corruption(where + ": the tree covers " + std::to_string(size) +
-                                  " events but the last stored event is seq " +
-                                  std::to_string(last) +
-                                  (last < size ? " (events missing at the tail)"
-                                               : " (events beyond the signed tree)"));
+        return Status::Corruption(
+            where + ": the tree covers " + std::to_string(size) +
+            " events but the last stored event is seq " + std::to_string(last) +
+            (last < size ? " (events missing at the tail)" : " (events beyond the signed tree)"));
       }
     }
     // The tail of the hash chain.
@@ -716,7 +727,7 @@ class RocksEventLog final : public EventLog {
   uint64_t recent_first_ = 1;
   size_t recent_bytes_ = 0;
 
-  std::mutex write_mu_;  // one appender at a time
+  std::mutex write_mu_;        // one appender at a time
   rocksdb::WriteBatch batch_;  // reused by Append under write_mu_
   mutable std::mutex head_mu_;
   merkle::CompactRange range_;

@@ -6,16 +6,16 @@
 
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <list>
-#include <condition_variable>
 #include <map>
 #include <mutex>
-#include <thread>
-#include <unordered_set>
 #include <set>
+#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -67,7 +67,8 @@ v1::ErrorCode CodeFor(const Status& s) {
     case StatusCode::kNotFound:
       return v1::ERROR_CODE_NOT_FOUND;
     default:
-      // Unavailable, I/O, corruption, internal: the broker's trouble, not the event's. Resend later.
+      // Unavailable, I/O, corruption, internal: the broker's trouble, not the event's. Resend
+      // later.
       return v1::ERROR_CODE_RETRY_LATER;
   }
 }
@@ -110,8 +111,8 @@ struct Subscription {
   std::string routing_id;
   std::string agency;
   v1::Selector selector = v1::SELECTOR_INBOX;
-  bool whole_log = false;     // system principal reading everything
-  uint64_t scan_pos = 0;      // every seq <= scan_pos was handed to delivery
+  bool whole_log = false;  // system principal reading everything
+  uint64_t scan_pos = 0;   // every seq <= scan_pos was handed to delivery
   uint32_t window = 0;
   std::map<uint64_t, InFlight> inflight;
   // No deadline in `inflight` is earlier than this (it may be earlier than the true minimum after
@@ -199,9 +200,9 @@ struct Batch {
   std::vector<log::AppendEntry> entries;
   std::vector<Staged> staged;  // parallel to entries
   std::vector<PendingAck> acks;
-  std::vector<GatedReply> gated;  // replies sent once durable
-  std::set<std::string> dirty;                                 // agencies with new deliveries
-  std::vector<std::string> cases;         // cases whose working projection this batch holds
+  std::vector<GatedReply> gated;                  // replies sent once durable
+  std::set<std::string> dirty;                    // agencies with new deliveries
+  std::vector<std::string> cases;                 // cases whose working projection this batch holds
   std::unordered_map<std::string, size_t> dedup;  // agency \0 event id -> entry index
   Result<std::vector<log::AppendOutcome>> out = std::vector<log::AppendOutcome>{};
 };
@@ -280,7 +281,8 @@ class BrokerImpl final : public Broker {
           "INSECURE MODE: no CURVE encryption or authentication; any client may claim any agency. "
           "For local development only, never with real case data.");
     } else if (options_.curve_secret_z85.empty()) {
-      return Status::InvalidArgument("curve_secret_key", "a CURVE key pair is required unless --insecure");
+      return Status::InvalidArgument("curve_secret_key",
+                                     "a CURVE key pair is required unless --insecure");
     }
     ASSIGN_OR_RETURN(directory_, core::InMemoryAgencyDirectory::FromRegistry(options_.registry));
     std::map<std::string, std::string> keys;
@@ -349,8 +351,9 @@ class BrokerImpl final : public Broker {
       // While a batch is written the loop keeps staging the next one, up to the batch limit;
       // then it only waits for the writer.
       const bool room = entries_.size() < static_cast<size_t>(options_.group_commit_max_events);
-      zmq::pollitem_t items[2] = {{router_.handle(), 0, static_cast<short>(room ? ZMQ_POLLIN : 0), 0},
-                                  {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+      zmq::pollitem_t items[2] = {
+          {router_.handle(), 0, static_cast<short>(room ? ZMQ_POLLIN : 0), 0},
+          {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
       const bool ready_to_submit = writing_ == nullptr && HasStaged();
       try {
         zmq::poll(items, 2, std::chrono::milliseconds(ready_to_submit ? 0 : NextTimerMs()));
@@ -459,9 +462,10 @@ class BrokerImpl final : public Broker {
                      copy.ok() ? "too short" : copy.status().ToString());
       return;
     }
-    logger_->info("checkpoint of {} events written to {}; verify it with passagectl audit verify "
-                  "--log {}",
-                  (*copy)->LastSeq(), dir, dir);
+    logger_->info(
+        "checkpoint of {} events written to {}; verify it with passagectl audit verify "
+        "--log {}",
+        (*copy)->LastSeq(), dir, dir);
   }
 
   // ---- start-up self check ----------------------------------------------------------------
@@ -479,7 +483,8 @@ class BrokerImpl final : public Broker {
     v1::ClientFrame ping;
     ping.mutable_ping()->set_sent_at_ms(NowMs());
     std::string body = transport::Serialize(ping);
-    probe.send(zmq::buffer(transport::kVersionFrame), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    probe.send(zmq::buffer(transport::kVersionFrame),
+               zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     probe.send(zmq::buffer(body), zmq::send_flags::dontwait);
     // Registered agencies may already be reconnecting: their messages are kept for Run(); only a
     // message from the probe proves that an unknown key got in.
@@ -489,7 +494,8 @@ class BrokerImpl final : public Broker {
       bool seen = false;
       for (;;) {
         std::vector<zmq::message_t> parts;
-        auto got = zmq::recv_multipart(router_, std::back_inserter(parts), zmq::recv_flags::dontwait);
+        auto got =
+            zmq::recv_multipart(router_, std::back_inserter(parts), zmq::recv_flags::dontwait);
         if (!got) {
           break;
         }
@@ -505,18 +511,21 @@ class BrokerImpl final : public Broker {
     while (NowMs() < until && zap_->denied() == denied_before) {
       if (probe_got_in(20)) {
         return Status::PermissionDenied(
-            "start-up check failed: a client with an unknown CURVE key got through; refusing to start");
+            "start-up check failed: a client with an unknown CURVE key got through; refusing to "
+            "start");
       }
     }
     if (zap_->denied() == denied_before) {
       return Status::Internal(
-          "start-up check failed: the ZAP handler was not consulted for an unknown key; refusing to "
+          "start-up check failed: the ZAP handler was not consulted for an unknown key; refusing "
+          "to "
           "start");
     }
     // Give libzmq a moment to drop the refused connection before serving.
     if (probe_got_in(50)) {
       return Status::PermissionDenied(
-          "start-up check failed: a client with an unknown CURVE key got through; refusing to start");
+          "start-up check failed: a client with an unknown CURVE key got through; refusing to "
+          "start");
     }
     logger_->info("start-up check: an unknown CURVE key is refused");
     return Status::Ok();
@@ -713,7 +722,7 @@ class BrokerImpl final : public Broker {
     entry.event_id = e.event_id();
     entry.case_id = e.case_id();
     entry.appended_at_ms = env.appended_at_ms();
-    entry.event_bytes = raw;  // the producer's exact bytes, never re-serialized
+    entry.event_bytes = raw;   // the producer's exact bytes, never re-serialized
     entry.checked_new = true;  // OnPublish looked it up just before
     entry.known_case_seq = env.case_seq();
     for (auto& a : core::AudienceOf(proj->state(), e)) {
@@ -1047,7 +1056,8 @@ class BrokerImpl final : public Broker {
     return log::DecodeBe64(**v);
   }
 
-  void OnSubscribe(const std::string& routing, const std::string& agency, const v1::ClientFrame& f) {
+  void OnSubscribe(const std::string& routing, const std::string& agency,
+                   const v1::ClientFrame& f) {
     const auto& s = f.subscribe();
     if (s.selector() != v1::SELECTOR_INBOX && s.selector() != v1::SELECTOR_ALL_READABLE) {
       ReplyError(routing, f.request_id(),
@@ -1237,8 +1247,7 @@ class BrokerImpl final : public Broker {
 
   void DropSubscription(Subscription& sub) {
     logger_->info("agency {} is unreachable; its {} stream resumes from seq {} on reconnect",
-                  sub.agency, v1::Selector_Name(sub.selector),
-                  CursorOf(sub));
+                  sub.agency, v1::Selector_Name(sub.selector), CursorOf(sub));
     SaveCursor(sub);
     subs_.erase(std::make_pair(sub.agency, static_cast<int>(sub.selector)));
   }
@@ -1310,8 +1319,9 @@ class BrokerImpl final : public Broker {
       // A delivery left unvisited (the subscriber went away) is looked at again next pass.
       sub.next_deadline_ms = gone.empty() || gone.back() != key ? next_deadline : now;
       for (uint64_t seq : park) {
-        Park(sub, seq, "no acknowledgement after " + std::to_string(options_.max_delivery_attempts) +
-                           " attempts");
+        Park(sub, seq,
+             "no acknowledgement after " + std::to_string(options_.max_delivery_attempts) +
+                 " attempts");
         sub.inflight.erase(seq);
       }
       if (!park.empty()) {
@@ -1346,7 +1356,8 @@ class BrokerImpl final : public Broker {
   }
 
   // The sections of `state` that `agency` may read now (empty: none).
-  std::set<v1::DataSection> ReadableSections(const v1::CaseState& state, const std::string& agency) {
+  std::set<v1::DataSection> ReadableSections(const v1::CaseState& state,
+                                             const std::string& agency) {
     std::set<v1::DataSection> out;
     if (state.owner_agency() == agency || directory_.IsSystemPrincipal(agency)) {
       for (auto s : core::AllDataSections()) {
@@ -1371,7 +1382,8 @@ class BrokerImpl final : public Broker {
   }
 
   // Answers after the batch that records the read (RecordAccessed) is durable.
-  int OnCaseEvents(const std::string& routing, const std::string& agency, const v1::ClientFrame& f) {
+  int OnCaseEvents(const std::string& routing, const std::string& agency,
+                   const v1::ClientFrame& f) {
     const auto& req = f.case_events();
     if (Status u = core::ValidateUuid(req.case_id(), "case_events.case_id"); !u.ok()) {
       ReplyError(routing, f.request_id(), u);
@@ -1390,9 +1402,9 @@ class BrokerImpl final : public Broker {
     auto sections = ReadableSections(state, agency);
     if (sections.empty()) {
       ReplyError(routing, f.request_id(),
-                 Status::PermissionDenied("agency " + agency + " holds no referral or access for case " +
-                                              req.case_id(),
-                                          "case_events.case_id"));
+                 Status::PermissionDenied(
+                     "agency " + agency + " holds no referral or access for case " + req.case_id(),
+                     "case_events.case_id"));
       return 0;
     }
     v1::ServerFrame r;
@@ -1477,7 +1489,7 @@ class BrokerImpl final : public Broker {
     Result<std::vector<merkle::Hash>> hashes = std::vector<merkle::Hash>{};
     if (f.has_inclusion_proof()) {
       uint64_t size = f.inclusion_proof().tree_size() == 0 ? head.head.tree_size
-                                                            : f.inclusion_proof().tree_size();
+                                                           : f.inclusion_proof().tree_size();
       p->set_leaf_index(f.inclusion_proof().global_seq() - 1);
       p->set_tree_size(size);
       hashes = log_->InclusionProof(f.inclusion_proof().global_seq(), size);
@@ -1518,7 +1530,8 @@ class BrokerImpl final : public Broker {
   SendResult Send(const std::string& routing, const v1::ServerFrame& f) {
     std::string body = transport::Serialize(f);
     try {
-      auto sent = router_.send(zmq::buffer(routing), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      auto sent =
+          router_.send(zmq::buffer(routing), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
       if (!sent) {
         return SendResult::kFull;
       }
@@ -1550,7 +1563,7 @@ class BrokerImpl final : public Broker {
   std::vector<log::AppendEntry> entries_;
   std::vector<Staged> staged_;  // parallel to entries_
   std::unordered_map<std::string, size_t> batch_index_;
-  std::vector<std::string> batch_cases_;           // cases it holds in working_
+  std::vector<std::string> batch_cases_;  // cases it holds in working_
   std::unordered_set<std::string> batch_case_set_;
   std::vector<PendingAck> acks_;
   std::vector<std::pair<std::string, v1::ServerFrame>> replies_;
@@ -1570,9 +1583,9 @@ class BrokerImpl final : public Broker {
   bool writer_stop_ = false;   // guarded by writer_mu_
   std::unique_ptr<Batch> writing_;
   std::atomic<bool> written_{false};
-  int wake_fd_ = -1;  // eventfd: the writer finished a batch
+  int wake_fd_ = -1;                          // eventfd: the writer finished a batch
   std::atomic<int64_t> slowest_write_us_{0};  // since the last periodic report
-  LatencyHistogram ack_latency_;               // since the last periodic report
+  LatencyHistogram ack_latency_;              // since the last periodic report
   int64_t last_cursor_save_ms_ = 0;
   std::vector<std::vector<zmq::message_t>> early_;  // received during the start-up check
 

@@ -170,7 +170,8 @@ class ClientImpl final : public Client {
       sock_.set(zmq::sockopt::reconnect_ivl_max, 2000);
       sock_.connect(o_.endpoint);
     } catch (const zmq::error_t& e) {
-      return Status::InvalidArgument("endpoint", "cannot connect to " + o_.endpoint + ": " + e.what());
+      return Status::InvalidArgument("endpoint",
+                                     "cannot connect to " + o_.endpoint + ": " + e.what());
     }
     welcomed_ = false;
     inflight_.clear();
@@ -371,9 +372,10 @@ class ClientImpl final : public Client {
 
   void KeepHead(const v1::SignedTreeHead& h) {
     if (h.tree_size() < last_head_.tree_size() && h.tree_size() > 0) {
-      spdlog::error("client {}: the broker's log shrank from {} to {} events: it was truncated or "
-                    "replaced; run passagectl audit consistency",
-                    o_.agency_id, last_head_.tree_size(), h.tree_size());
+      spdlog::error(
+          "client {}: the broker's log shrank from {} to {} events: it was truncated or "
+          "replaced; run passagectl audit consistency",
+          o_.agency_id, last_head_.tree_size(), h.tree_size());
       return;
     }
     if (h.tree_size() > last_head_.tree_size()) {
@@ -500,8 +502,8 @@ class ClientImpl final : public Client {
   int64_t last_ping_ms_ = 0;
   uint64_t next_request_ = 0;
   uint64_t sent_after_ = 0;
-  std::map<uint64_t, Sent> inflight_;                      // local seq -> sent
-  std::map<uint64_t, std::vector<uint64_t>> requests_;     // request id -> local seqs
+  std::map<uint64_t, Sent> inflight_;                   // local seq -> sent
+  std::map<uint64_t, std::vector<uint64_t>> requests_;  // request id -> local seqs
   std::map<uint64_t, v1::ServerFrame> replies_;
   std::map<v1::Selector, Stream> streams_;
   v1::SignedTreeHead last_head_;
