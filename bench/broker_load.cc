@@ -193,7 +193,8 @@ struct Options {
   bool flat_with_subscriber = false;
   bool keep = false;
   bool timeline = false;
-  bool run_flat = true;  // --phases
+  int deliver_batch = 64;  // Subscribe.max_batch of the subscriber, as runtime::Client asks
+  bool run_flat = true;    // --phases
   bool run_fixed = true;
 };
 
@@ -203,7 +204,7 @@ constexpr char kUsage[] =
     "                   [--batch K] [--rate EVENTS_PER_S] [--payload BYTES] [--fsync-samples N]\n"
     "                   [--broker PATH] [--redis-server PATH] [--dir DIR] [--skip-insecure]\n"
     "                   [--skip-redis] [--flat-with-subscriber] [--keep] [--timeline]\n"
-    "                   [--phases flat|fixed|both]\n"
+    "                   [--phases flat|fixed|both] [--deliver-batch N]\n"
     "\n"
     "Load test of passage-broker (CURVE and --insecure) against redis-server XADD with\n"
     "appendfsync always, and the disk's fdatasync; prints the DESIGN.md §10 ratios.\n"
@@ -222,6 +223,8 @@ constexpr char kUsage[] =
     "  --dir DIR                parent of the temp dir (default $PASSAGE_BENCH_DIR or /tmp)\n"
     "  --keep                   keep the temp dir (server logs) instead of removing it\n"
     "  --timeline               print acknowledged events/s per half second of every round\n"
+    "  --deliver-batch N        deliveries per frame the subscriber accepts (default 64, as the\n"
+    "                           client library; 1 = a DELIVER frame per event)\n"
     "  --phases P               flat, fixed or both (default): which phases to run; the ratios of "
     "a\n"
     "                           phase not run are not printed\n";
@@ -288,6 +291,8 @@ Options ParseOptions(int argc, char** argv) {
       o.keep = true;
     } else if (a == "--timeline") {
       o.timeline = true;
+    } else if (a == "--deliver-batch") {
+      o.deliver_batch = static_cast<int>(number());
     } else if (a == "--phases") {
       const std::string v = value();
       if (v != "flat" && v != "fixed" && v != "both") {
@@ -307,7 +312,8 @@ Options ParseOptions(int argc, char** argv) {
   }
   if (o.publishers < 1 || o.publishers > 1000 || o.window < 1 || o.batch < 1 || o.batch > 4096 ||
       o.seconds <= 0 || o.seconds > 3600 || o.warmup > 600 || o.rate <= 0 || o.payload < 200 ||
-      o.payload > (1 << 20) || o.fsync_samples < 10 || o.rounds < 1 || o.rounds > 100) {
+      o.payload > (1 << 20) || o.fsync_samples < 10 || o.deliver_batch < 1 ||
+      o.deliver_batch > 1024 || o.rounds < 1 || o.rounds > 100) {
     std::fprintf(stderr, "broker_load: option out of range\n%s", kUsage);
     std::exit(2);
   }
@@ -1216,9 +1222,9 @@ struct SubscriberStats {
 
 // One system-principal agency reading every event (SELECTOR_ALL_READABLE) from the current end of
 // the log, acking each delivery (one ConsumerAck per burst received).
-void PassageSubscriber(PassageBroker* broker, zmq::context_t* ctx, const PhaseClock* clock,
-                       std::atomic<int>* ready, const std::atomic<bool>* stop,
-                       SubscriberStats* st) {
+void PassageSubscriber(PassageBroker* broker, zmq::context_t* ctx, int opt_deliver_batch,
+                       const PhaseClock* clock, std::atomic<int>* ready,
+                       const std::atomic<bool>* stop, SubscriberStats* st) {
   zmq::socket_t s(*ctx, zmq::socket_type::dealer);
   std::optional<uint64_t> size;
   if (!transport::ConfigureClient(s, broker->SecurityFor(kSubscriber), transport::SocketTuning{})
@@ -1234,6 +1240,7 @@ void PassageSubscriber(PassageBroker* broker, zmq::context_t* ctx, const PhaseCl
     sub.mutable_subscribe()->set_selector(v1::SELECTOR_ALL_READABLE);
     sub.mutable_subscribe()->set_after_seq(*size);
     sub.mutable_subscribe()->set_credits(8192);
+    sub.mutable_subscribe()->set_max_batch(static_cast<uint32_t>(opt_deliver_batch));
     SendFrame(s, sub);
     // A PING after it: its PONG proves the broker has registered the subscription.
     v1::ClientFrame ping;
@@ -1278,26 +1285,31 @@ void PassageSubscriber(PassageBroker* broker, zmq::context_t* ctx, const PhaseCl
     a->set_selector(v1::SELECTOR_ALL_READABLE);
     while (TryRecv(s, &f, &bad)) {
       const int64_t at = NowNs();
-      if (!f.has_deliver()) {
-        continue;
-      }
-      const auto& d = f.deliver();
-      a->add_global_seqs(d.global_seq());
-      if (d.attempt() > 1 || d.global_seq() <= last_seq) {
-        st->redelivered++;
-        continue;
-      }
-      last_seq = d.global_seq();
-      if (!env.ParseFromString(d.envelope()) || !ev.ParseFromString(env.event())) {
-        continue;
-      }
-      auto t = ScheduledTimeOf(ev.actor_user());
-      if (!t) {
-        continue;
-      }
-      st->delivered.fetch_add(1, std::memory_order_relaxed);
-      if (*t >= clock->measure_start() && *t < clock->send_end()) {
-        st->deliver_ns.push_back(at - *t);
+      auto take = [&](const v1::Deliver& d) {
+        a->add_global_seqs(d.global_seq());
+        if (d.attempt() > 1 || d.global_seq() <= last_seq) {
+          st->redelivered++;
+          return;
+        }
+        last_seq = d.global_seq();
+        if (!env.ParseFromString(d.envelope()) || !ev.ParseFromString(env.event())) {
+          return;
+        }
+        auto t = ScheduledTimeOf(ev.actor_user());
+        if (!t) {
+          return;
+        }
+        st->delivered.fetch_add(1, std::memory_order_relaxed);
+        if (*t >= clock->measure_start() && *t < clock->send_end()) {
+          st->deliver_ns.push_back(at - *t);
+        }
+      };
+      if (f.has_deliver()) {
+        take(f.deliver());
+      } else if (f.has_deliver_batch()) {
+        for (const auto& d : f.deliver_batch().deliveries()) {
+          take(d);
+        }
       }
     }
     if (a->global_seqs_size() > 0) {
@@ -1386,7 +1398,8 @@ void RunPassagePhase(PassageBroker& broker, const LoadSpec& spec, const Options&
   int expected_ready = spec.publishers;
   if (with_subscriber) {
     ++expected_ready;
-    sub_thread = std::thread(PassageSubscriber, &broker, &ctx, &clock, &ready, &stop_sub, &sub);
+    sub_thread = std::thread(PassageSubscriber, &broker, &ctx, opt.deliver_batch, &clock, &ready,
+                             &stop_sub, &sub);
   }
   std::vector<PublisherStats> stats(static_cast<size_t>(spec.publishers));
   std::vector<std::thread> threads;

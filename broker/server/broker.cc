@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -40,6 +41,7 @@ namespace v1 = passage::v1;
 constexpr char kBrokerVersion[] = "passage-broker/0.1";
 constexpr size_t kMaxCachedCases = 50000;
 constexpr int64_t kCursorSaveEveryMs = 100;
+constexpr uint32_t kMaxDeliverBatch = 1024;  // cap on Subscribe.max_batch
 // Producer name of the events the broker writes itself (access records).
 constexpr char kBrokerProducer[] = "passage-broker";
 
@@ -114,6 +116,7 @@ struct Subscription {
   bool whole_log = false;  // system principal reading everything
   uint64_t scan_pos = 0;   // every seq <= scan_pos was handed to delivery
   uint32_t window = 0;
+  uint32_t max_batch = 1;  // deliveries per frame (Subscribe.max_batch)
   std::map<uint64_t, InFlight> inflight;
   // No deadline in `inflight` is earlier than this (it may be earlier than the true minimum after
   // acks); the timers look at this subscription's deliveries only once it has passed.
@@ -1072,6 +1075,7 @@ class BrokerImpl final : public Broker {
         s.selector() == v1::SELECTOR_ALL_READABLE && directory_.IsSystemPrincipal(agency);
     sub.scan_pos = s.has_after_seq() ? s.after_seq() : StoredCursor(agency, s.selector());
     sub.window = ClampCredits(s.credits());
+    sub.max_batch = std::clamp<uint32_t>(s.max_batch(), 1, kMaxDeliverBatch);
     auto key = std::make_pair(agency, static_cast<int>(sub.selector));
     if (auto old = subs_.find(key); old != subs_.end()) {
       // A new connection of the same agency takes the stream over from where it chose to start.
@@ -1207,26 +1211,75 @@ class BrokerImpl final : public Broker {
       if (seqs.empty()) {
         return true;
       }
-      for (uint64_t seq : seqs) {
-        SendResult r = Deliver(sub, seq, 1);
+      for (size_t i = 0; i < seqs.size();) {
+        size_t sent = 0;
+        SendResult r = DeliverFirst(sub, std::span<const uint64_t>(seqs).subspan(i), &sent);
         if (r == SendResult::kGone) {
           DropSubscription(sub);
           return false;
         }
-        if (r == SendResult::kFull) {
+        if (r == SendResult::kFull || sent == 0) {
           return true;
         }
         const int64_t deadline = NowMs() + options_.redelivery_timeout_ms;
-        sub.inflight[seq] = InFlight{1, deadline};
+        for (size_t k = i; k < i + sent; ++k) {
+          sub.inflight[seqs[k]] = InFlight{1, deadline};
+          sub.scan_pos = seqs[k];
+        }
         sub.next_deadline_ms = std::min(sub.next_deadline_ms, deadline);
-        sub.scan_pos = seq;
-        counters_.delivered++;
+        counters_.delivered += sent;
+        i += sent;
       }
     }
     return true;
   }
 
   enum class SendResult { kSent, kFull, kGone };
+
+  // First deliveries of the leading `seqs`, in one frame: a Deliver, or a DeliverBatch of up to the
+  // subscription's max_batch events within max_message_bytes of envelopes (at least one). `*sent`
+  // is how many went out.
+  SendResult DeliverFirst(const Subscription& sub, std::span<const uint64_t> seqs, size_t* sent) {
+    *sent = 0;
+    const size_t most = std::min<size_t>(seqs.size(), sub.max_batch);
+    if (most <= 1) {
+      SendResult r = Deliver(sub, seqs[0], 1);
+      *sent = r == SendResult::kSent ? 1 : 0;
+      return r;
+    }
+    v1::ServerFrame f;
+    auto* batch = f.mutable_deliver_batch();
+    size_t bytes = 0;
+    for (size_t k = 0; k < most; ++k) {
+      auto env = log_->Read(seqs[k]);
+      if (!env.ok()) {
+        // What was read goes out; this one is tried again on the next pump.
+        logger_->error("cannot read seq {} for delivery to {}: {}", seqs[k], sub.agency,
+                       env.status().ToString());
+        break;
+      }
+      if (k > 0 && bytes + env->size() > static_cast<size_t>(options_.max_message_bytes)) {
+        break;
+      }
+      bytes += env->size();
+      auto* d = batch->add_deliveries();
+      d->set_selector(sub.selector);
+      d->set_global_seq(seqs[k]);
+      d->set_attempt(1);
+      d->set_envelope(std::move(*env));
+    }
+    if (batch->deliveries_size() == 0) {
+      return SendResult::kFull;
+    }
+    if (batch->deliveries_size() == 1) {
+      v1::Deliver one = std::move(*batch->mutable_deliveries(0));
+      *f.mutable_deliver() = std::move(one);
+    }
+    const size_t n = f.has_deliver() ? 1 : static_cast<size_t>(batch->deliveries_size());
+    SendResult r = Send(sub.routing_id, f);
+    *sent = r == SendResult::kSent ? n : 0;
+    return r;
+  }
 
   SendResult Deliver(const Subscription& sub, uint64_t seq, uint32_t attempt) {
     auto bytes = log_->Read(seq);

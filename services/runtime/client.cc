@@ -16,6 +16,10 @@ namespace {
 
 namespace v1 = passage::v1;
 
+// Deliveries the client takes per frame: a catch-up or a burst arrives in a few messages instead of
+// one per event; each is still applied and acknowledged on its own.
+constexpr uint32_t kDeliverBatch = 64;
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -210,6 +214,7 @@ class ClientImpl final : public Client {
     auto* sub = f.mutable_subscribe();
     sub->set_selector(sel);
     sub->set_credits(s.credits);
+    sub->set_max_batch(kDeliverBatch);
     sub->set_after_seq(s.after_seq.value_or(o_.store->Position(StreamName(sel))));
     Send(f);
   }
@@ -312,6 +317,12 @@ class ClientImpl final : public Client {
           RETURN_IF_ERROR(OnDeliver(d, d.selector() == v1::SELECTOR_INBOX ? acks_inbox : acks_all));
           break;
         }
+        case v1::ServerFrame::kDeliverBatch:
+          for (const auto& d : f->deliver_batch().deliveries()) {
+            RETURN_IF_ERROR(
+                OnDeliver(d, d.selector() == v1::SELECTOR_INBOX ? acks_inbox : acks_all));
+          }
+          break;
         case v1::ServerFrame::kPong:
           break;
         case v1::ServerFrame::kError:

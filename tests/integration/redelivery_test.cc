@@ -97,10 +97,12 @@ void Ack(RawDealer& raw, uint64_t seq) {
   raw.Send(f);
 }
 
-void Subscribe(RawDealer& raw, std::optional<uint64_t> after_seq, uint32_t credits) {
+void Subscribe(RawDealer& raw, std::optional<uint64_t> after_seq, uint32_t credits,
+               uint32_t max_batch = 0) {
   v1::ClientFrame f;
   f.mutable_subscribe()->set_selector(v1::SELECTOR_INBOX);
   f.mutable_subscribe()->set_credits(credits);
+  f.mutable_subscribe()->set_max_batch(max_batch);
   if (after_seq) {
     f.mutable_subscribe()->set_after_seq(*after_seq);
   }
@@ -246,6 +248,99 @@ void RunFlakyShelter(uint32_t credits) {
   ASSERT_OK(parked);
   ASSERT_TRUE(parked->has_value()) << "the broker did not record the park";
   EXPECT_NE((*parked)->find("names a service this node does not know"), std::string::npos);
+}
+
+// The deliveries of the next frame, whether it is a DELIVER or a DELIVER_BATCH; empty after
+// `timeout_ms` without one.
+std::vector<v1::Deliver> NextFrameOfDeliveries(RawDealer& raw, int timeout_ms, bool* was_batch) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < until) {
+    auto f = raw.Recv(50);
+    if (f && f->has_deliver()) {
+      *was_batch = false;
+      return {f->deliver()};
+    }
+    if (f && f->has_deliver_batch()) {
+      *was_batch = true;
+      return {f->deliver_batch().deliveries().begin(), f->deliver_batch().deliveries().end()};
+    }
+  }
+  return {};
+}
+
+std::vector<uint64_t> SeqsOf(const std::vector<v1::Deliver>& ds) {
+  std::vector<uint64_t> out;
+  for (const auto& d : ds) {
+    out.push_back(d.global_seq());
+    v1::Envelope env;
+    EXPECT_TRUE(env.ParseFromString(d.envelope()));
+    EXPECT_EQ(env.global_seq(), d.global_seq()) << "the envelope is not the one of its seq";
+    EXPECT_EQ(d.selector(), v1::SELECTOR_INBOX);
+  }
+  return out;
+}
+
+TEST(Redelivery, BatchedDeliveriesFillTheWindowAndEachIsAcknowledgedOnItsOwn) {
+  testing::TempDir dir;
+  BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies());
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  AgencyNode fia;
+  ASSERT_OK(testing::OpenNode(broker, "fia", dir.Sub("fia"), &fia));
+  std::vector<uint64_t> seqs = PublishReferrals(fia, 4);  // 7 events for the shelter
+  ASSERT_EQ(seqs.size(), 7u);
+  using Seqs = std::vector<uint64_t>;
+  bool batch = false;
+
+  {
+    RawDealer shelter(broker.endpoint(), broker.broker_keys().public_z85, broker.keys("shelter"));
+    Subscribe(shelter, 0, /*credits=*/5, /*max_batch=*/4);
+    // A window of 5 in frames of at most 4: one batch of 4, then the fifth alone as a DELIVER.
+    auto first = NextFrameOfDeliveries(shelter, 5000, &batch);
+    EXPECT_TRUE(batch);
+    EXPECT_EQ(SeqsOf(first), Seqs(seqs.begin(), seqs.begin() + 4));
+    for (const auto& d : first) {
+      EXPECT_EQ(d.attempt(), 1u);
+    }
+    auto second = NextFrameOfDeliveries(shelter, 5000, &batch);
+    EXPECT_FALSE(batch);
+    EXPECT_EQ(SeqsOf(second), Seqs{seqs[4]});
+    EXPECT_TRUE(NextFrameOfDeliveries(shelter, 500, &batch).empty()) << "the window was overrun";
+
+    // Acknowledging two of the batch frees two slots: the last two events come together.
+    v1::ClientFrame ack;
+    ack.mutable_ack()->set_selector(v1::SELECTOR_INBOX);
+    ack.mutable_ack()->add_global_seqs(seqs[0]);
+    ack.mutable_ack()->add_global_seqs(seqs[2]);
+    shelter.Send(ack);
+    auto third = NextFrameOfDeliveries(shelter, 5000, &batch);
+    EXPECT_TRUE(batch);
+    EXPECT_EQ(SeqsOf(third), (Seqs{seqs[5], seqs[6]}));
+
+    // One event of a batch NACKed is redelivered alone as the next attempt; the rest stay in
+    // flight.
+    Nack(shelter, seqs[1], false);
+    auto again = NextFrameOfDeliveries(shelter, 3000, &batch);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].global_seq(), seqs[1]);
+    EXPECT_EQ(again[0].attempt(), 2u);
+    for (uint64_t s : {seqs[1], seqs[3], seqs[4], seqs[5], seqs[6]}) {
+      Ack(shelter, s);
+    }
+    // A PONG proves the broker has taken the acks, which it handles in order.
+    v1::ClientFrame ping;
+    ping.mutable_ping()->set_sent_at_ms(1);
+    auto pong = shelter.Call(ping, 5000);
+    ASSERT_TRUE(pong.has_value() && pong->has_pong());
+  }
+  // Everything acknowledged: the stored cursor is past the last one, so a resubscription without
+  // after_seq gets nothing.
+  fia.Close();
+  broker.Stop();
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  RawDealer again_shelter(broker.endpoint(), broker.broker_keys().public_z85,
+                          broker.keys("shelter"));
+  Subscribe(again_shelter, std::nullopt, 8, 4);
+  EXPECT_TRUE(NextFrameOfDeliveries(again_shelter, 1000, &batch).empty());
 }
 
 TEST(Redelivery, ClientRetriesUnavailableAndParksOtherHandlerErrorsOneAtATime) {
