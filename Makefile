@@ -27,9 +27,11 @@ test: build
 test-unit: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
 
-# Long crash loop: SOAK_CYCLES SIGKILL cycles of the log writer (default 200).
+# Long crash loops: SOAK_CYCLES SIGKILL cycles of the log writer (default 200), then
+# BROKER_SOAK_KILLS SIGKILL+restart cycles of the whole broker under four publishers (default 100).
 soak: build
 	@PASSAGE_SOAK_CYCLES=$${SOAK_CYCLES:-200} $(BUILD_DIR)/tests/broker/log/log_crash_test --gtest_filter='*Crash*'
+	@PASSAGE_BROKER_SOAK_KILLS=$${BROKER_SOAK_KILLS:-100} $(BUILD_DIR)/tests/integration/broker_crash_test --gtest_filter='BrokerCrash.*UnderLoad:BrokerCrash.*Sigkills'
 
 bench: build
 	@bash bench/run.sh $(BUILD_DIR)
