@@ -6,7 +6,7 @@
 // log of ~500-byte events appended in synced batches of 1024 across 100k distinct case ids, plus a
 // "probe" case whose 12 events are spread evenly through the log (so its journey has the same length
 // at every size). Then it measures:
-//   reopen (clean)        EventLog::Open (with its tail check) after a clean close, median of 5
+//   reopen (clean)        EventLog::Open (with its tail check) after a clean close, median of 9
 //   reopen after SIGKILL  a child process opens the log, appends a few synced batches and is
 //                         SIGKILLed; then the parent's Open is timed, median of 3
 //   journey query         CaseEvents(probe) + Read of each envelope, median of 200
@@ -42,7 +42,7 @@ constexpr size_t kEventBytes = 500;
 constexpr size_t kBatch = 1024;
 constexpr uint64_t kCases = 100'000;
 constexpr uint64_t kProbeEvents = 12;
-constexpr int kCleanReopens = 5;
+constexpr int kCleanReopens = 9;
 constexpr int kKillReopens = 3;
 constexpr int kKillBatches = 4;
 constexpr int kJourneyReps = 200;
@@ -406,7 +406,7 @@ int Main(int argc, char** argv) {
     std::snprintf(right, sizeof(right), "%.2f %s", b, unit);
     std::printf("%-42s %12s %12s %8.2f  %s\n", name, left, right, r, pass ? "PASS" : "MISS");
   };
-  row("reopen, clean close (median of 5)", s.reopen_ms, l.reopen_ms, "ms");
+  row("reopen, clean close (median of 9)", s.reopen_ms, l.reopen_ms, "ms");
   row("reopen after SIGKILLed writer (median of 3)", s.kill_reopen_ms, l.kill_reopen_ms, "ms");
   row("journey query, 12 events (median of 200)", s.journey_us, l.journey_us, "us");
   row("RSS VmHWM, fresh open + journey", s.rss_mib, l.rss_mib, "MiB");
