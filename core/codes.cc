@@ -381,38 +381,40 @@ Result<std::string> NormalizeSubdivision(std::string_view code, std::string_view
 bool IsValidUuid(std::string_view text) { return ValidateUuid(text, "").ok(); }
 
 Status ValidateUuid(std::string_view text, std::string_view field) {
-  std::string f(field);
+  // The field name is copied only for a refusal: this runs several times per published event.
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument(std::string(field), why);
+  };
   if (text.empty()) {
-    return Status::InvalidArgument(f, "a UUID is required");
+    return bad("a UUID is required");
   }
   if (text.size() != 36) {
-    return Status::InvalidArgument(f, Quoted(text) +
-                                          " is not a UUID (expected 36 characters like " +
-                                          "'0190a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b')");
+    return bad(Quoted(text) + " is not a UUID (expected 36 characters like " +
+               "'0190a3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b')");
   }
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     bool dash_position = (i == 8 || i == 13 || i == 18 || i == 23);
     if (dash_position) {
       if (c != '-') {
-        return Status::InvalidArgument(f, Quoted(text) + " is not a UUID (hyphens misplaced)");
+        return bad(Quoted(text) + " is not a UUID (hyphens misplaced)");
       }
       continue;
     }
     if (c >= 'A' && c <= 'F') {
-      return Status::InvalidArgument(f, Quoted(text) + " is not a canonical UUID (use lower case)");
+      return bad(Quoted(text) + " is not a canonical UUID (use lower case)");
     }
     if (!IsLowerHex(c)) {
-      return Status::InvalidArgument(f, Quoted(text) + " is not a UUID (non-hex character)");
+      return bad(Quoted(text) + " is not a UUID (non-hex character)");
     }
   }
   if (text[14] != '4' && text[14] != '7') {
-    return Status::InvalidArgument(f, Quoted(text) + " is a version " + std::string(1, text[14]) +
-                                          " UUID; only versions 4 and 7 are accepted");
+    return bad(Quoted(text) + " is a version " + std::string(1, text[14]) +
+               " UUID; only versions 4 and 7 are accepted");
   }
   char variant = text[19];
   if (variant != '8' && variant != '9' && variant != 'a' && variant != 'b') {
-    return Status::InvalidArgument(f, Quoted(text) + " is not an RFC 4122 variant UUID");
+    return bad(Quoted(text) + " is not an RFC 4122 variant UUID");
   }
   return Status::Ok();
 }
