@@ -41,7 +41,8 @@ namespace v1 = passage::v1;
 constexpr char kBrokerVersion[] = "passage-broker/0.1";
 constexpr size_t kMaxCachedCases = 50000;
 constexpr int64_t kCursorSaveEveryMs = 100;
-constexpr uint32_t kMaxDeliverBatch = 1024;  // cap on Subscribe.max_batch
+constexpr uint32_t kMaxDeliverBatch = 1024;         // cap on Subscribe.max_batch
+constexpr size_t kMaxDeliverBatchBytes = 16 << 20;  // cap on a DeliverBatch frame
 // Producer name of the events the broker writes itself (access records).
 constexpr char kBrokerProducer[] = "passage-broker";
 
@@ -155,7 +156,10 @@ class LatencyHistogram {
     for (size_t b = 0; b < kBuckets; ++b, edge *= 1.19) {
       seen += counts_[b];
       if (seen >= rank) {
-        return std::min(edge, static_cast<double>(max_us_)) / 1000.0;
+        // The last bucket has no upper edge: the largest value seen is the honest bound.
+        return (b + 1 == kBuckets ? static_cast<double>(max_us_)
+                                  : std::min(edge, static_cast<double>(max_us_))) /
+               1000.0;
       }
     }
     return static_cast<double>(max_us_) / 1000.0;
@@ -164,7 +168,7 @@ class LatencyHistogram {
   void Reset() { *this = LatencyHistogram(); }
 
  private:
-  static constexpr size_t kBuckets = 80;  // 10 us x 1.19^78 is ~8 minutes
+  static constexpr size_t kBuckets = 80;  // the last one starts at 10 us x 1.19^78, about 7.8 s
   std::array<uint64_t, kBuckets> counts_{};
   uint64_t n_ = 0;
   int64_t max_us_ = 0;
@@ -1213,7 +1217,9 @@ class BrokerImpl final : public Broker {
       }
       for (size_t i = 0; i < seqs.size();) {
         size_t sent = 0;
-        SendResult r = DeliverFirst(sub, std::span<const uint64_t>(seqs).subspan(i), &sent);
+        bool read_failed = false;
+        SendResult r =
+            DeliverFirst(sub, std::span<const uint64_t>(seqs).subspan(i), &sent, &read_failed);
         if (r == SendResult::kGone) {
           DropSubscription(sub);
           return false;
@@ -1229,6 +1235,9 @@ class BrokerImpl final : public Broker {
         sub.next_deadline_ms = std::min(sub.next_deadline_ms, deadline);
         counters_.delivered += sent;
         i += sent;
+        if (read_failed) {
+          return true;
+        }
       }
     }
     return true;
@@ -1237,31 +1246,44 @@ class BrokerImpl final : public Broker {
   enum class SendResult { kSent, kFull, kGone };
 
   // First deliveries of the leading `seqs`, in one frame: a Deliver, or a DeliverBatch of up to the
-  // subscription's max_batch events within max_message_bytes of envelopes (at least one). `*sent`
-  // is how many went out.
-  SendResult DeliverFirst(const Subscription& sub, std::span<const uint64_t> seqs, size_t* sent) {
+  // subscription's max_batch events whose serialized frame stays within max_message_bytes (a
+  // single larger event still goes, alone, as it would in a Deliver). `*sent` is how many went out;
+  // `*read_failed` says the log could not be read at seqs[*sent], so the pump stops there.
+  SendResult DeliverFirst(const Subscription& sub, std::span<const uint64_t> seqs, size_t* sent,
+                          bool* read_failed) {
     *sent = 0;
+    *read_failed = false;
     const size_t most = std::min<size_t>(seqs.size(), sub.max_batch);
     if (most <= 1) {
       SendResult r = Deliver(sub, seqs[0], 1);
       *sent = r == SendResult::kSent ? 1 : 0;
       return r;
     }
+    // Per element: the envelope plus at most 32 bytes of Deliver fields and framing; the frame
+    // itself adds a few more, kept clear of the limit by the same margin. Batches stop at 16 MiB
+    // whatever max_message_bytes allows: beyond that they save nothing, and a subscriber that
+    // takes single deliveries of max_message_bytes (the client library's socket takes 64 MiB)
+    // takes every batch.
+    constexpr size_t kElementOverhead = 32;
+    const size_t limit = std::clamp<size_t>(static_cast<size_t>(options_.max_message_bytes), 64,
+                                            kMaxDeliverBatchBytes) -
+                         kElementOverhead;
     v1::ServerFrame f;
     auto* batch = f.mutable_deliver_batch();
     size_t bytes = 0;
     for (size_t k = 0; k < most; ++k) {
       auto env = log_->Read(seqs[k]);
       if (!env.ok()) {
-        // What was read goes out; this one is tried again on the next pump.
+        // What was read goes out; the timers or the next ack, credit or event try this one again.
         logger_->error("cannot read seq {} for delivery to {}: {}", seqs[k], sub.agency,
                        env.status().ToString());
+        *read_failed = true;
         break;
       }
-      if (k > 0 && bytes + env->size() > static_cast<size_t>(options_.max_message_bytes)) {
+      if (k > 0 && bytes + env->size() + kElementOverhead > limit) {
         break;
       }
-      bytes += env->size();
+      bytes += env->size() + kElementOverhead;
       auto* d = batch->add_deliveries();
       d->set_selector(sub.selector);
       d->set_global_seq(seqs[k]);

@@ -317,12 +317,19 @@ class ClientImpl final : public Client {
           RETURN_IF_ERROR(OnDeliver(d, d.selector() == v1::SELECTOR_INBOX ? acks_inbox : acks_all));
           break;
         }
-        case v1::ServerFrame::kDeliverBatch:
+        case v1::ServerFrame::kDeliverBatch: {
+          // Every element is looked at even after one fails to apply: the ones after it are then
+          // asked again (see OnDeliver) instead of waiting out their redelivery timeout.
+          Status first_error;
           for (const auto& d : f->deliver_batch().deliveries()) {
-            RETURN_IF_ERROR(
-                OnDeliver(d, d.selector() == v1::SELECTOR_INBOX ? acks_inbox : acks_all));
+            Status s = OnDeliver(d, d.selector() == v1::SELECTOR_INBOX ? acks_inbox : acks_all);
+            if (!s.ok() && first_error.ok()) {
+              first_error = s;
+            }
           }
+          RETURN_IF_ERROR(first_error);
           break;
+        }
         case v1::ServerFrame::kPong:
           break;
         case v1::ServerFrame::kError:
@@ -482,7 +489,19 @@ class ClientImpl final : public Client {
       }
       return Status::Ok();
     }
-    RETURN_IF_ERROR(o_.store->Apply(stream, d.global_seq(), w));
+    if (Status applied = o_.store->Apply(stream, d.global_seq(), w); !applied.ok()) {
+      // Not applied: asked again at once, like a handler's Unavailable, and nothing after it may
+      // be applied first (the position would pass it), so later deliveries are asked again too.
+      v1::ClientFrame f;
+      auto* n = f.mutable_nack();
+      n->set_selector(d.selector());
+      n->set_global_seq(d.global_seq());
+      n->set_park(false);
+      n->set_reason("the local store could not apply it: " + applied.ToString());
+      Send(f);
+      blocked_[d.selector()] = d.global_seq();
+      return applied;
+    }
     acks.push_back(d.global_seq());
     if (auto b = blocked_.find(d.selector()); b != blocked_.end() && b->second == d.global_seq()) {
       blocked_.erase(b);
