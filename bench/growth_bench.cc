@@ -4,18 +4,23 @@
 //
 // A plain program (not Google Benchmark) because it owns its fixture: for each size it builds one
 // log of ~500-byte events appended in synced batches of 1024 across 100k distinct case ids, plus a
-// "probe" case whose 12 events are spread evenly through the log (so its journey has the same length
-// at every size). Then it measures:
+// "probe" case whose 12 events are spread evenly through the log (so its journey has the same
+// length at every size). Each log is compacted once built (a settled log, as a broker's is most of
+// the time), and both are measured in turn, one sample of the small then one of the large, so that
+// the drift of a shared machine falls on both sizes alike. It measures:
 //   reopen (clean)        EventLog::Open (with its tail check) after a clean close, median of 9
 //   reopen after SIGKILL  a child process opens the log, appends a few synced batches and is
 //                         SIGKILLed; then the parent's Open is timed, median of 5
-//   journey query         CaseEvents(probe) + Read of each envelope, median of 200
+//   journey query         CaseEvents(probe) + Read of each envelope, median of 200, on the logs
+//                         compacted again (the SIGKILLed writers left small files behind)
 //   RSS                   VmHWM of a fresh process (re-exec of this binary) that opens the log and
 //                         runs the journey query once
 //
 // Usage: growth_bench [--small N] [--large N]   (defaults 10000 and 1000000)
 // Files live under $PASSAGE_BENCH_DIR (default /tmp) in a fresh directory removed at exit.
 
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -225,6 +230,36 @@ int RunSelf(const std::vector<std::string>& args, std::string* out) {
   return status;
 }
 
+// Compacts every column family of the log at `path` to the bottom level and closes it: no flush
+// or compaction is left running or pending when a measurement opens it next. Background work
+// started by an open otherwise competes for the two cores and moves the probe's events between
+// files while they are read; from run to run the 1M journey took 26 to 62 us.
+void Settle(const std::string& path) {
+  std::vector<std::string> names;
+  rocksdb::DBOptions dbo;
+  if (auto s = rocksdb::DB::ListColumnFamilies(dbo, path, &names); !s.ok()) {
+    Die("list column families of " + path + ": " + s.ToString());
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const auto& n : names) {
+    cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  if (auto s = rocksdb::DB::Open(dbo, path, cfs, &handles, &raw); !s.ok()) {
+    Die("open " + path + " to compact it: " + s.ToString());
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  for (auto* h : handles) {
+    if (auto s = db->CompactRange(rocksdb::CompactRangeOptions(), h, nullptr, nullptr); !s.ok()) {
+      Die("compact " + path + ": " + s.ToString());
+    }
+  }
+  for (auto* h : handles) {
+    db->DestroyColumnFamilyHandle(h);
+  }
+}
+
 // --- the fixture and measurements ---
 
 struct Figures {
@@ -248,10 +283,10 @@ uint64_t DirBytes(const std::string& path) {
   return total;
 }
 
-Figures Measure(const std::string& path, uint64_t events) {
-  Figures f;
-  f.events = events;
-  // Build: probe events at evenly spread positions (the first at the middle of the first twelfth).
+// Builds the fixture of `events` events at `path` (closed and settled afterwards).
+void Build(const std::string& path, uint64_t events, Figures* f) {
+  f->events = events;
+  // Probe events at evenly spread positions (the first at the middle of the first twelfth).
   std::vector<uint64_t> probe_at;
   for (uint64_t i = 0; i < kProbeEvents; ++i) {
     probe_at.push_back((2 * i + 1) * events / (2 * kProbeEvents));
@@ -269,57 +304,85 @@ Figures Measure(const std::string& path, uint64_t events) {
         Die("append: " + out.status().ToString());
       }
     }
-    f.build_s = SecondsSince(t0);
+    f->build_s = SecondsSince(t0);
   }  // clean close
+  Settle(path);
+}
+
+// Measures both fixtures, each measurement taken in turn on the small and the large log so that a
+// shared machine's drift (seen here: the same journey at 22 us in one minute and 40 us the next)
+// falls on both alike.
+void MeasureBoth(const std::string& small_path, const std::string& large_path, Figures* s,
+                 Figures* l) {
+  const std::string paths[2] = {small_path, large_path};
+  Figures* figs[2] = {s, l};
 
   // (1a) clean reopen.
-  std::vector<double> ms;
+  std::vector<double> ms[2];
   for (int i = 0; i < kCleanReopens; ++i) {
-    const auto t0 = Clock::now();
-    auto log = OpenLog(path);
-    ms.push_back(SecondsSince(t0) * 1e3);
+    for (int k = 0; k < 2; ++k) {
+      const auto t0 = Clock::now();
+      auto log = OpenLog(paths[k]);
+      ms[k].push_back(SecondsSince(t0) * 1e3);
+    }
   }
-  f.reopen_ms = Median(ms);
+  for (int k = 0; k < 2; ++k) {
+    figs[k]->reopen_ms = Median(ms[k]);
+    ms[k].clear();
+  }
 
   // (1b) reopen after a SIGKILLed writer.
-  ms.clear();
   for (int i = 0; i < kKillReopens; ++i) {
-    const int status = RunSelf({"--child-kill", path, std::to_string(events) + "-" + std::to_string(i)},
-                               nullptr);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
-      Die("the writer child was not SIGKILLed (wait status " + std::to_string(status) + ")");
+    for (int k = 0; k < 2; ++k) {
+      const int status = RunSelf(
+          {"--child-kill", paths[k], std::to_string(figs[k]->events) + "-" + std::to_string(i)},
+          nullptr);
+      if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+        Die("the writer child was not SIGKILLed (wait status " + std::to_string(status) + ")");
+      }
+      const auto t0 = Clock::now();
+      auto log = OpenLog(paths[k]);
+      ms[k].push_back(SecondsSince(t0) * 1e3);
     }
-    const auto t0 = Clock::now();
-    auto log = OpenLog(path);
-    ms.push_back(SecondsSince(t0) * 1e3);
   }
-  f.kill_reopen_ms = Median(ms);
+  for (int k = 0; k < 2; ++k) {
+    figs[k]->kill_reopen_ms = Median(ms[k]);
+  }
 
   // (3) RSS of a fresh process that opens the log and runs the journey once.
-  std::string out;
-  const int status = RunSelf({"--child-rss", path}, &out);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    Die("the RSS child failed (wait status " + std::to_string(status) + ")");
+  for (int k = 0; k < 2; ++k) {
+    std::string out;
+    const int status = RunSelf({"--child-rss", paths[k]}, &out);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      Die("the RSS child failed (wait status " + std::to_string(status) + ")");
+    }
+    figs[k]->rss_mib = std::strtod(out.c_str(), nullptr) / 1024.0;
   }
-  f.rss_mib = std::strtod(out.c_str(), nullptr) / 1024.0;
 
-  // (2) journey query.
+  // (2) journey query, on settled logs, one query on each in turn.
+  Settle(small_path);
+  Settle(large_path);
   {
-    auto log = OpenLog(path);
-    std::vector<double> us;
-    size_t sink = 0;
+    std::unique_ptr<log::EventLog> logs[2] = {OpenLog(small_path), OpenLog(large_path)};
+    std::vector<double> us[2];
+    size_t sink[2] = {0, 0};
     for (int i = 0; i < kJourneyReps; ++i) {
-      const auto t0 = Clock::now();
-      sink += Journey(*log);
-      us.push_back(SecondsSince(t0) * 1e6);
+      for (int k = 0; k < 2; ++k) {
+        const auto t0 = Clock::now();
+        sink[k] += Journey(*logs[k]);
+        us[k].push_back(SecondsSince(t0) * 1e6);
+      }
     }
-    if (sink == 0) {
-      Die("empty journey");
+    for (int k = 0; k < 2; ++k) {
+      if (sink[k] == 0) {
+        Die("empty journey");
+      }
+      figs[k]->journey_us = Median(us[k]);
     }
-    f.journey_us = Median(us);
   }
-  f.disk_mib = static_cast<double>(DirBytes(path)) / (1024.0 * 1024.0);
-  return f;
+  for (int k = 0; k < 2; ++k) {
+    figs[k]->disk_mib = static_cast<double>(DirBytes(paths[k])) / (1024.0 * 1024.0);
+  }
 }
 
 std::string Count(uint64_t n) {
@@ -372,29 +435,32 @@ int Main(int argc, char** argv) {
     }
   } cleanup{dir};
 
-  std::fprintf(stderr, "growth_bench: building and measuring %s events...\n", Count(small).c_str());
-  const Figures s = Measure(dir + "/small", small);
-  {
-    std::error_code ec;
-    std::filesystem::remove_all(dir + "/small", ec);
-  }
-  std::fprintf(stderr, "growth_bench: building and measuring %s events...\n", Count(large).c_str());
-  const Figures l = Measure(dir + "/large", large);
+  Figures s;
+  Figures l;
+  std::fprintf(stderr, "growth_bench: building %s events...\n", Count(small).c_str());
+  Build(dir + "/small", small, &s);
+  std::fprintf(stderr, "growth_bench: building %s events...\n", Count(large).c_str());
+  Build(dir + "/large", large, &l);
+  std::fprintf(stderr, "growth_bench: measuring both, in turn...\n");
+  MeasureBoth(dir + "/small", dir + "/large", &s, &l);
 
   constexpr double kBar = 1.5;
-  std::printf("\n== Passage growth (DESIGN.md §10): cost at %s events / cost at %s, bar <= %.1f ==\n",
-              Count(large).c_str(), Count(small).c_str(), kBar);
-  std::printf("fixture: ~%zu B events, synced batches of %zu, %llu case ids + 1 probe case of %llu "
-              "events spread through the log\n",
-              kEventBytes, kBatch, static_cast<unsigned long long>(kCases),
-              static_cast<unsigned long long>(kProbeEvents));
-  std::printf("build: %s in %.1f s (%.0f events/s), %s in %.1f s (%.0f events/s); on disk %.0f MiB / "
-              "%.0f MiB\n\n",
-              Count(s.events).c_str(), s.build_s, static_cast<double>(s.events) / s.build_s,
-              Count(l.events).c_str(), l.build_s, static_cast<double>(l.events) / l.build_s,
-              s.disk_mib, l.disk_mib);
-  std::printf("%-42s %12s %12s %8s  %s\n", "metric", Count(s.events).c_str(), Count(l.events).c_str(),
-              "ratio", "verdict");
+  std::printf(
+      "\n== Passage growth (DESIGN.md §10): cost at %s events / cost at %s, bar <= %.1f ==\n",
+      Count(large).c_str(), Count(small).c_str(), kBar);
+  std::printf(
+      "fixture: ~%zu B events, synced batches of %zu, %llu case ids + 1 probe case of %llu "
+      "events spread through the log\n",
+      kEventBytes, kBatch, static_cast<unsigned long long>(kCases),
+      static_cast<unsigned long long>(kProbeEvents));
+  std::printf(
+      "build: %s in %.1f s (%.0f events/s), %s in %.1f s (%.0f events/s); on disk %.0f MiB / "
+      "%.0f MiB\n\n",
+      Count(s.events).c_str(), s.build_s, static_cast<double>(s.events) / s.build_s,
+      Count(l.events).c_str(), l.build_s, static_cast<double>(l.events) / l.build_s, s.disk_mib,
+      l.disk_mib);
+  std::printf("%-42s %12s %12s %8s  %s\n", "metric", Count(s.events).c_str(),
+              Count(l.events).c_str(), "ratio", "verdict");
   bool all = true;
   auto row = [&](const char* name, double a, double b, const char* unit) {
     const double r = a > 0 ? b / a : 0;
