@@ -17,6 +17,7 @@ json="${PASSAGE_BENCH_JSON:-$build_dir/bench/log_bench.json}"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 
 "$bin" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+  --benchmark_enable_random_interleaving=true \
   --benchmark_out="$json" --benchmark_out_format=json "$@"
 
 load_after="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
