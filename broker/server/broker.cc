@@ -1290,14 +1290,14 @@ class BrokerImpl final : public Broker {
       d->set_attempt(1);
       d->set_envelope(std::move(*env));
     }
-    if (batch->deliveries_size() == 0) {
+    const size_t n = static_cast<size_t>(batch->deliveries_size());
+    if (n == 0) {
       return SendResult::kFull;
     }
-    if (batch->deliveries_size() == 1) {
+    if (n == 1) {  // a lone event goes as a plain Deliver (this ends `batch`)
       v1::Deliver one = std::move(*batch->mutable_deliveries(0));
       *f.mutable_deliver() = std::move(one);
     }
-    const size_t n = f.has_deliver() ? 1 : static_cast<size_t>(batch->deliveries_size());
     SendResult r = Send(sub.routing_id, f);
     *sent = r == SendResult::kSent ? n : 0;
     return r;
