@@ -632,6 +632,7 @@ class BrokerImpl final : public Broker {
     w->set_inbox_cursor(StoredCursor(agency, v1::SELECTOR_INBOX));
     w->set_max_message_bytes(static_cast<uint32_t>(options_.max_message_bytes));
     w->set_max_batch(static_cast<uint32_t>(options_.group_commit_max_events));
+    w->set_max_delivery_attempts(static_cast<uint32_t>(options_.max_delivery_attempts));
     if (f.hello().has_last_seen() && f.hello().last_seen().tree_size() > log_->LastSeq()) {
       logger_->error(
           "agency {} has seen a tree of {} events but the log holds {}: the log was truncated or "
@@ -1119,6 +1120,12 @@ class BrokerImpl final : public Broker {
     Pump(*sub);
   }
 
+  // How long attempt `attempt` of a delivery may stay unanswered before the next one.
+  int64_t RedeliveryWaitMs(uint32_t attempt) const {
+    const int shift = std::min<int>(static_cast<int>(attempt) - 1, 4);
+    return static_cast<int64_t>(options_.redelivery_timeout_ms) << shift;
+  }
+
   void OnNack(const std::string& agency, const v1::ConsumerNack& n) {
     Subscription* sub = FindSub(agency, n.selector());
     if (sub == nullptr) {
@@ -1134,7 +1141,10 @@ class BrokerImpl final : public Broker {
       SaveCursor(*sub);
       Pump(*sub);
     } else {
-      it->second.deadline_ms = NowMs();  // redeliver on the next timer pass
+      // "Not now": the next attempt comes after the wait an unanswered one gets (5 s x 2^(a-1),
+      // capped at 80 s, by default), so a consumer that is unavailable for a while has minutes
+      // before the event is parked, not the milliseconds that redelivering at once gave it.
+      it->second.deadline_ms = NowMs() + RedeliveryWaitMs(it->second.attempt);
       sub->next_deadline_ms = std::min(sub->next_deadline_ms, it->second.deadline_ms);
     }
   }
@@ -1227,7 +1237,7 @@ class BrokerImpl final : public Broker {
         if (r == SendResult::kFull || sent == 0) {
           return true;
         }
-        const int64_t deadline = NowMs() + options_.redelivery_timeout_ms;
+        const int64_t deadline = NowMs() + RedeliveryWaitMs(1);
         for (size_t k = i; k < i + sent; ++k) {
           sub.inflight[seqs[k]] = InFlight{1, deadline};
           sub.scan_pos = seqs[k];
@@ -1386,8 +1396,7 @@ class BrokerImpl final : public Broker {
           continue;
         }
         f.attempt++;
-        int shift = std::min<int>(static_cast<int>(f.attempt) - 1, 4);
-        f.deadline_ms = now + (static_cast<int64_t>(options_.redelivery_timeout_ms) << shift);
+        f.deadline_ms = now + RedeliveryWaitMs(f.attempt);
         next_deadline = std::min(next_deadline, f.deadline_ms);
         counters_.redelivered++;
       }

@@ -373,6 +373,7 @@ class ClientImpl final : public Client {
     if (w.max_message_bytes() > 0) {
       max_message_bytes_ = w.max_message_bytes();
     }
+    max_delivery_attempts_ = w.max_delivery_attempts();
     if (w.agency_id() != o_.agency_id && !o_.agency_id.empty()) {
       spdlog::warn("client: broker says this key is agency '{}', configured as '{}'", w.agency_id(),
                    o_.agency_id);
@@ -472,20 +473,31 @@ class ClientImpl final : public Client {
       h = sit->second.handler(d.global_seq(), env, &w);
     }
     if (!h.ok()) {
+      // Unavailable asks for the event again later, unless this is the broker's last attempt:
+      // then the client parks it itself, as the broker would, and the stream moves on instead of
+      // holding every later event back until they are parked too.
+      const bool last_attempt = max_delivery_attempts_ > 0 && d.attempt() >= max_delivery_attempts_;
+      const bool park = h.code() != StatusCode::kUnavailable || last_attempt;
       v1::ClientFrame f;
       auto* n = f.mutable_nack();
       n->set_selector(d.selector());
       n->set_global_seq(d.global_seq());
-      n->set_park(h.code() != StatusCode::kUnavailable);
-      n->set_reason(h.ToString());
+      n->set_park(park);
+      n->set_reason(park && h.code() == StatusCode::kUnavailable
+                        ? "still unavailable at attempt " + std::to_string(d.attempt()) + " of " +
+                              std::to_string(max_delivery_attempts_) + ": " + h.ToString()
+                        : h.ToString());
       Send(f);
-      if (!n->park()) {
+      if (!park) {
         blocked_[d.selector()] = d.global_seq();
+        return Status::Ok();
       }
-      if (n->park()) {
-        spdlog::error("client {}: could not apply seq {}: {} (parked)", o_.agency_id,
-                      d.global_seq(), h.ToString());
-        RETURN_IF_ERROR(o_.store->Apply(stream, d.global_seq(), StateWrite()));
+      spdlog::error("client {}: could not apply seq {}: {} (parked)", o_.agency_id, d.global_seq(),
+                    n->reason());
+      RETURN_IF_ERROR(o_.store->Apply(stream, d.global_seq(), StateWrite()));
+      if (auto b = blocked_.find(d.selector());
+          b != blocked_.end() && b->second == d.global_seq()) {
+        blocked_.erase(b);
       }
       return Status::Ok();
     }
@@ -527,6 +539,7 @@ class ClientImpl final : public Client {
   bool welcomed_ = false;
   int64_t hello_sent_ms_ = 0;
   size_t max_message_bytes_ = 16 << 20;
+  uint32_t max_delivery_attempts_ = 0;        // from WELCOME; 0: not told (an older broker)
   std::map<v1::Selector, uint64_t> blocked_;  // stream -> seq waiting for its retry
   int64_t last_rx_ms_ = 0;
   int64_t last_ping_ms_ = 0;

@@ -45,7 +45,9 @@ struct ClientOptions {
 };
 
 // Handles one delivered event; adds its effects to `write`. kUnavailable asks for redelivery
-// later; any other error parks the delivery at the broker (logged, the stream moves on).
+// later (the broker's backoff: 5 s, 10 s, 20 s, ... by default) and holds later events back until
+// it is applied; at the broker's last attempt it parks the event instead. Any other error parks
+// the delivery at the broker (logged, the stream moves on).
 using DeliveryHandler =
     std::function<Status(uint64_t seq, const passage::v1::Envelope& envelope, StateWrite* write)>;
 // Told the broker's final answer for each published event (ok, duplicate or refused).

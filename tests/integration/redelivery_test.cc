@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -109,9 +111,22 @@ void Subscribe(RawDealer& raw, std::optional<uint64_t> after_seq, uint32_t credi
   raw.Send(f);
 }
 
+// Broker flags for a config with a shorter redelivery wait (and, when set, fewer attempts) than the
+// defaults (5 s, 8), so that redeliveries happen within a test's time.
+std::vector<std::string> RedeliveryConfig(testing::TempDir& dir, int timeout_ms, int attempts = 0) {
+  const std::string path = dir.Sub("broker-config.textproto");
+  std::ofstream out(path);
+  out << "redelivery_timeout_ms: " << timeout_ms << "\n";
+  if (attempts > 0) {
+    out << "max_delivery_attempts: " << attempts << "\n";
+  }
+  return {"--config", path};
+}
+
 TEST(Redelivery, NackRedeliversAsTheNextAttemptAndParkMovesTheStreamOn) {
   testing::TempDir dir;
-  BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies());
+  BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies(),
+                       RedeliveryConfig(dir, /*timeout_ms=*/300));
   ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
   AgencyNode fia;
   ASSERT_OK(testing::OpenNode(broker, "fia", dir.Sub("fia"), &fia));
@@ -128,26 +143,26 @@ TEST(Redelivery, NackRedeliversAsTheNextAttemptAndParkMovesTheStreamOn) {
       EXPECT_EQ(d->global_seq(), want);
       EXPECT_EQ(d->attempt(), 1u);
     }
-    // NACK without park: the same seq again, attempt 2, then 3.
+    Ack(shelter, b);
+    Ack(shelter, c);
+    // NACK without park: the same seq again as the next attempt, after the wait an unanswered
+    // attempt gets (300 ms, then 600 ms here), not at once.
     for (uint32_t attempt : {2u, 3u}) {
+      const auto nacked = std::chrono::steady_clock::now();
       Nack(shelter, a, false);
-      auto d = NextDelivery(shelter, 3000);
+      auto d = NextDelivery(shelter, 5000);
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - nacked);
       ASSERT_TRUE(d.has_value()) << "no redelivery after a NACK";
       EXPECT_EQ(d->global_seq(), a);
       EXPECT_EQ(d->attempt(), attempt);
+      EXPECT_GE(waited.count(), (300 << (attempt - 2)) - 50) << "redelivered before its wait";
       v1::Envelope env;
       ASSERT_TRUE(env.ParseFromString(d->envelope()));
       EXPECT_EQ(env.global_seq(), a);
     }
-    Ack(shelter, b);
-    // Park it: it is not delivered again, the other in-flight one still is when NACKed.
+    // Park it: it is not delivered again.
     Nack(shelter, a, true, "cannot apply");
-    Nack(shelter, c, false);
-    auto d = NextDelivery(shelter, 3000);
-    ASSERT_TRUE(d.has_value());
-    EXPECT_EQ(d->global_seq(), c);
-    EXPECT_EQ(d->attempt(), 2u);
-    Ack(shelter, c);
     // A later event follows; the parked one never comes back.
     ASSERT_OK(fia.client->Publish(testing::CaseOpened("fia", core::NewUuidV7())));
     ASSERT_OK(fia.client->Flush(5000));
@@ -181,12 +196,13 @@ TEST(Redelivery, NackRedeliversAsTheNextAttemptAndParkMovesTheStreamOn) {
 // InvalidArgument for another.
 struct FlakyShelter {
   uint64_t unavailable_once = 0;
+  uint64_t unavailable_always = 0;
   uint64_t broken = 0;
   std::map<uint64_t, int> calls;
   runtime::DeliveryHandler Handler() {
     return [this](uint64_t seq, const v1::Envelope& env, runtime::StateWrite* w) {
       int n = ++calls[seq];
-      if (seq == unavailable_once && n == 1) {
+      if ((seq == unavailable_once && n == 1) || seq == unavailable_always) {
         return Status::Unavailable("the case worker's screen is locked; later");
       }
       if (seq == broken) {
@@ -210,7 +226,8 @@ size_t CountEffects(runtime::LocalStore& store) {
 
 void RunFlakyShelter(uint32_t credits) {
   testing::TempDir dir;
-  BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies());
+  BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies(),
+                       RedeliveryConfig(dir, /*timeout_ms=*/300));
   ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
   AgencyNode fia;
   ASSERT_OK(testing::OpenNode(broker, "fia", dir.Sub("fia"), &fia));
@@ -282,7 +299,8 @@ std::vector<uint64_t> SeqsOf(const std::vector<v1::Deliver>& ds) {
 
 TEST(Redelivery, BatchedDeliveriesFillTheWindowAndEachIsAcknowledgedOnItsOwn) {
   testing::TempDir dir;
-  BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies());
+  BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies(),
+                       RedeliveryConfig(dir, /*timeout_ms=*/1500));
   ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
   AgencyNode fia;
   ASSERT_OK(testing::OpenNode(broker, "fia", dir.Sub("fia"), &fia));
@@ -316,17 +334,18 @@ TEST(Redelivery, BatchedDeliveriesFillTheWindowAndEachIsAcknowledgedOnItsOwn) {
     EXPECT_TRUE(batch);
     EXPECT_EQ(SeqsOf(third), (Seqs{seqs[5], seqs[6]}));
 
-    // One event of a batch NACKed is redelivered alone as the next attempt; the rest stay in
-    // flight.
+    // One event of a batch NACKed, the rest acknowledged: it is redelivered alone, as the next
+    // attempt, after the redelivery wait (1.5 s here).
+    for (uint64_t s : {seqs[3], seqs[4], seqs[5], seqs[6]}) {
+      Ack(shelter, s);
+    }
     Nack(shelter, seqs[1], false);
-    auto again = NextFrameOfDeliveries(shelter, 3000, &batch);
+    auto again = NextFrameOfDeliveries(shelter, 5000, &batch);
     ASSERT_EQ(again.size(), 1u);
     EXPECT_EQ(again[0].global_seq(), seqs[1]);
     EXPECT_EQ(again[0].attempt(), 2u);
     EXPECT_FALSE(batch) << "a redelivery goes alone";
-    for (uint64_t s : {seqs[1], seqs[3], seqs[4], seqs[5], seqs[6]}) {
-      Ack(shelter, s);
-    }
+    Ack(shelter, seqs[1]);
     // A PONG proves the broker has taken the acks, which it handles in order.
     v1::ClientFrame ping;
     ping.mutable_ping()->set_sent_at_ms(1);
@@ -353,6 +372,53 @@ TEST(Redelivery, ClientRetriesUnavailableAndParksOtherHandlerErrorsOneAtATime) {
 
 TEST(Redelivery, ClientRetriesUnavailableWhenLaterEventsAreInTheWindow) {
   RunFlakyShelter(/*credits=*/64);
+}
+
+// An event that stays Unavailable up to the broker's last attempt is parked by the client itself
+// (it learns the limit from WELCOME), and the later events it held back are applied, not parked
+// after it. Before, a NACK brought the event back at once, so a consumer unavailable for about a
+// second lost it, and every later event went the same way.
+TEST(Redelivery, ClientParksAnEventStillUnavailableAtTheLastAttemptAndTheRestAreApplied) {
+  testing::TempDir dir;
+  BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies(),
+                       RedeliveryConfig(dir, /*timeout_ms=*/200, /*attempts=*/3));
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  AgencyNode fia;
+  ASSERT_OK(testing::OpenNode(broker, "fia", dir.Sub("fia"), &fia));
+  std::vector<uint64_t> seqs = PublishReferrals(fia, 4);  // 7 events for the shelter
+  ASSERT_EQ(seqs.size(), 7u);
+
+  FlakyShelter flaky;
+  flaky.unavailable_always = seqs[1];
+  AgencyNode shelter;
+  ASSERT_OK(testing::OpenNode(broker, "shelter", dir.Sub("shelter"), &shelter));
+  ASSERT_OK(shelter.client->Subscribe(v1::SELECTOR_INBOX, 64, flaky.Handler()));
+  for (int i = 0; i < 250 && shelter.store->Position(kInbox) < seqs.back(); ++i) {
+    ASSERT_OK(shelter.client->Poll(20));
+  }
+  ASSERT_OK(shelter.client->Poll(500));
+
+  EXPECT_EQ(flaky.calls[seqs[1]], 3) << "tried once per attempt, 3 attempts";
+  EXPECT_EQ(CountEffects(*shelter.store), seqs.size() - 1);
+  EXPECT_EQ(shelter.store->Position(kInbox), seqs.back());
+  shelter.Close();
+  fia.Close();
+
+  broker.Stop();
+  auto parked = testing::ReadBrokerState(broker.log_dir(), ParkKey("shelter", seqs[1]));
+  ASSERT_OK(parked);
+  ASSERT_TRUE(parked->has_value()) << "the event was not parked";
+  EXPECT_NE((*parked)->find("parked by the consumer: still unavailable at attempt 3 of 3"),
+            std::string::npos)
+      << **parked;
+  for (uint64_t s : seqs) {
+    if (s == seqs[1]) {
+      continue;
+    }
+    auto other = testing::ReadBrokerState(broker.log_dir(), ParkKey("shelter", s));
+    ASSERT_OK(other);
+    EXPECT_FALSE(other->has_value()) << "seq " << s << " was parked: " << **other;
+  }
 }
 
 }  // namespace
