@@ -319,7 +319,7 @@ class ClientImpl final : public Client {
         }
         case v1::ServerFrame::kDeliverBatch: {
           // Every element is looked at even after one fails to apply: the ones after it are then
-          // asked again (see OnDeliver) instead of waiting out their redelivery timeout.
+          // NACKed as waiting for it (see OnDeliver), each answered like its own Deliver.
           Status first_error;
           for (const auto& d : f->deliver_batch().deliveries()) {
             Status s = OnDeliver(d, d.selector() == v1::SELECTOR_INBOX ? acks_inbox : acks_all);
@@ -442,6 +442,24 @@ class ClientImpl final : public Client {
     return Status::Ok();
   }
 
+  // Asks the broker to deliver `d` again later (park false) or to stop delivering it (park true).
+  void SendNack(const v1::Deliver& d, bool park, std::string reason) {
+    v1::ClientFrame f;
+    auto* n = f.mutable_nack();
+    n->set_selector(d.selector());
+    n->set_global_seq(d.global_seq());
+    n->set_park(park);
+    n->set_reason(std::move(reason));
+    Send(f);
+  }
+
+  // `d` no longer holds later deliveries of its stream back (applied or parked).
+  void Unblock(const v1::Deliver& d) {
+    if (auto b = blocked_.find(d.selector()); b != blocked_.end() && b->second == d.global_seq()) {
+      blocked_.erase(b);
+    }
+  }
+
   Status OnDeliver(const v1::Deliver& d, std::vector<uint64_t>& acks) {
     auto sit = streams_.find(d.selector());
     if (sit == streams_.end()) {
@@ -455,13 +473,7 @@ class ClientImpl final : public Client {
     if (auto b = blocked_.find(d.selector()); b != blocked_.end() && d.global_seq() > b->second) {
       // An earlier delivery asked to be retried: applying this one would move the position past
       // it. Ask for this one again too.
-      v1::ClientFrame f;
-      auto* n = f.mutable_nack();
-      n->set_selector(d.selector());
-      n->set_global_seq(d.global_seq());
-      n->set_park(false);
-      n->set_reason("waiting for an earlier delivery to be retried");
-      Send(f);
+      SendNack(d, false, "waiting for an earlier delivery to be retried");
       return Status::Ok();
     }
     v1::Envelope env;
@@ -478,46 +490,32 @@ class ClientImpl final : public Client {
       // holding every later event back until they are parked too.
       const bool last_attempt = max_delivery_attempts_ > 0 && d.attempt() >= max_delivery_attempts_;
       const bool park = h.code() != StatusCode::kUnavailable || last_attempt;
-      v1::ClientFrame f;
-      auto* n = f.mutable_nack();
-      n->set_selector(d.selector());
-      n->set_global_seq(d.global_seq());
-      n->set_park(park);
-      n->set_reason(park && h.code() == StatusCode::kUnavailable
-                        ? "still unavailable at attempt " + std::to_string(d.attempt()) + " of " +
-                              std::to_string(max_delivery_attempts_) + ": " + h.ToString()
-                        : h.ToString());
-      Send(f);
+      const std::string reason =
+          park && h.code() == StatusCode::kUnavailable
+              ? "still unavailable at attempt " + std::to_string(d.attempt()) + " of " +
+                    std::to_string(max_delivery_attempts_) + ": " + h.ToString()
+              : h.ToString();
+      SendNack(d, park, reason);
       if (!park) {
         blocked_[d.selector()] = d.global_seq();
         return Status::Ok();
       }
       spdlog::error("client {}: could not apply seq {}: {} (parked)", o_.agency_id, d.global_seq(),
-                    n->reason());
+                    reason);
       RETURN_IF_ERROR(o_.store->Apply(stream, d.global_seq(), StateWrite()));
-      if (auto b = blocked_.find(d.selector());
-          b != blocked_.end() && b->second == d.global_seq()) {
-        blocked_.erase(b);
-      }
+      Unblock(d);
       return Status::Ok();
     }
     if (Status applied = o_.store->Apply(stream, d.global_seq(), w); !applied.ok()) {
-      // Not applied: asked again at once, like a handler's Unavailable, and nothing after it may
-      // be applied first (the position would pass it), so later deliveries are asked again too.
-      v1::ClientFrame f;
-      auto* n = f.mutable_nack();
-      n->set_selector(d.selector());
-      n->set_global_seq(d.global_seq());
-      n->set_park(false);
-      n->set_reason("the local store could not apply it: " + applied.ToString());
-      Send(f);
+      // Not applied: asked for again (after the broker's redelivery wait), like a handler's
+      // Unavailable, and nothing after it may be applied first (the position would pass it), so
+      // later deliveries are asked again too.
+      SendNack(d, false, "the local store could not apply it: " + applied.ToString());
       blocked_[d.selector()] = d.global_seq();
       return applied;
     }
     acks.push_back(d.global_seq());
-    if (auto b = blocked_.find(d.selector()); b != blocked_.end() && b->second == d.global_seq()) {
-      blocked_.erase(b);
-    }
+    Unblock(d);
     return Status::Ok();
   }
 
