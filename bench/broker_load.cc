@@ -8,8 +8,8 @@
 //            its RocksDB outbox would measure the client's disk), W PUBLISH frames of K events in
 //            flight; each event a 500-byte CaseOpened of a new case whose sealed personal data
 //            (random ciphertext) pads it to size.
-//   redis    redis-server (appendonly yes, appendfsync always, no RDB): XADD of the same event
-//   bytes
+//   redis    redis-server (appendonly yes, appendfsync always, no RDB): XADD of the same
+//            event bytes
 //            to one stream over N connections with W x K commands pipelined.
 // Two phases, each `--seconds` of measurement split into `--rounds` rounds that take the servers in
 // turn (so that the drifting load of a shared machine hits them alike), each round after a warm-up
@@ -199,9 +199,9 @@ struct Options {
 };
 
 constexpr char kUsage[] =
-    "usage: broker_load [--quick] [--seconds S] [--rounds R] [--warmup S] [--publishers N] "
-    "[--window W]\n"
-    "                   [--batch K] [--rate EVENTS_PER_S] [--payload BYTES] [--fsync-samples N]\n"
+    "usage: broker_load [--quick] [--seconds S] [--rounds R] [--warmup S] [--publishers N]\n"
+    "                   [--window W] [--batch K] [--rate EVENTS_PER_S] [--payload BYTES]\n"
+    "                   [--fsync-samples N]\n"
     "                   [--broker PATH] [--redis-server PATH] [--dir DIR] [--skip-insecure]\n"
     "                   [--skip-redis] [--flat-with-subscriber] [--keep] [--timeline]\n"
     "                   [--phases flat|fixed|both] [--deliver-batch N]\n"
@@ -225,9 +225,8 @@ constexpr char kUsage[] =
     "  --timeline               print acknowledged events/s per half second of every round\n"
     "  --deliver-batch N        deliveries per frame the subscriber accepts (default 64, as the\n"
     "                           client library; 1 = a DELIVER frame per event)\n"
-    "  --phases P               flat, fixed or both (default): which phases to run; the ratios of "
-    "a\n"
-    "                           phase not run are not printed\n";
+    "  --phases P               flat, fixed or both (default): which phases to run; the\n"
+    "                           ratios of a phase not run are not printed\n";
 
 Options ParseOptions(int argc, char** argv) {
   Options o;
