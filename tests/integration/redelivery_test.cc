@@ -123,6 +123,24 @@ std::vector<std::string> RedeliveryConfig(testing::TempDir& dir, int timeout_ms,
   return {"--config", path};
 }
 
+// A broker with a short redelivery config, fia's node, and the seven events fia published for
+// the shelter's inbox (four referrals, the first three cancelled). Start() asserts.
+struct SevenForShelter {
+  explicit SevenForShelter(int timeout_ms, int attempts = 0)
+      : broker(dir.Sub("broker"), testing::SampleAgencies(),
+               RedeliveryConfig(dir, timeout_ms, attempts)) {}
+  void Start() {
+    ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+    ASSERT_OK(testing::OpenNode(broker, "fia", dir.Sub("fia"), &fia));
+    seqs = PublishReferrals(fia, 4);
+    ASSERT_EQ(seqs.size(), 7u);
+  }
+  testing::TempDir dir;
+  BrokerProcess broker;
+  AgencyNode fia;
+  std::vector<uint64_t> seqs;
+};
+
 TEST(Redelivery, NackRedeliversAsTheNextAttemptAndParkMovesTheStreamOn) {
   testing::TempDir dir;
   BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies(),
@@ -225,43 +243,37 @@ size_t CountEffects(runtime::LocalStore& store) {
 }
 
 void RunFlakyShelter(uint32_t credits) {
-  testing::TempDir dir;
-  BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies(),
-                       RedeliveryConfig(dir, /*timeout_ms=*/300));
-  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
-  AgencyNode fia;
-  ASSERT_OK(testing::OpenNode(broker, "fia", dir.Sub("fia"), &fia));
-  std::vector<uint64_t> seqs = PublishReferrals(fia, 4);  // 7 events for the shelter
-  ASSERT_EQ(seqs.size(), 7u);
+  SevenForShelter t(/*timeout_ms=*/300);
+  ASSERT_NO_FATAL_FAILURE(t.Start());
 
   FlakyShelter flaky;
-  flaky.unavailable_once = seqs[1];
-  flaky.broken = seqs[4];
+  flaky.unavailable_once = t.seqs[1];
+  flaky.broken = t.seqs[4];
   AgencyNode shelter;
-  ASSERT_OK(testing::OpenNode(broker, "shelter", dir.Sub("shelter"), &shelter));
+  ASSERT_OK(testing::OpenNode(t.broker, "shelter", t.dir.Sub("shelter"), &shelter));
   ASSERT_OK(shelter.client->Subscribe(v1::SELECTOR_INBOX, credits, flaky.Handler()));
-  for (int i = 0; i < 250 && CountEffects(*shelter.store) < seqs.size() - 1; ++i) {
+  for (int i = 0; i < 250 && CountEffects(*shelter.store) < t.seqs.size() - 1; ++i) {
     ASSERT_OK(shelter.client->Poll(20));
   }
   ASSERT_OK(shelter.client->Poll(1000));  // a parked event must not come back
 
-  EXPECT_EQ(flaky.calls[seqs[1]], 2) << "the Unavailable event was not retried";
-  EXPECT_EQ(flaky.calls[seqs[4]], 1) << "the parked event came back";
-  for (uint64_t s : seqs) {
-    if (s != seqs[1] && s != seqs[4]) {
+  EXPECT_EQ(flaky.calls[t.seqs[1]], 2) << "the Unavailable event was not retried";
+  EXPECT_EQ(flaky.calls[t.seqs[4]], 1) << "the parked event came back";
+  for (uint64_t s : t.seqs) {
+    if (s != t.seqs[1] && s != t.seqs[4]) {
       EXPECT_EQ(flaky.calls[s], 1) << "seq " << s;
     }
   }
-  EXPECT_EQ(CountEffects(*shelter.store), seqs.size() - 1);
-  auto effect = shelter.store->Get("effect/" + log::EncodeBe64(seqs[1]));
+  EXPECT_EQ(CountEffects(*shelter.store), t.seqs.size() - 1);
+  auto effect = shelter.store->Get("effect/" + log::EncodeBe64(t.seqs[1]));
   ASSERT_OK(effect);
   EXPECT_TRUE(effect->has_value()) << "the retried event never took effect";
-  EXPECT_EQ(shelter.store->Position(kInbox), seqs.back());
+  EXPECT_EQ(shelter.store->Position(kInbox), t.seqs.back());
   shelter.Close();
-  fia.Close();
+  t.fia.Close();
 
-  broker.Stop();
-  auto parked = testing::ReadBrokerState(broker.log_dir(), ParkKey("shelter", seqs[4]));
+  t.broker.Stop();
+  auto parked = testing::ReadBrokerState(t.broker.log_dir(), ParkKey("shelter", t.seqs[4]));
   ASSERT_OK(parked);
   ASSERT_TRUE(parked->has_value()) << "the broker did not record the park";
   EXPECT_NE((*parked)->find("names a service this node does not know"), std::string::npos);
@@ -298,54 +310,49 @@ std::vector<uint64_t> SeqsOf(const std::vector<v1::Deliver>& ds) {
 }
 
 TEST(Redelivery, BatchedDeliveriesFillTheWindowAndEachIsAcknowledgedOnItsOwn) {
-  testing::TempDir dir;
-  BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies(),
-                       RedeliveryConfig(dir, /*timeout_ms=*/1500));
-  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
-  AgencyNode fia;
-  ASSERT_OK(testing::OpenNode(broker, "fia", dir.Sub("fia"), &fia));
-  std::vector<uint64_t> seqs = PublishReferrals(fia, 4);  // 7 events for the shelter
-  ASSERT_EQ(seqs.size(), 7u);
+  SevenForShelter t(/*timeout_ms=*/1500);
+  ASSERT_NO_FATAL_FAILURE(t.Start());
   using Seqs = std::vector<uint64_t>;
   bool batch = false;
 
   {
-    RawDealer shelter(broker.endpoint(), broker.broker_keys().public_z85, broker.keys("shelter"));
+    RawDealer shelter(t.broker.endpoint(), t.broker.broker_keys().public_z85,
+                      t.broker.keys("shelter"));
     Subscribe(shelter, 0, /*credits=*/5, /*max_batch=*/4);
     // A window of 5 in frames of at most 4: one batch of 4, then the fifth alone as a DELIVER.
     auto first = NextFrameOfDeliveries(shelter, 5000, &batch);
     EXPECT_TRUE(batch);
-    EXPECT_EQ(SeqsOf(first), Seqs(seqs.begin(), seqs.begin() + 4));
+    EXPECT_EQ(SeqsOf(first), Seqs(t.seqs.begin(), t.seqs.begin() + 4));
     for (const auto& d : first) {
       EXPECT_EQ(d.attempt(), 1u);
     }
     auto second = NextFrameOfDeliveries(shelter, 5000, &batch);
     EXPECT_FALSE(batch);
-    EXPECT_EQ(SeqsOf(second), Seqs{seqs[4]});
+    EXPECT_EQ(SeqsOf(second), Seqs{t.seqs[4]});
     EXPECT_TRUE(NextFrameOfDeliveries(shelter, 500, &batch).empty()) << "the window was overrun";
 
     // Acknowledging two of the batch frees two slots: the last two events come together.
     v1::ClientFrame ack;
     ack.mutable_ack()->set_selector(v1::SELECTOR_INBOX);
-    ack.mutable_ack()->add_global_seqs(seqs[0]);
-    ack.mutable_ack()->add_global_seqs(seqs[2]);
+    ack.mutable_ack()->add_global_seqs(t.seqs[0]);
+    ack.mutable_ack()->add_global_seqs(t.seqs[2]);
     shelter.Send(ack);
     auto third = NextFrameOfDeliveries(shelter, 5000, &batch);
     EXPECT_TRUE(batch);
-    EXPECT_EQ(SeqsOf(third), (Seqs{seqs[5], seqs[6]}));
+    EXPECT_EQ(SeqsOf(third), (Seqs{t.seqs[5], t.seqs[6]}));
 
     // One event of a batch NACKed, the rest acknowledged: it is redelivered alone, as the next
     // attempt, after the redelivery wait (1.5 s here).
-    for (uint64_t s : {seqs[3], seqs[4], seqs[5], seqs[6]}) {
+    for (uint64_t s : {t.seqs[3], t.seqs[4], t.seqs[5], t.seqs[6]}) {
       Ack(shelter, s);
     }
-    Nack(shelter, seqs[1], false);
+    Nack(shelter, t.seqs[1], false);
     auto again = NextFrameOfDeliveries(shelter, 5000, &batch);
     ASSERT_EQ(again.size(), 1u);
-    EXPECT_EQ(again[0].global_seq(), seqs[1]);
+    EXPECT_EQ(again[0].global_seq(), t.seqs[1]);
     EXPECT_EQ(again[0].attempt(), 2u);
     EXPECT_FALSE(batch) << "a redelivery goes alone";
-    Ack(shelter, seqs[1]);
+    Ack(shelter, t.seqs[1]);
     // A PONG proves the broker has taken the acks, which it handles in order.
     v1::ClientFrame ping;
     ping.mutable_ping()->set_sent_at_ms(1);
@@ -354,16 +361,16 @@ TEST(Redelivery, BatchedDeliveriesFillTheWindowAndEachIsAcknowledgedOnItsOwn) {
   }
   // Everything acknowledged: the stored cursor is past the last one, so after a restart a
   // resubscription without after_seq gets only what is new.
-  broker.Stop();
-  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
-  RawDealer again_shelter(broker.endpoint(), broker.broker_keys().public_z85,
-                          broker.keys("shelter"));
+  t.broker.Stop();
+  ASSERT_TRUE(t.broker.Start()) << t.broker.BrokerLog();
+  RawDealer again_shelter(t.broker.endpoint(), t.broker.broker_keys().public_z85,
+                          t.broker.keys("shelter"));
   Subscribe(again_shelter, std::nullopt, 8, 4);
-  std::vector<uint64_t> later = PublishReferrals(fia, 1);
+  std::vector<uint64_t> later = PublishReferrals(t.fia, 1);
   ASSERT_EQ(later.size(), 1u);
   EXPECT_EQ(SeqsOf(NextFrameOfDeliveries(again_shelter, 5000, &batch)), later);
   EXPECT_TRUE(NextFrameOfDeliveries(again_shelter, 500, &batch).empty());
-  fia.Close();
+  t.fia.Close();
 }
 
 TEST(Redelivery, ClientRetriesUnavailableAndParksOtherHandlerErrorsOneAtATime) {
@@ -379,43 +386,37 @@ TEST(Redelivery, ClientRetriesUnavailableWhenLaterEventsAreInTheWindow) {
 // after it. Before, a NACK brought the event back at once, so a consumer unavailable for about a
 // second lost it, and every later event went the same way.
 TEST(Redelivery, ClientParksAnEventStillUnavailableAtTheLastAttemptAndTheRestAreApplied) {
-  testing::TempDir dir;
-  BrokerProcess broker(dir.Sub("broker"), testing::SampleAgencies(),
-                       RedeliveryConfig(dir, /*timeout_ms=*/200, /*attempts=*/3));
-  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
-  AgencyNode fia;
-  ASSERT_OK(testing::OpenNode(broker, "fia", dir.Sub("fia"), &fia));
-  std::vector<uint64_t> seqs = PublishReferrals(fia, 4);  // 7 events for the shelter
-  ASSERT_EQ(seqs.size(), 7u);
+  SevenForShelter t(/*timeout_ms=*/200, /*attempts=*/3);
+  ASSERT_NO_FATAL_FAILURE(t.Start());
 
   FlakyShelter flaky;
-  flaky.unavailable_always = seqs[1];
+  flaky.unavailable_always = t.seqs[1];
   AgencyNode shelter;
-  ASSERT_OK(testing::OpenNode(broker, "shelter", dir.Sub("shelter"), &shelter));
+  ASSERT_OK(testing::OpenNode(t.broker, "shelter", t.dir.Sub("shelter"), &shelter));
   ASSERT_OK(shelter.client->Subscribe(v1::SELECTOR_INBOX, 64, flaky.Handler()));
-  for (int i = 0; i < 250 && shelter.store->Position(kInbox) < seqs.back(); ++i) {
+  for (int i = 0; i < 250 && shelter.store->Position(kInbox) < t.seqs.back(); ++i) {
     ASSERT_OK(shelter.client->Poll(20));
   }
   ASSERT_OK(shelter.client->Poll(500));
 
-  EXPECT_EQ(flaky.calls[seqs[1]], 3) << "tried once per attempt, 3 attempts";
-  EXPECT_EQ(CountEffects(*shelter.store), seqs.size() - 1);
-  EXPECT_EQ(shelter.store->Position(kInbox), seqs.back());
+  EXPECT_EQ(flaky.calls[t.seqs[1]], 3) << "tried once per attempt, 3 attempts";
+  EXPECT_EQ(CountEffects(*shelter.store), t.seqs.size() - 1);
+  EXPECT_EQ(shelter.store->Position(kInbox), t.seqs.back());
   shelter.Close();
-  fia.Close();
+  t.fia.Close();
 
-  broker.Stop();
-  auto parked = testing::ReadBrokerState(broker.log_dir(), ParkKey("shelter", seqs[1]));
+  t.broker.Stop();
+  auto parked = testing::ReadBrokerState(t.broker.log_dir(), ParkKey("shelter", t.seqs[1]));
   ASSERT_OK(parked);
   ASSERT_TRUE(parked->has_value()) << "the event was not parked";
   EXPECT_NE((*parked)->find("parked by the consumer: still unavailable at attempt 3 of 3"),
             std::string::npos)
       << **parked;
-  for (uint64_t s : seqs) {
-    if (s == seqs[1]) {
+  for (uint64_t s : t.seqs) {
+    if (s == t.seqs[1]) {
       continue;
     }
-    auto other = testing::ReadBrokerState(broker.log_dir(), ParkKey("shelter", s));
+    auto other = testing::ReadBrokerState(t.broker.log_dir(), ParkKey("shelter", s));
     ASSERT_OK(other);
     EXPECT_FALSE(other->has_value()) << "seq " << s << " was parked: " << **other;
   }
