@@ -200,6 +200,11 @@ Status Allocate(Grid* g) {
     }
     total *= n;
   }
+  for (const std::vector<Value>& axis : g->axes) {
+    if (axis.empty()) {
+      total = 0;  // no value on some axis (e.g. no cases at all): no cell to count or show
+    }
+  }
   g->strides.assign(g->axes.size(), 1);
   for (size_t d = g->axes.size(); d-- > 1;) {
     g->strides[d - 1] = g->strides[d] * g->AxisSize(d);

@@ -359,6 +359,21 @@ TEST(Statistics, NoSuppressionWhenEveryCellReachesK) {
   EXPECT_EQ(RenderTable(t).find("<5"), std::string::npos);
 }
 
+// A node with no case yet (a new agency, a fresh NRM) asked for a table by any dimension: an empty
+// table, not a division by zero that kills the node (found by the small-cell policy test).
+TEST(Statistics, NoCasesGiveAnEmptyTableForEveryDimension) {
+  Population p;
+  for (Dimension d : {Dimension::kSex, Dimension::kAgeBand, Dimension::kCitizenship,
+                      Dimension::kForm, Dimension::kOutcome, Dimension::kYear}) {
+    StatsTable t = MustCompute(p, {d}, 5);
+    EXPECT_EQ(t.total.count, 0);
+    EXPECT_TRUE(t.cells.empty());
+    EXPECT_FALSE(RenderTable(t).empty());
+  }
+  StatsTable t = MustCompute(p, {Dimension::kSex, Dimension::kAgeBand}, 1);
+  EXPECT_TRUE(t.cells.empty());
+}
+
 TEST(Statistics, TotalBelowKIsSuppressed) {
   Population p;
   p.Open(3, passage::v1::SEX_FEMALE, 16);
