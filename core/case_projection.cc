@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/codes.h"
+#include "core/roles.h"
 #include "core/validate.h"
 
 namespace passage::core {
@@ -579,6 +580,11 @@ Result<Side> SideOf(const Referral& referral, std::string_view actor_agency,
 }
 
 Status CaseProjection::Check(const Event& e, const AgencyDirectory& agencies) const {
+  RETURN_IF_ERROR(CheckMove(e, agencies));
+  return CheckActorRole(e);
+}
+
+Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies) const {
   if (IsConfigurationEvent(e)) {
     return Status::InvalidArgument(PayloadName(e), "a configuration event belongs to no case");
   }

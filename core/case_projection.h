@@ -90,6 +90,8 @@ class CaseProjection {
   // that e.actor_agency() is the authenticated agency. Errors: FailedPrecondition (state, version,
   // consent), PermissionDenied (who), InvalidArgument (an event that belongs elsewhere); the
   // status's field names the offending field of the event.
+  // Last of all, the event's actor_role must be one that may make this kind of move
+  // (core/roles.h).
   Status Check(const passage::v1::Event& e, const AgencyDirectory& agencies) const;
 
   // Folds `e`, stored under `env`, into the state: version = env.case_seq, last_global_seq =
@@ -100,6 +102,8 @@ class CaseProjection {
   std::string SerializeDeterministic() const;
 
  private:
+  Status CheckMove(const passage::v1::Event& e, const AgencyDirectory& agencies) const;
+
   passage::v1::CaseState state_;
   bool keep_personal_ = true;
 };

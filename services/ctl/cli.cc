@@ -7,6 +7,7 @@
 
 #include "core/codes.h"
 #include "core/ids.h"
+#include "core/roles.h"
 #include "core/statistics.h"
 #include "services/ctl/control_client.h"
 #include "services/ctl/names.h"
@@ -60,8 +61,9 @@ commands:
 
 exit codes:
   0  ok
-  1  refused: the state machine, a missing consent or authorisation forbade it
+  1  refused: the state machine, a missing consent, authorisation or your roles forbade it
   2  usage error or invalid input (bad options or values, unreadable or invalid files)
+  7  not signed in: no session, or it expired or was ended (passagectl login)
   3  not found: unknown case or referral
   4  unavailable: the node did not answer in time, or it could not reach the broker
   5  internal error
@@ -79,7 +81,7 @@ examples:
 constexpr std::string_view kGlobalFooter = R"(
 global options: --node DIR|ENDPOINT, --json, --timeout MS (see passagectl --help).
 exit codes: 0 ok, 1 refused, 2 usage or invalid input, 3 not found, 4 unavailable, 5 internal,
-6 verification failed.
+6 verification failed, 7 not signed in.
 )";
 
 struct CommandSpec {
@@ -100,10 +102,55 @@ examples:
   passagectl status
   passagectl --json status | jq .outbox
 )"},
-      {"intake",
-       {{"--file", true}, {"--user", true}},
+      {"login", {{"--password-file", true}}, true, R"(usage: passagectl login [LOGIN] [--password-file F]
+
+Signs you in to the node as a member of its staff. Asks for the password on the terminal (not
+echoed), or reads its first line from F ("-" = standard input). The session is kept in
+~/.passage/sessions/ (mode 0600), one per node, and sent with every later command; it ends after
+the node's idle and absolute limits (default 30 min idle, 12 h in all), at logout, or when an admin
+disables the account. After 5 failed sign-ins in a row the account is locked for a while
+(docs/security.md). Every command but login, keygen, audit/replay on a log copy and admin needs a
+session; the events it makes carry your pseudonymous staff id and the role your account holds.
+
+examples:
+  passagectl --node /var/lib/passage/fia-ahtc login ayesha.k
+  passagectl login ayesha.k --password-file - < secret.txt
+)"},
+      {"logout", {}, true, R"(usage: passagectl logout
+
+Ends your session on the node and deletes the session file.
+)"},
+      {"whoami", {}, true, R"(usage: passagectl whoami
+
+Shows who is signed in to the node: name, login, pseudonymous staff id, roles, and when the
+session ends if unused.
+)"},
+      {"staff",
+       {{"--name", true}, {"--roles", true}, {"--password-file", true}, {"--limit", true}},
        true,
-       R"(usage: passagectl intake [--file F.json] [--user U]
+       R"(usage: passagectl staff add LOGIN --roles ROLE,... [--name "DISPLAY NAME"] [--password-file F]
+       passagectl staff list
+       passagectl staff roles LOGIN --roles ROLE,...
+       passagectl staff disable|enable LOGIN
+       passagectl staff reset-password LOGIN [--password-file F]
+       passagectl staff log [--limit N]
+
+Manages the node's staff accounts (node admin only). Accounts, names and passwords stay on this
+node; events carry only each account's pseudonymous staff id. Without --password-file a password
+is generated and printed once. `disable` and `reset-password` end the account's sessions; `enable`
+also lifts a lockout. `log` prints the node's security log: sign-ins, refusals, account changes.
+
+roles: case-worker, supervisor, data-officer, coordinator, auditor, node-admin (docs/roles.md)
+
+examples:
+  passagectl staff add ayesha.k --name "Ayesha K." --roles case-worker,supervisor
+  passagectl staff disable intern-99
+  passagectl staff log --limit 20
+)"},
+      {"intake",
+       {{"--file", true}},
+       true,
+       R"(usage: passagectl intake [--file F.json]
 
 Records a presumed victim at an identification node: CaseOpened, IdentificationRecorded and one
 ConsentGiven per consent. Personal data is sealed on the node before anything leaves it. Prints
@@ -118,7 +165,6 @@ PERSON_ROLE_PRESUMED_VICTIM.
 
 options:
   --file F     read the IntakeRequest from F (JSON); "-" = standard input
-  --user U     pseudonymous id of the staff member recording the case
 
 example file:
   {"crime_type": "CRIME_TYPE_TIP",
@@ -151,12 +197,9 @@ examples:
       {"referral",
        {{"--reason", true},
         {"--note", true},
-        {"--outcome", true},
-        {"--user", true},
-        {"--role", true}},
+        {"--outcome", true}},
        true,
        R"(usage: passagectl referral ACTION REFERRAL_ID [--reason R] [--note N] [--outcome O]
-                           [--user U] [--role R]
 
 Moves a referral. The broker checks the state machine (DESIGN §2), who may make the move and the
 victim's consent; a refused move exits 1 with the rule that was broken.
@@ -179,8 +222,9 @@ options:
                victim_declined|unreachable|other
   --note N     free note about the move (no personal data)
   --outcome O  complete and fail only: what came of it, e.g. "shelter provided for 30 days"
-  --user U     pseudonymous id of the staff member
-  --role R     case_worker (default)|supervisor|data_officer|coordinator|auditor|system
+
+The move is recorded as made by the signed-in person (passagectl login), in a role the account
+holds (docs/roles.md).
 
 examples:
   passagectl referral accept 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b
@@ -198,9 +242,9 @@ examples:
   passagectl --json journey 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b
 )"},
       {"personal",
-       {{"--purpose", true}, {"--user", true}},
+       {{"--purpose", true}},
        true,
-       R"(usage: passagectl personal CASE_ID [--purpose P] [--user U]
+       R"(usage: passagectl personal CASE_ID [--purpose P]
 
 Shows the personal data of a case (names, date of birth, CNIC, ...) opened with this agency's
 sealing key. The read is first recorded in the NRM's access log (RecordAccessed, section
@@ -209,10 +253,9 @@ read it.
 
 options:
   --purpose P  why it is read, recorded with the access (default "view personal data")
-  --user U     pseudonymous id of the staff member reading it
 
 examples:
-  passagectl personal 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b --purpose "shelter admission" --user sw-12
+  passagectl personal 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b --purpose "shelter admission"
 )"},
       {"cases",
        {{"--stage", true}, {"--crime", true}, {"--minors", false}, {"--limit", true}},
@@ -249,9 +292,9 @@ examples:
   passagectl --json stats --by form --k 10
 )"},
       {"consent",
-       {{"--scope", true}, {"--user", true}, {"--role", true}},
+       {{"--scope", true}},
        true,
-       R"(usage: passagectl consent withdraw CASE_ID CONSENT_ID [--scope S] [--user U] [--role R]
+       R"(usage: passagectl consent withdraw CASE_ID CONSENT_ID [--scope S]
 
 Records that the victim (or their guardian) withdrew a consent (a ConsentWithdrawn event). The
 referrals that relied on it are cancelled by the referral engine.
@@ -259,7 +302,6 @@ referrals that relied on it are cancelled by the referral engine.
 options:
   --scope S    the consent's scope, as a check: interview|services|share_with_agencies|
                law_enforcement|statistics|cross_border
-  --user U, --role R   who records it
 
 examples:
   passagectl consent withdraw 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b 0190a3c4-6e7f-7000-8b1c-2d3e4f5a6b7c
@@ -284,17 +326,17 @@ examples:
        {{"--to", true}, {"--service", true}, {"--priority", true}, {"--within-hours", true},
         {"--consent", true}, {"--parent", true}, {"--kind", true}, {"--reason", true},
         {"--scope", true},
-        {"--override-reason", true}, {"--user", true}, {"--role", true}},
+        {"--override-reason", true}},
        true,
        R"(usage: passagectl refer CASE_ID --to AGENCY --service SERVICE [--consent CONSENT_ID]
                       [--priority routine|urgent|emergency] [--within-hours H] [--parent REFERRAL_ID]
                       [--kind referral|transfer] [--reason TEXT] [--scope SECTION,...]
-                      [--override-reason TEXT --role ROLE] [--user U]
+                      [--override-reason TEXT]
 
 Sends a referral from this agency (an onward referral, or a prosecutor's referral back to
 protection for victim-witness support). The broker checks that this agency may share the case and
-that a consent in force covers the recipient, or that --override-reason is given by a role the
-agency may override consent with. Shares the profile, personal data, consents and referrals.
+that a consent in force covers the recipient, or that --override-reason is given: an override needs
+a signed-in supervisor (docs/roles.md). Shares the profile, personal data, consents and referrals.
 
   --within-hours H   respond-by time from now (default 72)
   --parent ID        the referral this one follows (onward referral or re-referral)
@@ -306,9 +348,9 @@ examples:
       --consent 0190a3c4-6e7f-7000-8b1c-2d3e4f5a6b7c --priority urgent --reason witness-support
 )"},
       {"service",
-       {{"--user", true}, {"--role", true}},
+       {},
        true,
-       R"(usage: passagectl service CASE_ID REFERRAL_ID SERVICE [--user U] [--role R]
+       R"(usage: passagectl service CASE_ID REFERRAL_ID SERVICE
 
 Records a service delivered to the victim under a referral (a ServiceDelivered event).
 
@@ -319,9 +361,9 @@ examples:
   passagectl service 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b 0190a3c5-0000-7000-8000-000000000001 medical
 )"},
       {"proceeding",
-       {{"--reference", true}, {"--user", true}, {"--role", true}},
+       {{"--reference", true}},
        true,
-       R"(usage: passagectl proceeding CASE_ID MILESTONE [--reference REF] [--user U] [--role R]
+       R"(usage: passagectl proceeding CASE_ID MILESTONE [--reference REF]
 
 Records a criminal-proceeding milestone (a CriminalProceedingUpdated event), dated now.
 
@@ -335,9 +377,9 @@ examples:
   passagectl proceeding 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b fir_registered --reference FIR-112/2024
 )"},
       {"return",
-       {{"--referral", true}, {"--user", true}, {"--role", true}},
+       {{"--referral", true}},
        true,
-       R"(usage: passagectl return CASE_ID COUNTRY [--referral REFERRAL_ID] [--user U] [--role R]
+       R"(usage: passagectl return CASE_ID COUNTRY [--referral REFERRAL_ID]
 
 Records that the person returned to COUNTRY (ISO 3166-1 alpha-2 or alpha-3, e.g. PK or PAK) (a
 ReturnRecorded event).
@@ -349,9 +391,9 @@ examples:
   passagectl return 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b BD
 )"},
       {"close",
-       {{"--reason", true}, {"--user", true}, {"--role", true}},
+       {{"--reason", true}},
        true,
-       R"(usage: passagectl close CASE_ID [--reason R] [--user U] [--role R]
+       R"(usage: passagectl close CASE_ID [--reason R]
 
 Closes a case (a CaseClosed event). A closed case accepts only referral moves, consent withdrawals
 and access records.
@@ -372,9 +414,9 @@ examples:
   echo '{"case_id":"0190a3c4-...","case_closed":{"reason":"duplicate"}}' | passagectl publish --file -
 )"},
       {"import-ctdc",
-       {{"--limit", true}, {"--skip", true}, {"--consent", true}, {"--user", true}},
+       {{"--limit", true}, {"--skip", true}, {"--consent", true}},
        true,
-       R"(usage: passagectl import-ctdc FILE [--limit N] [--skip N] [--consent SCOPE,...] [--user U]
+       R"(usage: passagectl import-ctdc FILE [--limit N] [--skip N] [--consent SCOPE,...]
 
 Reads a CTDC CSV file (the k-anonymised global dataset or the synthetic dataset) and sends one
 intake per record to the node, which must be an identification node. Shows a progress bar on a
@@ -387,7 +429,6 @@ options:
   --consent S,...    consents to record with each case (scopes: interview, services,
                      share_with_agencies, law_enforcement, statistics, cross_border), given by
                      the guardian for minors and by the person otherwise
-  --user U           pseudonymous id recorded as the actor
 
 If the broker stops answering, the import stops after the case whose events are queued in the
 node's outbox and says how many records to --skip when continuing.
@@ -681,25 +722,6 @@ Result<E> ParseEnumFlag(const google::protobuf::EnumDescriptor* type, std::strin
   return static_cast<E>(v);
 }
 
-// --user / --role of every command that makes an event.
-Status ApplyActor(const Parsed& p, std::string* user, v1::ActorRole* role) {
-  if (auto u = Flag(p, "--user")) {
-    *user = *u;
-  }
-  if (auto r = Flag(p, "--role")) {
-    ASSIGN_OR_RETURN(*role, ParseEnumFlag<v1::ActorRole>(v1::ActorRole_descriptor(), *r, "--role"));
-  }
-  return Status::Ok();
-}
-
-Status ApplyActor(const Parsed& p, v1::Event* e) {
-  std::string user;
-  v1::ActorRole role = v1::ACTOR_ROLE_UNSPECIFIED;
-  RETURN_IF_ERROR(ApplyActor(p, &user, &role));
-  e->set_actor_user(user);
-  e->set_actor_role(role);
-  return Status::Ok();
-}
 
 Result<v1::ReferralStatus> ReferralTarget(std::string_view action, bool* resume) {
   static const std::map<std::string_view, v1::ReferralStatus> kActions = {
@@ -760,11 +782,6 @@ Status BuildReferral(const Parsed& p, Invocation* inv) {
   if (auto note = Flag(p, "--note")) {
     a->set_note(*note);
   }
-  std::string user;
-  v1::ActorRole role = v1::ACTOR_ROLE_UNSPECIFIED;
-  RETURN_IF_ERROR(ApplyActor(p, &user, &role));
-  a->set_actor_user(user);
-  a->set_actor_role(role);
   inv->action = resume ? Action::kResume : Action::kCall;
   return Status::Ok();
 }
@@ -903,19 +920,13 @@ Status BuildEventCommand(const Parsed& p, Invocation* inv) {
       RETURN_IF_ERROR(CheckId(*consent, "--consent"));
       r->set_consent_id(*consent);
     } else if (override_reason && !Trim(*override_reason).empty()) {
-      std::string user;
-      v1::ActorRole role = v1::ACTOR_ROLE_UNSPECIFIED;
-      RETURN_IF_ERROR(ApplyActor(p, &user, &role));
-      if (role == v1::ACTOR_ROLE_UNSPECIFIED) {
-        return Usage("--role", "an override needs the overriding role (e.g. --role supervisor)");
-      }
+      // The node fills in who overrides, from the session; only a supervisor may.
       auto* o = r->mutable_consent_override();
-      o->set_role(role);
+      o->set_role(v1::ACTOR_ROLE_SUPERVISOR);
       o->set_reason(*override_reason);
-      o->set_actor_user(user);
     } else {
-      return Usage("--consent", "give the consent the referral relies on, or --override-reason "
-                                "with --role");
+      return Usage("--consent", "give the consent the referral relies on, or (a supervisor) "
+                                "--override-reason");
     }
   } else if (cmd == "service") {
     RETURN_IF_ERROR(ExpectPositionals(p, {"CASE_ID", "REFERRAL_ID", "SERVICE"}));
@@ -958,7 +969,7 @@ Status BuildEventCommand(const Parsed& p, Invocation* inv) {
     e->set_case_id(p.positionals[0]);
     e->mutable_case_closed()->set_reason(Flag(p, "--reason").value_or(""));
   }
-  return ApplyActor(p, e);
+  return Status::Ok();
 }
 
 Status BuildImport(const Parsed& p, Invocation* inv) {
@@ -981,7 +992,6 @@ Status BuildImport(const Parsed& p, Invocation* inv) {
       }
     }
   }
-  s.actor_user = Flag(p, "--user").value_or("");
   return Status::Ok();
 }
 
@@ -1226,12 +1236,85 @@ Status BuildAdmin(const Parsed& p, Invocation* inv) {
   return Status::Ok();
 }
 
+Status BuildStaff(const Parsed& p, Invocation* inv) {
+  if (p.positionals.empty()) {
+    return Usage("", "missing subcommand: passagectl staff add|list|disable|enable|reset-password|"
+                     "roles|log");
+  }
+  const std::string sub = p.positionals[0];
+  inv->command = "staff " + sub;
+  auto* r = inv->request.mutable_staff();
+  auto roles = [&]() -> Status {
+    auto v = Flag(p, "--roles");
+    if (!v || SplitList(*v).empty()) {
+      return Usage("--roles", "give one or more of case-worker, supervisor, data-officer, "
+                              "coordinator, auditor, node-admin (comma-separated)");
+    }
+    for (const auto& name : SplitList(*v)) {
+      ASSIGN_OR_RETURN(v1::ActorRole role, core::ParseStaffRole(name, "--roles"));
+      r->add_roles(role);
+    }
+    return Status::Ok();
+  };
+  if (sub == "list" || sub == "log") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {sub.c_str()}));
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, sub == "log" ? std::vector<std::string_view>{"--limit"}
+                                                            : std::vector<std::string_view>{}));
+    r->set_op(sub == "list" ? v1::StaffRequest::OP_LIST : v1::StaffRequest::OP_SECURITY_LOG);
+    if (auto v = Flag(p, "--limit")) {
+      ASSIGN_OR_RETURN(uint64_t n, ParseCount(*v, "--limit", 1, 100000));
+      r->set_limit(static_cast<uint32_t>(n));
+    }
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(ExpectPositionals(p, {sub.c_str(), "LOGIN"}));
+  r->set_login(p.positionals[1]);
+  if (sub == "add") {
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {"--name", "--roles", "--password-file"}));
+    r->set_op(v1::StaffRequest::OP_ADD);
+    r->set_display_name(Flag(p, "--name").value_or(""));
+    RETURN_IF_ERROR(roles());
+  } else if (sub == "roles") {
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {"--roles"}));
+    r->set_op(v1::StaffRequest::OP_SET_ROLES);
+    RETURN_IF_ERROR(roles());
+  } else if (sub == "disable" || sub == "enable") {
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {}));
+    r->set_op(sub == "disable" ? v1::StaffRequest::OP_DISABLE : v1::StaffRequest::OP_ENABLE);
+  } else if (sub == "reset-password") {
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {"--password-file"}));
+    r->set_op(v1::StaffRequest::OP_RESET_PASSWORD);
+  } else {
+    return Usage("", "unknown subcommand '" + sub +
+                         "' (staff add|list|disable|enable|reset-password|roles|log)");
+  }
+  // The password itself never goes on a command line (it would show in `ps` and shell history).
+  inv->file = Flag(p, "--password-file").value_or("");
+  return Status::Ok();
+}
+
 Status BuildCommand(const Parsed& p, Invocation* inv) {
   const std::string& cmd = p.command;
   inv->action = Action::kCall;
   if (cmd == "status") {
     RETURN_IF_ERROR(ExpectPositionals(p, {}));
     inv->request.mutable_status();
+  } else if (cmd == "login") {
+    if (p.positionals.size() > 1) {
+      return Usage("", "login takes one LOGIN (try passagectl login --help)");
+    }
+    inv->action = Action::kLogin;
+    inv->request.mutable_login()->set_login(p.positionals.empty() ? "" : p.positionals[0]);
+    inv->file = Flag(p, "--password-file").value_or("");
+  } else if (cmd == "logout") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {}));
+    inv->action = Action::kLogout;
+    inv->request.mutable_logout();
+  } else if (cmd == "whoami") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {}));
+    inv->request.mutable_whoami();
+  } else if (cmd == "staff") {
+    RETURN_IF_ERROR(BuildStaff(p, inv));
   } else if (cmd == "intake") {
     RETURN_IF_ERROR(ExpectPositionals(p, {}));
     inv->action = Action::kIntake;
@@ -1239,7 +1322,6 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
     if (Flag(p, "--file") && inv->file.empty()) {
       return Usage("--file", "needs a file name (\"-\" for standard input)");
     }
-    inv->request.mutable_intake()->set_actor_user(Flag(p, "--user").value_or(""));
   } else if (cmd == "inbox") {
     RETURN_IF_ERROR(ExpectPositionals(p, {}));
     inv->request.mutable_inbox()->set_include_closed(Flag(p, "--all").has_value());
@@ -1255,7 +1337,6 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
     auto* r = inv->request.mutable_personal();
     r->set_case_id(p.positionals[0]);
     r->set_purpose(Flag(p, "--purpose").value_or(""));
-    r->set_actor_user(Flag(p, "--user").value_or(""));
   } else if (cmd == "cases") {
     RETURN_IF_ERROR(BuildCases(p, inv));
   } else if (cmd == "stats") {
@@ -1304,7 +1385,10 @@ int ExitCodeFor(v1::ControlCode code) {
     case v1::CONTROL_CODE_OK:
       return kExitOk;
     case v1::CONTROL_CODE_REFUSED:
+    case v1::CONTROL_CODE_FORBIDDEN:
       return kExitRefused;
+    case v1::CONTROL_CODE_UNAUTHENTICATED:
+      return kExitNotSignedIn;
     case v1::CONTROL_CODE_INVALID:
       return kExitUsage;
     case v1::CONTROL_CODE_NOT_FOUND:

@@ -33,6 +33,7 @@ enum ExitCode : int {
   kExitUnavailable = 4,  // the node, or the broker behind it, did not answer in time
   kExitInternal = 5,
   kExitVerifyFailed = 6,  // audit, replay, admin: the log, a head or a proof failed verification
+  kExitNotSignedIn = 7,   // CONTROL_CODE_UNAUTHENTICATED: no session, or it ended
 };
 
 int ExitCodeFor(passage::v1::ControlCode code);
@@ -52,6 +53,8 @@ enum class Action {
   kAudit,       // audit verify|proof|consistency|access|heads: on a log directory, or via the node
   kReplay,      // fold a log directory up to a point: case state, journey, statistics, digest
   kAdmin,       // admin checkpoint|backup|restore of a log directory; no node involved
+  kLogin,       // ask for the password (or read `file`), send request.login, save the session
+  kLogout,      // send request.logout, delete the session file
 };
 
 // audit, replay and admin (docs/passagectl.md, docs/audit.md). Invocation::command names the
@@ -84,7 +87,6 @@ struct ImportSettings {
   uint64_t limit = 0;  // 0 = every record
   uint64_t skip = 0;   // records to leave out first (to continue an interrupted import)
   std::vector<passage::v1::ConsentScope> consents;
-  std::string actor_user;
 };
 
 struct Invocation {
@@ -96,7 +98,7 @@ struct Invocation {
   bool json = false;
   int timeout_ms = kDefaultTimeoutMs;
   passage::v1::ControlRequest request;  // with request.json == json
-  std::string file;                     // intake --file / publish --file; "-" = standard input
+  std::string file;  // intake/publish --file, login/staff --password-file; "-" = standard input
   ImportSettings import;                // kImportCtdc
   std::string key_prefix;               // kKeygen
   bool overwrite = false;               // kKeygen --force

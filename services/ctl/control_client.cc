@@ -1,5 +1,6 @@
 #include "services/ctl/control_client.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -10,6 +11,8 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <zmq.hpp>
 
 namespace passage::ctl {
@@ -53,6 +56,100 @@ bool IsStaleSocket(const std::string& path) {
 }
 
 }  // namespace
+
+std::string SessionPath(const std::string& session_dir, const std::string& endpoint) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : endpoint) {
+    h = (h ^ c) * 1099511628211ull;
+  }
+  std::string name;
+  std::filesystem::path p(endpoint.substr(endpoint.find("://") == std::string::npos
+                                              ? 0
+                                              : endpoint.find("://") + 3));
+  if (p.filename() == "control.sock") {
+    p = p.parent_path();
+  }
+  for (char c : p.filename().string()) {
+    name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));
+  return session_dir + "/" + (name.empty() ? "node" : name.substr(0, 40)) + "-" + hex;
+}
+
+Result<std::string> LoadSession(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return std::string();
+  }
+  if ((st.st_mode & 077) != 0) {
+    return Status(StatusCode::kPermissionDenied, "the session file is readable by others than you; delete it "
+                                    "and sign in again (passagectl login)",
+                                    path);
+  }
+  std::ifstream in(path);
+  std::string token;
+  std::getline(in, token);
+  return token;
+}
+
+Status SaveSession(const std::string& path, const std::string& token) {
+  std::error_code ec;
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  std::filesystem::create_directories(dir, ec);
+  if (ec || ::chmod(dir.c_str(), 0700) != 0) {
+    return Status(StatusCode::kIoError, "cannot make the session folder (mode 0700)", dir.string());
+  }
+  const std::string tmp = path + ".new";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Status(StatusCode::kIoError, "cannot write the session file: " + std::string(std::strerror(errno)),
+                           tmp);
+  }
+  const std::string line = token + "\n";
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return Status(StatusCode::kIoError, "cannot write the session file", path);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> SignIn(const std::string& endpoint, const std::string& login,
+                           const std::string& password, int timeout_ms) {
+  v1::ControlRequest req;
+  req.mutable_login()->set_login(login);
+  req.mutable_login()->set_password(password);
+  ASSIGN_OR_RETURN(v1::ControlResponse r, CallNode(endpoint, req, timeout_ms));
+  if (r.code() != v1::CONTROL_CODE_OK) {
+    return Status::PermissionDenied(r.reason(), r.field());
+  }
+  return r.session_token();
+}
+
+Status AddStaff(const std::string& endpoint, const std::string& admin_token,
+                const std::string& login, const std::string& display_name,
+                const std::vector<v1::ActorRole>& roles, const std::string& password,
+                int timeout_ms) {
+  v1::ControlRequest req;
+  req.set_session_token(admin_token);
+  auto* st = req.mutable_staff();
+  st->set_op(v1::StaffRequest::OP_ADD);
+  st->set_login(login);
+  st->set_display_name(display_name);
+  st->set_password(password);
+  for (auto r : roles) {
+    st->add_roles(r);
+  }
+  ASSIGN_OR_RETURN(v1::ControlResponse r, CallNode(endpoint, req, timeout_ms));
+  if (r.code() != v1::CONTROL_CODE_OK) {
+    return Status(r.code() == v1::CONTROL_CODE_INVALID ? StatusCode::kInvalidArgument
+                                                       : StatusCode::kPermissionDenied,
+                  "cannot add staff account " + login + ": " + r.reason(), r.field());
+  }
+  return Status::Ok();
+}
 
 std::string NodeEndpoint(std::string_view node) {
   if (node.find("://") != std::string_view::npos) {

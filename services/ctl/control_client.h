@@ -19,6 +19,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 #include "passage/v1/control.pb.h"
@@ -29,6 +30,25 @@ namespace passage::ctl {
 // is kept as is; anything else is a node's data directory and becomes ipc://<absolute
 // dir>/control.sock (or ipc://<absolute path> when it names the socket file itself).
 std::string NodeEndpoint(std::string_view node);
+
+// Where passagectl keeps the session of a node: DIR/<last folder of the endpoint>-<16 hex of a
+// hash of the whole endpoint>, so two nodes never share a file and the name says which node.
+std::string SessionPath(const std::string& session_dir, const std::string& endpoint);
+// The token saved at `path`; "" when there is none. A file readable by others than its owner is
+// refused (PermissionDenied naming the path): fix its mode or sign in again.
+Result<std::string> LoadSession(const std::string& path);
+// Writes the token with mode 0600 (the folder 0700), replacing any earlier one atomically.
+Status SaveSession(const std::string& path, const std::string& token);
+
+// Signs in to the node: the session token, or the node's refusal as PermissionDenied (field
+// "login" or "password") and transport failures as CallNode's.
+Result<std::string> SignIn(const std::string& endpoint, const std::string& login,
+                           const std::string& password, int timeout_ms);
+// With a node admin's session, adds a staff account with the given password.
+Status AddStaff(const std::string& endpoint, const std::string& admin_token,
+                const std::string& login, const std::string& display_name,
+                const std::vector<passage::v1::ActorRole>& roles, const std::string& password,
+                int timeout_ms);
 
 // Sends `request` to the node at `endpoint` and waits at most `timeout_ms` for its answer.
 Result<passage::v1::ControlResponse> CallNode(const std::string& endpoint,

@@ -1,6 +1,7 @@
 #include "services/ctl/ctl.h"
 
 #include <fcntl.h>
+#include <termios.h>
 #include <google/protobuf/util/json_util.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -141,9 +142,6 @@ int RunIntake(const Invocation& inv, CtlIo& io) {
                                     "required when standard input is not a terminal (\"-\" reads "
                                     "the JSON from standard input)"));
   }
-  if (intake.actor_user().empty()) {
-    intake.set_actor_user(inv.request.intake().actor_user());
-  }
   ApplyIntakeDefaults(&intake);
   *req.mutable_intake() = std::move(intake);
   return CallAndReport(inv, req, io);
@@ -163,6 +161,7 @@ int RunResume(const Invocation& inv, CtlIo& io) {
   const std::string& id = inv.request.referral_action().referral_id();
   v1::ControlRequest q;
   q.set_json(true);
+  q.set_session_token(inv.request.session_token());
   q.mutable_inbox()->set_include_closed(true);
   auto inbox = CallNode(inv.endpoint, q, inv.timeout_ms);
   if (!inbox.ok()) {
@@ -384,11 +383,11 @@ int RunImport(const Invocation& inv, CtlIo& io) {
     const ctdc::CtdcRecord& rec = csv.records[i];
     v1::ControlRequest req;
     req.set_json(false);
+    req.set_session_token(inv.request.session_token());
     v1::IntakeRequest* in = req.mutable_intake();
     in->set_crime_type(rec.crime_type);
     *in->mutable_profile() = rec.profile;
     in->set_screening_tool("ctdc-import");
-    in->set_actor_user(s.actor_user);
     for (v1::ConsentScope scope : s.consents) {
       auto* c = in->add_consents();
       c->set_scope(scope);
@@ -531,14 +530,128 @@ void PrintError(std::ostream& err, std::string_view field, std::string_view reas
   err << line << "\n" << std::flush;
 }
 
+// Reads a password: the first line of `file` ("-" = standard input), or asked on the terminal
+// without echo.
+Result<std::string> ReadPassword(const std::string& file, CtlIo& io, const std::string& prompt) {
+  std::string pw;
+  if (!file.empty()) {
+    ASSIGN_OR_RETURN(std::string text, ReadInput(file, io.in));
+    pw = text.substr(0, text.find('\n'));
+    if (!pw.empty() && pw.back() == '\r') {
+      pw.pop_back();
+    }
+    if (pw.empty()) {
+      return Status::InvalidArgument("--password-file", "the first line is empty");
+    }
+    return pw;
+  }
+  if (!io.stdin_is_terminal) {
+    return Status::InvalidArgument("--password-file", "required when standard input is not a "
+                                                      "terminal (\"-\" reads it from standard "
+                                                      "input)");
+  }
+  io.err << prompt << std::flush;
+  termios old {};
+  const bool tty = ::tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::getline(io.in, pw);
+  if (tty) {
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
+  }
+  io.err << "\n";
+  return pw;
+}
+
+int RunLogin(Invocation inv, CtlIo& io) {
+  auto* login = inv.request.mutable_login();
+  if (login->login().empty()) {
+    if (!io.stdin_is_terminal) {
+      return Fail(io, Status::InvalidArgument("LOGIN", "give your login (passagectl login NAME)"));
+    }
+    io.err << "login: " << std::flush;
+    std::string name;
+    std::getline(io.in, name);
+    login->set_login(Trim(name));
+  }
+  auto pw = ReadPassword(inv.file, io, "password for " + login->login() + ": ");
+  if (!pw.ok()) {
+    return Fail(io, pw.status());
+  }
+  login->set_password(*pw);
+  inv.request.clear_session_token();
+  auto resp = CallNode(inv.endpoint, inv.request, inv.timeout_ms);
+  if (!resp.ok()) {
+    return Fail(io, resp.status());
+  }
+  if (resp->code() == v1::CONTROL_CODE_OK) {
+    Status saved = SaveSession(SessionPath(io.session_dir, inv.endpoint), resp->session_token());
+    if (!saved.ok()) {
+      return Fail(io, saved);
+    }
+  }
+  return Report(inv, *resp, io);
+}
+
+int RunLogout(const Invocation& inv, CtlIo& io) {
+  const std::string path = SessionPath(io.session_dir, inv.endpoint);
+  if (inv.request.session_token().empty()) {
+    io.out << (inv.json ? "{}" : "not signed in") << "\n";
+    return kExitOk;
+  }
+  auto resp = CallNode(inv.endpoint, inv.request, inv.timeout_ms);
+  ::unlink(path.c_str());  // the local copy goes whatever the node said
+  if (!resp.ok()) {
+    return Fail(io, resp.status());
+  }
+  if (resp->code() == v1::CONTROL_CODE_UNAUTHENTICATED) {
+    io.out << (inv.json ? "{}" : "signed out (the session had already ended)") << "\n";
+    return kExitOk;
+  }
+  return Report(inv, *resp, io);
+}
+
+int RunStaff(Invocation inv, CtlIo& io) {
+  if (!inv.file.empty()) {
+    auto pw = ReadPassword(inv.file, io, "");
+    if (!pw.ok()) {
+      return Fail(io, pw.status());
+    }
+    inv.request.mutable_staff()->set_password(*pw);
+  }
+  return CallAndReport(inv, inv.request, io);
+}
+
 int RunPassagectl(const std::vector<std::string>& args, CtlIo& io) {
   auto parsed = ParseArgs(args, io.env_node);
   if (!parsed.ok()) {
     PrintError(io.err, parsed.status().field(), parsed.status().message());
     return kExitUsage;
   }
-  const Invocation& inv = *parsed;
+  Invocation inv = std::move(parsed).value();
+  if (!inv.endpoint.empty() && inv.action != Action::kLogin) {
+    if (io.session_dir.empty()) {
+      const char* home = std::getenv("HOME");
+      io.session_dir = std::string(home != nullptr ? home : ".") + "/.passage/sessions";
+    }
+    auto token = LoadSession(SessionPath(io.session_dir, inv.endpoint));
+    if (!token.ok()) {
+      return Fail(io, token.status());
+    }
+    inv.request.set_session_token(*token);
+  }
   switch (inv.action) {
+    case Action::kLogin:
+      if (io.session_dir.empty()) {
+        const char* home = std::getenv("HOME");
+        io.session_dir = std::string(home != nullptr ? home : ".") + "/.passage/sessions";
+      }
+      return RunLogin(inv, io);
+    case Action::kLogout:
+      return RunLogout(inv, io);
     case Action::kHelp:
       io.out << inv.help;
       return kExitOk;
@@ -559,6 +672,9 @@ int RunPassagectl(const std::vector<std::string>& args, CtlIo& io) {
     case Action::kCall:
       if (inv.request.has_publish() && !inv.file.empty()) {
         return RunPublish(inv, io);
+      }
+      if (inv.request.has_staff()) {
+        return RunStaff(inv, io);
       }
       return CallAndReport(inv, inv.request, io);
   }

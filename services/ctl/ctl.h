@@ -25,6 +25,8 @@ struct CtlIo {
   bool stdin_is_terminal = false;   // interactive intake allowed
   bool stderr_is_terminal = false;  // progress bar instead of progress lines
   std::string env_node;             // $PASSAGE_NODE
+  std::string session_dir;          // where sessions are kept; "" = $PASSAGE_SESSION_DIR or
+                                    // ~/.passage/sessions (read by main)
 };
 
 // Runs passagectl with the arguments after argv[0]; returns the exit code.

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <random>
 #include <sstream>
@@ -48,6 +49,17 @@ std::string Slurp(const std::string& path) {
 void Say(const char* fmt, const std::string& a = "", const std::string& b = "") {
   std::printf(fmt, a.c_str(), b.c_str());
   std::fflush(stdout);
+}
+
+// A fresh password for the demo's staff accounts (printed when the nodes are up).
+std::string RandomPassword() {
+  static constexpr char kAlphabet[] = "abcdefghijkmnpqrstuvwxyz23456789";
+  std::random_device rd;
+  std::string out = "demo-";
+  for (int i = 0; i < 10; ++i) {
+    out += kAlphabet[rd() % (sizeof(kAlphabet) - 1)];
+  }
+  return out;
 }
 
 struct Proc {
@@ -197,6 +209,10 @@ class Demo {
       c.set_data_dir(data);
       c.set_registry_file(dir_ + "/registry.textproto");
       c.set_tick_ms(200);
+      // The first node admin's password, so the demo can make its staff accounts.
+      std::ofstream(dir_ + "/keys/" + a.id() + ".admin-password") << AdminPassword(a.id()) << "\n";
+      c.mutable_staff()->set_initial_admin_password_file(dir_ + "/keys/" + a.id() +
+                                                         ".admin-password");
       // IOM's case workers decide by hand (the demo leaves some to miss their deadline).
       c.set_auto_accept(a.id() != "iom-pakistan");
       if (stage == "router") {
@@ -213,16 +229,33 @@ class Demo {
       control_[a.id()] = "ipc://" + data + "/control.sock";
       Start(a.id());
     }
+    // Every node at once: each makes its staff accounts (argon2id hashes, ~0.1 s each) in its
+    // own process, so waiting for them one by one would add seconds for nothing.
+    std::map<std::string, std::future<bool>> ready;
     for (const auto& [id, _] : control_) {
-      if (!WaitReady(id)) {
+      sessions_[id];  // the map is not changed by the threads below, only their own entries
+    }
+    for (const auto& [id, _] : control_) {
+      ready[id] = std::async(std::launch::async, [this, id = id] { return WaitReady(id); });
+    }
+    for (auto& [id, f] : ready) {
+      if (!f.get()) {
         std::fprintf(stderr, "passage-demo: node %s did not come up; see %s/logs/%s.log\n",
                      id.c_str(), dir_.c_str(), id.c_str());
         ok_ = false;
-        return false;
       }
+    }
+    if (!ok_) {
+      return false;
     }
     Say("-- %s agency nodes and the referral engine are connected\n",
         std::to_string(control_.size() - 1));
+    Say("-- staff accounts: admin (node admin) and demo.desk (the demo's script) on every node,\n"
+        "   caseworker and supervisor at dastak-shelter and fia-ahtc-karachi. Sign in as a person\n"
+        "   would (with --keep, once the nodes run again from %s/nodes/AGENCY.textproto):\n",
+        dir_);
+    Say("     passagectl --node %s/nodes/dastak-shelter login caseworker     (password: %s)\n",
+        dir_, demo_password_);
     return true;
   }
 
@@ -265,9 +298,49 @@ class Demo {
   }
 
   // ---- control ----------------------------------------------------------------------------------
+  // Every call acts as the demo's staff member on that node ("demo.desk": case worker,
+  // supervisor, data officer, coordinator, auditor), signed in on first use.
   Result<v1::ControlResponse> Call(const std::string& agency, const v1::ControlRequest& req,
                                    int timeout_ms = 15000) {
-    return ctl::CallNode(control_[agency], req, timeout_ms);
+    std::string& token = sessions_[agency];
+    if (token.empty()) {
+      // Making accounts hashes passwords (argon2id): give it more than a status call's time.
+      ASSIGN_OR_RETURN(token, SignIn(agency, std::max(timeout_ms, 10000)));
+    }
+    v1::ControlRequest signed_req = req;
+    signed_req.set_session_token(token);
+    return ctl::CallNode(control_[agency], signed_req, timeout_ms);
+  }
+
+  std::string AdminPassword(const std::string& agency) {
+    return "admin-" + agency + "-" + demo_password_;
+  }
+
+  // Makes the demo's accounts (first run of a node) and signs the driver in.
+  Result<std::string> SignIn(const std::string& agency, int timeout_ms) {
+    const std::string& at = control_[agency];
+    auto desk = ctl::SignIn(at, "demo.desk", demo_password_, timeout_ms);
+    if (desk.ok()) {
+      return desk;
+    }
+    ASSIGN_OR_RETURN(std::string admin,
+                     ctl::SignIn(at, "admin", AdminPassword(agency), timeout_ms));
+    RETURN_IF_ERROR(ctl::AddStaff(
+        at, admin, "demo.desk", "The demo's script",
+        {v1::ACTOR_ROLE_CASE_WORKER, v1::ACTOR_ROLE_SUPERVISOR, v1::ACTOR_ROLE_DATA_OFFICER,
+         v1::ACTOR_ROLE_COORDINATOR, v1::ACTOR_ROLE_AUDITOR},
+        demo_password_, timeout_ms));
+    if (agency != "dastak-shelter" && agency != "fia-ahtc-karachi") {
+      // People's sample accounts only where the demo tells people to sign in: each account is a
+      // deliberate argon2id hash (~0.1 s and 64 MiB), and nine nodes make them at once.
+      return ctl::SignIn(at, "demo.desk", demo_password_, timeout_ms);
+    }
+    RETURN_IF_ERROR(ctl::AddStaff(at, admin, "caseworker", "Sample case worker",
+                                  {v1::ACTOR_ROLE_CASE_WORKER}, demo_password_, timeout_ms));
+    RETURN_IF_ERROR(ctl::AddStaff(at, admin, "supervisor", "Sample supervisor",
+                                  {v1::ACTOR_ROLE_SUPERVISOR, v1::ACTOR_ROLE_CASE_WORKER},
+                                  demo_password_, timeout_ms));
+    return ctl::SignIn(at, "demo.desk", demo_password_, timeout_ms);
   }
 
   bool WaitReady(const std::string& agency) {
@@ -355,7 +428,6 @@ class Demo {
       auto* pd = in_req->mutable_personal();
       pd->set_given_name("Demo person " + std::to_string(n + 1));
       pd->set_family_name("(synthetic)");
-      in_req->set_actor_user("officer-" + std::to_string(n % 7));
       const std::string responder = n % 2 == 0 ? "fia-ahtc-karachi" : "sindh-police";
       auto r = Call(responder, req);
       if (!r.ok() || r->code() != v1::CONTROL_CODE_OK) {
@@ -413,7 +485,6 @@ class Demo {
     a->set_referral_id(referral);
     a->set_to(to);
     a->set_outcome(outcome);
-    a->set_actor_user("case-worker");
     auto r = Call(agency, req);
     return r.ok() && r->code() == v1::CONTROL_CODE_OK;
   }
@@ -666,7 +737,6 @@ class Demo {
         v1::ControlRequest pr;
         pr.mutable_personal()->set_case_id(sheltered);
         pr.mutable_personal()->set_purpose("witness protection planning");
-        pr.mutable_personal()->set_actor_user("demo-officer");
         auto r = Call(agency, pr);
         std::string line = !r.ok() ? r.status().ToString()
                            : r->code() == v1::CONTROL_CODE_OK
@@ -698,6 +768,8 @@ class Demo {
   std::vector<std::pair<std::string, std::string>> cases_;  // case id, owner
   std::string prosecution_case_;
   std::string withdrawn_case_;
+  std::map<std::string, std::string> sessions_;  // agency -> the driver's session token
+  std::string demo_password_ = RandomPassword();
 };
 
 }  // namespace

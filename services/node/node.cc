@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
@@ -17,7 +18,9 @@
 #include "core/ctdc/ctdc_export.h"
 #include "core/ids.h"
 #include "core/referral_state_machine.h"
+#include "core/roles.h"
 #include "core/text_proto.h"
+#include "services/node/access.h"
 #include "services/node/render.h"
 #include "transport/keys.h"
 
@@ -164,6 +167,38 @@ Status Node::Init() {
   }
   std::filesystem::create_directories(options_.config.data_dir());
   ASSIGN_OR_RETURN(store_, runtime::LocalStore::Open(options_.config.data_dir() + "/store"));
+  StaffOptions so;
+  so.store = store_.get();
+  so.node_id = agency();
+  so.policy = options_.config.staff();
+  ASSIGN_OR_RETURN(staff_, StaffDirectory::Open(so));
+  {
+    const auto& policy = options_.config.staff();
+    std::string password;
+    if (!policy.initial_admin_password_file().empty()) {
+      ASSIGN_OR_RETURN(password, ReadFile(policy.initial_admin_password_file()));
+      while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
+        password.pop_back();
+      }
+    }
+    const std::string login =
+        policy.initial_admin_login().empty() ? "admin" : policy.initial_admin_login();
+    auto made = staff_->EnsureFirstAdmin(login, password);
+    if (!made.ok()) {
+      return Status(made.status().code(),
+                    "cannot make the first node admin: " + made.status().message(),
+                    "staff.initial_admin_password_file");
+    }
+    if (made->has_value()) {
+      // Printed once, on the terminal of whoever started the node for the first time.
+      std::fprintf(stderr,
+                   "\nFIRST START: node admin '%s' created with password  %s\n"
+                   "Sign in with: passagectl --node %s login %s   (this password is not shown "
+                   "again)\n\n",
+                   login.c_str(), (*made)->c_str(), options_.config.data_dir().c_str(),
+                   login.c_str());
+    }
+  }
   // Remember which cases the journal holds.
   RETURN_IF_ERROR(store_->Scan("k/", [&](std::string_view k, std::string_view) {
     known_cases_[std::string(k.substr(2))] = true;
@@ -184,12 +219,23 @@ Status Node::Init() {
   control_->endpoint = options_.config.control_endpoint().empty()
                            ? "ipc://" + options_.config.data_dir() + "/control.sock"
                            : options_.config.control_endpoint();
+  // Only the node's OS user and group may open the control socket (docs/security.md): the socket
+  // file is made under a umask that leaves others out, then set to 0660 explicitly.
+  const mode_t old_mask = ::umask(0007);
   try {
     control_->sock.set(zmq::sockopt::linger, 0);
     control_->sock.bind(control_->endpoint);
   } catch (const zmq::error_t& e) {
+    ::umask(old_mask);
     return Status::Unavailable("cannot bind the control socket " + control_->endpoint + ": " +
                                e.what());
+  }
+  ::umask(old_mask);
+  if (control_->endpoint.rfind("ipc://", 0) == 0) {
+    const std::string path = control_->endpoint.substr(6);
+    if (::chmod(path.c_str(), 0660) != 0) {
+      return Status::Unavailable("cannot restrict the control socket " + path + " to mode 0660");
+    }
   }
   auto handler = [this](uint64_t seq, const v1::Envelope& env, runtime::StateWrite* w) -> Status {
     RETURN_IF_ERROR(AddToJournal(env, w));
@@ -256,7 +302,19 @@ Result<std::string> Node::Publish(v1::Event e) {
   if (e.occurred_at_ms() == 0) {
     e.set_occurred_at_ms(now_ms());
   }
-  if (e.actor_role() == v1::ACTOR_ROLE_UNSPECIFIED) {
+  if (actor_) {
+    // A person acts: who they are and in which role come from their session, never from input.
+    e.set_actor_user(actor_->account.staff_id());
+    e.set_actor_role(acting_role_);
+    if (e.has_record_accessed()) {
+      e.mutable_record_accessed()->set_actor_user(actor_->account.staff_id());
+    }
+    if (e.has_referral_sent() && e.referral_sent().referral().has_consent_override()) {
+      auto* o = e.mutable_referral_sent()->mutable_referral()->mutable_consent_override();
+      o->set_actor_user(actor_->account.staff_id());
+      o->set_role(acting_role_);
+    }
+  } else if (e.actor_role() == v1::ACTOR_ROLE_UNSPECIFIED) {
     e.set_actor_role(v1::ACTOR_ROLE_CASE_WORKER);
   }
   runtime::StateWrite w;
@@ -413,8 +471,6 @@ v1::ControlResponse Node::ReferralAction(const v1::ControlRequest& req) {
   }
   v1::Event e;
   e.set_case_id(case_id);
-  e.set_actor_user(a.actor_user());
-  e.set_actor_role(a.actor_role());
   auto* t = e.mutable_referral_transition();
   t->set_referral_id(a.referral_id());
   t->set_to(to);
@@ -457,11 +513,9 @@ v1::ControlResponse Node::Personal(const v1::PersonalRequest& req) {
   // Record the read first: if it cannot be recorded, nothing is shown.
   v1::Event e;
   e.set_case_id(req.case_id());
-  e.set_actor_user(req.actor_user());
   auto* ra = e.mutable_record_accessed();
   ra->add_sections(v1::DATA_SECTION_PERSONAL);
   ra->set_purpose(req.purpose().empty() ? "view personal data" : req.purpose());
-  ra->set_actor_user(req.actor_user());
   auto id = Publish(e);
   if (!id.ok()) {
     SetError(&resp, id.status());
@@ -639,7 +693,191 @@ v1::ControlResponse Node::ExportCtdc(const v1::ExportRequest& req) {
   return resp;
 }
 
+uint32_t Node::min_k() const { return options_.config.min_k() == 0 ? 5 : options_.config.min_k(); }
+
 v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
+  v1::ControlResponse resp;
+  if (req.command_case() == v1::ControlRequest::kLogin) {
+    return Login(req);
+  }
+  if (req.command_case() == v1::ControlRequest::COMMAND_NOT_SET) {
+    SetError(&resp, Status::InvalidArgument("command", "the request names no command"));
+    return resp;
+  }
+  auto who = staff_->Authenticate(req.session_token());
+  if (!who.ok()) {
+    resp.set_code(who.status().code() == StatusCode::kPermissionDenied
+                      ? v1::CONTROL_CODE_UNAUTHENTICATED
+                      : CodeFor(who.status()));
+    resp.set_field(who.status().field());
+    resp.set_reason(who.status().message());
+    return resp;
+  }
+  const std::vector<v1::ActorRole> allowed = RolesForCommand(req);
+  const std::vector<v1::ActorRole> held = RolesOf(who->account);
+  const v1::ActorRole role = ActingRole(allowed, held);
+  if (role == v1::ACTOR_ROLE_UNSPECIFIED) {
+    staff_->Record("forbidden", who->account.staff_id(),
+                   CommandName(req) + " refused: the account holds " + core::RoleList(held));
+    resp.set_code(v1::CONTROL_CODE_FORBIDDEN);
+    resp.set_field("role");
+    resp.set_reason(allowed.empty()
+                        ? CommandName(req) + " is not something a person may do on this node"
+                        : "'" + CommandName(req) + "' needs one of: " + core::RoleList(allowed) +
+                              "; your account holds " + core::RoleList(held) + " (docs/roles.md)");
+    return resp;
+  }
+  actor_ = std::move(who).value();
+  acting_role_ = role;
+  resp = HandleSignedIn(req);
+  actor_.reset();
+  acting_role_ = v1::ACTOR_ROLE_UNSPECIFIED;
+  return resp;
+}
+
+v1::ControlResponse Node::Login(const v1::ControlRequest& req) {
+  v1::ControlResponse resp;
+  auto s = staff_->SignIn(req.login().login(), req.login().password());
+  if (!s.ok()) {
+    resp.set_code(v1::CONTROL_CODE_UNAUTHENTICATED);
+    resp.set_field(s.status().field());
+    resp.set_reason(s.status().message());
+    return resp;
+  }
+  resp.set_session_token(s->token);
+  std::vector<v1::ActorRole> held = RolesOf(s->account);
+  resp.set_text("signed in to " + agency() + " as " + s->account.display_name() + " (staff id " +
+                s->account.staff_id() + "; " + core::RoleList(held) + ")");
+  resp.set_json("{\"agency\":\"" + agency() + "\",\"staff_id\":\"" + s->account.staff_id() +
+                "\",\"expires_at_ms\":" + std::to_string(s->expires_at_ms) + "}");
+  return resp;
+}
+
+v1::ControlResponse Node::Whoami() {
+  v1::ControlResponse resp;
+  std::vector<v1::ActorRole> held = RolesOf(actor_->account);
+  std::string roles_json;
+  for (auto r : held) {
+    roles_json += (roles_json.empty() ? "\"" : ",\"") + core::RoleWords(r) + "\"";
+  }
+  resp.set_text(actor_->account.display_name() + " (" + actor_->account.login() + ", staff id " +
+                actor_->account.staff_id() + ") at " + agency() + "\nroles: " +
+                core::RoleList(held) + "\nsession ends by " +
+                core::FormatUtcMs(actor_->expires_at_ms) + " unless used\n");
+  resp.set_json("{\"agency\":\"" + agency() + "\",\"login\":" +
+                core::JsonQuote(actor_->account.login()) + ",\"staff_id\":\"" +
+                actor_->account.staff_id() + "\",\"roles\":[" + roles_json +
+                "],\"expires_at_ms\":" + std::to_string(actor_->expires_at_ms) + "}");
+  return resp;
+}
+
+v1::ControlResponse Node::Staff(const v1::StaffRequest& req) {
+  v1::ControlResponse resp;
+  const std::string by = actor_->account.staff_id();
+  std::vector<v1::ActorRole> roles;
+  for (int r : req.roles()) {
+    roles.push_back(static_cast<v1::ActorRole>(r));
+  }
+  auto password_answer = [&](const Result<std::string>& pw, const std::string& what) {
+    if (!pw.ok()) {
+      SetError(&resp, pw.status());
+      return;
+    }
+    if (req.password().empty()) {
+      resp.set_text(what + "; password (shown once): " + *pw);
+      resp.set_json("{\"login\":" + core::JsonQuote(req.login()) +
+                    ",\"password\":" + core::JsonQuote(*pw) + "}");
+    } else {
+      resp.set_text(what);
+      resp.set_json("{\"login\":" + core::JsonQuote(req.login()) + "}");
+    }
+  };
+  switch (req.op()) {
+    case v1::StaffRequest::OP_ADD:
+      password_answer(staff_->Add(req.login(), req.display_name(), roles, req.password(), by),
+                      "account " + req.login() + " added");
+      return resp;
+    case v1::StaffRequest::OP_RESET_PASSWORD:
+      password_answer(staff_->ResetPassword(req.login(), req.password(), by),
+                      "password of " + req.login() + " reset; its sessions were ended");
+      return resp;
+    case v1::StaffRequest::OP_DISABLE:
+    case v1::StaffRequest::OP_ENABLE: {
+      const bool disable = req.op() == v1::StaffRequest::OP_DISABLE;
+      if (disable && req.login() == actor_->account.login()) {
+        SetError(&resp, Status::FailedPrecondition("you cannot disable your own account", "login"));
+        return resp;
+      }
+      Status st = staff_->SetDisabled(req.login(), disable, by);
+      if (!st.ok()) {
+        SetError(&resp, st);
+        return resp;
+      }
+      resp.set_text("account " + req.login() + (disable ? " disabled; its sessions were ended"
+                                                        : " enabled"));
+      resp.set_json("{\"login\":" + core::JsonQuote(req.login()) + ",\"disabled\":" +
+                    (disable ? "true" : "false") + "}");
+      return resp;
+    }
+    case v1::StaffRequest::OP_SET_ROLES: {
+      Status st = staff_->SetRoles(req.login(), roles, by);
+      if (!st.ok()) {
+        SetError(&resp, st);
+        return resp;
+      }
+      resp.set_text("roles of " + req.login() + ": " + core::RoleList(roles));
+      resp.set_json("{\"login\":" + core::JsonQuote(req.login()) + "}");
+      return resp;
+    }
+    case v1::StaffRequest::OP_LIST: {
+      std::ostringstream t;
+      std::string json = "[";
+      const int64_t now = now_ms();
+      for (const auto& a : staff_->List()) {
+        std::vector<v1::ActorRole> held = RolesOf(a);
+        const bool locked = a.locked_until_ms() > now;
+        const std::string state = a.disabled() ? "disabled" : locked ? "locked" : "active";
+        char line[512];
+        std::snprintf(line, sizeof(line), "%-20s %-16s %-9s %s  (%s)\n", a.login().c_str(),
+                      a.staff_id().c_str(), state.c_str(), core::RoleList(held).c_str(),
+                      a.display_name().c_str());
+        t << line;
+        std::string roles_json;
+        for (auto r : held) {
+          roles_json += (roles_json.empty() ? "\"" : ",\"") + core::RoleWords(r) + "\"";
+        }
+        json += (json.size() > 1 ? "," : "") + std::string("{\"login\":") +
+                core::JsonQuote(a.login()) + ",\"staff_id\":\"" + a.staff_id() +
+                "\",\"display_name\":" + core::JsonQuote(a.display_name()) + ",\"state\":\"" +
+                state + "\",\"roles\":[" + roles_json + "]}";
+      }
+      resp.set_text(t.str());
+      resp.set_json(json + "]");
+      return resp;
+    }
+    case v1::StaffRequest::OP_SECURITY_LOG: {
+      std::ostringstream t;
+      std::string json = "[";
+      for (const auto& r : staff_->SecurityLog(req.limit() == 0 ? 100 : req.limit())) {
+        t << core::FormatUtcMs(r.at_ms()) << "  " << r.what()
+          << (r.staff_id().empty() ? "" : "  " + r.staff_id())
+          << (r.detail().empty() ? "" : "  " + r.detail()) << "\n";
+        json += (json.size() > 1 ? "," : "") + std::string("{\"at_ms\":") +
+                std::to_string(r.at_ms()) + ",\"what\":" + core::JsonQuote(r.what()) +
+                ",\"staff_id\":" + core::JsonQuote(r.staff_id()) +
+                ",\"detail\":" + core::JsonQuote(r.detail()) + "}";
+      }
+      resp.set_text(t.str());
+      resp.set_json(json + "]");
+      return resp;
+    }
+    default:
+      SetError(&resp, Status::InvalidArgument("op", "name what to do with staff accounts"));
+      return resp;
+  }
+}
+
+v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& req) {
   if (auto r = logic_->OnControl(*this, req)) {
     return *r;
   }
@@ -718,6 +956,22 @@ v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
     case v1::ControlRequest::kExportCtdc:
       return ExportCtdc(req.export_ctdc());
     case v1::ControlRequest::kStats: {
+      v1::StatsRequest stats = req.stats();
+      if (stats.k() == 0) {
+        stats.set_k(min_k());
+      } else if (stats.k() < min_k()) {
+        SetError(&resp, Status::PermissionDenied(
+                            "the NRM's policy keeps every cell below " + std::to_string(min_k()) +
+                                " suppressed on this node; no one may lower it",
+                            "k"));
+        return resp;
+      } else if (stats.k() > min_k() && acting_role_ != v1::ACTOR_ROLE_DATA_OFFICER) {
+        SetError(&resp, Status::PermissionDenied(
+                            "only a data officer may raise the suppression threshold above the "
+                            "policy's " + std::to_string(min_k()),
+                            "k"));
+        return resp;
+      }
       std::vector<const v1::CaseState*> states;
       for (const auto& id : KnownCases()) {
         auto view = View(id);
@@ -725,7 +979,7 @@ v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
           states.push_back(&(*view)->state());
         }
       }
-      auto out = RenderStats(states, req.stats(), directory_, now_ms(), req.json());
+      auto out = RenderStats(states, stats, directory_, now_ms(), req.json());
       if (!out.ok()) {
         SetError(&resp, out.status());
         return resp;
@@ -739,6 +993,16 @@ v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
       return TreeHead();
     case v1::ControlRequest::kConsistency:
       return ConsistencyProof(req.consistency());
+    case v1::ControlRequest::kWhoami:
+      return Whoami();
+    case v1::ControlRequest::kLogout: {
+      (void)staff_->SignOut(req.session_token());
+      resp.set_text("signed out");
+      resp.set_json("{}");
+      return resp;
+    }
+    case v1::ControlRequest::kStaff:
+      return Staff(req.staff());
     default:
       SetError(&resp, Status::InvalidArgument("command", "this node (" + logic_->name() +
                                                              ") does not handle that command"));

@@ -9,6 +9,12 @@
 // node publishes itself enter the journal when the broker acknowledges them. The node's view of a case
 // is a fold of its journal (core::CaseProjection) — only what this agency may see.
 //
+// People: every control request but `login` carries a staff session (services/node/staff.h). The
+// node refuses a command none of the account's roles may run (services/node/access.h) and, while it
+// handles the request, acts as that person: every event it publishes carries the account's staff id
+// and the acting role. Events made on the node's own initiative (automatic receipt, the referral
+// engine) act as SYSTEM.
+//
 // Concurrency: one thread (Run) owns the client, the control socket and the logic.
 
 #include <functional>
@@ -26,6 +32,7 @@
 #include "passage/v1/events.pb.h"
 #include "services/runtime/client.h"
 #include "services/runtime/local_store.h"
+#include "services/node/staff.h"
 #include "services/runtime/sealing.h"
 
 namespace passage::node {
@@ -78,8 +85,10 @@ class Node {
   const NodeOptions& options() const { return options_; }
   bool caught_up() const { return caught_up_; }
 
-  // Publishes as this agency: fills event_id (UUIDv7) when empty, actor_agency, occurred_at_ms and
-  // actor_role (CASE_WORKER) when unset. Returns the event id.
+  // Publishes as this agency: fills event_id (UUIDv7) when empty, actor_agency and occurred_at_ms.
+  // While a control request is handled, actor_user and actor_role are the signed-in person's staff
+  // id and acting role, whatever `e` said; otherwise actor_role is CASE_WORKER when unset. Returns
+  // the event id.
   Result<std::string> Publish(passage::v1::Event e);
   // Polls until the broker answered every id (or timeout); fills code/field/reason of `out`.
   void AwaitResults(const std::vector<std::string>& event_ids, int timeout_ms,
@@ -96,7 +105,15 @@ class Node {
   // Referrals addressed to this agency, from the journal.
   std::vector<passage::v1::Referral> Inbox(bool include_terminal);
 
+  // The person the current control request acts for (nullptr outside a request), and the role
+  // the node acts in for it.
+  const SignedIn* actor() const { return actor_ ? &*actor_ : nullptr; }
+  passage::v1::ActorRole acting_role() const { return acting_role_; }
+  // The NRM's small-cell threshold for this node (NodeConfig.min_k, default 5).
+  uint32_t min_k() const;
+
   runtime::LocalStore& store() { return *store_; }
+  StaffDirectory& staff() { return *staff_; }
   runtime::Client& client() { return *client_; }
   int64_t now_ms() const;
 
@@ -107,6 +124,10 @@ class Node {
   void OnResult(const passage::v1::PublishResult& r);
   void ServeControl(int timeout_ms);
   passage::v1::ControlResponse HandleControl(const passage::v1::ControlRequest& req);
+  passage::v1::ControlResponse HandleSignedIn(const passage::v1::ControlRequest& req);
+  passage::v1::ControlResponse Login(const passage::v1::ControlRequest& req);
+  passage::v1::ControlResponse Staff(const passage::v1::StaffRequest& req);
+  passage::v1::ControlResponse Whoami();
   passage::v1::ControlResponse ReferralAction(const passage::v1::ControlRequest& req);
   passage::v1::ControlResponse Personal(const passage::v1::PersonalRequest& req);
   passage::v1::ControlResponse ExportCtdc(const passage::v1::ExportRequest& req);
@@ -118,6 +139,9 @@ class Node {
   std::unique_ptr<StageLogic> logic_;
   core::InMemoryAgencyDirectory directory_;
   std::unique_ptr<runtime::LocalStore> store_;
+  std::unique_ptr<StaffDirectory> staff_;
+  std::optional<SignedIn> actor_;
+  passage::v1::ActorRole acting_role_ = passage::v1::ACTOR_ROLE_UNSPECIFIED;
   std::unique_ptr<runtime::Client> client_;
   struct ControlSocket;
   std::unique_ptr<ControlSocket> control_;

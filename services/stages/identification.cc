@@ -112,8 +112,7 @@ class IdentificationLogic final : public node::StageLogic {
 
     v1::Event opened;
     opened.set_case_id(case_id);
-    opened.set_actor_user(in.actor_user());
-    auto* o = opened.mutable_case_opened();
+      auto* o = opened.mutable_case_opened();
     o->set_crime_type(in.crime_type());
     v1::PersonRole role = in.person_role();
     if (role == v1::PERSON_ROLE_UNSPECIFIED) {
@@ -151,7 +150,6 @@ class IdentificationLogic final : public node::StageLogic {
 
     v1::Event ident;
     ident.set_case_id(case_id);
-    ident.set_actor_user(in.actor_user());
     auto* id = ident.mutable_identification_recorded();
     id->set_trafficking_status(in.trafficking_status() == v1::TRAFFICKING_STATUS_UNSPECIFIED
                                    ? v1::TRAFFICKING_STATUS_POSSIBLE
@@ -165,7 +163,6 @@ class IdentificationLogic final : public node::StageLogic {
     for (int i = 0; i < in.consents_size(); ++i) {
       v1::Event c;
       c.set_case_id(case_id);
-      c.set_actor_user(in.actor_user());
       auto* consent = c.mutable_consent_given()->mutable_consent();
       *consent = in.consents(i);
       if (consent->consent_id().empty()) {
@@ -183,7 +180,13 @@ class IdentificationLogic final : public node::StageLogic {
       e.set_event_id(core::NewUuidV7());
       e.set_actor_agency(node.agency());
       e.set_occurred_at_ms(now);
-      e.set_actor_role(v1::ACTOR_ROLE_CASE_WORKER);
+      // The signed-in person (Node::Publish sets the same); validated as the broker will see it.
+      if (node.actor() != nullptr) {
+        e.set_actor_user(node.actor()->account.staff_id());
+        e.set_actor_role(node.acting_role());
+      } else {
+        e.set_actor_role(v1::ACTOR_ROLE_CASE_WORKER);
+      }
       Status s = core::ValidateEvent(e, now);
       if (!s.ok()) {
         // Consents are numbered as the caller gave them.

@@ -496,6 +496,7 @@ TEST(CaseProjection, WrongAgenciesAreRefused) {
   // Only the owner updates the profile, records the identification or closes the case.
   Event close = BaseEvent(kShelter);
   close.mutable_case_closed()->set_reason("done");
+  close.set_actor_role(passage::v1::ACTOR_ROLE_SUPERVISOR);  // closing is a supervisor's call
   ExpectRefused(b.Publish(close), StatusCode::kPermissionDenied, "actor_agency");
   // An unknown referral.
   ExpectRefused(
@@ -584,6 +585,7 @@ TEST(CaseProjection, CaseLifecycleRules) {
                                         passage::v1::SERVICE_TYPE_SHELTER, ConsentId(1))));
   Event close = BaseEvent(kFia);
   close.mutable_case_closed()->set_reason("reintegrated");
+  close.set_actor_role(passage::v1::ACTOR_ROLE_SUPERVISOR);  // closing is a supervisor's call
   Event closing = close;
   EXPECT_EQ(AudienceOf(b.state(), closing), std::vector<std::string>{});
   ASSERT_OK(b.Publish(close));

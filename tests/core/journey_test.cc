@@ -147,6 +147,7 @@ void EscalatedCase(Log* log) {
   ASSERT_OK(log->Publish(Move(kShelterB, 2, passage::v1::REFERRAL_STATUS_COMPLETED), kT0 + kDay));
   Event close = BaseEvent(kFia);
   close.mutable_case_closed()->set_reason("services-complete");
+  close.set_actor_role(passage::v1::ACTOR_ROLE_SUPERVISOR);  // closing is a supervisor's call
   ASSERT_OK(log->Publish(close, kT0 + 2 * kDay));
 }
 
@@ -423,6 +424,7 @@ TEST(Journey, EveryEventTypeAndTransitionHasWords) {
   ASSERT_OK(log.Publish(read, at()));
   Event close = BaseEvent(kFia);
   close.mutable_case_closed();
+  close.set_actor_role(passage::v1::ACTOR_ROLE_SUPERVISOR);  // closing is a supervisor's call
   ASSERT_OK(log.Publish(close, at()));
 
   const Journey j = BuildJourney(log.events());

@@ -818,6 +818,7 @@ TEST(RoutingSender, ClosedCasesAndSendersWithoutAccessPlanNothing) {
   EXPECT_TRUE(PlanReferrals(CaseState(), rules, nrm.agencies(), {}, nrm.now()).planned.empty());
   Event close = BaseEvent("owner-le");
   close.mutable_case_closed()->set_reason("victim-reunited");
+  close.set_actor_role(passage::v1::ACTOR_ROLE_SUPERVISOR);  // closing is a supervisor's call
   ASSERT_OK(nrm.Publish(close));
   plan = nrm.Plan(rules);
   EXPECT_TRUE(plan.planned.empty());

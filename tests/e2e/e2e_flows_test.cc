@@ -389,7 +389,6 @@ TEST(E2eFlows, WithdrawnConsentCancelsLiveReferralsAndStopsRouting) {
 
   v1::Event w;
   w.set_case_id(*c);
-  w.set_actor_user("officer-e2e");
   w.mutable_consent_withdrawn()->set_consent_id(consent_id);
   w.mutable_consent_withdrawn()->set_scope(v1::CONSENT_SCOPE_SERVICES);
   auto pr = nrm.Publish("fia-karachi", w);
@@ -484,7 +483,6 @@ TEST(E2eFlows, ProsecutionThroughToVerdict) {
   for (auto m : steps) {
     v1::Event e;
     e.set_case_id(*c);
-    e.set_actor_user("prosecutor-e2e");
     auto* p = e.mutable_criminal_proceeding_updated()->mutable_proceeding();
     p->set_milestone(m);
     p->set_agency_id("sindh-prosecution");

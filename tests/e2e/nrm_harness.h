@@ -185,7 +185,6 @@ inline v1::IntakeRequest AdultWomanSexuallyExploited(bool law_enforcement_consen
   }
   in.mutable_personal()->set_given_name("Synthetic");
   in.mutable_personal()->set_family_name("Person");
-  in.set_actor_user("officer-e2e");
   return in;
 }
 
@@ -205,7 +204,6 @@ inline v1::IntakeRequest MinorInChildLabour() {
   p->add_labour_sectors(v1::LABOUR_SECTOR_BRICK_KILNS);
   p->set_identification_channel(v1::IDENTIFICATION_CHANNEL_LABOUR_INSPECTION);
   *in.add_consents() = MakeConsent(v1::CONSENT_SCOPE_SERVICES, v1::CONSENT_GIVER_GUARDIAN);
-  in.set_actor_user("inspector-e2e");
   return in;
 }
 
@@ -558,9 +556,67 @@ class Nrm {
 
   // ---- control socket ----
 
-  // One request on a node's control socket. The error is transport only (no answer in time).
+  // Every node's first admin ("admin") has this password; the harness signs in as "e2e.desk",
+  // an account holding every work role (case worker, supervisor, data officer, coordinator,
+  // auditor), made on first use.
+  static constexpr const char* kAdminPassword = "e2e-admin-password";
+  static constexpr const char* kDeskPassword = "e2e-desk-password";
+
+  // Signs in on node `id` as `login`: the token, or the node's refusal.
+  Result<std::string> SignIn(const std::string& id, const std::string& login,
+                             const std::string& password) {
+    v1::ControlRequest req;
+    req.mutable_login()->set_login(login);
+    req.mutable_login()->set_password(password);
+    auto r = CallRaw(id, req);
+    if (!r.ok()) return r.status();
+    if (r->code() != v1::CONTROL_CODE_OK) return Status::PermissionDenied(r->reason(), r->field());
+    return r->session_token();
+  }
+
+  // The session of the harness's desk account on `id`, made and signed in on first use.
+  Result<std::string> DeskSession(const std::string& id) {
+    std::string& token = sessions_[id];
+    if (!token.empty()) return token;
+    auto desk = SignIn(id, "e2e.desk", kDeskPassword);
+    if (!desk.ok()) {
+      auto admin = SignIn(id, "admin", kAdminPassword);
+      if (!admin.ok()) return admin.status();
+      v1::ControlRequest add;
+      add.set_session_token(*admin);
+      auto* st = add.mutable_staff();
+      st->set_op(v1::StaffRequest::OP_ADD);
+      st->set_login("e2e.desk");
+      st->set_password(kDeskPassword);
+      for (auto r : {v1::ACTOR_ROLE_CASE_WORKER, v1::ACTOR_ROLE_SUPERVISOR,
+                     v1::ACTOR_ROLE_DATA_OFFICER, v1::ACTOR_ROLE_COORDINATOR,
+                     v1::ACTOR_ROLE_AUDITOR}) {
+        st->add_roles(r);
+      }
+      auto added = CallRaw(id, add);
+      if (!added.ok()) return added.status();
+      if (added->code() != v1::CONTROL_CODE_OK) return Status::Internal(added->reason());
+      desk = SignIn(id, "e2e.desk", kDeskPassword);
+      if (!desk.ok()) return desk.status();
+    }
+    token = *desk;
+    return token;
+  }
+
+  // One request on a node's control socket, as the desk account. The error is transport only
+  // (no answer in time) or a failed sign-in.
   Result<v1::ControlResponse> Call(const std::string& id, const v1::ControlRequest& req,
                                    int timeout_ms = 20000) {
+    auto token = DeskSession(id);
+    if (!token.ok()) return token.status();
+    v1::ControlRequest signed_req = req;
+    signed_req.set_session_token(*token);
+    return CallRaw(id, signed_req, timeout_ms);
+  }
+
+  // One request exactly as given (no session added).
+  Result<v1::ControlResponse> CallRaw(const std::string& id, const v1::ControlRequest& req,
+                                      int timeout_ms = 20000) {
     auto it = control_.find(id);
     if (it == control_.end()) return Status::NotFound("no node " + id);
     zmq::socket_t s(ctx_, zmq::socket_type::req);
@@ -618,7 +674,6 @@ class Nrm {
     a->set_to(to);
     a->set_outcome(outcome);
     a->set_reason(reason);
-    a->set_actor_user("case-worker-e2e");
     return Call(id, req);
   }
 
@@ -872,6 +927,8 @@ class Nrm {
     c.set_tick_ms(options_.tick_ms);
     c.set_auto_accept(node_auto_accept_[id]);
     if (node_is_router_[id]) c.set_rules_file(dir_ + "/rules.textproto");
+    std::ofstream(data + ".admin-password") << kAdminPassword << "\n";
+    c.mutable_staff()->set_initial_admin_password_file(data + ".admin-password");
     std::ofstream(data + ".textproto") << c.DebugString();
   }
 
@@ -976,6 +1033,7 @@ class Nrm {
   std::string endpoint_;
   std::map<std::string, Proc> procs_;
   std::map<std::string, std::string> control_;
+  std::map<std::string, std::string> sessions_;  // node id -> the desk account's session
   std::map<std::string, bool> autostart_;
   std::map<std::string, bool> node_auto_accept_;
   std::map<std::string, bool> node_is_router_;

@@ -37,6 +37,13 @@ TEST(CtlAuditE2e, AgencyHeadIsExtendedByTheBrokersLogAndTheLogAudits) {
 
   auto first = nrm.Intake("fia-karachi", e2e::AdultWomanSexuallyExploited());
   ASSERT_TRUE(first.ok()) << first.status().ToString();
+  // Tree heads and proofs are for an auditor (or coordinator): sign in first, as a person would.
+  ASSERT_TRUE(nrm.DeskSession("fia-karachi").ok());
+  CtlRun unsigned_heads = Ctl({"--node", node, "audit", "heads"});
+  EXPECT_EQ(unsigned_heads.code, kExitNotSignedIn) << unsigned_heads.err;
+  CtlRun login = Ctl({"--node", node, "login", "e2e.desk", "--password-file", "-"},
+                     std::string(e2e::Nrm::kDeskPassword) + "\n");
+  ASSERT_EQ(login.code, 0) << login.err;
   const std::string head_file = nrm.dir() + "/fia-head.json";
   CtlRun heads = Ctl({"--node", node, "audit", "heads", "--out", head_file});
   ASSERT_EQ(heads.code, 0) << heads.err;

@@ -384,8 +384,7 @@ TEST(PassagectlProcess, IntakeFromAJsonFile) {
       << R"({"crime_type":"CRIME_TYPE_TIP","profile":{"sex":"SEX_FEMALE","age_years":16},
             "consents":[{"scope":"CONSENT_SCOPE_SHARE_WITH_AGENCIES","given_by":"CONSENT_GIVER_GUARDIAN"}],
             "personal":{"given_name":"Ayesha"}})";
-  CtlRun r = RunCtl(dir, {"--node", dir.path(), "intake", "--file", dir.Sub("victim.json"),
-                          "--user", "fia-io-3"});
+  CtlRun r = RunCtl(dir, {"--node", dir.path(), "intake", "--file", dir.Sub("victim.json")});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find(kCase), std::string::npos);
   auto reqs = node.requests();
@@ -396,7 +395,6 @@ TEST(PassagectlProcess, IntakeFromAJsonFile) {
   EXPECT_EQ(in.profile().age_years(), 16u);
   EXPECT_EQ(in.consents_size(), 1);
   EXPECT_EQ(in.personal().given_name(), "Ayesha");
-  EXPECT_EQ(in.actor_user(), "fia-io-3");
 
   // The same from standard input.
   r = RunCtl(dir, {"--node", dir.path(), "intake", "--file", "-"}, ReadAll(dir.Sub("victim.json")));

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "services/ctl/ctl.h"
+#include "tests/testing/temp_dir.h"
 
 namespace passage::ctl {
 
@@ -16,11 +17,17 @@ struct CtlRun {
   std::string err;
 };
 
-inline CtlRun Ctl(std::vector<std::string> args) {
-  std::istringstream in;
+// Sessions made by `passagectl login` in these tests stay in one temporary folder per process.
+inline const std::string& TestSessionDir() {
+  static testing::TempDir dir;
+  return dir.path();
+}
+
+inline CtlRun Ctl(std::vector<std::string> args, const std::string& input = "") {
+  std::istringstream in(input);
   std::ostringstream out;
   std::ostringstream err;
-  CtlIo io{in, out, err, false, false, ""};
+  CtlIo io{in, out, err, false, false, "", TestSessionDir()};
   CtlRun r;
   r.code = RunPassagectl(args, io);
   r.out = out.str();

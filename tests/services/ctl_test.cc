@@ -90,12 +90,58 @@ TEST(CtlArgs, CompleteAndFailNeedAnOutcome) {
 }
 
 TEST(CtlArgs, ResumeIsResolvedAgainstTheInbox) {
-  auto inv = Parse({"referral", "resume", kReferral, "--user", "cw-7", "--role", "supervisor"});
+  auto inv = Parse({"referral", "resume", kReferral});
   ASSERT_OK(inv);
   EXPECT_EQ(inv->action, Action::kResume);
   EXPECT_EQ(inv->request.referral_action().to(), v1::REFERRAL_STATUS_UNSPECIFIED);
-  EXPECT_EQ(inv->request.referral_action().actor_user(), "cw-7");
-  EXPECT_EQ(inv->request.referral_action().actor_role(), v1::ACTOR_ROLE_SUPERVISOR);
+}
+
+// Who acts is the signed-in person, never a typed word: the old flags are refused by name.
+TEST(CtlArgs, NoCommandTakesAUserOrRoleFlag) {
+  for (std::vector<std::string> cmd :
+       {std::vector<std::string>{"referral", "accept", kReferral},
+        std::vector<std::string>{"personal", kCase},
+        std::vector<std::string>{"intake", "--file", "-"},
+        std::vector<std::string>{"close", kCase},
+        std::vector<std::string>{"service", kCase, kReferral, "medical"},
+        std::vector<std::string>{"import-ctdc", "data.csv"},
+        std::vector<std::string>{"refer", kCase, "--to", "x-y", "--service", "shelter",
+                                 "--override-reason", "life at risk"}}) {
+    for (std::string flag : {"--user", "--role"}) {
+      auto with = cmd;
+      with.push_back(flag);
+      with.push_back("supervisor");
+      EXPECT_EQ(UsageField(with), flag) << cmd[0];
+    }
+  }
+}
+
+TEST(CtlArgs, SignInAndStaffCommands) {
+  auto inv = Parse({"login", "ayesha.k", "--password-file", "-"});
+  ASSERT_OK(inv);
+  EXPECT_EQ(inv->action, Action::kLogin);
+  EXPECT_EQ(inv->request.login().login(), "ayesha.k");
+  EXPECT_EQ(inv->file, "-");
+  EXPECT_TRUE(inv->request.login().password().empty());  // read later, never from argv
+  inv = Parse({"logout"});
+  ASSERT_OK(inv);
+  EXPECT_EQ(inv->action, Action::kLogout);
+  inv = Parse({"staff", "add", "ayesha.k", "--roles", "case-worker,SUPERVISOR", "--name", "A K"});
+  ASSERT_OK(inv);
+  EXPECT_EQ(inv->request.staff().op(), v1::StaffRequest::OP_ADD);
+  ASSERT_EQ(inv->request.staff().roles_size(), 2);
+  EXPECT_EQ(inv->request.staff().roles(0), v1::ACTOR_ROLE_CASE_WORKER);
+  EXPECT_EQ(inv->request.staff().roles(1), v1::ACTOR_ROLE_SUPERVISOR);
+  EXPECT_EQ(UsageField({"staff", "add", "x1"}), "--roles");
+  EXPECT_EQ(UsageField({"staff", "add", "x1", "--roles", "boss"}), "--roles");
+  EXPECT_EQ(UsageField({"staff", "add", "x1", "--roles", "system"}), "--roles");
+  EXPECT_EQ(UsageField({"staff", "disable"}), "LOGIN");
+  EXPECT_EQ(UsageField({"staff", "list", "--roles", "auditor"}), "--roles");
+  EXPECT_EQ(UsageField({"staff", "fire", "x1"}), "");
+  inv = Parse({"staff", "log", "--limit", "20"});
+  ASSERT_OK(inv);
+  EXPECT_EQ(inv->request.staff().op(), v1::StaffRequest::OP_SECURITY_LOG);
+  EXPECT_EQ(inv->request.staff().limit(), 20u);
 }
 
 TEST(CtlArgs, ReferralArgumentsAreChecked) {
@@ -104,7 +150,6 @@ TEST(CtlArgs, ReferralArgumentsAreChecked) {
   EXPECT_EQ(UsageField({"referral", "approve", kReferral}), "ACTION");
   EXPECT_EQ(UsageField({"referral", "accept", "not-a-uuid"}), "REFERRAL_ID");
   EXPECT_EQ(UsageField({"referral", "accept", kReferral, "extra"}), "");
-  EXPECT_EQ(UsageField({"referral", "accept", kReferral, "--role", "boss"}), "--role");
   EXPECT_EQ(UsageField({"referral", "accept", kReferral, "--outcom", "x"}), "--outcom");
   EXPECT_EQ(UsageField({"referral", "accept", kReferral, "--note"}), "--note");
 }
@@ -246,18 +291,17 @@ TEST(CtlArgs, JourneyNeedsACaseId) {
   EXPECT_EQ(UsageField({"journey", "CASE-1"}), "CASE_ID");
 }
 
-TEST(CtlArgs, PersonalDataReadCarriesPurposeAndUser) {
-  auto inv = Parse({"personal", kCase, "--purpose", "shelter admission", "--user", "sw-12"});
+TEST(CtlArgs, PersonalDataReadCarriesPurpose) {
+  auto inv = Parse({"personal", kCase, "--purpose", "shelter admission"});
   ASSERT_OK(inv);
   EXPECT_EQ(inv->request.personal().case_id(), kCase);
   EXPECT_EQ(inv->request.personal().purpose(), "shelter admission");
-  EXPECT_EQ(inv->request.personal().actor_user(), "sw-12");
   EXPECT_EQ(UsageField({"personal"}), "CASE_ID");
 }
 
 TEST(CtlArgs, EventCommandsBuildThePublishedEvent) {
   auto inv = Parse(
-      {"consent", "withdraw", kCase, kConsent, "--scope", "share_with_agencies", "--user", "cw-1"});
+      {"consent", "withdraw", kCase, kConsent, "--scope", "share_with_agencies"});
   ASSERT_OK(inv);
   EXPECT_EQ(inv->command, "consent withdraw");
   const v1::Event* e = &inv->request.publish().event();
@@ -265,7 +309,7 @@ TEST(CtlArgs, EventCommandsBuildThePublishedEvent) {
   EXPECT_TRUE(e->event_id().empty());  // the node fills it
   EXPECT_EQ(e->consent_withdrawn().consent_id(), kConsent);
   EXPECT_EQ(e->consent_withdrawn().scope(), v1::CONSENT_SCOPE_SHARE_WITH_AGENCIES);
-  EXPECT_EQ(e->actor_user(), "cw-1");
+  EXPECT_TRUE(e->actor_user().empty());  // the node fills it from the session
   EXPECT_EQ(UsageField({"consent", "give", kCase, kConsent}), "");
   EXPECT_EQ(UsageField({"consent", "withdraw", kCase}), "CONSENT_ID");
 
@@ -297,9 +341,11 @@ TEST(CtlArgs, EventCommandsBuildThePublishedEvent) {
             "--scope");
   EXPECT_EQ(UsageField({"refer", kCase, "--service", "shelter", "--consent", kConsent}), "--to");
   EXPECT_EQ(UsageField({"refer", kCase, "--to", "x-y", "--service", "shelter"}), "--consent");
-  EXPECT_EQ(UsageField({"refer", kCase, "--to", "x-y", "--service", "shelter", "--override-reason",
-                        "life at risk"}),
-            "--role");
+  inv = Parse({"refer", kCase, "--to", "x-y", "--service", "shelter", "--override-reason",
+               "life at risk"});
+  ASSERT_OK(inv);
+  EXPECT_EQ(inv->request.publish().event().referral_sent().referral().consent_override().reason(),
+            "life at risk");
 
   inv = Parse({"export-ctdc", "--k", "5"});
   ASSERT_OK(inv);
@@ -326,12 +372,11 @@ TEST(CtlArgs, EventCommandsBuildThePublishedEvent) {
   EXPECT_EQ(e->return_recorded().referral_id(), kReferral);
   EXPECT_EQ(UsageField({"return", kCase, "Bangladesh"}), "COUNTRY");
 
-  inv = Parse({"close", kCase, "--reason", "reintegrated", "--role", "coordinator"});
+  inv = Parse({"close", kCase, "--reason", "reintegrated"});
   ASSERT_OK(inv);
   e = &inv->request.publish().event();
   EXPECT_TRUE(e->has_case_closed());
   EXPECT_EQ(e->case_closed().reason(), "reintegrated");
-  EXPECT_EQ(e->actor_role(), v1::ACTOR_ROLE_COORDINATOR);
 }
 
 TEST(CtlArgs, PublishAndIntakeTakeFiles) {
@@ -342,11 +387,10 @@ TEST(CtlArgs, PublishAndIntakeTakeFiles) {
   EXPECT_TRUE(inv->request.has_publish());
   EXPECT_EQ(UsageField({"publish"}), "--file");
 
-  inv = Parse({"intake", "--file", "-", "--user", "fia-io-3"});
+  inv = Parse({"intake", "--file", "-"});
   ASSERT_OK(inv);
   EXPECT_EQ(inv->action, Action::kIntake);
   EXPECT_EQ(inv->file, "-");
-  EXPECT_EQ(inv->request.intake().actor_user(), "fia-io-3");
   inv = Parse({"intake"});
   ASSERT_OK(inv);
   EXPECT_TRUE(inv->file.empty());  // interactive
@@ -354,7 +398,7 @@ TEST(CtlArgs, PublishAndIntakeTakeFiles) {
 
 TEST(CtlArgs, ImportCtdcSettings) {
   auto inv = Parse({"import-ctdc", "data.csv", "--limit", "50", "--skip", "10", "--consent",
-                    "statistics,share_with_agencies,statistics", "--user", "importer"});
+                    "statistics,share_with_agencies,statistics"});
   ASSERT_OK(inv);
   EXPECT_EQ(inv->action, Action::kImportCtdc);
   EXPECT_EQ(inv->import.file, "data.csv");
@@ -363,7 +407,6 @@ TEST(CtlArgs, ImportCtdcSettings) {
   EXPECT_EQ(inv->import.consents,
             (std::vector<v1::ConsentScope>{v1::CONSENT_SCOPE_STATISTICS,
                                            v1::CONSENT_SCOPE_SHARE_WITH_AGENCIES}));
-  EXPECT_EQ(inv->import.actor_user, "importer");
   EXPECT_EQ(UsageField({"import-ctdc"}), "FILE");
   EXPECT_EQ(UsageField({"import-ctdc", "data.csv", "--consent", "everything"}), "--consent");
 }

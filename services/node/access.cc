@@ -1,0 +1,120 @@
+#include "services/node/access.h"
+
+#include <algorithm>
+
+#include "core/roles.h"
+
+namespace passage::node {
+namespace {
+
+namespace v1 = passage::v1;
+using R = v1::ControlRequest;
+
+constexpr v1::ActorRole kCw = v1::ACTOR_ROLE_CASE_WORKER;
+constexpr v1::ActorRole kSup = v1::ACTOR_ROLE_SUPERVISOR;
+constexpr v1::ActorRole kDo = v1::ACTOR_ROLE_DATA_OFFICER;
+constexpr v1::ActorRole kCo = v1::ACTOR_ROLE_COORDINATOR;
+constexpr v1::ActorRole kAud = v1::ACTOR_ROLE_AUDITOR;
+constexpr v1::ActorRole kAdm = v1::ACTOR_ROLE_NODE_ADMIN;
+
+}  // namespace
+
+std::vector<v1::ActorRole> RolesForCommand(const v1::ControlRequest& req) {
+  switch (req.command_case()) {
+    case R::kStatus:
+    case R::kWhoami:
+    case R::kLogout:
+      return {kCw, kSup, kCo, kDo, kAud, kAdm};
+    case R::kInbox:
+      return {kCw, kSup, kCo};
+    case R::kIntake:
+    case R::kReferralAction:
+    case R::kPersonal:
+      return {kCw, kSup};
+    case R::kJourney:
+      return {kCw, kSup, kCo, kAud};
+    case R::kCases:
+      return {kCw, kSup, kCo, kDo, kAud};
+    case R::kStats:
+      return {kDo, kCo, kSup};
+    case R::kExportCtdc:
+      return {kDo};
+    case R::kTreeHead:
+    case R::kConsistency:
+      return {kAud, kCo};
+    case R::kStaff:
+      return {kAdm};
+    case R::kPublish: {
+      const v1::Event& e = req.publish().event();
+      if (e.has_referral_sent() && e.referral_sent().referral().has_consent_override()) {
+        return {kSup};
+      }
+      if (e.has_record_accessed()) {
+        return {};  // the node records reads itself; nobody types one in
+      }
+      std::vector<v1::ActorRole> out;
+      for (auto r : core::RolesForEvent(e.payload_case())) {
+        if (r != v1::ACTOR_ROLE_SYSTEM) {
+          out.push_back(r);
+        }
+      }
+      return out;
+    }
+    default:
+      return {};
+  }
+}
+
+std::string CommandName(const v1::ControlRequest& req) {
+  switch (req.command_case()) {
+    case R::kStatus:
+      return "status";
+    case R::kWhoami:
+      return "whoami";
+    case R::kLogout:
+      return "logout";
+    case R::kLogin:
+      return "login";
+    case R::kInbox:
+      return "inbox";
+    case R::kIntake:
+      return "intake";
+    case R::kReferralAction:
+      return "referral action";
+    case R::kPersonal:
+      return "personal";
+    case R::kJourney:
+      return "journey";
+    case R::kCases:
+      return "cases";
+    case R::kStats:
+      return "stats";
+    case R::kExportCtdc:
+      return "export";
+    case R::kTreeHead:
+      return "audit heads";
+    case R::kConsistency:
+      return "audit consistency";
+    case R::kStaff:
+      return "staff";
+    case R::kPublish: {
+      const auto* field = req.publish().event().GetReflection()->GetOneofFieldDescriptor(
+          req.publish().event(), v1::Event::descriptor()->FindOneofByName("payload"));
+      return "publish " + (field != nullptr ? field->name() : std::string("(no payload)"));
+    }
+    default:
+      return "unknown command";
+  }
+}
+
+v1::ActorRole ActingRole(const std::vector<v1::ActorRole>& allowed,
+                         const std::vector<v1::ActorRole>& held) {
+  for (auto r : allowed) {
+    if (std::find(held.begin(), held.end(), r) != held.end()) {
+      return r;
+    }
+  }
+  return v1::ACTOR_ROLE_UNSPECIFIED;
+}
+
+}  // namespace passage::node

@@ -1,0 +1,414 @@
+// People and permissions through the real processes: the role table of docs/roles.md walked
+// against running nodes (one account per role), and signing in with the real passagectl binary
+// (wrong passwords, lockout, sessions kept 0600, tokens of another node, sign-out).
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+
+#include "tests/e2e/nrm_harness.h"
+
+namespace passage::e2e {
+namespace {
+
+constexpr v1::ActorRole kCw = v1::ACTOR_ROLE_CASE_WORKER;
+constexpr v1::ActorRole kSup = v1::ACTOR_ROLE_SUPERVISOR;
+constexpr v1::ActorRole kDo = v1::ACTOR_ROLE_DATA_OFFICER;
+constexpr v1::ActorRole kCo = v1::ACTOR_ROLE_COORDINATOR;
+constexpr v1::ActorRole kAud = v1::ACTOR_ROLE_AUDITOR;
+constexpr v1::ActorRole kAdm = v1::ACTOR_ROLE_NODE_ADMIN;
+const std::array<v1::ActorRole, 6> kAllRoles = {kCw, kSup, kDo, kCo, kAud, kAdm};
+constexpr const char* kRolePassword = "role-test-password";
+
+std::string LoginOf(v1::ActorRole r) { return "r-" + std::to_string(static_cast<int>(r)); }
+
+v1::RuleSet ShelterRules() {
+  auto r = Rule("womens-shelter", v1::SERVICE_TYPE_SHELTER, v1::PRIORITY_URGENT, 3600,
+                {v1::AGENCY_TYPE_SHELTER});
+  r.mutable_when()->add_sex_in(v1::SEX_FEMALE);
+  v1::RuleSet set;
+  *set.add_rules() = r;
+  return set;
+}
+
+std::vector<AgencySpec> Agencies() {
+  return {FirstResponder("fia-karachi"),
+          Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER}, 0,
+                     /*auto_accept=*/false)};
+}
+
+// One account per role on `node` (the node admin is the first admin, "admin").
+void AddRoleAccounts(Nrm& nrm, const std::string& node) {
+  auto admin = nrm.SignIn(node, "admin", Nrm::kAdminPassword);
+  ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+  for (auto role : kAllRoles) {
+    v1::ControlRequest add;
+    add.set_session_token(*admin);
+    auto* st = add.mutable_staff();
+    st->set_op(v1::StaffRequest::OP_ADD);
+    st->set_login(LoginOf(role));
+    st->set_password(kRolePassword);
+    st->add_roles(role);
+    auto r = nrm.CallRaw(node, add);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->code(), v1::CONTROL_CODE_OK) << Describe(*r);
+  }
+}
+
+// docs/roles.md, "commands", transcribed: each row is a command, the node it is run on, and the
+// roles that may run it. The test holds its own copy so that a change to the node's table that
+// is not made to the document (and here) fails.
+struct Row {
+  std::string name;
+  std::string node;
+  std::set<v1::ActorRole> allowed;
+  std::function<v1::ControlRequest()> make;
+};
+
+std::vector<Row> Table(const std::string& case_id, const std::string& referral_id,
+                       const std::string& consent_id) {
+  auto publish = [case_id](std::function<void(v1::Event*)> fill) {
+    return [case_id, fill] {
+      v1::ControlRequest q;
+      v1::Event* e = q.mutable_publish()->mutable_event();
+      e->set_case_id(case_id);
+      fill(e);
+      return q;
+    };
+  };
+  auto simple = [](std::function<void(v1::ControlRequest*)> fill) {
+    return [fill] {
+      v1::ControlRequest q;
+      fill(&q);
+      return q;
+    };
+  };
+  return {
+      {"status", "fia-karachi", {kCw, kSup, kDo, kCo, kAud, kAdm}, simple([](auto* q) {
+         q->mutable_status();
+       })},
+      {"whoami", "fia-karachi", {kCw, kSup, kDo, kCo, kAud, kAdm}, simple([](auto* q) {
+         q->mutable_whoami();
+       })},
+      {"inbox", "shelter-a", {kCw, kSup, kCo}, simple([](auto* q) { q->mutable_inbox(); })},
+      {"cases", "fia-karachi", {kCw, kSup, kCo, kDo, kAud}, simple([](auto* q) {
+         q->mutable_cases();
+       })},
+      {"journey", "fia-karachi", {kCw, kSup, kCo, kAud}, simple([case_id](auto* q) {
+         q->mutable_journey()->set_case_id(case_id);
+       })},
+      {"stats", "fia-karachi", {kDo, kCo, kSup}, simple([](auto* q) { q->mutable_stats(); })},
+      {"export-ctdc", "fia-karachi", {kDo}, simple([](auto* q) { q->mutable_export_ctdc(); })},
+      {"audit heads", "fia-karachi", {kAud, kCo}, simple([](auto* q) { q->mutable_tree_head(); })},
+      {"audit consistency", "fia-karachi", {kAud, kCo}, simple([](auto* q) {
+         q->mutable_consistency()->set_first_size(1);
+       })},
+      {"staff list", "fia-karachi", {kAdm}, simple([](auto* q) {
+         q->mutable_staff()->set_op(v1::StaffRequest::OP_LIST);
+       })},
+      {"personal", "fia-karachi", {kCw, kSup}, simple([case_id](auto* q) {
+         q->mutable_personal()->set_case_id(case_id);
+       })},
+      {"intake", "fia-karachi", {kCw, kSup}, simple([](auto* q) {
+         *q->mutable_intake() = AdultWomanSexuallyExploited();
+       })},
+      {"referral hold", "shelter-a", {kCw, kSup}, simple([referral_id](auto* q) {
+         q->mutable_referral_action()->set_referral_id(referral_id);
+         q->mutable_referral_action()->set_to(v1::REFERRAL_STATUS_ON_HOLD);
+       })},
+      {"service", "fia-karachi", {kCw, kSup}, publish([referral_id](v1::Event* e) {
+         e->mutable_service_delivered()->set_referral_id(referral_id);
+         e->mutable_service_delivered()->set_service(v1::SERVICE_TYPE_MEDICAL);
+       })},
+      {"proceeding", "fia-karachi", {kCw, kSup}, publish([](v1::Event* e) {
+         e->mutable_criminal_proceeding_updated()->mutable_proceeding()->set_milestone(
+             v1::PROCEEDING_MILESTONE_FIR_REGISTERED);
+       })},
+      {"consent withdraw", "fia-karachi", {kCw, kSup}, publish([consent_id](v1::Event* e) {
+         e->mutable_consent_withdrawn()->set_consent_id(consent_id);
+       })},
+      {"refer with consent override", "fia-karachi", {kSup}, publish([case_id](v1::Event* e) {
+         auto* r = e->mutable_referral_sent()->mutable_referral();
+         r->set_referral_id(core::NewUuidV7());
+         r->set_case_id(case_id);
+         r->set_kind(v1::REFERRAL_KIND_REFERRAL);
+         r->set_from_agency("fia-karachi");
+         r->set_to_agency("shelter-a");
+         r->set_service(v1::SERVICE_TYPE_MEDICAL);
+         r->set_priority(v1::PRIORITY_EMERGENCY);
+         r->set_respond_by_ms(NowMs() + 3'600'000);
+         r->add_data_scope(v1::DATA_SECTION_PROFILE);
+         r->mutable_consent_override()->set_reason("life at risk");
+         r->mutable_consent_override()->set_role(v1::ACTOR_ROLE_CASE_WORKER);  // ignored
+       })},
+      {"record an access by hand", "fia-karachi", {}, publish([](v1::Event* e) {
+         e->mutable_record_accessed()->add_sections(v1::DATA_SECTION_PROFILE);
+         e->mutable_record_accessed()->set_purpose("typed in");
+       })},
+      {"close", "fia-karachi", {kSup}, publish([](v1::Event* e) {
+         e->mutable_case_closed()->set_reason("test");
+       })},
+  };
+}
+
+TEST(E2ePeople, EveryCommandAndRoleOfTheRoleTable) {
+  Nrm nrm(Agencies(), ShelterRules());
+  ASSERT_TRUE(nrm.Start());
+  auto c = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  JourneyView j;
+  ASSERT_TRUE(nrm.WaitJourney(
+      *c,
+      [](const JourneyView& j) {
+        auto to = j.To("shelter-a");
+        return to.size() == 1 && to[0]->status == "RECEIVED";
+      },
+      &j, "the referral to shelter-a to be RECEIVED"));
+  const std::string referral = j.To("shelter-a")[0]->referral_id;
+  std::string consent;
+  for (const auto& s : nrm.Cases("fia-karachi")) {
+    if (s.case_id() == *c && s.consents_size() > 0) consent = s.consents(0).consent_id();
+  }
+  ASSERT_FALSE(consent.empty());
+  AddRoleAccounts(nrm, "fia-karachi");
+  AddRoleAccounts(nrm, "shelter-a");
+
+  std::map<std::pair<std::string, v1::ActorRole>, std::string> sessions;
+  for (const std::string node : {"fia-karachi", "shelter-a"}) {
+    for (auto role : kAllRoles) {
+      auto t = role == kAdm ? nrm.SignIn(node, "admin", Nrm::kAdminPassword)
+                            : nrm.SignIn(node, LoginOf(role), kRolePassword);
+      ASSERT_TRUE(t.ok()) << t.status().ToString();
+      sessions[{node, role}] = *t;
+    }
+  }
+  const auto table = Table(*c, referral, consent);
+
+  // Pass 1: every refusal. Each is FORBIDDEN and names the roles it needs; together they add
+  // nothing to the shared log.
+  ASSERT_TRUE(nrm.Settle(800));
+  const auto log_before = nrm.RouterEventCount();
+  ASSERT_TRUE(log_before.has_value());
+  int refusals = 0;
+  for (const auto& row : table) {
+    for (auto role : kAllRoles) {
+      if (row.allowed.count(role) != 0) continue;
+      SCOPED_TRACE(row.name + " as " + v1::ActorRole_Name(role));
+      v1::ControlRequest q = row.make();
+      q.set_session_token(sessions[{row.node, role}]);
+      auto r = nrm.CallRaw(row.node, q);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      EXPECT_EQ(r->code(), v1::CONTROL_CODE_FORBIDDEN) << Describe(*r);
+      EXPECT_EQ(r->field(), "role");
+      EXPECT_FALSE(r->reason().empty());
+      ++refusals;
+    }
+  }
+  EXPECT_GT(refusals, 60);
+  ASSERT_TRUE(nrm.Settle(800));
+  EXPECT_EQ(nrm.RouterEventCount(), log_before) << "a refused command reached the shared log";
+
+  // Pass 2: every permission. The node lets it through (it may still be refused for another
+  // reason: a second hold of the same referral breaks the state machine, not the role table).
+  for (const auto& row : table) {
+    for (auto role : row.allowed) {
+      SCOPED_TRACE(row.name + " as " + v1::ActorRole_Name(role));
+      v1::ControlRequest q = row.make();
+      q.set_session_token(sessions[{row.node, role}]);
+      auto r = nrm.CallRaw(row.node, q);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      EXPECT_NE(r->code(), v1::CONTROL_CODE_FORBIDDEN) << Describe(*r);
+      EXPECT_NE(r->code(), v1::CONTROL_CODE_UNAUTHENTICATED) << Describe(*r);
+    }
+  }
+  // whoami names the person and the role proven at sign-in.
+  v1::ControlRequest who;
+  who.mutable_whoami();
+  who.set_json(true);
+  who.set_session_token(sessions[{"fia-karachi", kSup}]);
+  auto me = nrm.CallRaw("fia-karachi", who);
+  ASSERT_TRUE(me.ok());
+  google::protobuf::Struct obj;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(me->json(), &obj).ok()) << me->json();
+  EXPECT_EQ(detail::Str(obj, "staff_id").rfind("s-", 0), 0u) << me->json();
+  EXPECT_EQ(detail::Strings(obj, "roles"), std::vector<std::string>{"supervisor"});
+}
+
+// The small-cell threshold is the NRM's policy: nobody goes below it; only a data officer may go
+// above it.
+TEST(E2ePeople, SmallCellThresholdIsAPolicyNotAFlag) {
+  Nrm nrm(Agencies(), ShelterRules());
+  ASSERT_TRUE(nrm.Start());
+  AddRoleAccounts(nrm, "fia-karachi");
+  auto stats = [&](v1::ActorRole role, uint32_t k) {
+    auto t = nrm.SignIn("fia-karachi", LoginOf(role), kRolePassword);
+    EXPECT_TRUE(t.ok());
+    v1::ControlRequest q;
+    q.set_session_token(t.ok() ? *t : "");
+    q.mutable_stats()->add_by("sex");
+    q.mutable_stats()->set_k(k);
+    auto r = nrm.CallRaw("fia-karachi", q);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : v1::ControlResponse();
+  };
+  for (auto role : {kDo, kCo, kSup}) {
+    auto low = stats(role, 1);
+    EXPECT_EQ(low.code(), v1::CONTROL_CODE_REFUSED) << Describe(low);
+    EXPECT_EQ(low.field(), "k");
+    EXPECT_EQ(stats(role, 0).code(), v1::CONTROL_CODE_OK);  // the policy's own k
+    EXPECT_EQ(stats(role, 5).code(), v1::CONTROL_CODE_OK);
+  }
+  EXPECT_EQ(stats(kDo, 20).code(), v1::CONTROL_CODE_OK);
+  EXPECT_EQ(stats(kCo, 20).code(), v1::CONTROL_CODE_REFUSED);
+}
+
+struct Proc {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs the real passagectl with `input` on standard input and sessions under `sessions`.
+Proc Passagectl(const std::vector<std::string>& args, const std::string& input,
+                const std::string& sessions, const std::string& dir) {
+  const std::string in = dir + "/ctl.in", out = dir + "/ctl.out", err = dir + "/ctl.err";
+  std::ofstream(in) << input;
+  pid_t pid = fork();
+  if (pid == 0) {
+    (void)!freopen(in.c_str(), "r", stdin);
+    (void)!freopen(out.c_str(), "w", stdout);
+    (void)!freopen(err.c_str(), "w", stderr);
+    setenv("PASSAGE_SESSION_DIR", sessions.c_str(), 1);
+    std::vector<char*> argv;
+    std::string bin = PASSAGECTL_BIN;
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  Proc p;
+  p.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  std::ifstream o(out), e(err);
+  p.out.assign(std::istreambuf_iterator<char>(o), {});
+  p.err.assign(std::istreambuf_iterator<char>(e), {});
+  return p;
+}
+
+TEST(E2ePeople, SignInLockoutSessionsAndSignOutWithPassagectl) {
+  Nrm nrm(Agencies(), ShelterRules());
+  ASSERT_TRUE(nrm.Start());
+  AddRoleAccounts(nrm, "fia-karachi");
+  ASSERT_TRUE(nrm.DeskSession("shelter-a").ok());
+  const std::string fia = nrm.dir() + "/nodes/fia-karachi";
+  const std::string shelter = nrm.dir() + "/nodes/shelter-a";
+  const std::string sessions = nrm.dir() + "/sessions";
+  const std::string cw = LoginOf(kCw);
+
+  // Only the node's OS user and group may reach the control socket.
+  struct stat st {};
+  ASSERT_EQ(::stat((fia + "/control.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+
+  ASSERT_TRUE(nrm.Settle(800));
+  const auto log_before = nrm.RouterEventCount();
+
+  // Not signed in: exit 7 with a reason that says what to do.
+  Proc p = Passagectl({"--node", fia, "inbox"}, "", sessions, nrm.dir());
+  EXPECT_EQ(p.code, 7) << p.err;
+  EXPECT_NE(p.err.find("passagectl login"), std::string::npos) << p.err;
+
+  // Five wrong passwords lock the account; then the right one is refused too.
+  for (int i = 0; i < 5; ++i) {
+    p = Passagectl({"--node", fia, "login", cw, "--password-file", "-"}, "wrong-password\n",
+                   sessions, nrm.dir());
+    EXPECT_EQ(p.code, 7) << p.err;
+  }
+  p = Passagectl({"--node", fia, "login", cw, "--password-file", "-"},
+                 std::string(kRolePassword) + "\n", sessions, nrm.dir());
+  EXPECT_EQ(p.code, 7) << "a locked account signed in: " << p.out;
+  EXPECT_FALSE(std::filesystem::exists(sessions) && !std::filesystem::is_empty(sessions));
+
+  // The node's security log (read by its admin) has the cause; the shared log has nothing.
+  p = Passagectl({"--node", fia, "login", "admin", "--password-file", "-"},
+                 std::string(Nrm::kAdminPassword) + "\n", sessions, nrm.dir());
+  ASSERT_EQ(p.code, 0) << p.err;
+  p = Passagectl({"--node", fia, "staff", "log"}, "", sessions, nrm.dir());
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.out.find("account locked"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("the account is locked"), std::string::npos) << p.out;
+  EXPECT_EQ(p.out.find(kRolePassword), std::string::npos) << "a password in the security log";
+  EXPECT_EQ(p.out.find("wrong-password"), std::string::npos) << "a password in the security log";
+  ASSERT_TRUE(nrm.Settle(800));
+  EXPECT_EQ(nrm.RouterEventCount(), log_before) << "sign-ins reached the shared log";
+
+  // The admin lifts the lockout; the case worker signs in. The session file is 0600.
+  p = Passagectl({"--node", fia, "staff", "enable", cw}, "", sessions, nrm.dir());
+  ASSERT_EQ(p.code, 0) << p.err;
+  p = Passagectl({"--node", fia, "login", cw, "--password-file", "-"},
+                 std::string(kRolePassword) + "\n", sessions, nrm.dir());
+  ASSERT_EQ(p.code, 0) << p.err;
+  std::string session_file;
+  for (const auto& f : std::filesystem::directory_iterator(sessions)) {
+    session_file = f.path().string();
+  }
+  ASSERT_FALSE(session_file.empty());
+  ASSERT_EQ(::stat(session_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat(sessions.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+
+  p = Passagectl({"--json", "--node", fia, "whoami"}, "", sessions, nrm.dir());
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.out.find("case worker"), std::string::npos) << p.out;
+  // A case worker may not manage staff or export.
+  p = Passagectl({"--node", fia, "staff", "list"}, "", sessions, nrm.dir());
+  EXPECT_EQ(p.code, 1) << p.err;
+  EXPECT_NE(p.err.find("node admin"), std::string::npos) << p.err;
+
+  // fia's token presented to shelter-a (the session file copied across) is refused by name.
+  std::string token;
+  std::getline(std::ifstream(session_file), token);
+  v1::ControlRequest foreign;
+  foreign.set_session_token(token);
+  foreign.mutable_status();
+  auto r = nrm.CallRaw("shelter-a", foreign);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->code(), v1::CONTROL_CODE_UNAUTHENTICATED);
+  EXPECT_NE(r->reason().find("another node"), std::string::npos) << r->reason();
+  // A forged token of the right node is refused too.
+  std::string forged = token;
+  forged.back() = forged.back() == '0' ? '1' : '0';
+  foreign.set_session_token(forged);
+  r = nrm.CallRaw("fia-karachi", foreign);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->code(), v1::CONTROL_CODE_UNAUTHENTICATED);
+
+  // Disabling the account ends its session at once.
+  p = Passagectl({"--node", fia, "login", "admin", "--password-file", "-"},
+                 std::string(Nrm::kAdminPassword) + "\n", sessions + "-admin", nrm.dir());
+  ASSERT_EQ(p.code, 0) << p.err;
+  p = Passagectl({"--node", fia, "staff", "disable", cw}, "", sessions + "-admin", nrm.dir());
+  ASSERT_EQ(p.code, 0) << p.err;
+  p = Passagectl({"--node", fia, "inbox"}, "", sessions, nrm.dir());
+  EXPECT_EQ(p.code, 7) << p.err;
+  EXPECT_NE(p.err.find("ended by an admin"), std::string::npos) << p.err;
+
+  // Sign-out ends the session on the node and removes the file.
+  p = Passagectl({"--node", fia, "logout"}, "", sessions + "-admin", nrm.dir());
+  EXPECT_EQ(p.code, 0) << p.err;
+  p = Passagectl({"--node", fia, "staff", "list"}, "", sessions + "-admin", nrm.dir());
+  EXPECT_EQ(p.code, 7) << p.err;
+}
+
+}  // namespace
+}  // namespace passage::e2e
