@@ -418,12 +418,26 @@ Status CheckRecordAccessed(const CaseState& state, const Event& e,
                            agencies.IsSystemPrincipal(e.actor_agency()))) {
     return Status::Ok();  // oversight and the NRM coordinator's engine read every case
   }
+  const passage::v1::RecordAccessed& a = e.record_accessed();
+  if (a.refused()) {
+    // Recording that one tried and was refused needs only a link to the case: a referral to or
+    // from the agency, or a grant. An agency with none learns nothing here and its node keeps
+    // the attempt in its own security log.
+    bool linked = FindAccess(state, e.actor_agency()) != nullptr;
+    for (const Referral& r : state.referrals()) {
+      linked = linked || r.to_agency() == e.actor_agency() || r.from_agency() == e.actor_agency();
+    }
+    if (!linked) {
+      return Deny("agency " + Quoted(e.actor_agency()) + " has no referral in this case",
+                  "actor_agency");
+    }
+    return Status::Ok();
+  }
   const AccessGrant* grant = FindAccess(state, e.actor_agency());
   if (grant == nullptr) {
     return Deny("agency " + Quoted(e.actor_agency()) + " has no access to this case",
                 "actor_agency");
   }
-  const passage::v1::RecordAccessed& a = e.record_accessed();
   for (int i = 0; i < a.sections_size(); ++i) {
     if (!GrantIncludes(*grant, static_cast<DataSection>(a.sections(i)))) {
       return Deny("agency " + Quoted(e.actor_agency()) + " may not read section " +

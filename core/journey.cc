@@ -376,6 +376,10 @@ std::string Describe(const Event& e, const CaseState& before, const Namer& names
         sections += sections.empty() ? "" : ", ";
         sections += Upper(passage::v1::DataSection_descriptor(), s);
       }
+      if (a.refused()) {
+        return actor + " tried to read the case" + (sections.empty() ? "" : ": " + sections) +
+               " and was refused (" + a.refusal_reason() + "); nothing was shown";
+      }
       return actor + " read the case" + (sections.empty() ? "" : ": " + sections) +
              (a.purpose().empty() ? std::string() : " (purpose: " + a.purpose() + ")");
     }

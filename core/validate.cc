@@ -486,6 +486,14 @@ Status CheckPayload(const Event& e, int64_t now_ms) {
       RETURN_IF_ERROR(CheckEnumList<passage::v1::DataSection>(
           p.sections(), passage::v1::DataSection_IsValid, "record_accessed.sections"));
       RETURN_IF_ERROR(CheckLength(p.purpose(), kMaxShortText, "record_accessed.purpose"));
+      if (p.refused() && p.refusal_reason().empty()) {
+        return Invalid("record_accessed.refusal_reason", "a refused attempt says why it was refused");
+      }
+      if (!p.refused() && !p.refusal_reason().empty()) {
+        return Invalid("record_accessed.refusal_reason", "only a refused attempt has a refusal reason");
+      }
+      RETURN_IF_ERROR(
+          CheckLength(p.refusal_reason(), kMaxShortText, "record_accessed.refusal_reason"));
       return CheckLength(p.actor_user(), kMaxShortText, "record_accessed.actor_user");
     }
     case Event::kAgencyRegistered: {

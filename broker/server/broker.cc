@@ -1454,10 +1454,15 @@ class BrokerImpl final : public Broker {
         out.insert(static_cast<v1::DataSection>(s));
       }
     }
+    // A recipient deciding on a live referral it has not accepted yet sees what the referral
+    // shares but the personal data: that opens only with acceptance (and the owner's key), so the
+    // access record must not say it was read.
     for (const auto& r : state.referrals()) {
       if (r.to_agency() == agency && core::IsLive(r.status())) {
         for (int s : r.data_scope()) {
-          out.insert(static_cast<v1::DataSection>(s));
+          if (s != v1::DATA_SECTION_PERSONAL) {
+            out.insert(static_cast<v1::DataSection>(s));
+          }
         }
         out.insert(v1::DATA_SECTION_REFERRALS);
       }

@@ -440,7 +440,7 @@ struct AccessLine {
   uint64_t seq = 0;
   int64_t at_ms = 0;
   int64_t occurred_at_ms = 0;
-  std::string kind;  // read, referral_sent, received_referral
+  std::string kind;  // read, refused_read, referral_sent, received_referral
   std::string agency;
   std::vector<std::string> sections;
   std::string purpose;
@@ -479,6 +479,7 @@ int AuditAccess(const Invocation& inv, CtlIo& io) {
   std::vector<AccessLine> lines;
   size_t reads = 0;
   size_t received = 0;
+  size_t refused = 0;
   for (uint64_t seq : seqs) {
     CTL_ASSIGN_OR_FAIL(std::string bytes, log->Read(seq));
     v1::Envelope env;
@@ -496,12 +497,17 @@ int AuditAccess(const Invocation& inv, CtlIo& io) {
     }
     if (e.has_record_accessed()) {
       const auto& ra = e.record_accessed();
-      l.kind = "read";
+      l.kind = ra.refused() ? "refused_read" : "read";
       l.agency = e.actor_agency();
       l.sections = SectionNames(ra.sections());
       l.purpose = ra.purpose();
       l.actor_user = ra.actor_user().empty() ? e.actor_user() : ra.actor_user();
-      ++reads;
+      if (ra.refused()) {
+        l.purpose = ra.refusal_reason();
+        ++refused;
+      } else {
+        ++reads;
+      }
     } else if (e.has_referral_sent()) {
       const auto& r = e.referral_sent().referral();
       scope_of[r.referral_id()] = SectionNames(r.data_scope());
@@ -527,6 +533,7 @@ int AuditAccess(const Invocation& inv, CtlIo& io) {
   }
   if (inv.json) {
     io.out << "{\"case_id\":" << Quote(a.case_id) << ",\"reads\":" << reads
+           << ",\"refused_reads\":" << refused
            << ",\"referrals_received\":" << received << ",\"entries\":[";
     for (size_t i = 0; i < lines.size(); ++i) {
       const AccessLine& l = lines[i];
@@ -556,6 +563,12 @@ int AuditAccess(const Invocation& inv, CtlIo& io) {
       if (!l.recorded_by.empty()) {
         what += "  (recorded by " + l.recorded_by + ")";
       }
+    } else if (l.kind == "refused_read") {
+      what = "was REFUSED reading " + Join(l.sections, ",") + ": " + l.purpose +
+             " (nothing shown)";
+      if (!l.actor_user.empty()) {
+        what += "  user " + l.actor_user;
+      }
     } else if (l.kind == "referral_sent") {
       what = "was sent referral " + l.referral_id + " (" + l.purpose + "; may read " +
              Join(l.sections, ",") + " once accepted)";
@@ -567,7 +580,8 @@ int AuditAccess(const Invocation& inv, CtlIo& io) {
                   static_cast<unsigned long long>(l.seq), l.agency.c_str());
     io.out << head << what << "\n";
   }
-  io.out << reads << " read(s), " << received << " referral(s) received\n";
+  io.out << reads << " read(s), " << refused << " refused attempt(s), " << received
+         << " referral(s) received\n";
   return kExitOk;
 }
 

@@ -79,8 +79,14 @@ std::string SessionPath(const std::string& session_dir, const std::string& endpo
 
 Result<std::string> LoadSession(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+  if (::lstat(path.c_str(), &st) != 0) {
     return std::string();
+  }
+  if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
+    return Status(StatusCode::kPermissionDenied,
+                  "the session file is not a plain file of yours; delete it and sign in again "
+                  "(passagectl login)",
+                  path);
   }
   if ((st.st_mode & 077) != 0) {
     return Status(StatusCode::kPermissionDenied, "the session file is readable by others than you; delete it "
@@ -101,7 +107,8 @@ Status SaveSession(const std::string& path, const std::string& token) {
     return Status(StatusCode::kIoError, "cannot make the session folder (mode 0700)", dir.string());
   }
   const std::string tmp = path + ".new";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ::unlink(tmp.c_str());  // a leftover could have another mode or be a link
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     return Status(StatusCode::kIoError, "cannot write the session file: " + std::string(std::strerror(errno)),
                            tmp);

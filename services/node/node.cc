@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -166,6 +168,11 @@ Status Node::Init() {
     return Status::InvalidArgument("agency_id", "'" + agency() + "' is not in the registry");
   }
   std::filesystem::create_directories(options_.config.data_dir());
+  // The store holds password hashes, sessions and the journal: the node's OS user and group only.
+  if (::chmod(options_.config.data_dir().c_str(), 0750) != 0) {
+    return Status::Unavailable("cannot restrict the data directory " +
+                               options_.config.data_dir() + " to mode 0750");
+  }
   ASSIGN_OR_RETURN(store_, runtime::LocalStore::Open(options_.config.data_dir() + "/store"));
   StaffOptions so;
   so.store = store_.get();
@@ -190,12 +197,24 @@ Status Node::Init() {
                     "staff.initial_admin_password_file");
     }
     if (made->has_value()) {
-      // Printed once, on the terminal of whoever started the node for the first time.
+      // Not on the terminal: under systemd that is the journal, kept for good. A file only the
+      // node's OS user can read, for the admin to read once and delete.
+      const std::string path = options_.config.data_dir() + "/first-admin-password";
+      ::unlink(path.c_str());
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      const std::string line = **made + "\n";
+      const bool written =
+          fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+      if (fd >= 0) {
+        ::close(fd);
+      }
+      if (!written) {
+        return Status::Unavailable("cannot write the first node admin's password to " + path);
+      }
       std::fprintf(stderr,
-                   "\nFIRST START: node admin '%s' created with password  %s\n"
-                   "Sign in with: passagectl --node %s login %s   (this password is not shown "
-                   "again)\n\n",
-                   login.c_str(), (*made)->c_str(), options_.config.data_dir().c_str(),
+                   "FIRST START: node admin '%s' created; its password is in %s (mode 0600).\n"
+                   "Sign in with: passagectl --node %s login %s   then delete that file.\n",
+                   login.c_str(), path.c_str(), options_.config.data_dir().c_str(),
                    login.c_str());
     }
   }
@@ -220,17 +239,14 @@ Status Node::Init() {
                            ? "ipc://" + options_.config.data_dir() + "/control.sock"
                            : options_.config.control_endpoint();
   // Only the node's OS user and group may open the control socket (docs/security.md): the socket
-  // file is made under a umask that leaves others out, then set to 0660 explicitly.
-  const mode_t old_mask = ::umask(0007);
+  // file is made under the process umask (NodeMain sets 027), then set to 0660 explicitly.
   try {
     control_->sock.set(zmq::sockopt::linger, 0);
     control_->sock.bind(control_->endpoint);
   } catch (const zmq::error_t& e) {
-    ::umask(old_mask);
     return Status::Unavailable("cannot bind the control socket " + control_->endpoint + ": " +
                                e.what());
   }
-  ::umask(old_mask);
   if (control_->endpoint.rfind("ipc://", 0) == 0) {
     const std::string path = control_->endpoint.substr(6);
     if (::chmod(path.c_str(), 0660) != 0) {
@@ -315,7 +331,7 @@ Result<std::string> Node::Publish(v1::Event e) {
       o->set_role(acting_role_);
     }
   } else if (e.actor_role() == v1::ACTOR_ROLE_UNSPECIFIED) {
-    e.set_actor_role(v1::ACTOR_ROLE_CASE_WORKER);
+    e.set_actor_role(v1::ACTOR_ROLE_SYSTEM);  // no person acts: the node on its own initiative
   }
   runtime::StateWrite w;
   w.Put(OwnKey(e.event_id()), e.SerializeAsString());
@@ -506,16 +522,48 @@ v1::ControlResponse Node::Personal(const v1::PersonalRequest& req) {
                                      " (or it was not shared with " + agency() + ")"));
     return resp;
   }
-  if (options_.sealing.secret_key.empty()) {
-    SetError(&resp, Status::FailedPrecondition("this node has no sealing key (sealing_key_file)"));
-    return resp;
+  // Open it in memory first; what is recorded is what happened: a read, or a refused attempt.
+  const v1::AccessGrant* grant = core::FindAccess(s, agency());
+  const bool granted = s.owner_agency() == agency() ||
+                       (grant != nullptr && core::GrantIncludes(*grant, v1::DATA_SECTION_PERSONAL));
+  const std::string purpose = req.purpose().empty() ? "view personal data" : req.purpose();
+  std::string refusal;
+  Result<v1::PersonalData> pd = Status::PermissionDenied("not opened");
+  if (!granted) {
+    refusal = "no accepted referral of " + agency() + " shares the personal data of this case";
+  } else if (options_.sealing.secret_key.empty()) {
+    refusal = "this node has no sealing key (sealing_key_file)";
+  } else {
+    pd = runtime::Unseal(s.personal(), agency(), options_.sealing);
+    if (!pd.ok()) {
+      refusal = pd.status().code() == StatusCode::kPermissionDenied
+                    ? "the personal data is not yet sealed for " + agency() +
+                          " (the case owner's node does so when it sees the acceptance)"
+                    : pd.status().message();
+    }
   }
-  // Record the read first: if it cannot be recorded, nothing is shown.
   v1::Event e;
   e.set_case_id(req.case_id());
   auto* ra = e.mutable_record_accessed();
   ra->add_sections(v1::DATA_SECTION_PERSONAL);
-  ra->set_purpose(req.purpose().empty() ? "view personal data" : req.purpose());
+  ra->set_purpose(purpose);
+  if (!refusal.empty()) {
+    ra->set_refused(true);
+    ra->set_refusal_reason(refusal);
+    std::string recorded = "; the attempt was not recorded in the NRM's access log";
+    if (auto id = Publish(e); id.ok()) {
+      v1::ControlResponse attempt;
+      AwaitResults({*id}, 5000, &attempt);
+      if (attempt.code() == v1::CONTROL_CODE_OK) {
+        recorded = "; the attempt was recorded in the NRM's access log";
+      }
+    }
+    staff_->Record("personal data refused", actor_ ? actor_->account.staff_id() : "",
+                   "case " + req.case_id() + ": " + refusal);
+    SetError(&resp, Status::PermissionDenied(refusal + recorded, "case_id"));
+    return resp;
+  }
+  // Record the read before showing it: if it cannot be recorded, nothing is shown.
   auto id = Publish(e);
   if (!id.ok()) {
     SetError(&resp, id.status());
@@ -523,11 +571,6 @@ v1::ControlResponse Node::Personal(const v1::PersonalRequest& req) {
   }
   AwaitResults({*id}, 5000, &resp);
   if (resp.code() != v1::CONTROL_CODE_OK) {
-    return resp;
-  }
-  auto pd = runtime::Unseal(s.personal(), agency(), options_.sealing);
-  if (!pd.ok()) {
-    SetError(&resp, pd.status());
     return resp;
   }
   std::ostringstream t;
@@ -609,7 +652,8 @@ void Node::RecordJourneyView(const std::string& case_id, const v1::JourneyReques
   // One record per case and agency per ten minutes: a dashboard that refreshes is one viewing.
   constexpr int64_t kViewWindowMs = 10 * 60 * 1000;
   const int64_t now = now_ms();
-  auto& last = journey_views_[case_id];
+  // Per person: a second staff member looking at the same case is a second reader.
+  auto& last = journey_views_[case_id + "/" + (actor_ ? actor_->account.staff_id() : "")];
   if (last != 0 && now - last < kViewWindowMs) {
     return;
   }
@@ -659,6 +703,14 @@ v1::ControlResponse Node::ExportCtdc(const v1::ExportRequest& req) {
   }
   ctdc::ExportOptions o;
   o.k = req.k() == 0 ? 11 : static_cast<int>(req.k());
+  if (o.k < static_cast<int>(min_k())) {
+    SetError(&resp, Status::PermissionDenied(
+                        "the NRM's policy keeps every exported class at " +
+                            std::to_string(min_k()) +
+                            " cases or more on this node; no one may lower it",
+                        "k"));
+    return resp;
+  }
   auto out = ctdc::ExportCtdcCsv(profiles, o);
   if (!out.ok()) {
     SetError(&resp, out.status());
@@ -804,10 +856,6 @@ v1::ControlResponse Node::Staff(const v1::StaffRequest& req) {
     case v1::StaffRequest::OP_DISABLE:
     case v1::StaffRequest::OP_ENABLE: {
       const bool disable = req.op() == v1::StaffRequest::OP_DISABLE;
-      if (disable && req.login() == actor_->account.login()) {
-        SetError(&resp, Status::FailedPrecondition("you cannot disable your own account", "login"));
-        return resp;
-      }
       Status st = staff_->SetDisabled(req.login(), disable, by);
       if (!st.ok()) {
         SetError(&resp, st);
@@ -1036,7 +1084,16 @@ void Node::ServeControl(int timeout_ms) {
   if (!req.ParseFromArray(msg.data(), static_cast<int>(msg.size()))) {
     SetError(&resp, Status::InvalidArgument("request", "is not a ControlRequest"));
   } else {
-    resp = HandleControl(req);
+    // Nothing a request carries may end the node: a failure inside (a bad_alloc, a library
+    // throwing) answers INTERNAL and the node goes on serving.
+    try {
+      resp = HandleControl(req);
+    } catch (const std::exception& ex) {
+      actor_.reset();
+      acting_role_ = v1::ACTOR_ROLE_UNSPECIFIED;
+      spdlog::error("{}: a control request failed: {}", agency(), ex.what());
+      SetError(&resp, Status::Internal("the node failed to handle the request; see its log"));
+    }
   }
   std::string out = resp.SerializeAsString();
   try {
@@ -1154,6 +1211,8 @@ int NodeMain(int argc, char** argv, const std::string& program,
     std::fprintf(stderr, "%s: --config FILE is required\n", program.c_str());
     return 2;
   }
+  // Everything the node writes (its store, the control socket) is for its OS user and group only.
+  ::umask(0027);
   auto options = LoadNodeOptions(config);
   if (!options.ok()) {
     std::fprintf(stderr, "%s: %s\n", program.c_str(), options.status().ToString().c_str());

@@ -87,8 +87,8 @@ class Node {
 
   // Publishes as this agency: fills event_id (UUIDv7) when empty, actor_agency and occurred_at_ms.
   // While a control request is handled, actor_user and actor_role are the signed-in person's staff
-  // id and acting role, whatever `e` said; otherwise actor_role is CASE_WORKER when unset. Returns
-  // the event id.
+  // id and acting role, whatever `e` said; otherwise actor_role is SYSTEM when unset. Returns the
+  // event id.
   Result<std::string> Publish(passage::v1::Event e);
   // Polls until the broker answered every id (or timeout); fills code/field/reason of `out`.
   void AwaitResults(const std::vector<std::string>& event_ids, int timeout_ms,
@@ -152,7 +152,7 @@ class Node {
   std::map<std::string, passage::v1::PublishResult> results_;  // event id -> broker's answer
   std::map<std::string, core::CaseProjection> views_;         // cache, invalidated on new entries
   std::map<std::string, bool> known_cases_;
-  std::map<std::string, int64_t> journey_views_;  // case id -> when its last view was recorded
+  std::map<std::string, int64_t> journey_views_;  // case id/staff id -> its last recorded view
 };
 
 // Reads a NodeConfig file and everything it points to (registry, keys) into NodeOptions.

@@ -152,7 +152,9 @@ Result<std::unique_ptr<StaffDirectory>> StaffDirectory::Open(StaffOptions option
   if (sodium_init() < 0) {
     return Status::Internal("libsodium failed to initialise");
   }
-  return std::unique_ptr<StaffDirectory>(new StaffDirectory(std::move(options)));
+  auto dir = std::unique_ptr<StaffDirectory>(new StaffDirectory(std::move(options)));
+  ASSIGN_OR_RETURN(dir->dummy_hash_, HashPassword(RandomHex(16)));
+  return dir;
 }
 
 Result<std::optional<v1::StaffAccount>> StaffDirectory::FindById(const std::string& id) const {
@@ -234,10 +236,34 @@ Result<std::string> StaffDirectory::Add(const std::string& login, const std::str
   return pw;
 }
 
+bool StaffDirectory::IsLastAdmin(const v1::StaffAccount& a) const {
+  auto roles = RolesOf(a);
+  if (a.disabled() ||
+      std::find(roles.begin(), roles.end(), v1::ACTOR_ROLE_NODE_ADMIN) == roles.end()) {
+    return false;
+  }
+  for (const auto& other : List()) {
+    auto r = RolesOf(other);
+    if (other.staff_id() != a.staff_id() && !other.disabled() &&
+        std::find(r.begin(), r.end(), v1::ACTOR_ROLE_NODE_ADMIN) != r.end()) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Status StaffDirectory::SetDisabled(const std::string& login, bool disabled, const std::string& by) {
   ASSIGN_OR_RETURN(auto a, FindByLogin(login));
   if (!a.has_value()) {
     return Status(StatusCode::kNotFound, "no account with login '" + login + "' on this node",
+                  "login");
+  }
+  if (disabled && a->staff_id() == by) {
+    return Status(StatusCode::kFailedPrecondition, "you cannot disable your own account", "login");
+  }
+  if (disabled && IsLastAdmin(*a)) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "'" + a->login() + "' is the last enabled node admin; add another first",
                   "login");
   }
   a->set_disabled(disabled);
@@ -282,6 +308,16 @@ Status StaffDirectory::SetRoles(const std::string& login, const std::vector<v1::
     return Status(StatusCode::kNotFound, "no account with login '" + login + "' on this node",
                   "login");
   }
+  if (a->staff_id() == by) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "you cannot change your own roles (another node admin can)", "login");
+  }
+  if (IsLastAdmin(*a) &&
+      std::find(roles.begin(), roles.end(), v1::ACTOR_ROLE_NODE_ADMIN) == roles.end()) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "'" + a->login() + "' is the last enabled node admin; add another first",
+                  "roles");
+  }
   SetRolesOf(&*a, roles);
   RETURN_IF_ERROR(Save(*a));
   Record("roles changed", a->staff_id(), "now " + core::RoleList(roles) + "; by " + by);
@@ -306,25 +342,25 @@ std::vector<v1::StaffAccount> StaffDirectory::List() const {
 Result<SignedIn> StaffDirectory::SignIn(const std::string& login, const std::string& password) {
   const int64_t now = Now();
   ASSIGN_OR_RETURN(auto a, FindByLogin(login));
-  if (!a.has_value()) {
-    // Spend the same time as a real check, so timing does not tell which logins exist.
-    static const std::string dummy = *HashPassword("not-a-password-of-anyone");
-    if (crypto_pwhash_str_verify(dummy.c_str(), password.data(), password.size()) == 0) {
-      // Cannot match a hash nobody's password made; the time spent is the point.
+  // Every refusal costs one argon2id verification and names no field, so neither the answer nor
+  // its time tells an unknown login from a disabled, locked or real one.
+  auto refuse = [&](const std::string& staff_id, const std::string& detail) {
+    if (crypto_pwhash_str_verify(dummy_hash_.c_str(), password.data(), password.size()) == 0) {
+      // Cannot match: nobody's password made this hash. The time spent is the point.
     }
-    Record("sign-in refused", "",
-           "unknown login (" + std::to_string(login.size()) + " characters)");
-    return Status::PermissionDenied(kSignInRefused, "login");
+    Record("sign-in refused", staff_id, detail);
+    return Status::PermissionDenied(kSignInRefused);
+  };
+  if (!a.has_value()) {
+    return refuse("", "unknown login (" + std::to_string(login.size()) + " characters)");
   }
   if (a->disabled()) {
-    Record("sign-in refused", a->staff_id(), "the account is disabled");
-    return Status::PermissionDenied(kSignInRefused, "login");
+    return refuse(a->staff_id(), "the account is disabled");
   }
   if (a->locked_until_ms() > now) {
-    Record("sign-in refused", a->staff_id(),
-           "the account is locked for another " +
-               std::to_string((a->locked_until_ms() - now + 59'999) / 60'000) + " min");
-    return Status::PermissionDenied(kSignInRefused, "login");
+    return refuse(a->staff_id(),
+                  "the account is locked for another " +
+                      std::to_string((a->locked_until_ms() - now + 59'999) / 60'000) + " min");
   }
   if (a->locked_until_ms() != 0) {  // a lockout that ran out starts a fresh count
     a->set_locked_until_ms(0);
@@ -339,7 +375,7 @@ Result<SignedIn> StaffDirectory::SignIn(const std::string& login, const std::str
     }
     RETURN_IF_ERROR(Save(*a));
     Record("sign-in refused", a->staff_id(), detail);
-    return Status::PermissionDenied(kSignInRefused, "password");
+    return Status::PermissionDenied(kSignInRefused);
   }
   a->set_failed_sign_ins(0);
   RETURN_IF_ERROR(Save(*a));
@@ -371,11 +407,17 @@ Result<SignedIn> StaffDirectory::Authenticate(const std::string& token) {
                                     "session");
   }
   if (token.substr(0, dot) != options_.node_id) {
-    Record("session refused", "",
-           "a token of node '" + token.substr(0, std::min<size_t>(dot, 64)) + "'");
-    return Status::PermissionDenied("the session belongs to another node ('" +
-                                        token.substr(0, std::min<size_t>(dot, 64)) + "'), not to " +
-                                        options_.node_id + kSignInAgain,
+    // The prefix is the caller's text: shown only when it looks like an agency id.
+    std::string other = token.substr(0, std::min<size_t>(dot, 64));
+    for (char c : other) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+        other = "?";
+        break;
+      }
+    }
+    Record("session refused", "", "a token of node '" + other + "'");
+    return Status::PermissionDenied("the session belongs to another node ('" + other +
+                                        "'), not to " + options_.node_id + kSignInAgain,
                                     "session");
   }
   const std::string key = TokenKey(token);

@@ -64,8 +64,11 @@ class StaffDirectory {
   Result<std::optional<std::string>> EnsureFirstAdmin(const std::string& login,
                                                       const std::string& password);
 
-  // Account management (the caller checked that a node admin asks). `password` empty = generate
-  // one; the generated password is returned. Errors name the field: "login", "roles", "password".
+  // Account management (the caller checked that a node admin asks; `by` is that admin's staff
+  // id). `password` empty = generate one; the generated password is returned. Errors name the
+  // field: "login", "roles", "password". Nobody disables themselves or changes their own roles,
+  // and the last enabled node admin is neither disabled nor stripped of the role, so a node can
+  // always be administered.
   Result<std::string> Add(const std::string& login, const std::string& display_name,
                           const std::vector<passage::v1::ActorRole>& roles,
                           const std::string& password, const std::string& by);
@@ -97,6 +100,8 @@ class StaffDirectory {
   Result<std::optional<passage::v1::StaffAccount>> FindById(const std::string& staff_id) const;
   Status Save(const passage::v1::StaffAccount& a);
   Status EndSessionsOf(const std::string& staff_id);
+  // True when `a` is an enabled node admin and no other enabled account is one.
+  bool IsLastAdmin(const passage::v1::StaffAccount& a) const;
 
   StaffOptions options_;
   int64_t idle_ms_ = 0;
@@ -104,6 +109,7 @@ class StaffDirectory {
   uint32_t lockout_after_ = 0;
   int64_t lockout_ms_ = 0;
   uint32_t log_counter_ = 0;
+  std::string dummy_hash_;  // of a random password: refusals verify against it (same time)
 };
 
 }  // namespace passage::node

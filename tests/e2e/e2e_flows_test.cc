@@ -546,7 +546,9 @@ namespace {
 // An export is a read of case data: the router's CTDC export records each exported case in the log
 // before it hands the file out, and the file carries no sealed field.
 TEST(E2eFlows, CtdcExportIsKAnonymousAndRecordedAsAnAccess) {
-  Nrm nrm({FirstResponder("fia-karachi")}, Rules({}));
+  NrmOptions o;
+  o.min_k = 1;  // this NRM's policy allows a class of one, so the single case shows as a row
+  Nrm nrm({FirstResponder("fia-karachi")}, Rules({}), o);
   ASSERT_TRUE(nrm.Start());
   auto c = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited(/*law_enforcement_consent=*/false));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -556,6 +558,18 @@ TEST(E2eFlows, CtdcExportIsKAnonymousAndRecordedAsAnAccess) {
   v1::ControlRequest req;
   req.mutable_export_ctdc()->set_k(1);  // one case: no suppression, so the row is there
   auto r = nrm.Call(kRouterId, req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->code(), v1::CONTROL_CODE_OK) << r->reason();
+  {
+    // Under the default policy (k >= 5) the same export is refused, naming k.
+    Nrm strict({FirstResponder("fia-karachi")}, Rules({}));
+    ASSERT_TRUE(strict.Start());
+    auto refused = strict.Call(kRouterId, req);
+    ASSERT_TRUE(refused.ok());
+    EXPECT_EQ(refused->code(), v1::CONTROL_CODE_REFUSED) << refused->reason();
+    EXPECT_EQ(refused->field(), "k");
+  }
+  r = nrm.Call(kRouterId, req);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->code(), v1::CONTROL_CODE_OK) << r->reason();
   EXPECT_NE(r->text().find("yearOfRegistration;"), std::string::npos);

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <set>
+#include <thread>
 
 #include "tests/e2e/nrm_harness.h"
 
@@ -267,6 +268,93 @@ TEST(E2ePeople, SmallCellThresholdIsAPolicyNotAFlag) {
   }
   EXPECT_EQ(stats(kDo, 20).code(), v1::CONTROL_CODE_OK);
   EXPECT_EQ(stats(kCo, 20).code(), v1::CONTROL_CODE_REFUSED);
+}
+
+// The access log tells the truth: a recipient that has not accepted a referral is never recorded as
+// having read the personal data; its attempt to open it is refused and recorded as a refused
+// attempt; once it accepts, its read is recorded as a read. A recipient that declines without
+// opening anything leaves no read of PERSONAL behind.
+TEST(E2ePeople, TheAccessLogRecordsRefusedAttemptsAndNoReadBeforeAcceptance) {
+  Nrm nrm(Agencies(), ShelterRules());
+  ASSERT_TRUE(nrm.Start());
+  auto c = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  JourneyView j;
+  ASSERT_TRUE(nrm.WaitJourney(*c, [](const JourneyView& j) {
+    auto to = j.To("shelter-a");
+    return to.size() == 1 && to[0]->status == "RECEIVED";
+  }, &j, "the referral to shelter-a to be RECEIVED"));
+  const std::string referral = j.To("shelter-a")[0]->referral_id;
+
+  auto personal = [&](const std::string& case_id) {
+    v1::ControlRequest q;
+    q.mutable_personal()->set_case_id(case_id);
+    q.mutable_personal()->set_purpose("admission interview");
+    auto r = nrm.Call("shelter-a", q);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : v1::ControlResponse();
+  };
+  // shelter-a's entries about PERSONAL in the journey: reads and refused attempts.
+  auto personal_entries = [&](const std::string& case_id, int* reads, int* refused) {
+    *reads = 0;
+    *refused = 0;
+    auto jv = nrm.Journey(case_id);
+    if (!jv) return;
+    for (const auto& e : jv->entries) {
+      if (e.agency != "shelter-a" || e.text.find("PERSONAL") == std::string::npos) continue;
+      if (e.text.find("tried to read") != std::string::npos) {
+        ++*refused;
+      } else if (e.text.find("read the case") != std::string::npos) {
+        ++*reads;
+      }
+    }
+  };
+
+  // Before acceptance: refused, recorded as a refused attempt, nothing shown.
+  v1::ControlResponse before = personal(*c);
+  EXPECT_EQ(before.code(), v1::CONTROL_CODE_REFUSED) << Describe(before);
+  EXPECT_NE(before.reason().find("no accepted referral"), std::string::npos) << Describe(before);
+  EXPECT_NE(before.reason().find("attempt was recorded"), std::string::npos) << Describe(before);
+  EXPECT_EQ(before.text().find("Synthetic"), std::string::npos);
+  ASSERT_TRUE(nrm.Settle(800));
+  int reads = -1, refused = -1;
+  personal_entries(*c, &reads, &refused);
+  EXPECT_EQ(reads, 0) << nrm.JourneyText(*c);
+  EXPECT_EQ(refused, 1) << nrm.JourneyText(*c);
+
+  // After acceptance the owner's node re-seals the data for shelter-a; the read is a read.
+  auto acc = nrm.Act("shelter-a", referral, v1::REFERRAL_STATUS_ACCEPTED);
+  ASSERT_TRUE(acc.ok());
+  ASSERT_EQ(acc->code(), v1::CONTROL_CODE_OK) << Describe(*acc);
+  v1::ControlResponse after;
+  const int64_t deadline = NowMs() + 15000;
+  do {
+    after = personal(*c);
+    if (after.code() == v1::CONTROL_CODE_OK) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (NowMs() < deadline);
+  ASSERT_EQ(after.code(), v1::CONTROL_CODE_OK) << Describe(after);
+  EXPECT_NE(after.text().find("Synthetic"), std::string::npos);
+  ASSERT_TRUE(nrm.Settle(800));
+  personal_entries(*c, &reads, &refused);
+  EXPECT_EQ(reads, 1) << nrm.JourneyText(*c);
+  EXPECT_GE(refused, 1);  // plus any attempt made while the owner was still re-sealing
+
+  // A second case that shelter-a declines without opening: no PERSONAL read of it anywhere.
+  auto c2 = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
+  ASSERT_TRUE(c2.ok());
+  ASSERT_TRUE(nrm.WaitJourney(*c2, [](const JourneyView& j) {
+    auto to = j.To("shelter-a");
+    return to.size() == 1 && to[0]->status == "RECEIVED";
+  }, &j, "the second referral to shelter-a to be RECEIVED"));
+  auto rej = nrm.Act("shelter-a", j.To("shelter-a")[0]->referral_id, v1::REFERRAL_STATUS_REJECTED,
+                     "", v1::REJECT_REASON_CAPACITY_FULL);
+  ASSERT_TRUE(rej.ok());
+  ASSERT_EQ(rej->code(), v1::CONTROL_CODE_OK) << Describe(*rej);
+  ASSERT_TRUE(nrm.Settle(800));
+  personal_entries(*c2, &reads, &refused);
+  EXPECT_EQ(reads, 0) << nrm.JourneyText(*c2);
+  EXPECT_EQ(refused, 0);
 }
 
 struct Proc {

@@ -483,6 +483,7 @@ inline ::testing::AssertionResult WaitUntil(const std::string& what, const std::
 
 struct NrmOptions {
   uint32_t tick_ms = 100;
+  uint32_t min_k = 0;                    // NodeConfig.min_k of every node (0 = the default, 5)
   std::vector<std::string> broker_args;  // extra flags for passage-broker
 };
 
@@ -926,6 +927,7 @@ class Nrm {
     c.set_registry_file(dir_ + "/registry.textproto");
     c.set_tick_ms(options_.tick_ms);
     c.set_auto_accept(node_auto_accept_[id]);
+    c.set_min_k(options_.min_k);
     if (node_is_router_[id]) c.set_rules_file(dir_ + "/rules.textproto");
     std::ofstream(data + ".admin-password") << kAdminPassword << "\n";
     c.mutable_staff()->set_initial_admin_password_file(data + ".admin-password");

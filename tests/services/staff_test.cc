@@ -194,6 +194,37 @@ TEST_F(StaffTest, DisablingOrResettingEndsSessions) {
   EXPECT_OK(staff_->SignIn("cw", *fresh));
 }
 
+TEST_F(StaffTest, EveryRefusedSignInLooksTheSame) {
+  ASSERT_OK(staff_->Add("cw", "", {v1::ACTOR_ROLE_CASE_WORKER}, "the right password", "t"));
+  ASSERT_OK(staff_->Add("gone", "", {v1::ACTOR_ROLE_CASE_WORKER}, "the right password", "t"));
+  ASSERT_OK(staff_->SetDisabled("gone", true, "t"));
+  std::vector<Status> refusals = {staff_->SignIn("nobody", "the right password").status(),
+                                  staff_->SignIn("cw", "not the password").status(),
+                                  staff_->SignIn("gone", "the right password").status()};
+  for (const auto& r : refusals) {
+    EXPECT_EQ(r.code(), StatusCode::kPermissionDenied);
+    EXPECT_EQ(r.message(), refusals[0].message());
+    EXPECT_EQ(r.field(), "");  // no field that tells a wrong login from a wrong password
+  }
+}
+
+TEST_F(StaffTest, TheNodeAlwaysKeepsAnEnabledAdmin) {
+  auto pw = staff_->EnsureFirstAdmin("admin", "first admin password");
+  ASSERT_OK(pw);
+  const std::string admin_id = staff_->List()[0].staff_id();
+  EXPECT_EQ(staff_->SetDisabled("ADMIN", true, admin_id).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(staff_->SetRoles("admin", {v1::ACTOR_ROLE_SUPERVISOR}, admin_id).code(),
+            StatusCode::kFailedPrecondition);  // not one's own roles
+  EXPECT_EQ(staff_->SetRoles("admin", {v1::ACTOR_ROLE_SUPERVISOR}, "someone-else").code(),
+            StatusCode::kFailedPrecondition);  // the last admin keeps the role
+  EXPECT_EQ(staff_->SetDisabled("admin", true, "someone-else").code(),
+            StatusCode::kFailedPrecondition);
+  ASSERT_OK(staff_->Add("admin2", "", {v1::ACTOR_ROLE_NODE_ADMIN}, "second admin password", "t"));
+  EXPECT_OK(staff_->SetDisabled("admin", true, "someone-else"));
+  EXPECT_EQ(staff_->SetDisabled("admin2", true, "someone-else").code(),
+            StatusCode::kFailedPrecondition);
+}
+
 TEST_F(StaffTest, RolesCanBeChangedAndAreDeduplicated) {
   ASSERT_OK(staff_->Add("sup", "", {v1::ACTOR_ROLE_SUPERVISOR, v1::ACTOR_ROLE_SUPERVISOR},
                         "the right password", "t"));
