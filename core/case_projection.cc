@@ -657,6 +657,16 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
       return RequireOwner(state_, e, "update the profile");
     case Event::kCaseClosed:
       return RequireOwner(state_, e, "close the case");
+    case Event::kPersonalKeysEscrowed:
+      RETURN_IF_ERROR(RequireOwner(state_, e, "escrow the personal data's key"));
+      for (int i = 0; i < e.personal_keys_escrowed().keys_size(); ++i) {
+        const std::string& id = e.personal_keys_escrowed().keys(i).agency_id();
+        if (agencies.Find(id) == nullptr || id == state_.owner_agency()) {
+          return Refuse("agency " + Quoted(id) + " is not a registered agency other than the owner",
+                        "personal_keys_escrowed.keys[" + std::to_string(i) + "].agency_id");
+        }
+      }
+      return Status::Ok();
     case Event::kConsentGiven: {
       RETURN_IF_ERROR(RequireAccess(state_, e));
       const std::string& id = e.consent_given().consent().consent_id();

@@ -280,6 +280,10 @@ std::string DescribeTransition(const Event& e, const CaseState& before, const Na
 std::string Describe(const Event& e, const CaseState& before, const Namer& names) {
   const std::string actor = names.Agency(e.actor_agency());
   switch (e.payload_case()) {
+    case Event::kPersonalKeysEscrowed:
+      return actor + " left the personal data's key with the broker for " +
+             std::to_string(e.personal_keys_escrowed().keys_size()) +
+             " agencies the consents cover (released to one only when it accepts a referral)";
     case Event::kCaseOpened: {
       const passage::v1::CaseOpened& p = e.case_opened();
       return actor + " opened the case" +

@@ -34,6 +34,7 @@ const std::vector<v1::ActorRole>& RolesForEvent(E::PayloadCase payload) {
     case E::kReturnRecorded:
       return kCaseWork;
     case E::kProfileUpdated:      // SYSTEM: the owner's node re-wraps sealed data for recipients
+    case E::kPersonalKeysEscrowed:  // made by the owner's node at intake, as part of it
     case E::kReferralSent:        // SYSTEM: the referral engine sends on the owner's behalf
     case E::kReferralTransition:  // SYSTEM: automatic receipt, expiry, acceptance by policy
       return kCaseWorkOrSystem;

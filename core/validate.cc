@@ -382,6 +382,29 @@ Status CheckTransitionPayload(const passage::v1::ReferralTransition& t) {
 
 Status CheckPayload(const Event& e, int64_t now_ms) {
   switch (e.payload_case()) {
+    case Event::kPersonalKeysEscrowed: {
+      const passage::v1::PersonalKeysEscrowed& p = e.personal_keys_escrowed();
+      constexpr size_t kNonceBytes = 24;       // XChaCha20-Poly1305
+      constexpr size_t kWrappedKeyBytes = 80;  // a 32-byte key in a sealed box (+48)
+      if (p.seal_nonce().size() != kNonceBytes) {
+        return Invalid("personal_keys_escrowed.seal_nonce",
+                       "must be the 24-byte nonce of the seal the keys open");
+      }
+      if (p.keys_size() == 0 || p.keys_size() > 1000) {
+        return Invalid("personal_keys_escrowed.keys", "give 1 to 1000 wrapped keys");
+      }
+      for (int i = 0; i < p.keys_size(); ++i) {
+        const std::string f = "personal_keys_escrowed.keys[" + std::to_string(i) + "]";
+        if (p.keys(i).agency_id().empty()) {
+          return Invalid(f + ".agency_id", "name the agency the key is wrapped for");
+        }
+        RETURN_IF_ERROR(CheckLength(p.keys(i).agency_id(), kMaxShortText, f + ".agency_id"));
+        if (p.keys(i).sealed_key().size() != kWrappedKeyBytes) {
+          return Invalid(f + ".sealed_key", "must be an 80-byte sealed box of a 32-byte key");
+        }
+      }
+      return Status::Ok();
+    }
     case Event::kCaseOpened: {
       const passage::v1::CaseOpened& p = e.case_opened();
       RETURN_IF_ERROR(CheckEnum<passage::v1::CrimeType>(p.crime_type(),

@@ -610,6 +610,9 @@ class BrokerImpl final : public Broker {
       }
       case v1::ClientFrame::kCaseEvents:
         return OnCaseEvents(routing, agency, f);
+      case v1::ClientFrame::kCaseKey:
+        OnCaseKey(routing, agency, f);
+        return 0;
       case v1::ClientFrame::kInclusionProof:
       case v1::ClientFrame::kConsistencyProof:
         OnProof(routing, f);
@@ -1545,6 +1548,75 @@ class BrokerImpl final : public Broker {
     return 1;
   }
 
+  // Hands `agency` its wrapped data key of the case's sealed personal data, from the owner's
+  // escrow (PersonalKeysEscrowed), while it holds an accepted referral that shares PERSONAL and
+  // the case is open. The key stays a sealed box to the agency's own sealing key: the broker
+  // never sees the data key.
+  void OnCaseKey(const std::string& routing, const std::string& agency, const v1::ClientFrame& f) {
+    const auto& req = f.case_key();
+    if (Status u = core::ValidateUuid(req.case_id(), "case_key.case_id"); !u.ok()) {
+      ReplyError(routing, f.request_id(), u);
+      return;
+    }
+    auto proj = Working(req.case_id());
+    if (!proj.ok()) {
+      ReplyError(routing, f.request_id(), proj.status());
+      return;
+    }
+    const v1::CaseState& state = (*proj)->state();
+    if (!(*proj)->exists()) {
+      ReplyError(routing, f.request_id(), Status::NotFound("no case " + req.case_id()));
+      return;
+    }
+    const v1::AccessGrant* grant = core::FindAccess(state, agency);
+    if (state.owner_agency() == agency || state.closed() || grant == nullptr ||
+        !core::GrantIncludes(*grant, v1::DATA_SECTION_PERSONAL)) {
+      ReplyError(routing, f.request_id(),
+                 Status::PermissionDenied(
+                     state.closed() ? "case " + req.case_id() + " is closed: no key is released"
+                                    : "agency " + agency +
+                                          " holds no accepted referral that shares the personal "
+                                          "data of case " + req.case_id(),
+                     "case_key.case_id"));
+      return;
+    }
+    // The newest escrow of the case that holds a key for this agency (stored events only).
+    auto seqs = log_->CaseEvents(req.case_id(), 0, UINT64_MAX);
+    if (!seqs.ok()) {
+      ReplyError(routing, f.request_id(), seqs.status());
+      return;
+    }
+    v1::ServerFrame r;
+    r.set_request_id(f.request_id());
+    bool found = false;
+    for (auto it = seqs->rbegin(); it != seqs->rend() && !found; ++it) {
+      auto bytes = log_->Read(*it);
+      v1::Envelope env;
+      v1::Event ev;
+      if (!bytes.ok() || !env.ParseFromString(*bytes) || !ev.ParseFromString(env.event()) ||
+          !ev.has_personal_keys_escrowed()) {
+        continue;
+      }
+      for (const auto& k : ev.personal_keys_escrowed().keys()) {
+        if (k.agency_id() == agency) {
+          auto* out = r.mutable_case_key();
+          out->set_case_id(req.case_id());
+          out->set_seal_nonce(ev.personal_keys_escrowed().seal_nonce());
+          *out->mutable_key() = k;
+          found = true;
+          break;
+        }
+      }
+    }
+    if (!found) {
+      ReplyError(routing, f.request_id(),
+                 Status::NotFound("the owner left no key for " + agency + " in case " +
+                                  req.case_id() + " (the consents did not cover it at intake)"));
+      return;
+    }
+    Queue(routing, std::move(r));
+  }
+
   // Adds to a durable case read the envelopes of its case before its access record, in the
   // sections it may read (access records themselves are not listed).
   Status ListCaseEvents(GatedReply& g) {
@@ -1561,7 +1633,10 @@ class BrokerImpl final : public Broker {
         return Status::Corruption("event " + std::to_string(seq) + " of case " + out->case_id() +
                                   " is unreadable");
       }
-      if (g.sections.count(SectionOf(ev)) != 0 && ev.payload_case() != v1::Event::kRecordAccessed) {
+      // Escrowed keys are never listed: an agency gets its own key from OnCaseKey, and only while
+      // an accepted referral shares PERSONAL.
+      if (g.sections.count(SectionOf(ev)) != 0 && ev.payload_case() != v1::Event::kRecordAccessed &&
+          ev.payload_case() != v1::Event::kPersonalKeysEscrowed) {
         out->add_envelopes(std::move(*bytes));
       }
     }

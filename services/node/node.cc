@@ -535,10 +535,27 @@ v1::ControlResponse Node::Personal(const v1::PersonalRequest& req) {
     refusal = "this node has no sealing key (sealing_key_file)";
   } else {
     pd = runtime::Unseal(s.personal(), agency(), options_.sealing);
+    if (!pd.ok() && pd.status().code() == StatusCode::kPermissionDenied) {
+      // Not (yet) re-sealed for us by the owner's node, which may be offline: the broker hands out
+      // the key the owner left for us at intake, now that our referral is accepted.
+      v1::ClientFrame ask;
+      ask.mutable_case_key()->set_case_id(req.case_id());
+      auto reply = client_->Call(ask, 5000);
+      if (reply.ok() && reply->has_case_key()) {
+        if (reply->case_key().seal_nonce() == s.personal().nonce()) {
+          pd = runtime::UnsealWithKey(s.personal(), reply->case_key().key(), options_.sealing);
+        } else {
+          pd = Status::PermissionDenied("the personal data changed after the owner left its key");
+        }
+      } else if (reply.ok() && reply->has_error()) {
+        pd = Status::PermissionDenied(reply->error().reason());
+      }
+    }
     if (!pd.ok()) {
       refusal = pd.status().code() == StatusCode::kPermissionDenied
-                    ? "the personal data is not yet sealed for " + agency() +
-                          " (the case owner's node does so when it sees the acceptance)"
+                    ? "the personal data is not yet sealed for " + agency() + " (" +
+                          pd.status().message() +
+                          "; the owner's node re-seals it when it sees the acceptance)"
                     : pd.status().message();
     }
   }

@@ -22,13 +22,11 @@ constexpr char kLogPrefix[] = "staff/log/";
 constexpr char kSignInRefused[] =
     "name or password not accepted, or the account is locked or disabled (ask your node admin)";
 
-std::string Be64(uint64_t v) {
-  std::string b(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    b[static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-  return b;
+// Sorts as the numbers do: "at ms" and a counter, zero-padded decimal.
+std::string LogKeySuffix(int64_t at_ms, uint32_t counter) {
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%020lld-%010u", static_cast<long long>(at_ms), counter);
+  return buf;
 }
 
 std::string RandomHex(size_t bytes) {
@@ -493,7 +491,7 @@ void StaffDirectory::Record(const std::string& what, const std::string& staff_id
   r.set_staff_id(staff_id);
   r.set_detail(detail);
   runtime::StateWrite w;
-  w.Put(kLogPrefix + Be64(static_cast<uint64_t>(r.at_ms())) + Be64(++log_counter_) + RandomHex(4),
+  w.Put(kLogPrefix + LogKeySuffix(r.at_ms(), ++log_counter_) + "-" + RandomHex(4),
         r.SerializeAsString());
   (void)options_.store->Write(w);
 }

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <array>
 #include <cctype>
 
 namespace passage::runtime {
@@ -82,7 +83,8 @@ Result<passage::v1::SealedPersonalData> Seal(const passage::v1::PersonalData& pd
                                              std::string_view person_secret) {
   EnsureSodium();
   if (readers.empty()) {
-    return Status::InvalidArgument("readers", "personal data must be sealed for at least one agency");
+    return Status::InvalidArgument("readers",
+                                   "personal data must be sealed for at least one agency");
   }
   std::string plain = pd.SerializeAsString();
   unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
@@ -91,10 +93,9 @@ Result<passage::v1::SealedPersonalData> Seal(const passage::v1::PersonalData& pd
   randombytes_buf(nonce, sizeof(nonce));
   std::string cipher(plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
   unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      reinterpret_cast<unsigned char*>(cipher.data()), &clen,
-      reinterpret_cast<const unsigned char*>(plain.data()), plain.size(), nullptr, 0, nullptr, nonce,
-      key);
+  crypto_aead_xchacha20poly1305_ietf_encrypt(reinterpret_cast<unsigned char*>(cipher.data()), &clen,
+                                             reinterpret_cast<const unsigned char*>(plain.data()),
+                                             plain.size(), nullptr, 0, nullptr, nonce, key);
   cipher.resize(clen);
   sodium_memzero(plain.data(), plain.size());
   passage::v1::SealedPersonalData out;
@@ -118,49 +119,124 @@ Result<passage::v1::SealedPersonalData> Seal(const passage::v1::PersonalData& pd
   return out;
 }
 
-Result<passage::v1::PersonalData> Unseal(const passage::v1::SealedPersonalData& sealed,
-                                         std::string_view agency_id, const SealingKeyPair& keys) {
-  EnsureSodium();
-  const passage::v1::WrappedKey* mine = nullptr;
-  for (const auto& w : sealed.wrapped_keys()) {
-    if (w.agency_id() == agency_id) {
-      mine = &w;
-    }
-  }
-  if (mine == nullptr) {
-    return Status::PermissionDenied("the personal data of this case was not shared with " +
-                                    std::string(agency_id));
-  }
-  unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
-  if (mine->sealed_key().size() != sizeof(key) + crypto_box_SEALBYTES ||
-      crypto_box_seal_open(key, reinterpret_cast<const unsigned char*>(mine->sealed_key().data()),
-                           mine->sealed_key().size(),
-                           reinterpret_cast<const unsigned char*>(keys.public_key.data()),
-                           reinterpret_cast<const unsigned char*>(keys.secret_key.data())) != 0) {
+namespace {
+
+using DataKey = std::array<unsigned char, crypto_aead_xchacha20poly1305_ietf_KEYBYTES>;
+
+Status OpenKey(const passage::v1::WrappedKey& w, const SealingKeyPair& keys, DataKey* key) {
+  if (w.sealed_key().size() != key->size() + crypto_box_SEALBYTES ||
+      keys.public_key.size() != crypto_box_PUBLICKEYBYTES ||
+      keys.secret_key.size() != crypto_box_SECRETKEYBYTES ||
+      crypto_box_seal_open(
+          key->data(), reinterpret_cast<const unsigned char*>(w.sealed_key().data()),
+          w.sealed_key().size(), reinterpret_cast<const unsigned char*>(keys.public_key.data()),
+          reinterpret_cast<const unsigned char*>(keys.secret_key.data())) != 0) {
     return Status::Corruption("the wrapped data key does not open with this agency's sealing key");
   }
+  return Status::Ok();
+}
+
+Result<std::vector<passage::v1::WrappedKey>> WrapFor(
+    const DataKey& key, const std::map<std::string, std::string>& readers) {
+  std::vector<passage::v1::WrappedKey> out;
+  for (const auto& [agency, pk] : readers) {
+    if (pk.size() != crypto_box_PUBLICKEYBYTES) {
+      return Status::InvalidArgument("sealing_public_key",
+                                     "the sealing key of " + agency + " is not 32 bytes");
+    }
+    std::string wrapped(key.size() + crypto_box_SEALBYTES, '\0');
+    crypto_box_seal(reinterpret_cast<unsigned char*>(wrapped.data()), key.data(), key.size(),
+                    reinterpret_cast<const unsigned char*>(pk.data()));
+    passage::v1::WrappedKey w;
+    w.set_agency_id(agency);
+    w.set_sealed_key(std::move(wrapped));
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+const passage::v1::WrappedKey* KeyOf(const passage::v1::SealedPersonalData& sealed,
+                                     std::string_view agency_id) {
+  for (const auto& w : sealed.wrapped_keys()) {
+    if (w.agency_id() == agency_id) {
+      return &w;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<std::vector<passage::v1::WrappedKey>> WrapDataKey(
+    const passage::v1::SealedPersonalData& sealed, std::string_view self_id,
+    const SealingKeyPair& self_keys, const std::map<std::string, std::string>& readers) {
+  EnsureSodium();
+  const passage::v1::WrappedKey* mine = KeyOf(sealed, self_id);
+  if (mine == nullptr) {
+    return Status::PermissionDenied("the personal data is not sealed for " + std::string(self_id));
+  }
+  DataKey key;
+  RETURN_IF_ERROR(OpenKey(*mine, self_keys, &key));
+  auto out = WrapFor(key, readers);
+  sodium_memzero(key.data(), key.size());
+  return out;
+}
+
+Result<passage::v1::SealedPersonalData> Rewrap(const passage::v1::SealedPersonalData& sealed,
+                                               std::string_view self_id,
+                                               const SealingKeyPair& self_keys,
+                                               const std::map<std::string, std::string>& readers) {
+  std::map<std::string, std::string> all = readers;
+  all[std::string(self_id)] = self_keys.public_key;
+  ASSIGN_OR_RETURN(auto keys, WrapDataKey(sealed, self_id, self_keys, all));
+  passage::v1::SealedPersonalData out = sealed;
+  out.clear_wrapped_keys();
+  for (auto& w : keys) {
+    *out.add_wrapped_keys() = std::move(w);
+  }
+  return out;
+}
+
+Result<passage::v1::PersonalData> UnsealWithKey(const passage::v1::SealedPersonalData& sealed,
+                                                const passage::v1::WrappedKey& wrapped,
+                                                const SealingKeyPair& keys) {
+  EnsureSodium();
+  DataKey key;
+  RETURN_IF_ERROR(OpenKey(wrapped, keys, &key));
   if (sealed.nonce().size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
       sealed.ciphertext().size() < crypto_aead_xchacha20poly1305_ietf_ABYTES) {
-    sodium_memzero(key, sizeof(key));
+    sodium_memzero(key.data(), key.size());
     return Status::Corruption("sealed personal data is malformed");
   }
   std::string plain(sealed.ciphertext().size(), '\0');
   unsigned long long plen = 0;
   int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
       reinterpret_cast<unsigned char*>(plain.data()), &plen, nullptr,
-      reinterpret_cast<const unsigned char*>(sealed.ciphertext().data()), sealed.ciphertext().size(),
-      nullptr, 0, reinterpret_cast<const unsigned char*>(sealed.nonce().data()), key);
-  sodium_memzero(key, sizeof(key));
+      reinterpret_cast<const unsigned char*>(sealed.ciphertext().data()),
+      sealed.ciphertext().size(), nullptr, 0,
+      reinterpret_cast<const unsigned char*>(sealed.nonce().data()), key.data());
+  sodium_memzero(key.data(), key.size());
   if (rc != 0) {
     return Status::Corruption("sealed personal data was altered (authentication failed)");
   }
   plain.resize(plen);
   passage::v1::PersonalData pd;
-  if (!pd.ParseFromString(plain)) {
+  const bool parsed = pd.ParseFromString(plain);
+  sodium_memzero(plain.data(), plain.size());
+  if (!parsed) {
     return Status::Corruption("sealed personal data does not parse");
   }
-  sodium_memzero(plain.data(), plain.size());
   return pd;
+}
+
+Result<passage::v1::PersonalData> Unseal(const passage::v1::SealedPersonalData& sealed,
+                                         std::string_view agency_id, const SealingKeyPair& keys) {
+  const passage::v1::WrappedKey* mine = KeyOf(sealed, agency_id);
+  if (mine == nullptr) {
+    return Status::PermissionDenied("the personal data of this case was not shared with " +
+                                    std::string(agency_id));
+  }
+  return UnsealWithKey(sealed, *mine, keys);
 }
 
 std::string PersonKey(const passage::v1::PersonalData& pd, passage::v1::Sex sex,
@@ -171,8 +247,9 @@ std::string PersonKey(const passage::v1::PersonalData& pd, passage::v1::Sex sex,
   unsigned char out[32];
   crypto_generichash(out, sizeof(out), reinterpret_cast<const unsigned char*>(id.data()), id.size(),
                      reinterpret_cast<const unsigned char*>(person_secret.data()),
-                     person_secret.size() > crypto_generichash_KEYBYTES_MAX ? crypto_generichash_KEYBYTES_MAX
-                                                                            : person_secret.size());
+                     person_secret.size() > crypto_generichash_KEYBYTES_MAX
+                         ? crypto_generichash_KEYBYTES_MAX
+                         : person_secret.size());
   return std::string(reinterpret_cast<char*>(out), sizeof(out));
 }
 

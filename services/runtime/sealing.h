@@ -11,6 +11,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "passage/v1/case.pb.h"
@@ -36,6 +37,26 @@ Result<passage::v1::SealedPersonalData> Seal(const passage::v1::PersonalData& pd
 // ciphertext was altered.
 Result<passage::v1::PersonalData> Unseal(const passage::v1::SealedPersonalData& sealed,
                                          std::string_view agency_id, const SealingKeyPair& keys);
+
+// The data key of `sealed`, opened with `self_id`'s own wrapped key, wrapped again for each agency
+// id -> sealing public key in `readers` (the seal itself is unchanged). For escrow
+// (PersonalKeysEscrowed) and for sharing with new readers without a new key.
+Result<std::vector<passage::v1::WrappedKey>> WrapDataKey(
+    const passage::v1::SealedPersonalData& sealed, std::string_view self_id,
+    const SealingKeyPair& self_keys, const std::map<std::string, std::string>& readers);
+
+// `sealed` with the same nonce and ciphertext, its wrapped keys replaced by `self_id`'s own and
+// one for each of `readers`: whoever holds an escrowed key of this seal can still open it.
+Result<passage::v1::SealedPersonalData> Rewrap(const passage::v1::SealedPersonalData& sealed,
+                                               std::string_view self_id,
+                                               const SealingKeyPair& self_keys,
+                                               const std::map<std::string, std::string>& readers);
+
+// Opens `sealed` with `key` (a wrapped key for this agency's sealing key pair, e.g. one the broker
+// released from escrow). Corruption when the key does not open or the ciphertext was altered.
+Result<passage::v1::PersonalData> UnsealWithKey(const passage::v1::SealedPersonalData& sealed,
+                                                const passage::v1::WrappedKey& key,
+                                                const SealingKeyPair& keys);
 
 // Keyed hash of the normalised identity (lower case, single spaces, ASCII letters and digits).
 std::string PersonKey(const passage::v1::PersonalData& pd, passage::v1::Sex sex,

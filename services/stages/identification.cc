@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include "core/case_projection.h"
@@ -70,16 +71,15 @@ class IdentificationLogic final : public node::StageLogic {
       if (have == want || !resealed_.insert(key).second) {
         continue;
       }
-      auto pd = runtime::Unseal(s.personal(), node.agency(), node.options().sealing);
-      if (!pd.ok()) {
-        spdlog::warn("{}: cannot re-seal case {}: {}", node.agency(), id, pd.status().ToString());
-        continue;
-      }
-      auto sealed = runtime::Seal(*pd, readers, {});
+      // The same data key, wrapped for the new set of readers: keys escrowed at intake still
+      // open this seal.
+      readers.erase(node.agency());
+      auto sealed = runtime::Rewrap(s.personal(), node.agency(), node.options().sealing, readers);
       if (!sealed.ok()) {
+        spdlog::warn("{}: cannot re-seal case {}: {}", node.agency(), id,
+                     sealed.status().ToString());
         continue;
       }
-      sealed->set_person_key(s.personal().person_key());
       v1::Event e;
       e.set_case_id(id);
       e.set_actor_role(v1::ACTOR_ROLE_SYSTEM);
@@ -104,6 +104,55 @@ class IdentificationLogic final : public node::StageLogic {
   }
 
  private:
+  // The agencies whose sealing keys the consents given at intake could cover (consent scopes that
+  // share the case, their named agencies or agency types, or any agency when they name none),
+  // less this one, system principals and agencies without a sealing key. Errors only from
+  // unwrapping this node's own key.
+  static Result<v1::Event> Escrow(node::Node& node, const std::string& case_id,
+                                  const v1::SealedPersonalData& sealed,
+                                  const google::protobuf::RepeatedPtrField<v1::Consent>& consents) {
+    std::map<std::string, std::string> readers;
+    for (const v1::Agency& a : node.options().registry.agencies()) {
+      if (a.id() == node.agency() || a.system_principal() || a.sealing_public_key().empty()) {
+        continue;
+      }
+      bool covered = false;
+      for (const v1::Consent& c : consents) {
+        const bool shares = c.scope() == v1::CONSENT_SCOPE_SHARE_WITH_AGENCIES ||
+                            c.scope() == v1::CONSENT_SCOPE_SERVICES ||
+                            c.scope() == v1::CONSENT_SCOPE_LAW_ENFORCEMENT;
+        if (!shares) {
+          continue;
+        }
+        bool named = c.agency_ids_size() == 0 && c.agency_types_size() == 0;
+        for (const auto& id : c.agency_ids()) {
+          named = named || id == a.id();
+        }
+        for (int t : c.agency_types()) {
+          named = named || t == a.type();
+        }
+        covered = covered || named;
+      }
+      auto pk = runtime::FromHex(a.sealing_public_key(), "sealing_public_key");
+      if (covered && pk.ok() && pk->size() == 32) {
+        readers[a.id()] = *pk;
+      }
+    }
+    v1::Event e;
+    e.set_case_id(case_id);
+    if (readers.empty()) {
+      return e;  // no payload: nothing to escrow
+    }
+    ASSIGN_OR_RETURN(auto keys,
+                     runtime::WrapDataKey(sealed, node.agency(), node.options().sealing, readers));
+    auto* k = e.mutable_personal_keys_escrowed();
+    k->set_seal_nonce(sealed.nonce());
+    for (auto& w : keys) {
+      *k->add_keys() = std::move(w);
+    }
+    return e;
+  }
+
   v1::ControlResponse Intake(node::Node& node, const v1::IntakeRequest& in) {
     v1::ControlResponse resp;
     const int64_t now = node.now_ms();
@@ -112,7 +161,7 @@ class IdentificationLogic final : public node::StageLogic {
 
     v1::Event opened;
     opened.set_case_id(case_id);
-      auto* o = opened.mutable_case_opened();
+    auto* o = opened.mutable_case_opened();
     o->set_crime_type(in.crime_type());
     v1::PersonRole role = in.person_role();
     if (role == v1::PERSON_ROLE_UNSPECIFIED) {
@@ -129,9 +178,10 @@ class IdentificationLogic final : public node::StageLogic {
       // Sealed here, for this agency only; sharing with recipients re-wraps the data key.
       std::map<std::string, std::string> readers;
       if (node.options().sealing.public_key.empty()) {
-        Fail(&resp, Status::InvalidArgument("personal", "this node has no sealing key "
-                                                        "(sealing_key_file); personal data cannot be "
-                                                        "recorded"));
+        Fail(&resp, Status::InvalidArgument("personal",
+                                            "this node has no sealing key "
+                                            "(sealing_key_file); personal data cannot be "
+                                            "recorded"));
         return resp;
       }
       readers[node.agency()] = node.options().sealing.public_key;
@@ -147,6 +197,20 @@ class IdentificationLogic final : public node::StageLogic {
       *o->mutable_personal() = std::move(*sealed);
     }
     events.push_back(std::move(opened));
+    std::optional<v1::Event> escrow_event;  // published after the consents
+    if (in.has_personal()) {
+      // The key for every agency the consents could let the case be shared with, left with the
+      // broker, which hands one out only to an agency that accepted a referral sharing PERSONAL:
+      // recipients can open the data even while this node is offline (docs/security.md).
+      auto escrow = Escrow(node, case_id, events.back().case_opened().personal(), in.consents());
+      if (!escrow.ok()) {
+        Fail(&resp, escrow.status());
+        return resp;
+      }
+      if (escrow->has_personal_keys_escrowed()) {
+        escrow_event = std::move(*escrow);
+      }
+    }
 
     v1::Event ident;
     ident.set_case_id(case_id);
@@ -172,6 +236,10 @@ class IdentificationLogic final : public node::StageLogic {
         consent->set_given_at_ms(now);
       }
       events.push_back(std::move(c));
+    }
+
+    if (escrow_event) {
+      events.push_back(std::move(*escrow_event));
     }
 
     // Validate everything before anything is published: a bad intake records nothing.
@@ -217,7 +285,8 @@ class IdentificationLogic final : public node::StageLogic {
     if (resp.code() == v1::CONTROL_CODE_OK) {
       resp.set_text("opened case " + case_id + " (" + std::to_string(in.consents_size()) +
                     " consent(s) recorded)");
-      resp.set_json("{\"case_id\":\"" + case_id + "\",\"events\":" + std::to_string(ids.size()) + "}");
+      resp.set_json("{\"case_id\":\"" + case_id + "\",\"events\":" + std::to_string(ids.size()) +
+                    "}");
     }
     return resp;
   }

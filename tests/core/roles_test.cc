@@ -36,6 +36,7 @@ TEST(Roles, EveryEventKindAndRoleAsDocumented) {
       {E::kCaseOpened, {kCw, kSup}},
       {E::kIdentificationRecorded, {kCw, kSup}},
       {E::kProfileUpdated, {kCw, kSup, kSys}},
+      {E::kPersonalKeysEscrowed, {kCw, kSup, kSys}},
       {E::kConsentGiven, {kCw, kSup}},
       {E::kConsentWithdrawn, {kCw, kSup}},
       {E::kReferralSent, {kCw, kSup, kSys}},
@@ -63,7 +64,7 @@ TEST(Roles, EveryEventKindAndRoleAsDocumented) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 12 * 8);
+  EXPECT_EQ(checked, 13 * 8);
   // A node admin makes no move on a case at all.
   for (const auto& [payload, allowed] : table) {
     EXPECT_EQ(allowed.count(kAdm), 0u);

@@ -357,6 +357,69 @@ TEST(E2ePeople, TheAccessLogRecordsRefusedAttemptsAndNoReadBeforeAcceptance) {
   EXPECT_EQ(refused, 0);
 }
 
+// The owner's node is SIGKILLed before the recipient accepts: the recipient still opens exactly the
+// personal data its referral shares within 5 s of accepting (the broker releases the key the owner
+// escrowed at intake), and an agency without an accepted referral opens nothing.
+TEST(E2ePeople, RecipientOpensPersonalDataWhileTheOwnerIsOffline) {
+  std::vector<AgencySpec> agencies = Agencies();
+  agencies.push_back(Protection("shelter-b", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER}));
+  agencies.back().region = "PK-PB";  // the rule prefers shelter-a; shelter-b gets no referral
+  v1::RuleSet rules = ShelterRules();
+  rules.mutable_rules(0)->set_prefer_same_region(true);
+  Nrm nrm(agencies, rules);
+  ASSERT_TRUE(nrm.Start());
+  auto c = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  JourneyView j;
+  ASSERT_TRUE(nrm.WaitJourney(*c, [](const JourneyView& j) {
+    auto to = j.To("shelter-a");
+    return to.size() == 1 && to[0]->status == "RECEIVED";
+  }, &j, "the referral to shelter-a to be RECEIVED"));
+  ASSERT_TRUE(j.To("shelter-b").empty()) << j.Summary();
+  const std::string referral = j.To("shelter-a")[0]->referral_id;
+  // The escrow is in the log, as the owner's own event.
+  bool escrowed = false;
+  for (const auto& e : j.entries) {
+    escrowed |= e.agency == "fia-karachi" && e.text.find("key with the broker") != std::string::npos;
+  }
+  EXPECT_TRUE(escrowed) << nrm.JourneyText(*c);
+
+  nrm.KillNode("fia-karachi");
+  ASSERT_FALSE(nrm.Running("fia-karachi"));
+
+  auto personal = [&](const std::string& node) {
+    v1::ControlRequest q;
+    q.mutable_personal()->set_case_id(*c);
+    q.mutable_personal()->set_purpose("admission");
+    auto r = nrm.Call(node, q);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : v1::ControlResponse();
+  };
+  auto acc = nrm.Act("shelter-a", referral, v1::REFERRAL_STATUS_ACCEPTED);
+  ASSERT_TRUE(acc.ok());
+  ASSERT_EQ(acc->code(), v1::CONTROL_CODE_OK) << Describe(*acc);
+  const int64_t accepted_at = NowMs();
+  v1::ControlResponse opened;
+  do {
+    opened = personal("shelter-a");
+    if (opened.code() == v1::CONTROL_CODE_OK) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (NowMs() - accepted_at < 5000);
+  const int64_t took = NowMs() - accepted_at;
+  ASSERT_EQ(opened.code(), v1::CONTROL_CODE_OK) << Describe(opened);
+  EXPECT_LT(took, 5000);
+  EXPECT_NE(opened.text().find("Synthetic"), std::string::npos) << opened.text();
+  std::printf("[ measure  ] owner offline: personal data opened %lld ms after acceptance\n",
+              static_cast<long long>(took));
+  EXPECT_FALSE(nrm.Running("fia-karachi"));  // it really was the escrow, not the owner
+
+  // shelter-b has no referral: its node does not know the case, and the broker holds nothing for
+  // it to open.
+  v1::ControlResponse other = personal("shelter-b");
+  EXPECT_NE(other.code(), v1::CONTROL_CODE_OK) << Describe(other);
+  EXPECT_EQ(other.text().find("Synthetic"), std::string::npos);
+}
+
 struct Proc {
   int code = -1;
   std::string out, err;

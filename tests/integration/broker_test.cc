@@ -2,18 +2,16 @@
 // clients with their own RocksDB stores.
 
 #include <gtest/gtest.h>
-
-#include <set>
-
 #include <signal.h>
 
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "broker/log/event_log.h"
 #include "broker/merkle/tree_head.h"
-#include "services/runtime/client.h"
 #include "core/ids.h"
+#include "services/runtime/client.h"
 #include "services/runtime/local_store.h"
 #include "tests/testing/broker_process.h"
 #include "tests/testing/events.h"
@@ -31,10 +29,19 @@ using testing::TestAgency;
 std::vector<TestAgency> Agencies() {
   return {
       {"fia", v1::AGENCY_TYPE_LAW_ENFORCEMENT, true, false, {v1::SERVICE_TYPE_INVESTIGATION}, {}},
-      {"police", v1::AGENCY_TYPE_LAW_ENFORCEMENT, true, false, {v1::SERVICE_TYPE_INVESTIGATION}, {}},
+      {"police",
+       v1::AGENCY_TYPE_LAW_ENFORCEMENT,
+       true,
+       false,
+       {v1::SERVICE_TYPE_INVESTIGATION},
+       {}},
       {"shelter", v1::AGENCY_TYPE_SHELTER, false, false, {v1::SERVICE_TYPE_SHELTER}, {}},
-      {"iom", v1::AGENCY_TYPE_INTERNATIONAL_ORGANISATION, false, false,
-       {v1::SERVICE_TYPE_RETURN_REINTEGRATION}, {}},
+      {"iom",
+       v1::AGENCY_TYPE_INTERNATIONAL_ORGANISATION,
+       false,
+       false,
+       {v1::SERVICE_TYPE_RETURN_REINTEGRATION},
+       {}},
   };
 }
 
@@ -92,11 +99,11 @@ TEST(Broker, ReferralIsDeliveredToTheRecipientOnlyAndExactlyOnce) {
   Node iom = Connect(broker, "iom", dir.Sub("iom"));
   std::vector<uint64_t> shelter_got;
   std::vector<uint64_t> iom_got;
-  ASSERT_OK(shelter.client->Subscribe(
-      v1::SELECTOR_INBOX, 64, [&](uint64_t seq, const v1::Envelope&, runtime::StateWrite*) {
-        shelter_got.push_back(seq);
-        return Status::Ok();
-      }));
+  ASSERT_OK(shelter.client->Subscribe(v1::SELECTOR_INBOX, 64,
+                                      [&](uint64_t seq, const v1::Envelope&, runtime::StateWrite*) {
+                                        shelter_got.push_back(seq);
+                                        return Status::Ok();
+                                      }));
   ASSERT_OK(iom.client->Subscribe(v1::SELECTOR_INBOX, 64,
                                   [&](uint64_t seq, const v1::Envelope&, runtime::StateWrite*) {
                                     iom_got.push_back(seq);
@@ -207,8 +214,8 @@ TEST(Broker, CaseReadListsEveryEventAcknowledgedBeforeItsReply) {
       EXPECT_EQ(listed.count(opened_event.event_id()), 1u);
       if (acked) {
         EXPECT_EQ(listed.count(consent.event_id()), 1u)
-            << "round " << round << ": the reply came after the ack of "
-            << consent.event_id() << " but does not list it";
+            << "round " << round << ": the reply came after the ack of " << consent.event_id()
+            << " but does not list it";
       }
     }
     if (!acked) {
@@ -216,6 +223,98 @@ TEST(Broker, CaseReadListsEveryEventAcknowledgedBeforeItsReply) {
       ASSERT_TRUE(reply.has_value() && reply->request_id() == publish_id) << broker.BrokerLog();
     }
   }
+}
+
+// The key the owner escrowed at intake reaches an agency only while it holds an accepted referral
+// that shares PERSONAL; the escrow itself is never listed in anyone else's case read.
+TEST(Broker, EscrowedKeyIsReleasedOnlyToAnAcceptedRecipient) {
+  testing::TempDir dir;
+  BrokerProcess broker(dir.Sub("broker"), Agencies());
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  auto dealer = [&](const std::string& agency) {
+    return std::make_unique<testing::RawDealer>(broker.endpoint(), broker.broker_keys().public_z85,
+                                                broker.keys(agency));
+  };
+  auto fia = dealer("fia");
+  auto shelter = dealer("shelter");
+  auto iom = dealer("iom");
+  const std::string case_id = core::NewUuidV7();
+  const std::string consent_id = core::NewUuidV7();
+  const std::string referral_id = core::NewUuidV7();
+  v1::Event escrow = testing::BaseEvent("fia", case_id);
+  auto* k = escrow.mutable_personal_keys_escrowed();
+  k->set_seal_nonce(std::string(24, 'n'));
+  for (const std::string agency : {"shelter", "iom"}) {
+    auto* w = k->add_keys();
+    w->set_agency_id(agency);
+    w->set_sealed_key(std::string(80, agency[0]));
+  }
+  v1::Event sent = testing::ReferralSent("fia", "shelter", case_id, referral_id, consent_id);
+  sent.mutable_referral_sent()->mutable_referral()->add_data_scope(v1::DATA_SECTION_PERSONAL);
+  auto publish = [&](testing::RawDealer& d, const v1::Event& e) {
+    std::string bytes;
+    e.SerializeToString(&bytes);
+    auto r = d.Call(testing::PublishFrame({bytes}), 10000);
+    ASSERT_TRUE(r.has_value() && r->has_publish_ack()) << broker.BrokerLog();
+    ASSERT_TRUE(r->publish_ack().results(0).ok()) << r->ShortDebugString();
+  };
+  publish(*fia, testing::CaseOpened("fia", case_id));
+  publish(*fia, testing::ConsentGiven("fia", case_id, consent_id));
+  publish(*fia, escrow);
+  publish(*fia, sent);
+  auto ask = [&](testing::RawDealer& d) {
+    v1::ClientFrame f;
+    f.mutable_case_key()->set_case_id(case_id);
+    auto r = d.Call(f, 10000);
+    EXPECT_TRUE(r.has_value());
+    return r.value_or(v1::ServerFrame());
+  };
+  auto escrow_listed = [&](testing::RawDealer& d) {
+    v1::ClientFrame f;
+    f.mutable_case_events()->set_case_id(case_id);
+    auto r = d.Call(f, 10000);
+    EXPECT_TRUE(r.has_value() && r->has_case_events());
+    bool listed = false;
+    for (const auto& bytes : r->case_events().envelopes()) {
+      v1::Envelope env;
+      v1::Event ev;
+      listed |= env.ParseFromString(bytes) && ev.ParseFromString(env.event()) &&
+                ev.has_personal_keys_escrowed();
+    }
+    return listed;
+  };
+
+  // Received but not accepted: no key, and the escrow is not in its case read.
+  publish(*shelter,
+          testing::Transition("shelter", case_id, referral_id, v1::REFERRAL_STATUS_RECEIVED));
+  v1::ServerFrame before = ask(*shelter);
+  ASSERT_TRUE(before.has_error()) << before.ShortDebugString();
+  EXPECT_EQ(before.error().code(), v1::ERROR_CODE_UNAUTHORIZED);
+  EXPECT_FALSE(escrow_listed(*shelter));
+  // iom has a key in escrow but no referral: nothing.
+  v1::ServerFrame stranger = ask(*iom);
+  ASSERT_TRUE(stranger.has_error());
+  EXPECT_EQ(stranger.error().code(), v1::ERROR_CODE_UNAUTHORIZED);
+
+  // Accepted: its own key, and only its own.
+  publish(*shelter,
+          testing::Transition("shelter", case_id, referral_id, v1::REFERRAL_STATUS_ACCEPTED));
+  v1::ServerFrame after = ask(*shelter);
+  ASSERT_TRUE(after.has_case_key()) << after.ShortDebugString();
+  EXPECT_EQ(after.case_key().key().agency_id(), "shelter");
+  EXPECT_EQ(after.case_key().key().sealed_key(), std::string(80, 's'));
+  EXPECT_EQ(after.case_key().seal_nonce(), std::string(24, 'n'));
+  EXPECT_FALSE(escrow_listed(*shelter));
+
+  // Once the referral is over, no more releases.
+  v1::Event done =
+      testing::Transition("shelter", case_id, referral_id, v1::REFERRAL_STATUS_IN_PROGRESS);
+  publish(*shelter, done);
+  publish(*shelter,
+          testing::Transition("shelter", case_id, referral_id, v1::REFERRAL_STATUS_COMPLETED));
+  v1::ServerFrame ended = ask(*shelter);
+  ASSERT_TRUE(ended.has_error()) << ended.ShortDebugString();
+  EXPECT_EQ(ended.error().code(), v1::ERROR_CODE_UNAUTHORIZED);
 }
 
 }  // namespace
