@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <condition_variable>
@@ -612,6 +613,9 @@ class BrokerImpl final : public Broker {
         return OnCaseEvents(routing, agency, f);
       case v1::ClientFrame::kCaseKey:
         OnCaseKey(routing, agency, f);
+        return 0;
+      case v1::ClientFrame::kPersonLookup:
+        OnPersonLookup(routing, agency, f);
         return 0;
       case v1::ClientFrame::kInclusionProof:
       case v1::ClientFrame::kConsistencyProof:
@@ -1617,6 +1621,62 @@ class BrokerImpl final : public Broker {
     Queue(routing, std::move(r));
   }
 
+  // Duplicate-person check. The index of person keys is built from the stored log on the first
+  // lookup and brought up to date (the events stored since) on each later one, so its cost falls
+  // on lookups, never on publishing.
+  void OnPersonLookup(const std::string& routing, const std::string& agency,
+                      const v1::ClientFrame& f) {
+    const v1::Agency* asker = directory_.Find(agency);
+    if (asker == nullptr || !asker->first_responder()) {
+      ReplyError(routing, f.request_id(),
+                 Status::PermissionDenied("only a first responder checks for a duplicate person "
+                                          "at intake",
+                                          "person_lookup"));
+      return;
+    }
+    if (f.person_lookup().person_key().size() != 32) {
+      ReplyError(routing, f.request_id(),
+                 Status::InvalidArgument("person_lookup.person_key", "must be 32 bytes"));
+      return;
+    }
+    const uint64_t last = log_->LastSeq();
+    for (uint64_t seq = person_index_upto_ + 1; seq <= last; ++seq) {
+      auto bytes = log_->Read(seq);
+      v1::Envelope env;
+      v1::Event ev;
+      if (!bytes.ok() || !env.ParseFromString(*bytes) || !ev.ParseFromString(env.event())) {
+        continue;
+      }
+      const v1::SealedPersonalData* sealed =
+          ev.has_case_opened()      ? &ev.case_opened().personal()
+          : ev.has_profile_updated() ? &ev.profile_updated().personal()
+                                     : nullptr;
+      if (sealed != nullptr && sealed->person_key().size() == 32) {
+        auto& cases = person_index_[sealed->person_key()];
+        const std::pair<std::string, std::string> entry{env.case_id(), ev.actor_agency()};
+        if (std::find(cases.begin(), cases.end(), entry) == cases.end()) {
+          cases.push_back(entry);
+        }
+      }
+    }
+    person_index_upto_ = last;
+    v1::ServerFrame r;
+    r.set_request_id(f.request_id());
+    auto* out = r.mutable_person_matches();
+    auto it = person_index_.find(f.person_lookup().person_key());
+    if (it != person_index_.end()) {
+      for (const auto& [case_id, owner] : it->second) {
+        if (out->matches_size() == 20) {
+          break;
+        }
+        auto* m = out->add_matches();
+        m->set_case_id(case_id);
+        m->set_agency_id(owner);
+      }
+    }
+    Queue(routing, std::move(r));
+  }
+
   // Adds to a durable case read the envelopes of its case before its access record, in the
   // sections it may read (access records themselves are not listed).
   Status ListCaseEvents(GatedReply& g) {
@@ -1732,6 +1792,10 @@ class BrokerImpl final : public Broker {
   std::vector<PendingAck> acks_;
   std::vector<std::pair<std::string, v1::ServerFrame>> replies_;
   std::vector<GatedReply> gated_replies_;  // after a durable commit
+  // Duplicate-person check (OnPersonLookup): person key -> (case id, owner), from the log up to
+  // person_index_upto_.
+  std::unordered_map<std::string, std::vector<std::pair<std::string, std::string>>> person_index_;
+  uint64_t person_index_upto_ = 0;
   std::set<std::string> dirty_agencies_;
   uint64_t next_seq_ = 1;  // global seq of the next staged event
 

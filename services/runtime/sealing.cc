@@ -2,8 +2,11 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
+#include <map>
+#include <vector>
 
 namespace passage::runtime {
 namespace {
@@ -13,22 +16,49 @@ void EnsureSodium() {
   (void)ok;
 }
 
-std::string Normalise(std::string_view s) {
-  std::string out;
-  bool space = false;
+// Words of `s`: runs of ASCII letters and digits, lower-cased, and of bytes of other scripts
+// (UTF-8 sequences, kept as they are); anything else separates words.
+std::vector<std::string> Words(std::string_view s) {
+  std::vector<std::string> out;
+  std::string word;
   for (char c : s) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (std::isalnum(u)) {
-      if (space && !out.empty()) {
-        out.push_back(' ');
-      }
-      space = false;
-      out.push_back(static_cast<char>(std::tolower(u)));
-    } else {
-      space = true;
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || u >= 0x80) {
+      word.push_back(u < 0x80 ? static_cast<char>(std::tolower(u)) : c);
+    } else if (!word.empty()) {
+      out.push_back(std::move(word));
+      word.clear();
     }
   }
+  if (!word.empty()) {
+    out.push_back(std::move(word));
+  }
   return out;
+}
+
+// One spelling for the common transliterations of a name word (after doubled letters are made
+// single). A short list on purpose: see docs/security.md for what it misses.
+std::string Canonical(std::string w) {
+  std::string single;
+  for (char c : w) {
+    if (single.empty() || single.back() != c || static_cast<unsigned char>(c) >= 0x80) {
+      single.push_back(c);
+    }
+  }
+  static const std::map<std::string, std::string> kVariants = {
+      {"muhamad", "muhamad"}, {"mohamad", "muhamad"}, {"mohamed", "muhamad"},
+      {"muhamed", "muhamad"}, {"mohd", "muhamad"},    {"md", "muhamad"},
+      {"mohammad", "muhamad"}, {"ahmed", "ahmad"},    {"husain", "husain"},
+      {"husein", "husain"},   {"husian", "husain"},   {"hosain", "husain"},
+      {"fatimah", "fatima"},  {"fatma", "fatima"},    {"ayesha", "aisha"},
+      {"aysha", "aisha"},     {"ayisha", "aisha"},    {"aishah", "aisha"},
+      {"rehman", "rahman"},   {"rahmaan", "rahman"},  {"zaynab", "zainab"},
+      {"zenab", "zainab"},    {"begam", "begum"},     {"nor", "nur"},
+      {"yusuf", "yusuf"},     {"yousuf", "yusuf"},    {"yousaf", "yusuf"},
+      {"usuf", "yusuf"},      {"abdul", "abdul"},     {"abdal", "abdul"},
+  };
+  auto it = kVariants.find(single);
+  return it == kVariants.end() ? single : it->second;
 }
 
 }  // namespace
@@ -239,11 +269,36 @@ Result<passage::v1::PersonalData> Unseal(const passage::v1::SealedPersonalData& 
   return UnsealWithKey(sealed, *mine, keys);
 }
 
+std::string NormalisedName(const passage::v1::PersonalData& pd) {
+  std::vector<std::string> words = Words(pd.given_name());
+  for (auto& w : Words(pd.family_name())) {
+    words.push_back(std::move(w));
+  }
+  for (auto& w : words) {
+    w = Canonical(std::move(w));
+  }
+  std::sort(words.begin(), words.end());
+  std::string out;
+  for (const auto& w : words) {
+    out += (out.empty() ? "" : " ") + w;
+  }
+  return out;
+}
+
 std::string PersonKey(const passage::v1::PersonalData& pd, passage::v1::Sex sex,
                       std::string_view person_secret) {
   EnsureSodium();
-  std::string id = Normalise(pd.given_name()) + "|" + Normalise(pd.family_name()) + "|" +
-                   Normalise(pd.date_of_birth()) + "|" + std::to_string(static_cast<int>(sex));
+  const std::string name = NormalisedName(pd);
+  if (name.empty() || person_secret.empty()) {
+    return {};
+  }
+  std::string dob;
+  for (char c : pd.date_of_birth()) {
+    if (std::isdigit(static_cast<unsigned char>(c))) {
+      dob.push_back(c);  // "2001-03-04", "2001/03/04" and "20010304" are one date
+    }
+  }
+  std::string id = "v2|" + name + "|" + dob + "|" + std::to_string(static_cast<int>(sex));
   unsigned char out[32];
   crypto_generichash(out, sizeof(out), reinterpret_cast<const unsigned char*>(id.data()), id.size(),
                      reinterpret_cast<const unsigned char*>(person_secret.data()),

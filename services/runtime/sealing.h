@@ -1,6 +1,6 @@
 #pragma once
 
-// Sealing of personal data (DESIGN §5): PersonalData is encrypted on the producing agency's machine
+// Sealing of personal data (docs/security.md): PersonalData is encrypted on the producing agency's machine
 // with a fresh per-case data key (XChaCha20-Poly1305), and the data key is wrapped with a libsodium
 // sealed box for each agency allowed to read it. The broker, the log and the statistics only ever see
 // ciphertext. A person key (keyed BLAKE2b over normalised name, date of birth and sex, keyed with a
@@ -58,7 +58,15 @@ Result<passage::v1::PersonalData> UnsealWithKey(const passage::v1::SealedPersona
                                                 const passage::v1::WrappedKey& key,
                                                 const SealingKeyPair& keys);
 
-// Keyed hash of the normalised identity (lower case, single spaces, ASCII letters and digits).
+// The name as the person key sees it (docs/security.md, "duplicate-person check"): given and
+// family names split into words at anything but letters and digits (other scripts kept as they
+// are), lower-cased, doubled letters made single, common Urdu/English transliteration variants
+// mapped to one spelling ("Mohammed", "Muhammad", "Mohd" -> "muhamad"), the words sorted so the
+// order of given and family names does not matter, joined by single spaces.
+std::string NormalisedName(const passage::v1::PersonalData& pd);
+
+// Keyed BLAKE2b-256 of NormalisedName | date of birth | sex, keyed with the NRM's shared secret.
+// Empty when there is no name to key on (or no secret): such a person is never matched.
 std::string PersonKey(const passage::v1::PersonalData& pd, passage::v1::Sex sex,
                       std::string_view person_secret);
 

@@ -271,6 +271,23 @@ class IdentificationLogic final : public node::StageLogic {
         return resp;
       }
     }
+    // Duplicate-person check, before this case is in the log: a warning, never a refusal.
+    std::vector<std::pair<std::string, std::string>> duplicates;  // agency, case
+    std::string duplicate_note;
+    const std::string& person_key = events.front().case_opened().personal().person_key();
+    if (!person_key.empty()) {
+      v1::ClientFrame ask;
+      ask.mutable_person_lookup()->set_person_key(person_key);
+      auto reply = node.client().Call(ask, 2000);
+      if (reply.ok() && reply->has_person_matches()) {
+        for (const auto& m : reply->person_matches().matches()) {
+          duplicates.emplace_back(m.agency_id(), m.case_id());
+        }
+      } else {
+        duplicate_note = "\nnote: the duplicate-person check could not be made (the broker did not "
+                         "answer); the case is recorded all the same";
+      }
+    }
     std::vector<std::string> ids;
     for (auto& e : events) {
       auto published = node.Publish(e);
@@ -283,10 +300,20 @@ class IdentificationLogic final : public node::StageLogic {
     node.AwaitResults(ids, 10000, &resp);
     resp.add_case_ids(case_id);
     if (resp.code() == v1::CONTROL_CODE_OK) {
-      resp.set_text("opened case " + case_id + " (" + std::to_string(in.consents_size()) +
-                    " consent(s) recorded)");
+      std::string text = "opened case " + case_id + " (" + std::to_string(in.consents_size()) +
+                         " consent(s) recorded)";
+      std::string json = "[";
+      for (const auto& [agency, other] : duplicates) {
+        const v1::Agency* a = node.directory().Find(agency);
+        text += "\nwarning: a case for this person may already exist at " +
+                (a != nullptr && !a->name().empty() ? a->name() + " (" + agency + ")" : agency) +
+                ", case " + other;
+        json += (json.size() > 1 ? "," : "") + std::string("{\"agency_id\":\"") + agency +
+                "\",\"case_id\":\"" + other + "\"}";
+      }
+      resp.set_text(text + duplicate_note);
       resp.set_json("{\"case_id\":\"" + case_id + "\",\"events\":" + std::to_string(ids.size()) +
-                    "}");
+                    ",\"possible_duplicates\":" + json + "]}");
     }
     return resp;
   }

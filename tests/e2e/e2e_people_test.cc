@@ -420,6 +420,40 @@ TEST(E2ePeople, RecipientOpensPersonalDataWhileTheOwnerIsOffline) {
   EXPECT_EQ(other.text().find("Synthetic"), std::string::npos);
 }
 
+// Duplicate-person check at intake: the same person recorded again at another first responder,
+// with the name spelled another way, gets a warning naming the first agency and its case, and
+// nothing else; another person gets none.
+TEST(E2ePeople, IntakeWarnsOfACaseForTheSamePersonAtAnotherAgency) {
+  std::vector<AgencySpec> agencies = Agencies();
+  agencies.push_back(FirstResponder("sindh-police"));
+  Nrm nrm(agencies, ShelterRules());
+  ASSERT_TRUE(nrm.Start());
+  auto intake = [&](const std::string& node, const std::string& given, const std::string& family,
+                    const std::string& dob) {
+    v1::IntakeRequest in = AdultWomanSexuallyExploited();
+    in.mutable_personal()->set_given_name(given);
+    in.mutable_personal()->set_family_name(family);
+    in.mutable_personal()->set_date_of_birth(dob);
+    v1::ControlResponse r;
+    auto c = nrm.Intake(node, in, &r);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return std::make_pair(c.ok() ? *c : std::string(), r);
+  };
+  auto [first, r1] = intake("fia-karachi", "Ayesha", "Khan", "2001-03-04");
+  EXPECT_EQ(r1.text().find("may already exist"), std::string::npos) << r1.text();
+  auto [second, r2] = intake("sindh-police", "aisha", "  KHAN ", "2001/03/04");
+  EXPECT_NE(r2.text().find("may already exist at"), std::string::npos) << r2.text();
+  EXPECT_NE(r2.text().find("fia-karachi"), std::string::npos) << r2.text();
+  EXPECT_NE(r2.text().find(first), std::string::npos) << r2.text();
+  EXPECT_EQ(r2.text().find("Ayesha"), std::string::npos) << "the warning repeats a name";
+  auto [third, r3] = intake("sindh-police", "Fatima", "Khan", "2001-03-04");
+  EXPECT_EQ(r3.text().find("may already exist"), std::string::npos) << r3.text();
+  // The second record is itself found for a later intake at fia: both cases are named.
+  auto [fourth, r4] = intake("fia-karachi", "Ayesha", "Khan", "2001-03-04");
+  EXPECT_NE(r4.text().find(first), std::string::npos) << r4.text();
+  EXPECT_NE(r4.text().find(second), std::string::npos) << r4.text();
+}
+
 struct Proc {
   int code = -1;
   std::string out, err;

@@ -317,5 +317,53 @@ TEST(Broker, EscrowedKeyIsReleasedOnlyToAnAcceptedRecipient) {
   EXPECT_EQ(ended.error().code(), v1::ERROR_CODE_UNAUTHORIZED);
 }
 
+// Only a first responder may ask whether a person key is known, and the answer names the owning
+// agency and the case only.
+TEST(Broker, PersonLookupIsForFirstRespondersAndNamesOnlyAgencyAndCase) {
+  testing::TempDir dir;
+  BrokerProcess broker(dir.Sub("broker"), Agencies());
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  testing::RawDealer fia(broker.endpoint(), broker.broker_keys().public_z85, broker.keys("fia"));
+  testing::RawDealer police(broker.endpoint(), broker.broker_keys().public_z85,
+                            broker.keys("police"));
+  testing::RawDealer shelter(broker.endpoint(), broker.broker_keys().public_z85,
+                             broker.keys("shelter"));
+  const std::string key(32, 'p');
+  const std::string case_id = core::NewUuidV7();
+  v1::Event opened = testing::CaseOpened("fia", case_id);
+  auto* sealed = opened.mutable_case_opened()->mutable_personal();
+  sealed->set_scheme(1);
+  sealed->set_nonce(std::string(24, 'n'));
+  sealed->set_ciphertext(std::string(40, 'c'));
+  auto* w = sealed->add_wrapped_keys();
+  w->set_agency_id("fia");
+  w->set_sealed_key(std::string(80, 'w'));
+  sealed->set_person_key(key);
+  std::string bytes;
+  opened.SerializeToString(&bytes);
+  auto ack = fia.Call(testing::PublishFrame({bytes}), 10000);
+  ASSERT_TRUE(ack.has_value() && ack->has_publish_ack() && ack->publish_ack().results(0).ok())
+      << (ack ? ack->ShortDebugString() : broker.BrokerLog());
+  auto lookup = [&](testing::RawDealer& d, const std::string& k) {
+    v1::ClientFrame f;
+    f.mutable_person_lookup()->set_person_key(k);
+    return d.Call(f, 10000).value_or(v1::ServerFrame());
+  };
+  v1::ServerFrame found = lookup(police, key);
+  ASSERT_TRUE(found.has_person_matches()) << found.ShortDebugString();
+  ASSERT_EQ(found.person_matches().matches_size(), 1);
+  EXPECT_EQ(found.person_matches().matches(0).agency_id(), "fia");
+  EXPECT_EQ(found.person_matches().matches(0).case_id(), case_id);
+  v1::ServerFrame none = lookup(police, std::string(32, 'q'));
+  ASSERT_TRUE(none.has_person_matches());
+  EXPECT_EQ(none.person_matches().matches_size(), 0);
+  v1::ServerFrame refused = lookup(shelter, key);
+  ASSERT_TRUE(refused.has_error());
+  EXPECT_EQ(refused.error().code(), v1::ERROR_CODE_UNAUTHORIZED);
+  v1::ServerFrame malformed = lookup(police, "short");
+  ASSERT_TRUE(malformed.has_error());
+  EXPECT_EQ(malformed.error().code(), v1::ERROR_CODE_INVALID);
+}
+
 }  // namespace
 }  // namespace passage
