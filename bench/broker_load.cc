@@ -1,5 +1,5 @@
 // broker_load: open-loop load test of the real passage-broker, against Redis Streams and the disk,
-// for the ratios DESIGN.md §10 judges the broker by. A plain executable (not Google Benchmark): the
+// for the ratios the quality bars (docs/architecture.md) judge the broker by. A plain executable (not Google Benchmark): the
 // load is open loop, with its own clock.
 //
 // Three servers run side by side for the whole run, each on loopback in the temp dir:
@@ -207,7 +207,7 @@ constexpr char kUsage[] =
     "                   [--phases flat|fixed|both] [--deliver-batch N]\n"
     "\n"
     "Load test of passage-broker (CURVE and --insecure) against redis-server XADD with\n"
-    "appendfsync always, and the disk's fdatasync; prints the DESIGN.md §10 ratios.\n"
+    "appendfsync always, and the disk's fdatasync; prints the ratios of docs/architecture.md's quality bars.\n"
     "  --seconds S              measured seconds per phase (default 10), split over R rounds\n"
     "  --rounds R               interleave the servers R times (default 2), so that the load of a\n"
     "                           shared machine drifts over all of them alike\n"
@@ -1732,7 +1732,7 @@ int Main(int argc, char** argv) {
   const std::string load_before = LoadAverage();
   const int64_t run_start = NowNs();
 
-  std::printf("== Passage broker load (DESIGN.md §10) ==\n");
+  std::printf("== Passage broker load (quality bars, docs/architecture.md) ==\n");
   std::printf(
       "%d publishers, each %d PUBLISH frame(s) of %d event(s) in flight (Redis: %d commands "
       "pipelined); fixed rate %s events/s; %.1f s measured per phase in %d interleaved "
@@ -1927,7 +1927,7 @@ int Main(int argc, char** argv) {
   // The ratios.
   const bool have_redis = redis_flat.measured_ns > 0;
   const bool have_fixed = curve_fixed.measured_ns > 0;
-  std::printf("\nratios (bars from DESIGN.md §10, taken within this run):\n");
+  std::printf("\nratios (bars from docs/architecture.md, taken within this run):\n");
   if (have_redis && curve_flat.measured_ns > 0) {
     PrintRatio("CURVE-on throughput / Redis throughput (flat out)",
                Ratio(curve_flat.throughput, redis_flat.throughput), 1.2, true);

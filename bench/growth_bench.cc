@@ -1,4 +1,4 @@
-// growth_bench: the DESIGN.md §10 growth bar. A journey query, a broker restart after SIGKILL and
+// growth_bench: the growth bar of docs/architecture.md. A journey query, a broker restart after SIGKILL and
 // the process's RSS with the log open must cost at most 1.5x at the large size (default 1M events)
 // what they cost at 10k events.
 //
@@ -446,7 +446,7 @@ int Main(int argc, char** argv) {
 
   constexpr double kBar = 1.5;
   std::printf(
-      "\n== Passage growth (DESIGN.md §10): cost at %s events / cost at %s, bar <= %.1f ==\n",
+      "\n== Passage growth (quality bars, docs/architecture.md): cost at %s events / cost at %s, bar <= %.1f ==\n",
       Count(large).c_str(), Count(small).c_str(), kBar);
   std::printf(
       "fixture: ~%zu B events, synced batches of %zu, %llu case ids + 1 probe case of %llu "

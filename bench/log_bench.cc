@@ -1,4 +1,4 @@
-// log_bench: the event log against the limits that bound it (DESIGN.md §10).
+// log_bench: the event log against the limits that bound it (quality bars, docs/architecture.md).
 //
 //   BM_DurableAppend/batch:N  EventLog::Append of N ~500-byte events per synced batch
 //   BM_Fdatasync              4 KiB append + fdatasync beside the log: the disk's commit rate

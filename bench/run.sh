@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/run.sh BUILD_DIR [extra log_bench flags]: runs log_bench (median of 3 repetitions) and prints
-# the ratios DESIGN.md §10 judges the event log by. Called by `make bench`.
+# the ratios the quality bars (docs/architecture.md) judge the event log by. Called by `make bench`.
 #
 # Files go under $PASSAGE_BENCH_DIR (default /tmp); the JSON results to $PASSAGE_BENCH_JSON (default
 # BUILD_DIR/bench/log_bench.json).
@@ -69,7 +69,7 @@ def pct(x):
 
 ctx = data.get("context", {})
 print()
-print("== Passage event log: ratios (DESIGN.md §10), medians of 3 repetitions ==")
+print("== Passage event log: ratios (quality bars, docs/architecture.md), medians of 3 repetitions ==")
 print(f"host: {ctx.get('num_cpus', os.cpu_count())} CPUs @ {ctx.get('mhz_per_cpu', '?')} MHz, "
       f"load average {load_before} before / {load_after} after "
       "(shared machine: figures drift, compare ratios within one run)")
@@ -129,7 +129,7 @@ verdict = "n/a" if r_replay is None else ("PASS" if r_replay >= 0.5 else "FAIL")
 print(f"verified replay / plain scan = {pct(r_replay)}  (bar >= 0.50: {verdict})")
 PY
 
-# Growth (DESIGN.md §10): journey query, reopen after SIGKILL and RSS at 10k vs 1M events; builds
+# Growth (quality bars, docs/architecture.md): journey query, reopen after SIGKILL and RSS at 10k vs 1M events; builds
 # its own logs under $PASSAGE_BENCH_DIR. Extra flags via $PASSAGE_GROWTH_ARGS, e.g. "--large 200000".
 growth_bin="$build_dir/bench/growth_bench"
 if [[ -x "$growth_bin" ]]; then

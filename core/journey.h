@@ -1,6 +1,6 @@
 #pragma once
 
-// A victim's journey (DESIGN §7): the ordered events of one case told in plain words, the time the
+// A victim's journey (docs/architecture.md): the ordered events of one case told in plain words, the time the
 // case spent in each stage, and every referral's path, for the terminal and as JSON.
 //
 // BuildJourney replays the case's events through core::CaseProjection (the same fold the broker

@@ -46,7 +46,7 @@ struct Rule {
   const char* verb;  // "only the recipient may <verb> a referral"
 };
 
-// DESIGN §2, row by row (consent-withdrawn cancellation is handled separately).
+// The table of docs/architecture.md, row by row (consent-withdrawn cancellation is handled separately).
 constexpr Rule kRules[] = {
     {kNew, kSent, kBySender | kBySystem, "send"},
     {kSent, kReceived, kByRecipient, "mark as received"},

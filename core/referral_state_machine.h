@@ -1,6 +1,6 @@
 #pragma once
 
-// The referral state machine of DESIGN §2, as one pure function.
+// The referral state machine of docs/architecture.md, as one pure function.
 //
 // Every move of a referral is one event, made by the side that owns it:
 //

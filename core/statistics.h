@@ -1,6 +1,6 @@
 #pragma once
 
-// Disaggregated statistics and referral indicators computed from case projections (DESIGN §7).
+// Disaggregated statistics and referral indicators computed from case projections (docs/architecture.md).
 //
 // Everything here is pure: it reads CaseStates (core::CaseProjection) and an AgencyDirectory and
 // returns values; rendering produces strings. No I/O. Thread-safe as long as the inputs are not

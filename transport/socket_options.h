@@ -1,6 +1,6 @@
 #pragma once
 
-// Socket set-up shared by both ends: the options DESIGN §4 requires (bounded message size, short
+// Socket set-up shared by both ends: the options docs/protocol.md requires (bounded message size, short
 // linger, heartbeats) and the security mechanism.
 
 #include <zmq.hpp>

@@ -1,6 +1,6 @@
 #pragma once
 
-// VerifyLog: the offline auditor of a Passage event log (DESIGN.md §6).
+// VerifyLog: the offline auditor of a Passage event log (docs/event-log-format.md).
 //
 // Operation: opens a log directory (normally a RocksDB checkpoint) read-only and, in one sequential
 // pass over the events, recomputes everything the log claims: every envelope parses and names the

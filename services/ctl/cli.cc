@@ -201,7 +201,7 @@ examples:
        true,
        R"(usage: passagectl referral ACTION REFERRAL_ID [--reason R] [--note N] [--outcome O]
 
-Moves a referral. The broker checks the state machine (DESIGN §2), who may make the move and the
+Moves a referral. The broker checks the state machine (docs/architecture.md), who may make the move and the
 victim's consent; a refused move exits 1 with the rule that was broken.
 
 actions:

@@ -37,7 +37,7 @@ struct Move {
   Side side;
 };
 
-// DESIGN §2, written out: every (from, to, side) allowed without a consent withdrawal.
+// The state machine of docs/architecture.md, written out: every (from, to, side) allowed without a consent withdrawal.
 constexpr Move kAllowed[] = {
     {kNew, kSent, kS},
     {kNew, kSent, kY},

@@ -1,7 +1,7 @@
 // The broker SIGKILLed again and again under load from four publishing agencies: no acknowledged
 // event is lost, none is stored twice, every event the outboxes held ends up in the log, global
 // seqs have no gap, and every ack (duplicates included) names the seq the log holds
-// (DESIGN §10: "zero acknowledged events lost over 100 SIGKILL cycles under load").
+// (quality bars, docs/architecture.md: "zero acknowledged events lost over 100 SIGKILL cycles under load").
 
 #include <gtest/gtest.h>
 

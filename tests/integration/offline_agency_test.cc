@@ -1,6 +1,6 @@
 // An agency offline while 10,000 events for it accumulate receives all of them when it comes back,
 // in per-case order, each applied exactly once, even when its node is killed and restarted
-// mid-stream (DESIGN §10: "an agency offline for an hour receives everything, in per-case order").
+// mid-stream (quality bars, docs/architecture.md: "an agency offline for an hour receives everything, in per-case order").
 
 #include <gtest/gtest.h>
 

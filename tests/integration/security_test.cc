@@ -1,4 +1,4 @@
-// Authentication and authorisation at the real broker process (DESIGN §5): an unknown CURVE key
+// Authentication and authorisation at the real broker process (docs/security.md): an unknown CURVE key
 // never gets a Passage frame; an agency publishes only as itself and receives only its own
 // deliveries, whichever selector it asks for.
 
