@@ -100,6 +100,9 @@ class Demo {
     Settle(6);
     Report();
     double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILENO) == 1) {
+      ServeUntilInterrupted(secs);
+    }
     std::printf("\n== demo finished in %.1f s; stopping the NRM\n", secs);
     StopAll();
     return ok_ ? 0 : 1;
@@ -209,6 +212,7 @@ class Demo {
       c.set_data_dir(data);
       c.set_registry_file(dir_ + "/registry.textproto");
       c.set_tick_ms(200);
+      c.mutable_http()->set_listen("127.0.0.1:0");  // the node writes the port to http.port
       // The first node admin's password, so the demo can make its staff accounts.
       std::ofstream(dir_ + "/keys/" + a.id() + ".admin-password") << AdminPassword(a.id()) << "\n";
       c.mutable_staff()->set_initial_admin_password_file(dir_ + "/keys/" + a.id() +
@@ -295,6 +299,30 @@ class Demo {
       }
     }
     Stop("broker");
+  }
+
+  // From a terminal: the NRM keeps running so people can try the web workspaces, until Ctrl-C.
+  void ServeUntilInterrupted(double secs) {
+    std::printf("\n== scenario done in %.1f s; the NRM keeps running. Web workspaces (sign in as\n"
+                "   caseworker or supervisor with password %s where they exist, demo.desk\n"
+                "   everywhere):\n",
+                secs, demo_password_.c_str());
+    for (const auto& [id, endpoint] : control_) {
+      std::ifstream in(dir_ + "/nodes/" + id + "/http.port");
+      int port = 0;
+      if (in >> port && port > 0) {
+        std::printf("   %-20s http://127.0.0.1:%d/\n", id.c_str(), port);
+      }
+    }
+    std::printf("   Press Ctrl-C to stop.\n");
+    std::fflush(stdout);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    int sig = 0;
+    sigwait(&set, &sig);
   }
 
   // ---- control ----------------------------------------------------------------------------------

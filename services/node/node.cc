@@ -126,6 +126,9 @@ Node::Node(NodeOptions options, std::unique_ptr<StageLogic> logic)
     : options_(std::move(options)), logic_(std::move(logic)) {}
 
 Node::~Node() {
+  if (web_) {
+    web_->Stop();  // its requests call the control socket closed below
+  }
   client_.reset();
   if (control_) {
     control_->sock.close();
@@ -252,6 +255,20 @@ Status Node::Init() {
     if (::chmod(path.c_str(), 0660) != 0) {
       return Status::Unavailable("cannot restrict the control socket " + path + " to mode 0660");
     }
+  }
+  if (!options_.config.http().listen().empty()) {
+    web::WebOptions wo;
+    wo.http = options_.config.http();
+    wo.control_endpoint = control_->endpoint;
+    wo.agency_id = agency();
+    wo.agency_name = self()->name().empty() ? agency() : self()->name();
+    wo.port_file = options_.config.data_dir() + "/http.port";
+    auto web = web::WebServer::Start(wo);
+    if (!web.ok()) {
+      return Status(web.status().code(), "web workspace: " + web.status().message(),
+                    web.status().field());
+    }
+    web_ = std::move(web).value();
   }
   auto handler = [this](uint64_t seq, const v1::Envelope& env, runtime::StateWrite* w) -> Status {
     RETURN_IF_ERROR(AddToJournal(env, w));

@@ -33,6 +33,7 @@
 #include "services/runtime/client.h"
 #include "services/runtime/local_store.h"
 #include "services/node/staff.h"
+#include "services/web/web_server.h"
 #include "services/runtime/sealing.h"
 
 namespace passage::node {
@@ -145,6 +146,7 @@ class Node {
   std::unique_ptr<runtime::Client> client_;
   struct ControlSocket;
   std::unique_ptr<ControlSocket> control_;
+  std::unique_ptr<web::WebServer> web_;  // when config.http.listen is set
   bool stop_ = false;
   bool caught_up_ = false;
   uint64_t catch_up_target_ = 0;

@@ -484,6 +484,7 @@ inline ::testing::AssertionResult WaitUntil(const std::string& what, const std::
 struct NrmOptions {
   uint32_t tick_ms = 100;
   uint32_t min_k = 0;                    // NodeConfig.min_k of every node (0 = the default, 5)
+  bool http = false;                     // every node serves its web workspace on 127.0.0.1:0
   std::vector<std::string> broker_args;  // extra flags for passage-broker
 };
 
@@ -613,6 +614,14 @@ class Nrm {
     v1::ControlRequest signed_req = req;
     signed_req.set_session_token(*token);
     return CallRaw(id, signed_req, timeout_ms);
+  }
+
+  // The port of node `id`'s web workspace (NrmOptions.http), 0 when it has none yet.
+  int HttpPort(const std::string& id) const {
+    std::ifstream in(dir_ + "/nodes/" + id + "/http.port");
+    int port = 0;
+    in >> port;
+    return port;
   }
 
   // One request exactly as given (no session added).
@@ -928,6 +937,7 @@ class Nrm {
     c.set_tick_ms(options_.tick_ms);
     c.set_auto_accept(node_auto_accept_[id]);
     c.set_min_k(options_.min_k);
+    if (options_.http) c.mutable_http()->set_listen("127.0.0.1:0");
     if (node_is_router_[id]) c.set_rules_file(dir_ + "/rules.textproto");
     std::ofstream(data + ".admin-password") << kAdminPassword << "\n";
     c.mutable_staff()->set_initial_admin_password_file(data + ".admin-password");

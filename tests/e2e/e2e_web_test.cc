@@ -1,0 +1,174 @@
+// The web workspace over HTTP against the real processes: a shelter's case worker signs in, finds
+// the router's referral in the inbox, accepts it (a form without its CSRF token is refused and
+// changes nothing) and opens the granted personal data, which comes back HTML-escaped, with the
+// security headers on every page.
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <regex>
+
+#include "tests/e2e/nrm_harness.h"
+
+namespace passage::e2e {
+namespace {
+
+v1::RuleSet ShelterRules() {
+  auto r = Rule("womens-shelter", v1::SERVICE_TYPE_SHELTER, v1::PRIORITY_URGENT, 3600,
+                {v1::AGENCY_TYPE_SHELTER});
+  r.mutable_when()->add_sex_in(v1::SEX_FEMALE);
+  v1::RuleSet set;
+  *set.add_rules() = r;
+  return set;
+}
+
+// The value of cookie `name` set by `res`, "" when it sets none.
+std::string SetCookie(const httplib::Result& res, const std::string& name) {
+  for (const auto& [k, v] : res->headers) {
+    if (k == "Set-Cookie" && v.rfind(name + "=", 0) == 0) {
+      return v.substr(name.size() + 1, v.find(';') - name.size() - 1);
+    }
+  }
+  return "";
+}
+
+std::string Hidden(const std::string& html, const std::string& name) {
+  std::smatch m;
+  std::regex re("name=\"" + name + "\" value=\"([^\"]*)\"");
+  return std::regex_search(html, m, re) ? m[1].str() : "";
+}
+
+TEST(E2eWeb, CaseWorkerSignsInAcceptsAReferralAndOpensTheGrantedPersonalData) {
+  NrmOptions o;
+  o.http = true;
+  Nrm nrm({FirstResponder("fia-karachi"),
+           Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER}, 0,
+                      /*auto_accept=*/false)},
+          ShelterRules(), o);
+  ASSERT_TRUE(nrm.Start());
+  // Hostile text in every personal field: it must come back as text.
+  v1::IntakeRequest in = AdultWomanSexuallyExploited();
+  in.mutable_personal()->set_given_name("<script>alert(1)</script>");
+  in.mutable_personal()->set_family_name("\"><img src=x onerror=alert(2)>");
+  in.mutable_personal()->set_narrative("\xE2\x80\xAE" "txt.exe");  // U+202E, right-to-left override
+  auto c = nrm.Intake("fia-karachi", in);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  JourneyView j;
+  ASSERT_TRUE(nrm.WaitJourney(*c, [](const JourneyView& j) {
+    auto to = j.To("shelter-a");
+    return to.size() == 1 && to[0]->status == "RECEIVED";
+  }, &j, "the referral to shelter-a to be RECEIVED"));
+  const std::string referral = j.To("shelter-a")[0]->referral_id;
+  ASSERT_TRUE(nrm.DeskSession("shelter-a").ok());  // makes the desk account (case worker and more)
+
+  const int port = nrm.HttpPort("shelter-a");
+  ASSERT_GT(port, 0);
+  httplib::Client web("127.0.0.1", port);
+  web.set_follow_location(false);
+
+  // Not signed in: to the sign-in page.
+  auto home = web.Get("/");
+  ASSERT_TRUE(home);
+  EXPECT_EQ(home->status, 303);
+  EXPECT_EQ(home->get_header_value("Location"), "/login");
+
+  auto form = web.Get("/login");
+  ASSERT_TRUE(form);
+  ASSERT_EQ(form->status, 200);
+  const std::string pre = SetCookie(form, "psg_pre");
+  ASSERT_FALSE(pre.empty());
+  EXPECT_EQ(Hidden(form->body, "pre"), pre);
+  const httplib::Headers pre_cookie = {{"Cookie", "psg_pre=" + pre}};
+
+  // A wrong password: the page says so, no session.
+  auto wrong = web.Post("/login", pre_cookie,
+                        httplib::Params{{"pre", pre}, {"login", "e2e.desk"}, {"password", "nope-nope-nope"}});
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  EXPECT_NE(wrong->body.find("not accepted"), std::string::npos);
+  EXPECT_TRUE(SetCookie(wrong, "psg_session").empty());
+  // A sign-in post without the form's token (a cross-site post) is refused.
+  auto forged = web.Post("/login", httplib::Params{{"login", "e2e.desk"}, {"password", Nrm::kDeskPassword}});
+  ASSERT_TRUE(forged);
+  EXPECT_TRUE(SetCookie(forged, "psg_session").empty());
+
+  auto signed_in = web.Post("/login", pre_cookie,
+                            httplib::Params{{"pre", pre}, {"login", "e2e.desk"}, {"password", Nrm::kDeskPassword}});
+  ASSERT_TRUE(signed_in);
+  ASSERT_EQ(signed_in->status, 303) << signed_in->body;
+  const std::string session = SetCookie(signed_in, "psg_session");
+  ASSERT_FALSE(session.empty());
+  bool http_only = false;
+  for (const auto& [k, v] : signed_in->headers) {
+    if (k == "Set-Cookie" && v.rfind("psg_session=", 0) == 0) {
+      http_only = v.find("HttpOnly") != std::string::npos && v.find("SameSite=Strict") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(http_only);
+  const httplib::Headers me = {{"Cookie", "psg_session=" + session}};
+
+  // The inbox lists the referral, with the security headers, small.
+  auto inbox = web.Get("/", me);
+  ASSERT_TRUE(inbox);
+  ASSERT_EQ(inbox->status, 200);
+  EXPECT_NE(inbox->body.find("/cases/" + *c), std::string::npos) << inbox->body;
+  EXPECT_NE(inbox->get_header_value("Content-Security-Policy").find("default-src 'none'"), std::string::npos);
+  EXPECT_EQ(inbox->get_header_value("X-Frame-Options"), "DENY");
+  EXPECT_EQ(inbox->get_header_value("Cache-Control"), "no-store");
+  EXPECT_LT(inbox->body.size(), 100u * 1024);
+  EXPECT_EQ(inbox->body.find("<script"), std::string::npos);
+
+  auto page = web.Get("/cases/" + *c, me);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->status, 200);
+  const std::string csrf = Hidden(page->body, "csrf");
+  ASSERT_FALSE(csrf.empty());
+
+  // Accept without the CSRF token: refused, nothing recorded.
+  auto no_token = web.Post("/referrals/" + referral, me, httplib::Params{{"action", "accept"}, {"case", *c}});
+  ASSERT_TRUE(no_token);
+  EXPECT_EQ(no_token->status, 403);
+  ASSERT_TRUE(nrm.Settle(500));
+  auto still = nrm.Inbox("shelter-a");
+  ASSERT_EQ(still.size(), 1u);
+  EXPECT_EQ(still[0].status(), v1::REFERRAL_STATUS_RECEIVED);
+
+  auto accepted = web.Post("/referrals/" + referral, me,
+                           httplib::Params{{"csrf", csrf}, {"action", "accept"}, {"case", *c}});
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(accepted->status, 303) << accepted->body;
+  auto now = nrm.Inbox("shelter-a");
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_EQ(now[0].status(), v1::REFERRAL_STATUS_ACCEPTED);
+
+  // Open the personal data: escaped, recorded, not cached.
+  auto personal = web.Post("/cases/" + *c + "/personal", me,
+                           httplib::Params{{"csrf", csrf}, {"purpose", "admission"}});
+  ASSERT_TRUE(personal);
+  ASSERT_EQ(personal->status, 200) << personal->body;
+  EXPECT_NE(personal->body.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  EXPECT_EQ(personal->body.find("<script>"), std::string::npos);
+  EXPECT_EQ(personal->body.find("<img"), std::string::npos);
+  EXPECT_NE(personal->body.find("<bdi>\xE2\x80\xAE"), std::string::npos);  // isolated, not reordering the page
+  EXPECT_EQ(personal->get_header_value("Cache-Control"), "no-store");
+
+  // Another case id, or a path that is no page: a clear 404, the node keeps serving.
+  auto unknown = web.Get("/cases/" + core::NewUuidV7(), me);
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  auto traversal = web.Get("/static/../../etc/passwd", me);
+  ASSERT_TRUE(traversal);
+  EXPECT_EQ(traversal->status, 404);
+
+  // Sign out: the session ends on the node too.
+  auto out = web.Post("/logout", me, httplib::Params{{"csrf", csrf}});
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->status, 303);
+  auto after = web.Get("/", me);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 303);
+  EXPECT_EQ(after->get_header_value("Location"), "/login");
+}
+
+}  // namespace
+}  // namespace passage::e2e
