@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+"""The web workspace in a real browser: Debian's headless Chromium driven by Selenium.
+
+A shelter's case worker signs in, finds the referral in the inbox, accepts it, opens the granted
+personal data (hostile text in it must stay text: no alert, no injected element) and signs out.
+Run by tests/e2e/e2e_browser_test.cc against a running NRM; prints one line per failed check and
+exits non-zero on any. Screenshots (phone width) go to --screenshots.
+"""
+import argparse
+import os
+import sys
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--url", required=True)
+parser.add_argument("--login", required=True)
+parser.add_argument("--password", required=True)
+parser.add_argument("--case", required=True)
+parser.add_argument("--hostile", required=True, help="text that must appear as text")
+parser.add_argument("--screenshots", required=True)
+args = parser.parse_args()
+
+failures = []
+
+
+def check(ok, what):
+    if not ok:
+        failures.append(what)
+        print("FAILED: " + what, file=sys.stderr)
+
+
+def no_alert(driver, where):
+    try:
+        driver.switch_to.alert
+        check(False, where + ": a script ran (an alert is open)")
+    except NoAlertPresentException:
+        pass
+
+
+options = webdriver.ChromeOptions()
+options.binary_location = "/usr/bin/chromium"
+for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+          "--window-size=390,844", "--lang=en"):
+    options.add_argument(a)
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver.set_page_load_timeout(30)
+os.makedirs(args.screenshots, exist_ok=True)
+try:
+    driver.get(args.url + "/")
+    check(driver.current_url.endswith("/login"), "an unsigned visit goes to the sign-in page")
+    driver.save_screenshot(os.path.join(args.screenshots, "sign-in.png"))
+    driver.find_element(By.NAME, "login").send_keys(args.login)
+    driver.find_element(By.NAME, "password").send_keys("not the password")
+    driver.find_element(By.TAG_NAME, "button").click()
+    check("not accepted" in driver.find_element(By.TAG_NAME, "body").text,
+          "a wrong password is answered on the page")
+    driver.find_element(By.NAME, "login").send_keys(args.login)
+    driver.find_element(By.NAME, "password").send_keys(args.password)
+    driver.find_element(By.TAG_NAME, "button").click()
+    check(driver.title.startswith("Inbox"), "signing in opens the inbox (title %r)" % driver.title)
+    driver.save_screenshot(os.path.join(args.screenshots, "inbox.png"))
+    links = driver.find_elements(By.CSS_SELECTOR, 'a[href="/cases/%s"]' % args.case)
+    check(len(links) == 1, "the inbox lists the referred case once")
+    if links:
+        links[0].click()
+    check(driver.title.startswith("Case"), "the case page opens")
+    Select(driver.find_element(By.NAME, "action")).select_by_value("accept")
+    driver.find_element(By.XPATH, "//form[contains(@action,'/referrals/')]//button").click()
+    check("ACCEPTED" in driver.find_element(By.TAG_NAME, "body").text,
+          "after accepting, the case page shows the referral ACCEPTED")
+    driver.save_screenshot(os.path.join(args.screenshots, "case.png"))
+    driver.find_element(By.NAME, "purpose").send_keys("admission interview")
+    driver.find_element(By.XPATH, "//form[contains(@action,'/personal')]//button").click()
+    no_alert(driver, "personal data page")
+    body = driver.find_element(By.TAG_NAME, "body").text
+    check(args.hostile in body, "the hostile name is shown as text")
+    check(not driver.find_elements(By.CSS_SELECTOR, "main img, main script"),
+          "no element was injected into the page")
+    check("recorded in the NRM's access log" in body, "the opening says it was recorded")
+    driver.save_screenshot(os.path.join(args.screenshots, "personal-data.png"))
+    driver.find_element(By.XPATH, "//header//button").click()
+    check(driver.current_url.endswith("/login"), "signing out returns to the sign-in page")
+    driver.get(args.url + "/")
+    check(driver.current_url.endswith("/login"), "after signing out the inbox is closed")
+finally:
+    driver.quit()
+
+print("%d check(s) failed" % len(failures) if failures else "all browser checks passed")
+sys.exit(1 if failures else 0)

@@ -1,0 +1,80 @@
+// The web workspace in a real browser (headless Chromium from Debian, driven by Selenium from
+// Debian): tests/browser/workspace_flow.py walks a shelter case worker through sign-in, the inbox,
+// accepting the router's referral and opening the granted personal data, against this NRM.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "tests/e2e/nrm_harness.h"
+
+namespace passage::e2e {
+namespace {
+
+TEST(E2eBrowser, ShelterCaseWorkerAcceptsAndOpensPersonalDataInChromium) {
+  for (const char* tool : {"/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/python3"}) {
+    ASSERT_TRUE(std::filesystem::exists(tool))
+        << tool << " is missing: scripts/install-deps.sh installs chromium, chromium-driver and "
+                   "python3-selenium";
+  }
+  NrmOptions o;
+  o.http = true;
+  auto rule = Rule("womens-shelter", v1::SERVICE_TYPE_SHELTER, v1::PRIORITY_URGENT, 3600,
+                   {v1::AGENCY_TYPE_SHELTER});
+  rule.mutable_when()->add_sex_in(v1::SEX_FEMALE);
+  v1::RuleSet rules;
+  *rules.add_rules() = rule;
+  Nrm nrm({FirstResponder("fia-karachi"),
+           Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER}, 0,
+                      /*auto_accept=*/false)},
+          rules, o);
+  ASSERT_TRUE(nrm.Start());
+  const std::string hostile = "<script>alert(1)</script>";
+  v1::IntakeRequest in = AdultWomanSexuallyExploited();
+  in.mutable_personal()->set_given_name(hostile);
+  in.mutable_personal()->set_family_name("\"><img src=x onerror=alert(2)>");
+  auto c = nrm.Intake("fia-karachi", in);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(nrm.WaitJourney(*c, [](const JourneyView& j) {
+    auto to = j.To("shelter-a");
+    return to.size() == 1 && to[0]->status == "RECEIVED";
+  }, nullptr, "the referral to shelter-a to be RECEIVED"));
+  ASSERT_TRUE(nrm.DeskSession("shelter-a").ok());
+  const int port = nrm.HttpPort("shelter-a");
+  ASSERT_GT(port, 0);
+
+  const std::string script = std::string(PASSAGE_SOURCE_DIR) + "/tests/browser/workspace_flow.py";
+  const std::string shots = std::string(PASSAGE_BINARY_DIR) + "/screenshots";
+  std::vector<std::string> args = {"/usr/bin/python3", script,
+                                   "--url", "http://127.0.0.1:" + std::to_string(port),
+                                   "--login", "e2e.desk",
+                                   "--password", Nrm::kDeskPassword,
+                                   "--case", *c,
+                                   "--hostile", hostile,
+                                   "--screenshots", shots};
+  const std::string out = nrm.dir() + "/browser.log";
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = std::freopen(out.c_str(), "w", stdout);
+    f = std::freopen(out.c_str(), "a", stderr);
+    (void)f;
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  std::ifstream log(out);
+  std::string text((std::istreambuf_iterator<char>(log)), {});
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << text;
+  auto inbox = nrm.Inbox("shelter-a");
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_EQ(inbox[0].status(), v1::REFERRAL_STATUS_ACCEPTED);  // the browser's click was real
+}
+
+}  // namespace
+}  // namespace passage::e2e
