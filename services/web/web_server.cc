@@ -87,6 +87,79 @@ bool SameText(const std::string& a, const std::string& b) {
 
 std::string StatusWord(int s) { return core::ShortEnumName(v1::ReferralStatus_descriptor(), s); }
 
+// "FORCED_LABOUR" -> "forced labour".
+std::string Label(const google::protobuf::EnumDescriptor* type, int value) {
+  if (type == v1::CrimeType_descriptor()) {
+    switch (value) {
+      case v1::CRIME_TYPE_TIP: return "trafficking in persons (TIP)";
+      case v1::CRIME_TYPE_SOM: return "smuggling of migrants (SOM)";
+      case v1::CRIME_TYPE_BOTH: return "both TIP and SOM";
+      default: break;
+    }
+  }
+  std::string s = core::ShortEnumName(type, value);
+  for (char& c : s) {
+    c = c == '_' ? ' ' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return s;
+}
+
+// The intake form's fields that carry one or more enum values, by form name.
+struct EnumField {
+  const char* name;
+  const char* label;
+  const google::protobuf::EnumDescriptor* type;
+  bool multiple;
+};
+
+const std::vector<EnumField>& EnumFields() {
+  static const std::vector<EnumField> kFields = {
+      {"crime_type", "Crime", v1::CrimeType_descriptor(), false},
+      {"sex", "Sex", v1::Sex_descriptor(), false},
+      {"identification_channel", "Identified through", v1::IdentificationChannel_descriptor(), false},
+      {"exploitation_forms", "Forms of exploitation", v1::ExploitationForm_descriptor(), true},
+      {"labour_sectors", "Labour sectors", v1::LabourSector_descriptor(), true},
+      {"means_of_control", "Means of control", v1::MeansOfControl_descriptor(), true},
+      {"recruiter_relations", "Recruiter was", v1::RecruiterRelation_descriptor(), true},
+      {"consents", "Consents given", v1::ConsentScope_descriptor(), true},
+  };
+  return kFields;
+}
+
+struct TextField {
+  const char* name;
+  const char* label;
+  bool personal;  // sealed on the node
+};
+
+const std::vector<TextField>& TextFields() {
+  static const std::vector<TextField> kFields = {
+      {"age_years", "Age in years", false},
+      {"citizenship", "Citizenship (ISO codes, comma-separated, e.g. PK, AF)", false},
+      {"country_of_identification", "Country where identified (e.g. PK)", false},
+      {"province_of_identification", "Province where identified (e.g. PK-SD)", false},
+      {"country_of_exploitation", "Country of exploitation", false},
+      {"given_name", "Given name", true},
+      {"family_name", "Family name", true},
+      {"date_of_birth", "Date of birth (YYYY-MM-DD)", true},
+      {"cnic", "CNIC", true},
+      {"phone", "Phone", true},
+      {"address", "Address", true},
+      {"narrative", "What happened, in the person's words", true},
+  };
+  return kFields;
+}
+
+// The form field a control answer's `field` is about: "profile.citizenship[0]" -> "citizenship",
+// "consents[0].scope" -> "consents", "personal.given_name" -> "given_name".
+std::string FormField(std::string field) {
+  for (const char* prefix : {"profile.", "personal.", "case_opened."}) {
+    if (field.rfind(prefix, 0) == 0) field = field.substr(std::string(prefix).size());
+  }
+  const auto cut = field.find_first_of("[.");
+  return cut == std::string::npos ? field : field.substr(0, cut);
+}
+
 }  // namespace
 
 class WebServer::Impl {
@@ -186,7 +259,7 @@ class WebServer::Impl {
                     "<link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><header>"
                     "<strong>Passage</strong> <span><bdi>" + Esc(options_.agency_name) + "</bdi></span>";
     if (me != nullptr) {
-      h += " <a href=\"/\">Inbox</a><span class=\"who\">Signed in as <bdi>" + Esc(me->login) +
+      h += " <a href=\"/\">Inbox</a> <a href=\"/intake\">New case</a><span class=\"who\">Signed in as <bdi>" + Esc(me->login) +
            "</bdi> (" + Esc(me->roles) + ")</span><form class=\"inline\" method=\"post\" "
            "action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"" + Csrf(me->token) +
            "\"><button>Sign out</button></form>";
@@ -309,6 +382,14 @@ class WebServer::Impl {
       Redirect(res, "/login");
     });
     server_->Get("/", [this](const httplib::Request& req, httplib::Response& res) { Inbox(req, res); });
+    server_->Get("/intake", [this](const httplib::Request& req, httplib::Response& res) {
+      auto me = Require(req, res);
+      if (!me) return;
+      Send(res, 200, Page("Record a presumed victim", IntakeForm(req, *me, "", ""), &*me));
+    });
+    server_->Post("/intake", [this](const httplib::Request& req, httplib::Response& res) {
+      Intake(req, res);
+    });
     server_->Get(R"(/cases/([0-9a-f-]{36}))", [this](const httplib::Request& req, httplib::Response& res) {
       CasePage(req, res, req.matches[1]);
     });
@@ -330,6 +411,191 @@ class WebServer::Impl {
           Send(res, 500, Page("Error", "<p class=\"error\">The workspace failed to answer; nothing "
                                        "was changed. See the node's log.</p>", nullptr));
         });
+  }
+
+  // The intake form, filled with what `req` sent (after an error) and the error next to its field.
+  std::string IntakeForm(const httplib::Request& req, const Me& me, const std::string& error_field,
+                         const std::string& error) {
+    std::string body;
+    if (!error.empty()) {
+      body += "<p class=\"error\" role=\"alert\">Nothing was recorded: " +
+              (error_field.empty() ? "" : "<b>" + Esc(error_field) + "</b>: ") + Esc(error) + "</p>";
+    }
+    auto note = [&](const std::string& name) {
+      return FormField(error_field) == name && !error.empty()
+                 ? "<span class=\"error\">" + Esc(error) + "</span>"
+                 : std::string();
+    };
+    body += "<form method=\"post\" action=\"/intake\"><input type=\"hidden\" name=\"csrf\" "
+            "value=\"" + Csrf(me.token) + "\">";
+    for (const EnumField& f : EnumFields()) {
+      std::vector<std::string> chosen;
+      for (size_t i = 0; i < req.get_param_value_count(f.name); ++i) {
+        chosen.push_back(req.get_param_value(f.name, i));
+      }
+      auto is_chosen = [&](const std::string& v) {
+        return std::find(chosen.begin(), chosen.end(), v) != chosen.end();
+      };
+      if (f.multiple) {
+        body += "<fieldset><legend>" + std::string(f.label) + "</legend>" + note(f.name);
+        for (int i = 0; i < f.type->value_count(); ++i) {
+          const auto* v = f.type->value(i);
+          if (v->number() == 0) continue;
+          body += "<label><input type=\"checkbox\" name=\"" + std::string(f.name) + "\" value=\"" +
+                  v->name() + "\"" + (is_chosen(v->name()) ? " checked" : "") + "> " +
+                  Esc(Label(f.type, v->number())) + "</label>";
+        }
+        body += "</fieldset>";
+      } else {
+        body += "<label>" + std::string(f.label) + " <select name=\"" + f.name + "\"><option value=\"\">"
+                "</option>";
+        for (int i = 0; i < f.type->value_count(); ++i) {
+          const auto* v = f.type->value(i);
+          if (v->number() == 0) continue;
+          body += "<option value=\"" + v->name() + "\"" + (is_chosen(v->name()) ? " selected" : "") +
+                  ">" + Esc(Label(f.type, v->number())) + "</option>";
+        }
+        body += "</select>" + note(f.name) + "</label>";
+      }
+    }
+    body += "<label><input type=\"checkbox\" name=\"age_estimated\" value=\"1\"" +
+            std::string(req.has_param("age_estimated") ? " checked" : "") + "> Age is estimated</label>";
+    body += "<label><input type=\"checkbox\" name=\"wishes_to_return\" value=\"1\"" +
+            std::string(req.has_param("wishes_to_return") ? " checked" : "") +
+            "> Wishes to return home</label><label>Consents given by <select name=\"given_by\">"
+            "<option value=\"CONSENT_GIVER_SELF\">the person</option><option "
+            "value=\"CONSENT_GIVER_GUARDIAN\"" +
+            std::string(req.get_param_value("given_by") == "CONSENT_GIVER_GUARDIAN" ? " selected" : "") +
+            ">a guardian</option></select></label>";
+    bool personal_heading = false;
+    for (const TextField& f : TextFields()) {
+      if (f.personal && !personal_heading) {
+        body += "<h2>Personal data (sealed on this node; only agencies the victim agreed to share "
+                "with can open it)</h2>";
+        personal_heading = true;
+      }
+      const std::string value = req.get_param_value(f.name);
+      if (std::string(f.name) == "narrative") {
+        body += "<label>" + std::string(f.label) + note(f.name) +
+                "<textarea name=\"narrative\" rows=\"4\" maxlength=\"4000\">" + Esc(value) +
+                "</textarea></label>";
+      } else {
+        body += "<label>" + std::string(f.label) + " <input name=\"" + f.name + "\" value=\"" +
+                Esc(value) + "\" maxlength=\"200\">" + note(f.name) + "</label>";
+      }
+    }
+    return body + "<button>Record the case</button></form>";
+  }
+
+  void Intake(const httplib::Request& req, httplib::Response& res) {
+    auto me = RequirePost(req, res);
+    if (!me) return;
+    auto fail = [&](const std::string& field, const std::string& why) {
+      Send(res, 400, Page("Record a presumed victim", IntakeForm(req, *me, field, why), &*me));
+    };
+    v1::ControlRequest q;
+    v1::IntakeRequest* in = q.mutable_intake();
+    v1::Profile* p = in->mutable_profile();
+    // Enum fields: a value the form did not offer is refused naming the field.
+    for (const EnumField& f : EnumFields()) {
+      for (size_t i = 0; i < req.get_param_value_count(f.name); ++i) {
+        const std::string v = req.get_param_value(f.name, i);
+        if (v.empty()) continue;
+        const auto* ev = f.type->FindValueByName(v);
+        if (ev == nullptr || ev->number() == 0) {
+          fail(f.name, "'" + v + "' is not one of the choices");
+          return;
+        }
+        const std::string name = f.name;
+        if (name == "crime_type") in->set_crime_type(static_cast<v1::CrimeType>(ev->number()));
+        else if (name == "sex") p->set_sex(static_cast<v1::Sex>(ev->number()));
+        else if (name == "identification_channel")
+          p->set_identification_channel(static_cast<v1::IdentificationChannel>(ev->number()));
+        else if (name == "exploitation_forms")
+          p->add_exploitation_forms(static_cast<v1::ExploitationForm>(ev->number()));
+        else if (name == "labour_sectors") p->add_labour_sectors(static_cast<v1::LabourSector>(ev->number()));
+        else if (name == "means_of_control") p->add_means_of_control(static_cast<v1::MeansOfControl>(ev->number()));
+        else if (name == "recruiter_relations")
+          p->add_recruiter_relations(static_cast<v1::RecruiterRelation>(ev->number()));
+        else if (name == "consents") {
+          auto* c = in->add_consents();
+          c->set_scope(static_cast<v1::ConsentScope>(ev->number()));
+          v1::ConsentGiver by = v1::CONSENT_GIVER_SELF;
+          v1::ConsentGiver_Parse(req.get_param_value("given_by"), &by);
+          c->set_given_by(by);
+        }
+      }
+    }
+    const std::string age = req.get_param_value("age_years");
+    if (!age.empty()) {
+      if (age.size() > 3 || age.find_first_not_of("0123456789") != std::string::npos) {
+        fail("age_years", "give the age as a whole number of years");
+        return;
+      }
+      p->set_age_years(static_cast<uint32_t>(std::stoi(age)));
+    }
+    p->set_age_estimated(req.has_param("age_estimated"));
+    p->set_wishes_to_return(req.has_param("wishes_to_return"));
+    std::string list = req.get_param_value("citizenship");
+    for (size_t pos = 0; pos <= list.size();) {
+      size_t end = list.find(',', pos);
+      if (end == std::string::npos) end = list.size();
+      std::string item = list.substr(pos, end - pos);
+      item.erase(0, item.find_first_not_of(' '));
+      item.erase(item.find_last_not_of(' ') + 1);
+      if (!item.empty()) p->add_citizenship(item);
+      pos = end + 1;
+    }
+    p->set_country_of_identification(req.get_param_value("country_of_identification"));
+    p->set_province_of_identification(req.get_param_value("province_of_identification"));
+    p->set_country_of_exploitation(req.get_param_value("country_of_exploitation"));
+    v1::PersonalData* pd = in->mutable_personal();
+    pd->set_given_name(req.get_param_value("given_name"));
+    pd->set_family_name(req.get_param_value("family_name"));
+    pd->set_date_of_birth(req.get_param_value("date_of_birth"));
+    pd->set_cnic(req.get_param_value("cnic"));
+    pd->set_phone(req.get_param_value("phone"));
+    pd->set_address(req.get_param_value("address"));
+    pd->set_narrative(req.get_param_value("narrative"));
+    if (pd->ByteSizeLong() == 0) {
+      in->clear_personal();
+    }
+    if (in->crime_type() == v1::CRIME_TYPE_UNSPECIFIED) {
+      fail("crime_type", "choose trafficking, smuggling, both or undetermined");
+      return;
+    }
+    if (in->person_role() == v1::PERSON_ROLE_UNSPECIFIED) {
+      in->set_person_role(in->crime_type() == v1::CRIME_TYPE_SOM ? v1::PERSON_ROLE_SMUGGLED_MIGRANT
+                                                                 : v1::PERSON_ROLE_PRESUMED_VICTIM);
+    }
+    auto r = Call(q, me->token);
+    if (!r.ok()) {
+      Send(res, 503, Page("Not recorded", "<p class=\"error\">" + Esc(r.status().message()) +
+                                              "</p>", &*me));
+      return;
+    }
+    if (r->code() == v1::CONTROL_CODE_INVALID) {
+      fail(r->field(), r->reason());
+      return;
+    }
+    if (r->code() != v1::CONTROL_CODE_OK) {
+      Failure(res, *r, *me);
+      return;
+    }
+    const std::string case_id = r->case_ids_size() > 0 ? r->case_ids(0) : "";
+    std::string body = "<p class=\"ok\">The case was recorded. The referral engine sends the "
+                       "referrals the rules call for.</p>";
+    // The node's warnings (possible duplicates) are lines after the first.
+    const std::string& text = r->text();
+    for (size_t pos = text.find('\n'); pos != std::string::npos;) {
+      size_t end = text.find('\n', pos + 1);
+      const std::string line = text.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
+      if (!line.empty()) body += "<p class=\"error\">" + Esc(line) + "</p>";
+      pos = end;
+    }
+    body += "<p><a href=\"/cases/" + Esc(case_id) + "\">Open the case</a> or <a href=\"/intake\">"
+            "record another</a>.</p>";
+    Send(res, 200, Page("Case recorded", body, &*me));
   }
 
   void LoginPage(const httplib::Request&, httplib::Response& res, const std::string& error) {

@@ -23,6 +23,7 @@ parser.add_argument("--password", required=True)
 parser.add_argument("--case", required=True)
 parser.add_argument("--hostile", required=True, help="text that must appear as text")
 parser.add_argument("--screenshots", required=True)
+parser.add_argument("--intake-url", help="a first responder's workspace: record a case there first")
 args = parser.parse_args()
 
 failures = []
@@ -50,7 +51,36 @@ for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 driver.set_page_load_timeout(30)
 os.makedirs(args.screenshots, exist_ok=True)
+def sign_in(url):
+    driver.get(url + "/login")
+    driver.find_element(By.NAME, "login").send_keys(args.login)
+    driver.find_element(By.NAME, "password").send_keys(args.password)
+    driver.find_element(By.TAG_NAME, "button").click()
+
+
 try:
+    if args.intake_url:
+        # A police officer records a presumed victim in the intake form.
+        sign_in(args.intake_url)
+        driver.get(args.intake_url + "/intake")
+        Select(driver.find_element(By.NAME, "crime_type")).select_by_value("CRIME_TYPE_TIP")
+        Select(driver.find_element(By.NAME, "sex")).select_by_value("SEX_FEMALE")
+        Select(driver.find_element(By.NAME, "identification_channel")).select_by_value(
+            "IDENTIFICATION_CHANNEL_POLICE_OPERATION")
+        driver.save_screenshot(os.path.join(args.screenshots, "intake.png"))
+        for name, value in (("age_years", "19"), ("citizenship", "PK"),
+                            ("country_of_identification", "PK"),
+                            ("province_of_identification", "PK-SD"), ("given_name", "Browser"),
+                            ("family_name", "Person")):
+            driver.find_element(By.NAME, name).send_keys(value)
+        for value in ("EXPLOITATION_FORM_SEXUAL_EXPLOITATION", "CONSENT_SCOPE_SERVICES",
+                      "CONSENT_SCOPE_SHARE_WITH_AGENCIES"):
+            driver.find_element(By.CSS_SELECTOR, 'input[value="%s"]' % value).click()
+        driver.find_element(By.XPATH, "//form[@action='/intake']//button").click()
+        check("The case was recorded" in driver.find_element(By.TAG_NAME, "body").text,
+              "the intake form records the case")
+        driver.find_element(By.XPATH, "//header//button").click()
+
     driver.get(args.url + "/")
     check(driver.current_url.endswith("/login"), "an unsigned visit goes to the sign-in page")
     driver.save_screenshot(os.path.join(args.screenshots, "sign-in.png"))

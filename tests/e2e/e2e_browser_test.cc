@@ -1,6 +1,7 @@
 // The web workspace in a real browser (headless Chromium from Debian, driven by Selenium from
-// Debian): tests/browser/workspace_flow.py walks a shelter case worker through sign-in, the inbox,
-// accepting the router's referral and opening the granted personal data, against this NRM.
+// Debian): tests/browser/workspace_flow.py has a police officer record a case in the intake form,
+// then walks a shelter case worker through sign-in, the inbox, accepting the router's referral and
+// opening the granted personal data, against this NRM.
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -42,6 +43,7 @@ TEST(E2eBrowser, ShelterCaseWorkerAcceptsAndOpensPersonalDataInChromium) {
     return to.size() == 1 && to[0]->status == "RECEIVED";
   }, nullptr, "the referral to shelter-a to be RECEIVED"));
   ASSERT_TRUE(nrm.DeskSession("shelter-a").ok());
+  ASSERT_TRUE(nrm.DeskSession("fia-karachi").ok());
   const int port = nrm.HttpPort("shelter-a");
   ASSERT_GT(port, 0);
 
@@ -53,7 +55,9 @@ TEST(E2eBrowser, ShelterCaseWorkerAcceptsAndOpensPersonalDataInChromium) {
                                    "--password", Nrm::kDeskPassword,
                                    "--case", *c,
                                    "--hostile", hostile,
-                                   "--screenshots", shots};
+                                   "--screenshots", shots,
+                                   "--intake-url",
+                                   "http://127.0.0.1:" + std::to_string(nrm.HttpPort("fia-karachi"))};
   const std::string out = nrm.dir() + "/browser.log";
   pid_t pid = fork();
   if (pid == 0) {
@@ -71,9 +75,14 @@ TEST(E2eBrowser, ShelterCaseWorkerAcceptsAndOpensPersonalDataInChromium) {
   std::ifstream log(out);
   std::string text((std::istreambuf_iterator<char>(log)), {});
   ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << text;
-  auto inbox = nrm.Inbox("shelter-a");
-  ASSERT_EQ(inbox.size(), 1u);
-  EXPECT_EQ(inbox[0].status(), v1::REFERRAL_STATUS_ACCEPTED);  // the browser's click was real
+  // The browser's clicks were real: the case it recorded is in the log, and the referral it
+  // accepted is ACCEPTED.
+  EXPECT_EQ(nrm.Cases("fia-karachi").size(), 2u);
+  bool accepted = false;
+  for (const auto& r : nrm.Inbox("shelter-a")) {
+    accepted |= r.case_id() == *c && r.status() == v1::REFERRAL_STATUS_ACCEPTED;
+  }
+  EXPECT_TRUE(accepted);
 }
 
 }  // namespace

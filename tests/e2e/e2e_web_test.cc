@@ -170,5 +170,80 @@ TEST(E2eWeb, CaseWorkerSignsInAcceptsAReferralAndOpensTheGrantedPersonalData) {
   EXPECT_EQ(after->get_header_value("Location"), "/login");
 }
 
+// A police officer records a case in the intake form: a bad value comes back next to its field
+// with nothing recorded; a good form records the case, which the referral engine then routes.
+TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
+  NrmOptions o;
+  o.http = true;
+  Nrm nrm({FirstResponder("fia-karachi"),
+           Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER})},
+          ShelterRules(), o);
+  ASSERT_TRUE(nrm.Start());
+  ASSERT_TRUE(nrm.DeskSession("fia-karachi").ok());
+  httplib::Client web("127.0.0.1", nrm.HttpPort("fia-karachi"));
+  web.set_follow_location(false);
+  auto form = web.Get("/login");
+  ASSERT_TRUE(form);
+  const std::string pre = SetCookie(form, "psg_pre");
+  auto in = web.Post("/login", {{"Cookie", "psg_pre=" + pre}},
+                     httplib::Params{{"pre", pre}, {"login", "e2e.desk"}, {"password", Nrm::kDeskPassword}});
+  ASSERT_TRUE(in);
+  const httplib::Headers me = {{"Cookie", "psg_session=" + SetCookie(in, "psg_session")}};
+  auto page = web.Get("/intake", me);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->status, 200);
+  const std::string csrf = Hidden(page->body, "csrf");
+  ASSERT_FALSE(csrf.empty());
+  EXPECT_NE(page->body.find("value=\"EXPLOITATION_FORM_FORCED_LABOUR\""), std::string::npos);
+
+  httplib::Params good{{"csrf", csrf},
+                       {"crime_type", "CRIME_TYPE_TIP"},
+                       {"sex", "SEX_FEMALE"},
+                       {"age_years", "24"},
+                       {"citizenship", "PK"},
+                       {"country_of_identification", "PK"},
+                       {"province_of_identification", "PK-SD"},
+                       {"identification_channel", "IDENTIFICATION_CHANNEL_POLICE_OPERATION"},
+                       {"exploitation_forms", "EXPLOITATION_FORM_SEXUAL_EXPLOITATION"},
+                       {"consents", "CONSENT_SCOPE_SERVICES"},
+                       {"consents", "CONSENT_SCOPE_SHARE_WITH_AGENCIES"},
+                       {"given_name", "Web"},
+                       {"family_name", "Person"}};
+  const size_t before = nrm.Cases("fia-karachi").size();
+  httplib::Params bad = good;
+  bad.erase("citizenship");
+  bad.emplace("citizenship", "XX1");
+  auto refused = web.Post("/intake", me, bad);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 400);
+  EXPECT_NE(refused->body.find("Nothing was recorded"), std::string::npos) << refused->body;
+  EXPECT_NE(refused->body.find("citizenship"), std::string::npos);
+  EXPECT_NE(refused->body.find("value=\"XX1\""), std::string::npos);  // what was typed stays
+  httplib::Params wrong_choice = good;
+  wrong_choice.erase("sex");
+  wrong_choice.emplace("sex", "SEX_<script>");
+  auto refused2 = web.Post("/intake", me, wrong_choice);
+  ASSERT_TRUE(refused2);
+  EXPECT_EQ(refused2->status, 400);
+  EXPECT_EQ(refused2->body.find("<script>"), std::string::npos);
+  EXPECT_EQ(nrm.Cases("fia-karachi").size(), before);
+
+  auto recorded = web.Post("/intake", me, good);
+  ASSERT_TRUE(recorded);
+  ASSERT_EQ(recorded->status, 200) << recorded->body;
+  EXPECT_NE(recorded->body.find("The case was recorded"), std::string::npos);
+  ASSERT_EQ(nrm.Cases("fia-karachi").size(), before + 1);
+  const std::string case_id = nrm.Cases("fia-karachi").back().case_id();
+  EXPECT_TRUE(nrm.WaitJourney(case_id, [](const JourneyView& j) { return !j.To("shelter-a").empty(); },
+                              nullptr, "the router to refer the web-recorded case"));
+  // Without the form's token nothing is recorded.
+  httplib::Params no_token = good;
+  no_token.erase("csrf");
+  auto forged = web.Post("/intake", me, no_token);
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 403);
+  EXPECT_EQ(nrm.Cases("fia-karachi").size(), before + 1);
+}
+
 }  // namespace
 }  // namespace passage::e2e
