@@ -116,6 +116,14 @@ examples:
   passagectl --node /var/lib/passage/fia-ahtc login ayesha.k
   passagectl login ayesha.k --password-file - < secret.txt
 )"},
+      {"passwd", {{"--password-file", true}}, true, R"(usage: passagectl passwd [--password-file F]
+
+Changes your own password on the node. Asks for the current one and the new one twice on the
+terminal (not echoed), or reads the current from the first line of F and the new from the second
+("-" = standard input). At least 10 characters. Your other sessions end; this one goes on. An
+account whose password a node admin set (staff add, reset-password) must do this before anything
+else.
+)"},
       {"logout", {}, true, R"(usage: passagectl logout
 
 Ends your session on the node and deletes the session file.
@@ -1310,6 +1318,11 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
     RETURN_IF_ERROR(ExpectPositionals(p, {}));
     inv->action = Action::kLogout;
     inv->request.mutable_logout();
+  } else if (cmd == "passwd") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {}));
+    inv->action = Action::kPasswd;
+    inv->request.mutable_passwd();
+    inv->file = Flag(p, "--password-file").value_or("");
   } else if (cmd == "whoami") {
     RETURN_IF_ERROR(ExpectPositionals(p, {}));
     inv->request.mutable_whoami();

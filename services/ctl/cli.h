@@ -55,6 +55,7 @@ enum class Action {
   kAdmin,       // admin checkpoint|backup|restore of a log directory; no node involved
   kLogin,       // ask for the password (or read `file`), send request.login, save the session
   kLogout,      // send request.logout, delete the session file
+  kPasswd,      // ask the current and the new password (or read `file`), send request.passwd
 };
 
 // audit, replay and admin (docs/passagectl.md, docs/audit.md). Invocation::command names the

@@ -146,6 +146,7 @@ Status AddStaff(const std::string& endpoint, const std::string& admin_token,
   st->set_login(login);
   st->set_display_name(display_name);
   st->set_password(password);
+  st->set_permanent(true);  // a script provisions it with a password agreed for it
   for (auto r : roles) {
     st->add_roles(r);
   }

@@ -44,7 +44,8 @@ Status SaveSession(const std::string& path, const std::string& token);
 // "login" or "password") and transport failures as CallNode's.
 Result<std::string> SignIn(const std::string& endpoint, const std::string& login,
                            const std::string& password, int timeout_ms);
-// With a node admin's session, adds a staff account with the given password.
+// With a node admin's session, adds a staff account with the given password, as permanent (no
+// change asked at first sign-in): for scripts that provision accounts.
 Status AddStaff(const std::string& endpoint, const std::string& admin_token,
                 const std::string& login, const std::string& display_name,
                 const std::vector<passage::v1::ActorRole>& roles, const std::string& password,

@@ -614,6 +614,42 @@ int RunLogout(const Invocation& inv, CtlIo& io) {
   return Report(inv, *resp, io);
 }
 
+int RunPasswd(Invocation inv, CtlIo& io) {
+  std::string current, next;
+  if (!inv.file.empty()) {
+    auto text = ReadInput(inv.file, io.in);
+    if (!text.ok()) {
+      return Fail(io, text.status());
+    }
+    std::istringstream lines(*text);
+    std::getline(lines, current);
+    std::getline(lines, next);
+    for (std::string* s : {&current, &next}) {
+      if (!s->empty() && s->back() == '\r') s->pop_back();
+    }
+    if (current.empty() || next.empty()) {
+      return Fail(io, Status::InvalidArgument("--password-file", "give the current password on "
+                                                                 "the first line and the new one "
+                                                                 "on the second"));
+    }
+  } else {
+    auto c = ReadPassword("", io, "current password: ");
+    auto n = c.ok() ? ReadPassword("", io, "new password: ") : c;
+    auto again = n.ok() ? ReadPassword("", io, "new password again: ") : n;
+    if (!again.ok()) {
+      return Fail(io, again.status());
+    }
+    if (*n != *again) {
+      return Fail(io, Status::InvalidArgument("new_password", "the two entries differ"));
+    }
+    current = *c;
+    next = *n;
+  }
+  inv.request.mutable_passwd()->set_current_password(current);
+  inv.request.mutable_passwd()->set_new_password(next);
+  return CallAndReport(inv, inv.request, io);
+}
+
 int RunStaff(Invocation inv, CtlIo& io) {
   if (!inv.file.empty()) {
     auto pw = ReadPassword(inv.file, io, "");
@@ -652,6 +688,8 @@ int RunPassagectl(const std::vector<std::string>& args, CtlIo& io) {
       return RunLogin(inv, io);
     case Action::kLogout:
       return RunLogout(inv, io);
+    case Action::kPasswd:
+      return RunPasswd(inv, io);
     case Action::kHelp:
       io.out << inv.help;
       return kExitOk;

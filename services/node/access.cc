@@ -24,6 +24,7 @@ std::vector<v1::ActorRole> RolesForCommand(const v1::ControlRequest& req) {
     case R::kStatus:
     case R::kWhoami:
     case R::kLogout:
+    case R::kPasswd:
       return {kCw, kSup, kCo, kDo, kAud, kAdm};
     case R::kInbox:
       return {kCw, kSup, kCo};
@@ -97,6 +98,8 @@ std::string CommandName(const v1::ControlRequest& req) {
       return "audit consistency";
     case R::kStaff:
       return "staff";
+    case R::kPasswd:
+      return "passwd";
     case R::kPublish: {
       const auto* field = req.publish().event().GetReflection()->GetOneofFieldDescriptor(
           req.publish().event(), v1::Event::descriptor()->FindOneofByName("payload"));

@@ -813,6 +813,16 @@ v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
                               "; your account holds " + core::RoleList(held) + " (docs/roles.md)");
     return resp;
   }
+  if (who->account.must_change_password() &&
+      req.command_case() != v1::ControlRequest::kPasswd &&
+      req.command_case() != v1::ControlRequest::kWhoami &&
+      req.command_case() != v1::ControlRequest::kLogout) {
+    resp.set_code(v1::CONTROL_CODE_FORBIDDEN);
+    resp.set_field("password");
+    resp.set_reason("your password was set by a node admin: choose your own first "
+                    "(passagectl passwd, or the workspace's password page)");
+    return resp;
+  }
   actor_ = std::move(who).value();
   acting_role_ = role;
   resp = HandleSignedIn(req);
@@ -833,7 +843,11 @@ v1::ControlResponse Node::Login(const v1::ControlRequest& req) {
   resp.set_session_token(s->token);
   std::vector<v1::ActorRole> held = RolesOf(s->account);
   resp.set_text("signed in to " + agency() + " as " + s->account.display_name() + " (staff id " +
-                s->account.staff_id() + "; " + core::RoleList(held) + ")");
+                s->account.staff_id() + "; " + core::RoleList(held) + ")" +
+                (s->account.must_change_password()
+                     ? "\nyour password was set by a node admin: choose your own now "
+                       "(passagectl passwd)"
+                     : ""));
   resp.set_json("{\"agency\":\"" + agency() + "\",\"staff_id\":\"" + s->account.staff_id() +
                 "\",\"expires_at_ms\":" + std::to_string(s->expires_at_ms) + "}");
   return resp;
@@ -880,7 +894,8 @@ v1::ControlResponse Node::Staff(const v1::StaffRequest& req) {
   };
   switch (req.op()) {
     case v1::StaffRequest::OP_ADD:
-      password_answer(staff_->Add(req.login(), req.display_name(), roles, req.password(), by),
+      password_answer(staff_->Add(req.login(), req.display_name(), roles, req.password(), by,
+                                  !req.permanent()),
                       "account " + req.login() + " added");
       return resp;
     case v1::StaffRequest::OP_RESET_PASSWORD:
@@ -1085,6 +1100,18 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& req) {
     }
     case v1::ControlRequest::kStaff:
       return Staff(req.staff());
+    case v1::ControlRequest::kPasswd: {
+      Status st = staff_->ChangeOwnPassword(actor_->account.staff_id(),
+                                            req.passwd().current_password(),
+                                            req.passwd().new_password(), req.session_token());
+      if (!st.ok()) {
+        SetError(&resp, st);
+        return resp;
+      }
+      resp.set_text("your password was changed; your other sessions were ended");
+      resp.set_json("{}");
+      return resp;
+    }
     default:
       SetError(&resp, Status::InvalidArgument("command", "this node (" + logic_->name() +
                                                              ") does not handle that command"));

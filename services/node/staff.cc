@@ -197,8 +197,10 @@ Result<std::optional<std::string>> StaffDirectory::EnsureFirstAdmin(const std::s
   if (any) {
     return std::optional<std::string>();
   }
+  // A generated password was seen by whoever read the file: temporary. One from a file the
+  // operator wrote stays (the operator is that admin).
   ASSIGN_OR_RETURN(std::string made, Add(login, "Node administrator", {v1::ACTOR_ROLE_NODE_ADMIN},
-                                         password, "first start"));
+                                         password, "first start", password.empty()));
   if (!password.empty()) {
     return std::optional<std::string>();
   }
@@ -207,7 +209,8 @@ Result<std::optional<std::string>> StaffDirectory::EnsureFirstAdmin(const std::s
 
 Result<std::string> StaffDirectory::Add(const std::string& login, const std::string& display_name,
                                         const std::vector<v1::ActorRole>& roles,
-                                        const std::string& password, const std::string& by) {
+                                        const std::string& password, const std::string& by,
+                                        bool temporary) {
   ASSIGN_OR_RETURN(std::string normal, NormalLogin(login));
   if (display_name.size() > 200) {
     return Status::InvalidArgument("display_name", "must be at most 200 characters long");
@@ -229,6 +232,7 @@ Result<std::string> StaffDirectory::Add(const std::string& login, const std::str
   SetRolesOf(&a, roles);
   a.set_created_at_ms(Now());
   a.set_password_changed_at_ms(Now());
+  a.set_must_change_password(temporary);
   RETURN_IF_ERROR(Save(a));
   Record("account added", a.staff_id(), "roles " + core::RoleList(RolesOf(a)) + "; by " + by);
   return pw;
@@ -292,10 +296,57 @@ Result<std::string> StaffDirectory::ResetPassword(const std::string& login,
   a->set_password_changed_at_ms(Now());
   a->set_failed_sign_ins(0);
   a->set_locked_until_ms(0);
+  a->set_must_change_password(true);
   RETURN_IF_ERROR(Save(*a));
   RETURN_IF_ERROR(EndSessionsOf(a->staff_id()));
   Record("password reset", a->staff_id(), "by " + by);
   return pw;
+}
+
+Status StaffDirectory::ChangeOwnPassword(const std::string& staff_id, const std::string& current,
+                                         const std::string& next, const std::string& keep_token) {
+  ASSIGN_OR_RETURN(auto a, FindById(staff_id));
+  if (!a.has_value() || a->disabled()) {
+    return Status::PermissionDenied("the account is not active", "session");
+  }
+  if (crypto_pwhash_str_verify(a->password_hash().c_str(), current.data(), current.size()) != 0) {
+    a->set_failed_sign_ins(a->failed_sign_ins() + 1);
+    std::string detail = "wrong current password at a password change";
+    if (a->failed_sign_ins() >= lockout_after_) {
+      a->set_locked_until_ms(Now() + lockout_ms_);
+      RETURN_IF_ERROR(EndSessionsOf(a->staff_id()));
+      detail += "; account locked for " + std::to_string(lockout_ms_ / 60'000) + " min";
+    }
+    RETURN_IF_ERROR(Save(*a));
+    Record("password change refused", staff_id, detail);
+    return Status::PermissionDenied("the current password is not right", "current_password");
+  }
+  RETURN_IF_ERROR(CheckPassword(next).ok() ? Status::Ok()
+                                           : Status::InvalidArgument("new_password",
+                                                                     CheckPassword(next).message()));
+  if (next == current) {
+    return Status::InvalidArgument("new_password", "must differ from the current one");
+  }
+  ASSIGN_OR_RETURN(std::string hash, HashPassword(next));
+  a->set_password_hash(hash);
+  a->set_password_changed_at_ms(Now());
+  a->set_failed_sign_ins(0);
+  a->set_must_change_password(false);
+  RETURN_IF_ERROR(Save(*a));
+  // Other sessions of the person end; this one goes on.
+  const std::string keep = keep_token.empty() ? std::string() : TokenKey(keep_token);
+  runtime::StateWrite w;
+  RETURN_IF_ERROR(options_.store->Scan(kSessionPrefix, [&](std::string_view k, std::string_view v) {
+    v1::StaffSession s;
+    if (s.ParseFromArray(v.data(), static_cast<int>(v.size())) && s.staff_id() == staff_id &&
+        k != keep) {
+      w.Delete(std::string(k));
+    }
+    return true;
+  }));
+  RETURN_IF_ERROR(options_.store->Write(w));
+  Record("password changed", staff_id, "by the person");
+  return Status::Ok();
 }
 
 Status StaffDirectory::SetRoles(const std::string& login, const std::vector<v1::ActorRole>& roles,

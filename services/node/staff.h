@@ -69,14 +69,22 @@ class StaffDirectory {
   // field: "login", "roles", "password". Nobody disables themselves or changes their own roles,
   // and the last enabled node admin is neither disabled nor stripped of the role, so a node can
   // always be administered.
+  // `temporary`: the person must choose their own password before anything else (see
+  // StaffAccount.must_change_password).
   Result<std::string> Add(const std::string& login, const std::string& display_name,
                           const std::vector<passage::v1::ActorRole>& roles,
-                          const std::string& password, const std::string& by);
+                          const std::string& password, const std::string& by,
+                          bool temporary = true);
   Status SetDisabled(const std::string& login, bool disabled, const std::string& by);
   Result<std::string> ResetPassword(const std::string& login, const std::string& password,
                                     const std::string& by);
   Status SetRoles(const std::string& login, const std::vector<passage::v1::ActorRole>& roles,
                   const std::string& by);
+  // The person's own change: `current` must be their password; ends their sessions other than
+  // `keep_token`'s and clears must_change_password. PermissionDenied for a wrong current password
+  // (counted like a failed sign-in), InvalidArgument "new_password" for a weak or unchanged one.
+  Status ChangeOwnPassword(const std::string& staff_id, const std::string& current,
+                           const std::string& next, const std::string& keep_token);
   std::vector<passage::v1::StaffAccount> List() const;
 
   // Sign-in: PermissionDenied (one reason, see above) or the new session.

@@ -330,6 +330,10 @@ class WebServer::Impl {
       Redirect(res, "/login");
       return;
     }
+    if (r.code() == v1::CONTROL_CODE_FORBIDDEN && r.field() == "password") {
+      Redirect(res, "/password");  // an admin-set password: the person chooses their own first
+      return;
+    }
     const int status = r.code() == v1::CONTROL_CODE_NOT_FOUND       ? 404
                        : r.code() == v1::CONTROL_CODE_INVALID        ? 400
                        : r.code() == v1::CONTROL_CODE_UNAVAILABLE    ? 503
@@ -382,6 +386,29 @@ class WebServer::Impl {
       Redirect(res, "/login");
     });
     server_->Get("/", [this](const httplib::Request& req, httplib::Response& res) { Inbox(req, res); });
+    server_->Get("/password", [this](const httplib::Request& req, httplib::Response& res) {
+      auto me = Require(req, res);
+      if (!me) return;
+      Send(res, 200, Page("Choose your password", PasswordForm(*me, ""), &*me));
+    });
+    server_->Post("/password", [this](const httplib::Request& req, httplib::Response& res) {
+      auto me = RequirePost(req, res);
+      if (!me) return;
+      if (req.get_param_value("new") != req.get_param_value("again")) {
+        Send(res, 400, Page("Choose your password", PasswordForm(*me, "the two new entries differ"), &*me));
+        return;
+      }
+      v1::ControlRequest q;
+      q.mutable_passwd()->set_current_password(req.get_param_value("current"));
+      q.mutable_passwd()->set_new_password(req.get_param_value("new"));
+      auto r = Call(q, me->token);
+      if (!r.ok() || r->code() != v1::CONTROL_CODE_OK) {
+        Send(res, 400, Page("Choose your password",
+                            PasswordForm(*me, r.ok() ? r->reason() : r.status().message()), &*me));
+        return;
+      }
+      Redirect(res, "/");
+    });
     server_->Get("/intake", [this](const httplib::Request& req, httplib::Response& res) {
       auto me = Require(req, res);
       if (!me) return;
@@ -411,6 +438,19 @@ class WebServer::Impl {
           Send(res, 500, Page("Error", "<p class=\"error\">The workspace failed to answer; nothing "
                                        "was changed. See the node's log.</p>", nullptr));
         });
+  }
+
+  std::string PasswordForm(const Me& me, const std::string& error) {
+    std::string body;
+    if (!error.empty()) body += "<p class=\"error\" role=\"alert\">" + Esc(error) + "</p>";
+    return body + "<p>Choose a password only you know (10 characters or more). Your other "
+                  "sessions end.</p><form method=\"post\" action=\"/password\"><input "
+                  "type=\"hidden\" name=\"csrf\" value=\"" + Csrf(me.token) + "\"><label>Current "
+                  "password <input type=\"password\" name=\"current\" autocomplete=\"current-password\" "
+                  "required></label><label>New password <input type=\"password\" name=\"new\" "
+                  "autocomplete=\"new-password\" required minlength=\"10\"></label><label>New "
+                  "password again <input type=\"password\" name=\"again\" autocomplete=\"new-password\" "
+                  "required minlength=\"10\"></label><button>Change password</button></form>";
   }
 
   // The intake form, filled with what `req` sent (after an error) and the error next to its field.
@@ -639,6 +679,10 @@ class WebServer::Impl {
     if (!inbox.ok()) {
       if (inbox.status().code() == StatusCode::kPermissionDenied) {
         Redirect(res, "/login");
+        return;
+      }
+      if (inbox.status().field() == "password") {
+        Redirect(res, "/password");
         return;
       }
       Send(res, 403, Page("Inbox", "<p class=\"error\">" + Esc(inbox.status().message()) + "</p>", &*me));

@@ -14,7 +14,8 @@ from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--url", required=True)
@@ -51,11 +52,19 @@ for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 driver.set_page_load_timeout(30)
 os.makedirs(args.screenshots, exist_ok=True)
+def navigate(element):
+    """Clicks `element` and waits until the page it leads to has replaced this one: a click
+    returns before the navigation it starts, and a loaded machine makes that gap visible."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+
+
 def sign_in(url):
     driver.get(url + "/login")
     driver.find_element(By.NAME, "login").send_keys(args.login)
     driver.find_element(By.NAME, "password").send_keys(args.password)
-    driver.find_element(By.TAG_NAME, "button").click()
+    navigate(driver.find_element(By.TAG_NAME, "button"))
 
 
 try:
@@ -76,36 +85,36 @@ try:
         for value in ("EXPLOITATION_FORM_SEXUAL_EXPLOITATION", "CONSENT_SCOPE_SERVICES",
                       "CONSENT_SCOPE_SHARE_WITH_AGENCIES"):
             driver.find_element(By.CSS_SELECTOR, 'input[value="%s"]' % value).click()
-        driver.find_element(By.XPATH, "//form[@action='/intake']//button").click()
+        navigate(driver.find_element(By.XPATH, "//form[@action='/intake']//button"))
         check("The case was recorded" in driver.find_element(By.TAG_NAME, "body").text,
               "the intake form records the case")
-        driver.find_element(By.XPATH, "//header//button").click()
+        navigate(driver.find_element(By.XPATH, "//header//button"))
 
     driver.get(args.url + "/")
     check(driver.current_url.endswith("/login"), "an unsigned visit goes to the sign-in page")
     driver.save_screenshot(os.path.join(args.screenshots, "sign-in.png"))
     driver.find_element(By.NAME, "login").send_keys(args.login)
     driver.find_element(By.NAME, "password").send_keys("not the password")
-    driver.find_element(By.TAG_NAME, "button").click()
+    navigate(driver.find_element(By.TAG_NAME, "button"))
     check("not accepted" in driver.find_element(By.TAG_NAME, "body").text,
           "a wrong password is answered on the page")
     driver.find_element(By.NAME, "login").send_keys(args.login)
     driver.find_element(By.NAME, "password").send_keys(args.password)
-    driver.find_element(By.TAG_NAME, "button").click()
+    navigate(driver.find_element(By.TAG_NAME, "button"))
     check(driver.title.startswith("Inbox"), "signing in opens the inbox (title %r)" % driver.title)
     driver.save_screenshot(os.path.join(args.screenshots, "inbox.png"))
     links = driver.find_elements(By.CSS_SELECTOR, 'a[href="/cases/%s"]' % args.case)
     check(len(links) == 1, "the inbox lists the referred case once")
     if links:
-        links[0].click()
+        navigate(links[0])
     check(driver.title.startswith("Case"), "the case page opens")
     Select(driver.find_element(By.NAME, "action")).select_by_value("accept")
-    driver.find_element(By.XPATH, "//form[contains(@action,'/referrals/')]//button").click()
+    navigate(driver.find_element(By.XPATH, "//form[contains(@action,'/referrals/')]//button"))
     check("ACCEPTED" in driver.find_element(By.TAG_NAME, "body").text,
           "after accepting, the case page shows the referral ACCEPTED")
     driver.save_screenshot(os.path.join(args.screenshots, "case.png"))
     driver.find_element(By.NAME, "purpose").send_keys("admission interview")
-    driver.find_element(By.XPATH, "//form[contains(@action,'/personal')]//button").click()
+    navigate(driver.find_element(By.XPATH, "//form[contains(@action,'/personal')]//button"))
     no_alert(driver, "personal data page")
     body = driver.find_element(By.TAG_NAME, "body").text
     check(args.hostile in body, "the hostile name is shown as text")
@@ -113,7 +122,7 @@ try:
           "no element was injected into the page")
     check("recorded in the NRM's access log" in body, "the opening says it was recorded")
     driver.save_screenshot(os.path.join(args.screenshots, "personal-data.png"))
-    driver.find_element(By.XPATH, "//header//button").click()
+    navigate(driver.find_element(By.XPATH, "//header//button"))
     check(driver.current_url.endswith("/login"), "signing out returns to the sign-in page")
     driver.get(args.url + "/")
     check(driver.current_url.endswith("/login"), "after signing out the inbox is closed")

@@ -56,6 +56,7 @@ void AddRoleAccounts(Nrm& nrm, const std::string& node) {
     st->set_op(v1::StaffRequest::OP_ADD);
     st->set_login(LoginOf(role));
     st->set_password(kRolePassword);
+    st->set_permanent(true);
     st->add_roles(role);
     auto r = nrm.CallRaw(node, add);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -527,6 +528,30 @@ TEST(E2ePeople, SignInLockoutSessionsAndSignOutWithPassagectl) {
   p = Passagectl({"--node", fia, "login", "admin", "--password-file", "-"},
                  std::string(Nrm::kAdminPassword) + "\n", sessions, nrm.dir());
   ASSERT_EQ(p.code, 0) << p.err;
+  // A password the admin chose is temporary: the newcomer must choose their own before working.
+  p = Passagectl({"--node", fia, "staff", "add", "newbie", "--roles", "case-worker",
+                  "--password-file", "-"}, "chosen-by-admin\n", sessions, nrm.dir());
+  ASSERT_EQ(p.code, 0) << p.err;
+  const std::string newbie = sessions + "-newbie";
+  p = Passagectl({"--node", fia, "login", "newbie", "--password-file", "-"}, "chosen-by-admin\n",
+                 newbie, nrm.dir());
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.out.find("choose your own"), std::string::npos) << p.out;
+  p = Passagectl({"--node", fia, "inbox"}, "", newbie, nrm.dir());
+  EXPECT_EQ(p.code, 1) << p.err;
+  EXPECT_NE(p.err.find("passagectl passwd"), std::string::npos) << p.err;
+  p = Passagectl({"--node", fia, "passwd", "--password-file", "-"}, "wrong-current\nmy-own-secret-1\n",
+                 newbie, nrm.dir());
+  EXPECT_EQ(p.code, 1) << p.err;
+  p = Passagectl({"--node", fia, "passwd", "--password-file", "-"}, "chosen-by-admin\nshort\n", newbie,
+                 nrm.dir());
+  EXPECT_EQ(p.code, 2) << p.err;
+  p = Passagectl({"--node", fia, "passwd", "--password-file", "-"},
+                 "chosen-by-admin\nmy-own-secret-1\n", newbie, nrm.dir());
+  ASSERT_EQ(p.code, 0) << p.err;
+  p = Passagectl({"--node", fia, "inbox"}, "", newbie, nrm.dir());
+  EXPECT_EQ(p.code, 0) << p.err;
+
   p = Passagectl({"--node", fia, "staff", "log"}, "", sessions, nrm.dir());
   ASSERT_EQ(p.code, 0) << p.err;
   EXPECT_NE(p.out.find("account locked"), std::string::npos) << p.out;

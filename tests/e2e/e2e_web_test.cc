@@ -236,6 +236,38 @@ TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
   const std::string case_id = nrm.Cases("fia-karachi").back().case_id();
   EXPECT_TRUE(nrm.WaitJourney(case_id, [](const JourneyView& j) { return !j.To("shelter-a").empty(); },
                               nullptr, "the router to refer the web-recorded case"));
+  // A newcomer whose password the admin chose is sent to choose their own before anything else.
+  auto admin = nrm.SignIn("fia-karachi", "admin", Nrm::kAdminPassword);
+  ASSERT_TRUE(admin.ok());
+  v1::ControlRequest add;
+  add.set_session_token(*admin);
+  add.mutable_staff()->set_op(v1::StaffRequest::OP_ADD);
+  add.mutable_staff()->set_login("newcomer");
+  add.mutable_staff()->set_password("chosen-by-admin");
+  add.mutable_staff()->add_roles(v1::ACTOR_ROLE_CASE_WORKER);
+  ASSERT_EQ(nrm.CallRaw("fia-karachi", add)->code(), v1::CONTROL_CODE_OK);
+  auto form2 = web.Get("/login");
+  const std::string pre2 = SetCookie(form2, "psg_pre");
+  auto in2 = web.Post("/login", {{"Cookie", "psg_pre=" + pre2}},
+                      httplib::Params{{"pre", pre2}, {"login", "newcomer"}, {"password", "chosen-by-admin"}});
+  ASSERT_TRUE(in2);
+  const httplib::Headers newcomer = {{"Cookie", "psg_session=" + SetCookie(in2, "psg_session")}};
+  auto sent_away = web.Get("/", newcomer);
+  ASSERT_TRUE(sent_away);
+  EXPECT_EQ(sent_away->status, 303);
+  EXPECT_EQ(sent_away->get_header_value("Location"), "/password");
+  auto pw_page = web.Get("/password", newcomer);
+  ASSERT_TRUE(pw_page);
+  const std::string pw_csrf = Hidden(pw_page->body, "csrf");
+  auto changed = web.Post("/password", newcomer,
+                          httplib::Params{{"csrf", pw_csrf}, {"current", "chosen-by-admin"},
+                                          {"new", "my-own-secret-2"}, {"again", "my-own-secret-2"}});
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->status, 303) << changed->body;
+  auto works = web.Get("/", newcomer);
+  ASSERT_TRUE(works);
+  EXPECT_EQ(works->status, 200);
+
   // Without the form's token nothing is recorded.
   httplib::Params no_token = good;
   no_token.erase("csrf");

@@ -590,6 +590,7 @@ class Nrm {
       st->set_op(v1::StaffRequest::OP_ADD);
       st->set_login("e2e.desk");
       st->set_password(kDeskPassword);
+      st->set_permanent(true);
       for (auto r : {v1::ACTOR_ROLE_CASE_WORKER, v1::ACTOR_ROLE_SUPERVISOR,
                      v1::ACTOR_ROLE_DATA_OFFICER, v1::ACTOR_ROLE_COORDINATOR,
                      v1::ACTOR_ROLE_AUDITOR}) {

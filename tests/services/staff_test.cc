@@ -225,6 +225,38 @@ TEST_F(StaffTest, TheNodeAlwaysKeepsAnEnabledAdmin) {
             StatusCode::kFailedPrecondition);
 }
 
+TEST_F(StaffTest, AnAdminChosenPasswordIsTemporaryUntilThePersonChangesIt) {
+  ASSERT_OK(staff_->Add("cw", "", {v1::ACTOR_ROLE_CASE_WORKER}, "chosen by admin", "t"));
+  auto s = staff_->SignIn("cw", "chosen by admin");
+  ASSERT_OK(s);
+  EXPECT_TRUE(s->account.must_change_password());
+  auto other = staff_->SignIn("cw", "chosen by admin");
+  ASSERT_OK(other);
+  EXPECT_EQ(staff_->ChangeOwnPassword(s->account.staff_id(), "wrong", "my own password", s->token)
+                .code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(staff_->ChangeOwnPassword(s->account.staff_id(), "chosen by admin", "short", s->token)
+                .field(),
+            "new_password");
+  EXPECT_EQ(staff_->ChangeOwnPassword(s->account.staff_id(), "chosen by admin", "chosen by admin",
+                                      s->token)
+                .field(),
+            "new_password");
+  ASSERT_OK(staff_->ChangeOwnPassword(s->account.staff_id(), "chosen by admin", "my own password",
+                                      s->token));
+  auto still = staff_->Authenticate(s->token);
+  ASSERT_OK(still);  // this session goes on
+  EXPECT_FALSE(still->account.must_change_password());
+  EXPECT_FALSE(staff_->Authenticate(other->token).ok());  // the other one ended
+  EXPECT_FALSE(staff_->SignIn("cw", "chosen by admin").ok());
+  EXPECT_OK(staff_->SignIn("cw", "my own password"));
+  // A reset makes it temporary again; a script's agreed password is not.
+  ASSERT_OK(staff_->ResetPassword("cw", "reset by admin!", "t"));
+  EXPECT_TRUE(staff_->SignIn("cw", "reset by admin!")->account.must_change_password());
+  ASSERT_OK(staff_->Add("bot", "", {v1::ACTOR_ROLE_AUDITOR}, "agreed password", "t", false));
+  EXPECT_FALSE(staff_->SignIn("bot", "agreed password")->account.must_change_password());
+}
+
 TEST_F(StaffTest, RolesCanBeChangedAndAreDeduplicated) {
   ASSERT_OK(staff_->Add("sup", "", {v1::ACTOR_ROLE_SUPERVISOR, v1::ACTOR_ROLE_SUPERVISOR},
                         "the right password", "t"));
