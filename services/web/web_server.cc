@@ -24,12 +24,23 @@ std::string Esc(std::string_view text) {
   out.reserve(text.size() + 16);
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -91,10 +102,14 @@ std::string StatusWord(int s) { return core::ShortEnumName(v1::ReferralStatus_de
 std::string Label(const google::protobuf::EnumDescriptor* type, int value) {
   if (type == v1::CrimeType_descriptor()) {
     switch (value) {
-      case v1::CRIME_TYPE_TIP: return "trafficking in persons (TIP)";
-      case v1::CRIME_TYPE_SOM: return "smuggling of migrants (SOM)";
-      case v1::CRIME_TYPE_BOTH: return "both TIP and SOM";
-      default: break;
+      case v1::CRIME_TYPE_TIP:
+        return "trafficking in persons (TIP)";
+      case v1::CRIME_TYPE_SOM:
+        return "smuggling of migrants (SOM)";
+      case v1::CRIME_TYPE_BOTH:
+        return "both TIP and SOM";
+      default:
+        break;
     }
   }
   std::string s = core::ShortEnumName(type, value);
@@ -116,7 +131,8 @@ const std::vector<EnumField>& EnumFields() {
   static const std::vector<EnumField> kFields = {
       {"crime_type", "Crime", v1::CrimeType_descriptor(), false},
       {"sex", "Sex", v1::Sex_descriptor(), false},
-      {"identification_channel", "Identified through", v1::IdentificationChannel_descriptor(), false},
+      {"identification_channel", "Identified through", v1::IdentificationChannel_descriptor(),
+       false},
       {"exploitation_forms", "Forms of exploitation", v1::ExploitationForm_descriptor(), true},
       {"labour_sectors", "Labour sectors", v1::LabourSector_descriptor(), true},
       {"means_of_control", "Means of control", v1::MeansOfControl_descriptor(), true},
@@ -185,8 +201,10 @@ class WebServer::Impl {
     const bool loopback = host_ == "127.0.0.1" || host_ == "::1" || host_ == "localhost";
     if (!tls_ && !loopback) {
       return Status::InvalidArgument(
-          "http.listen", "plain HTTP is served only on a loopback address; give tls_cert_file and "
-                         "tls_key_file to listen on " + host_);
+          "http.listen",
+          "plain HTTP is served only on a loopback address; give tls_cert_file and "
+          "tls_key_file to listen on " +
+              host_);
     }
     if (tls_) {
       server_ = std::make_unique<httplib::SSLServer>(options_.http.tls_cert_file().c_str(),
@@ -198,7 +216,8 @@ class WebServer::Impl {
       return Status::Unavailable("the TLS certificate or key could not be read");
     }
     Routes();
-    port_ = port == 0 ? server_->bind_to_any_port(host_) : (server_->bind_to_port(host_, port) ? port : -1);
+    port_ = port == 0 ? server_->bind_to_any_port(host_)
+                      : (server_->bind_to_port(host_, port) ? port : -1);
     if (port_ <= 0) {
       return Status::Unavailable("cannot listen on " + listen);
     }
@@ -253,16 +272,22 @@ class WebServer::Impl {
   }
 
   std::string Page(const std::string& title, const std::string& body, const Me* me) const {
-    std::string h = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-                    "<title>" + Esc(title) + " - Passage</title>"
-                    "<link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><header>"
-                    "<strong>Passage</strong> <span><bdi>" + Esc(options_.agency_name) + "</bdi></span>";
+    std::string h =
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+        "<title>" +
+        Esc(title) +
+        " - Passage</title>"
+        "<link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><header>"
+        "<strong>Passage</strong> <span><bdi>" +
+        Esc(options_.agency_name) + "</bdi></span>";
     if (me != nullptr) {
-      h += " <a href=\"/\">Inbox</a> <a href=\"/intake\">New case</a><span class=\"who\">Signed in as <bdi>" + Esc(me->login) +
-           "</bdi> (" + Esc(me->roles) + ")</span><form class=\"inline\" method=\"post\" "
-           "action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"" + Csrf(me->token) +
-           "\"><button>Sign out</button></form>";
+      h += " <a href=\"/\">Inbox</a> <a href=\"/intake\">New case</a><span class=\"who\">Signed in "
+           "as <bdi>" +
+           Esc(me->login) + "</bdi> (" + Esc(me->roles) +
+           ")</span><form class=\"inline\" method=\"post\" "
+           "action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"" +
+           Csrf(me->token) + "\"><button>Sign out</button></form>";
     }
     return h + "</header><main><h1>" + Esc(title) + "</h1>" + body + "</main></body></html>";
   }
@@ -292,7 +317,9 @@ class WebServer::Impl {
     who.mutable_whoami();
     auto r = Call(who, me.token);
     if (!r.ok()) {
-      Send(res, 503, Page("Node unavailable", "<p class=\"error\">" + Esc(r.status().message()) + "</p>", nullptr));
+      Send(res, 503,
+           Page("Node unavailable", "<p class=\"error\">" + Esc(r.status().message()) + "</p>",
+                nullptr));
       return std::nullopt;
     }
     if (r->code() != v1::CONTROL_CODE_OK) {
@@ -316,10 +343,12 @@ class WebServer::Impl {
     auto me = Require(req, res);
     if (!me) return std::nullopt;
     if (!SameText(req.get_param_value("csrf"), Csrf(me->token))) {
-      Send(res, 403, Page("Form expired", "<p class=\"error\">This form is no longer valid (it was "
-                          "opened before a sign-in or a restart, or did not come from this "
-                          "workspace). Nothing was recorded. <a href=\"/\">Back to the inbox</a></p>",
-                          &*me));
+      Send(res, 403,
+           Page("Form expired",
+                "<p class=\"error\">This form is no longer valid (it was "
+                "opened before a sign-in or a restart, or did not come from this "
+                "workspace). Nothing was recorded. <a href=\"/\">Back to the inbox</a></p>",
+                &*me));
       return std::nullopt;
     }
     return me;
@@ -334,15 +363,16 @@ class WebServer::Impl {
       Redirect(res, "/password");  // an admin-set password: the person chooses their own first
       return;
     }
-    const int status = r.code() == v1::CONTROL_CODE_NOT_FOUND       ? 404
-                       : r.code() == v1::CONTROL_CODE_INVALID        ? 400
-                       : r.code() == v1::CONTROL_CODE_UNAVAILABLE    ? 503
-                       : r.code() == v1::CONTROL_CODE_INTERNAL       ? 500
-                                                                     : 403;
-    Send(res, status, Page("Not done", "<p class=\"error\">" +
-                                           (r.field().empty() ? "" : "<b>" + Esc(r.field()) + "</b>: ") +
-                                           Esc(r.reason()) + "</p><p><a href=\"/\">Back to the inbox</a></p>",
-                           &me));
+    const int status = r.code() == v1::CONTROL_CODE_NOT_FOUND     ? 404
+                       : r.code() == v1::CONTROL_CODE_INVALID     ? 400
+                       : r.code() == v1::CONTROL_CODE_UNAVAILABLE ? 503
+                       : r.code() == v1::CONTROL_CODE_INTERNAL    ? 500
+                                                                  : 403;
+    Send(res, status,
+         Page("Not done",
+              "<p class=\"error\">" + (r.field().empty() ? "" : "<b>" + Esc(r.field()) + "</b>: ") +
+                  Esc(r.reason()) + "</p><p><a href=\"/\">Back to the inbox</a></p>",
+              &me));
   }
 
   // ---- routes ----
@@ -385,7 +415,8 @@ class WebServer::Impl {
                                        "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
       Redirect(res, "/login");
     });
-    server_->Get("/", [this](const httplib::Request& req, httplib::Response& res) { Inbox(req, res); });
+    server_->Get("/",
+                 [this](const httplib::Request& req, httplib::Response& res) { Inbox(req, res); });
     server_->Get("/password", [this](const httplib::Request& req, httplib::Response& res) {
       auto me = Require(req, res);
       if (!me) return;
@@ -395,7 +426,8 @@ class WebServer::Impl {
       auto me = RequirePost(req, res);
       if (!me) return;
       if (req.get_param_value("new") != req.get_param_value("again")) {
-        Send(res, 400, Page("Choose your password", PasswordForm(*me, "the two new entries differ"), &*me));
+        Send(res, 400,
+             Page("Choose your password", PasswordForm(*me, "the two new entries differ"), &*me));
         return;
       }
       v1::ControlRequest q;
@@ -403,8 +435,9 @@ class WebServer::Impl {
       q.mutable_passwd()->set_new_password(req.get_param_value("new"));
       auto r = Call(q, me->token);
       if (!r.ok() || r->code() != v1::CONTROL_CODE_OK) {
-        Send(res, 400, Page("Choose your password",
-                            PasswordForm(*me, r.ok() ? r->reason() : r.status().message()), &*me));
+        Send(res, 400,
+             Page("Choose your password",
+                  PasswordForm(*me, r.ok() ? r->reason() : r.status().message()), &*me));
         return;
       }
       Redirect(res, "/");
@@ -417,9 +450,10 @@ class WebServer::Impl {
     server_->Post("/intake", [this](const httplib::Request& req, httplib::Response& res) {
       Intake(req, res);
     });
-    server_->Get(R"(/cases/([0-9a-f-]{36}))", [this](const httplib::Request& req, httplib::Response& res) {
-      CasePage(req, res, req.matches[1]);
-    });
+    server_->Get(R"(/cases/([0-9a-f-]{36}))",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   CasePage(req, res, req.matches[1]);
+                 });
     server_->Post(R"(/cases/([0-9a-f-]{36})/personal)",
                   [this](const httplib::Request& req, httplib::Response& res) {
                     Personal(req, res, req.matches[1]);
@@ -430,27 +464,34 @@ class WebServer::Impl {
                   });
     server_->set_error_handler([this](const httplib::Request&, httplib::Response& res) {
       if (res.status == 404 && res.body.empty()) {
-        Send(res, 404, Page("Not found", "<p>There is no such page. <a href=\"/\">Inbox</a></p>", nullptr));
+        Send(res, 404,
+             Page("Not found", "<p>There is no such page. <a href=\"/\">Inbox</a></p>", nullptr));
       }
     });
     server_->set_exception_handler(
         [this](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-          Send(res, 500, Page("Error", "<p class=\"error\">The workspace failed to answer; nothing "
-                                       "was changed. See the node's log.</p>", nullptr));
+          Send(res, 500,
+               Page("Error",
+                    "<p class=\"error\">The workspace failed to answer; nothing "
+                    "was changed. See the node's log.</p>",
+                    nullptr));
         });
   }
 
   std::string PasswordForm(const Me& me, const std::string& error) {
     std::string body;
     if (!error.empty()) body += "<p class=\"error\" role=\"alert\">" + Esc(error) + "</p>";
-    return body + "<p>Choose a password only you know (10 characters or more). Your other "
-                  "sessions end.</p><form method=\"post\" action=\"/password\"><input "
-                  "type=\"hidden\" name=\"csrf\" value=\"" + Csrf(me.token) + "\"><label>Current "
-                  "password <input type=\"password\" name=\"current\" autocomplete=\"current-password\" "
-                  "required></label><label>New password <input type=\"password\" name=\"new\" "
-                  "autocomplete=\"new-password\" required minlength=\"10\"></label><label>New "
-                  "password again <input type=\"password\" name=\"again\" autocomplete=\"new-password\" "
-                  "required minlength=\"10\"></label><button>Change password</button></form>";
+    return body +
+           "<p>Choose a password only you know (10 characters or more). Your other "
+           "sessions end.</p><form method=\"post\" action=\"/password\"><input "
+           "type=\"hidden\" name=\"csrf\" value=\"" +
+           Csrf(me.token) +
+           "\"><label>Current "
+           "password <input type=\"password\" name=\"current\" autocomplete=\"current-password\" "
+           "required></label><label>New password <input type=\"password\" name=\"new\" "
+           "autocomplete=\"new-password\" required minlength=\"10\"></label><label>New "
+           "password again <input type=\"password\" name=\"again\" autocomplete=\"new-password\" "
+           "required minlength=\"10\"></label><button>Change password</button></form>";
   }
 
   // The intake form, filled with what `req` sent (after an error) and the error next to its field.
@@ -459,15 +500,18 @@ class WebServer::Impl {
     std::string body;
     if (!error.empty()) {
       body += "<p class=\"error\" role=\"alert\">Nothing was recorded: " +
-              (error_field.empty() ? "" : "<b>" + Esc(error_field) + "</b>: ") + Esc(error) + "</p>";
+              (error_field.empty() ? "" : "<b>" + Esc(error_field) + "</b>: ") + Esc(error) +
+              "</p>";
     }
     auto note = [&](const std::string& name) {
       return FormField(error_field) == name && !error.empty()
                  ? "<span class=\"error\">" + Esc(error) + "</span>"
                  : std::string();
     };
-    body += "<form method=\"post\" action=\"/intake\"><input type=\"hidden\" name=\"csrf\" "
-            "value=\"" + Csrf(me.token) + "\">";
+    body +=
+        "<form method=\"post\" action=\"/intake\"><input type=\"hidden\" name=\"csrf\" "
+        "value=\"" +
+        Csrf(me.token) + "\">";
     for (const EnumField& f : EnumFields()) {
       std::vector<std::string> chosen;
       for (size_t i = 0; i < req.get_param_value_count(f.name); ++i) {
@@ -487,31 +531,36 @@ class WebServer::Impl {
         }
         body += "</fieldset>";
       } else {
-        body += "<label>" + std::string(f.label) + " <select name=\"" + f.name + "\"><option value=\"\">"
+        body += "<label>" + std::string(f.label) + " <select name=\"" + f.name +
+                "\"><option value=\"\">"
                 "</option>";
         for (int i = 0; i < f.type->value_count(); ++i) {
           const auto* v = f.type->value(i);
           if (v->number() == 0) continue;
-          body += "<option value=\"" + v->name() + "\"" + (is_chosen(v->name()) ? " selected" : "") +
-                  ">" + Esc(Label(f.type, v->number())) + "</option>";
+          body += "<option value=\"" + v->name() + "\"" +
+                  (is_chosen(v->name()) ? " selected" : "") + ">" +
+                  Esc(Label(f.type, v->number())) + "</option>";
         }
         body += "</select>" + note(f.name) + "</label>";
       }
     }
     body += "<label><input type=\"checkbox\" name=\"age_estimated\" value=\"1\"" +
-            std::string(req.has_param("age_estimated") ? " checked" : "") + "> Age is estimated</label>";
+            std::string(req.has_param("age_estimated") ? " checked" : "") +
+            "> Age is estimated</label>";
     body += "<label><input type=\"checkbox\" name=\"wishes_to_return\" value=\"1\"" +
             std::string(req.has_param("wishes_to_return") ? " checked" : "") +
             "> Wishes to return home</label><label>Consents given by <select name=\"given_by\">"
             "<option value=\"CONSENT_GIVER_SELF\">the person</option><option "
             "value=\"CONSENT_GIVER_GUARDIAN\"" +
-            std::string(req.get_param_value("given_by") == "CONSENT_GIVER_GUARDIAN" ? " selected" : "") +
+            std::string(req.get_param_value("given_by") == "CONSENT_GIVER_GUARDIAN" ? " selected"
+                                                                                    : "") +
             ">a guardian</option></select></label>";
     bool personal_heading = false;
     for (const TextField& f : TextFields()) {
       if (f.personal && !personal_heading) {
-        body += "<h2>Personal data (sealed on this node; only agencies the victim agreed to share "
-                "with can open it)</h2>";
+        body +=
+            "<h2>Personal data (sealed on this node; only agencies the victim agreed to share "
+            "with can open it)</h2>";
         personal_heading = true;
       }
       const std::string value = req.get_param_value(f.name);
@@ -547,14 +596,18 @@ class WebServer::Impl {
           return;
         }
         const std::string name = f.name;
-        if (name == "crime_type") in->set_crime_type(static_cast<v1::CrimeType>(ev->number()));
-        else if (name == "sex") p->set_sex(static_cast<v1::Sex>(ev->number()));
+        if (name == "crime_type")
+          in->set_crime_type(static_cast<v1::CrimeType>(ev->number()));
+        else if (name == "sex")
+          p->set_sex(static_cast<v1::Sex>(ev->number()));
         else if (name == "identification_channel")
           p->set_identification_channel(static_cast<v1::IdentificationChannel>(ev->number()));
         else if (name == "exploitation_forms")
           p->add_exploitation_forms(static_cast<v1::ExploitationForm>(ev->number()));
-        else if (name == "labour_sectors") p->add_labour_sectors(static_cast<v1::LabourSector>(ev->number()));
-        else if (name == "means_of_control") p->add_means_of_control(static_cast<v1::MeansOfControl>(ev->number()));
+        else if (name == "labour_sectors")
+          p->add_labour_sectors(static_cast<v1::LabourSector>(ev->number()));
+        else if (name == "means_of_control")
+          p->add_means_of_control(static_cast<v1::MeansOfControl>(ev->number()));
         else if (name == "recruiter_relations")
           p->add_recruiter_relations(static_cast<v1::RecruiterRelation>(ev->number()));
         else if (name == "consents") {
@@ -610,8 +663,8 @@ class WebServer::Impl {
     }
     auto r = Call(q, me->token);
     if (!r.ok()) {
-      Send(res, 503, Page("Not recorded", "<p class=\"error\">" + Esc(r.status().message()) +
-                                              "</p>", &*me));
+      Send(res, 503,
+           Page("Not recorded", "<p class=\"error\">" + Esc(r.status().message()) + "</p>", &*me));
       return;
     }
     if (r->code() == v1::CONTROL_CODE_INVALID) {
@@ -623,17 +676,20 @@ class WebServer::Impl {
       return;
     }
     const std::string case_id = r->case_ids_size() > 0 ? r->case_ids(0) : "";
-    std::string body = "<p class=\"ok\">The case was recorded. The referral engine sends the "
-                       "referrals the rules call for.</p>";
+    std::string body =
+        "<p class=\"ok\">The case was recorded. The referral engine sends the "
+        "referrals the rules call for.</p>";
     // The node's warnings (possible duplicates) are lines after the first.
     const std::string& text = r->text();
     for (size_t pos = text.find('\n'); pos != std::string::npos;) {
       size_t end = text.find('\n', pos + 1);
-      const std::string line = text.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
+      const std::string line =
+          text.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
       if (!line.empty()) body += "<p class=\"error\">" + Esc(line) + "</p>";
       pos = end;
     }
-    body += "<p><a href=\"/cases/" + Esc(case_id) + "\">Open the case</a> or <a href=\"/intake\">"
+    body += "<p><a href=\"/cases/" + Esc(case_id) +
+            "\">Open the case</a> or <a href=\"/intake\">"
             "record another</a>.</p>";
     Send(res, 200, Page("Case recorded", body, &*me));
   }
@@ -643,12 +699,15 @@ class WebServer::Impl {
     randombytes_buf(b, sizeof(b));
     const std::string pre = Hex(b, sizeof(b));
     res.set_header("Set-Cookie", std::string(kPreCookie) + "=" + pre +
-                                     "; Path=/login; HttpOnly; SameSite=Strict" + (tls_ ? "; Secure" : ""));
+                                     "; Path=/login; HttpOnly; SameSite=Strict" +
+                                     (tls_ ? "; Secure" : ""));
     std::string body;
     if (!error.empty()) body += "<p class=\"error\" role=\"alert\">" + Esc(error) + "</p>";
     body += "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"pre\" value=\"" +
-            pre + "\"><label>Login <input name=\"login\" autocomplete=\"username\" required></label>"
-            "<label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" "
+            pre +
+            "\"><label>Login <input name=\"login\" autocomplete=\"username\" required></label>"
+            "<label>Password <input name=\"password\" type=\"password\" "
+            "autocomplete=\"current-password\" "
             "required></label><button>Sign in</button></form>";
     Send(res, error.empty() ? 200 : 401, Page("Sign in", body, nullptr));
   }
@@ -666,7 +725,8 @@ class WebServer::Impl {
     v1::ReferralList list;
     google::protobuf::util::JsonParseOptions o;
     o.ignore_unknown_fields = true;
-    if (!google::protobuf::util::JsonStringToMessage("{\"referrals\":" + r.json() + "}", &list, o).ok()) {
+    if (!google::protobuf::util::JsonStringToMessage("{\"referrals\":" + r.json() + "}", &list, o)
+             .ok()) {
       return Status::Internal("the node's inbox does not parse");
     }
     return std::vector<v1::Referral>(list.referrals().begin(), list.referrals().end());
@@ -685,26 +745,30 @@ class WebServer::Impl {
         Redirect(res, "/password");
         return;
       }
-      Send(res, 403, Page("Inbox", "<p class=\"error\">" + Esc(inbox.status().message()) + "</p>", &*me));
+      Send(res, 403,
+           Page("Inbox", "<p class=\"error\">" + Esc(inbox.status().message()) + "</p>", &*me));
       return;
     }
     int page = 0;
     try {
-      page = std::max(0, std::stoi(req.get_param_value("page").empty() ? "0" : req.get_param_value("page")));
+      page = std::max(
+          0, std::stoi(req.get_param_value("page").empty() ? "0" : req.get_param_value("page")));
     } catch (...) {
       page = 0;
     }
     const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
     const int total = static_cast<int>(inbox->size());
-    std::string body = "<p>" + std::to_string(total) + " referral(s), most urgent first.</p>"
+    std::string body = "<p>" + std::to_string(total) +
+                       " referral(s), most urgent first.</p>"
                        "<table><thead><tr><th>Priority</th><th>Service</th><th>Status</th>"
                        "<th>From</th><th>Respond by</th><th>Case</th></tr></thead><tbody>";
     for (int i = page * kPageSize; i < std::min(total, (page + 1) * kPageSize); ++i) {
       const v1::Referral& r = (*inbox)[static_cast<size_t>(i)];
-      const bool overdue = r.respond_by_ms() != 0 && r.respond_by_ms() < now &&
-                           (r.status() == v1::REFERRAL_STATUS_SENT ||
-                            r.status() == v1::REFERRAL_STATUS_RECEIVED);
+      const bool overdue =
+          r.respond_by_ms() != 0 && r.respond_by_ms() < now &&
+          (r.status() == v1::REFERRAL_STATUS_SENT || r.status() == v1::REFERRAL_STATUS_RECEIVED);
       body += "<tr><td>" + Esc(core::ShortEnumName(v1::Priority_descriptor(), r.priority())) +
               "</td><td>" + Esc(core::ShortEnumName(v1::ServiceType_descriptor(), r.service())) +
               "</td><td>" + Esc(StatusWord(r.status())) + "</td><td><bdi>" + Esc(r.from_agency()) +
@@ -715,7 +779,8 @@ class WebServer::Impl {
     }
     body += "</tbody></table><p>";
     if (page > 0) body += "<a href=\"/?page=" + std::to_string(page - 1) + "\">previous</a> ";
-    if ((page + 1) * kPageSize < total) body += "<a href=\"/?page=" + std::to_string(page + 1) + "\">next</a>";
+    if ((page + 1) * kPageSize < total)
+      body += "<a href=\"/?page=" + std::to_string(page + 1) + "\">next</a>";
     body += "</p>";
     Send(res, 200, Page("Inbox", body, &*me));
   }
@@ -727,7 +792,8 @@ class WebServer::Impl {
     j.mutable_journey()->set_case_id(case_id);
     auto journey = Call(j, me->token);
     if (!journey.ok()) {
-      Send(res, 503, Page("Case", "<p class=\"error\">" + Esc(journey.status().message()) + "</p>", &*me));
+      Send(res, 503,
+           Page("Case", "<p class=\"error\">" + Esc(journey.status().message()) + "</p>", &*me));
       return;
     }
     if (journey->code() != v1::CONTROL_CODE_OK) {
@@ -740,22 +806,24 @@ class WebServer::Impl {
     if (inbox.ok()) {
       for (const v1::Referral& r : *inbox) {
         if (r.case_id() != case_id) continue;
-        body += "<section><h2>Referral for " +
-                Esc(core::ShortEnumName(v1::ServiceType_descriptor(), r.service())) + " - " +
-                Esc(StatusWord(r.status())) + "</h2><form method=\"post\" action=\"/referrals/" +
-                Esc(r.referral_id()) + "\"><input type=\"hidden\" name=\"csrf\" value=\"" + csrf +
-                "\"><input type=\"hidden\" name=\"case\" value=\"" + Esc(case_id) + "\">"
-                "<label>Action <select name=\"action\"><option value=\"accept\">Accept</option>"
-                "<option value=\"reject\">Decline</option><option value=\"start\">Start</option>"
-                "<option value=\"complete\">Complete</option><option value=\"fail\">Could not help"
-                "</option></select></label><label>Reason (decline) <select name=\"reason\">"
-                "<option value=\"\"></option><option value=\"REJECT_REASON_CAPACITY_FULL\">Capacity "
-                "full</option><option value=\"REJECT_REASON_OUT_OF_SCOPE\">Out of scope</option>"
-                "<option value=\"REJECT_REASON_INELIGIBLE\">Ineligible</option><option "
-                "value=\"REJECT_REASON_VICTIM_DECLINED\">Victim declined</option><option "
-                "value=\"REJECT_REASON_OTHER\">Other</option></select></label><label>Outcome "
-                "(complete, could not help) <input name=\"outcome\" maxlength=\"500\"></label>"
-                "<button>Record</button></form></section>";
+        body +=
+            "<section><h2>Referral for " +
+            Esc(core::ShortEnumName(v1::ServiceType_descriptor(), r.service())) + " - " +
+            Esc(StatusWord(r.status())) + "</h2><form method=\"post\" action=\"/referrals/" +
+            Esc(r.referral_id()) + "\"><input type=\"hidden\" name=\"csrf\" value=\"" + csrf +
+            "\"><input type=\"hidden\" name=\"case\" value=\"" + Esc(case_id) +
+            "\">"
+            "<label>Action <select name=\"action\"><option value=\"accept\">Accept</option>"
+            "<option value=\"reject\">Decline</option><option value=\"start\">Start</option>"
+            "<option value=\"complete\">Complete</option><option value=\"fail\">Could not help"
+            "</option></select></label><label>Reason (decline) <select name=\"reason\">"
+            "<option value=\"\"></option><option value=\"REJECT_REASON_CAPACITY_FULL\">Capacity "
+            "full</option><option value=\"REJECT_REASON_OUT_OF_SCOPE\">Out of scope</option>"
+            "<option value=\"REJECT_REASON_INELIGIBLE\">Ineligible</option><option "
+            "value=\"REJECT_REASON_VICTIM_DECLINED\">Victim declined</option><option "
+            "value=\"REJECT_REASON_OTHER\">Other</option></select></label><label>Outcome "
+            "(complete, could not help) <input name=\"outcome\" maxlength=\"500\"></label>"
+            "<button>Record</button></form></section>";
       }
     }
     body += "<section><h2>Personal data</h2><form method=\"post\" action=\"/cases/" + Esc(case_id) +
@@ -770,13 +838,18 @@ class WebServer::Impl {
     auto me = RequirePost(req, res);
     if (!me) return;
     static const std::map<std::string, v1::ReferralStatus> kActions = {
-        {"accept", v1::REFERRAL_STATUS_ACCEPTED}, {"reject", v1::REFERRAL_STATUS_REJECTED},
-        {"start", v1::REFERRAL_STATUS_IN_PROGRESS}, {"complete", v1::REFERRAL_STATUS_COMPLETED},
+        {"accept", v1::REFERRAL_STATUS_ACCEPTED},
+        {"reject", v1::REFERRAL_STATUS_REJECTED},
+        {"start", v1::REFERRAL_STATUS_IN_PROGRESS},
+        {"complete", v1::REFERRAL_STATUS_COMPLETED},
         {"fail", v1::REFERRAL_STATUS_FAILED}};
     auto it = kActions.find(req.get_param_value("action"));
     if (it == kActions.end()) {
-      Send(res, 400, Page("Not done", "<p class=\"error\"><b>action</b>: choose one of the listed "
-                                      "actions</p>", &*me));
+      Send(res, 400,
+           Page("Not done",
+                "<p class=\"error\"><b>action</b>: choose one of the listed "
+                "actions</p>",
+                &*me));
       return;
     }
     v1::ControlRequest q;
@@ -786,15 +859,19 @@ class WebServer::Impl {
     v1::RejectReason reason = v1::REJECT_REASON_UNSPECIFIED;
     if (!req.get_param_value("reason").empty() &&
         !v1::RejectReason_Parse(req.get_param_value("reason"), &reason)) {
-      Send(res, 400, Page("Not done", "<p class=\"error\"><b>reason</b>: not a reason this "
-                                      "workspace offers</p>", &*me));
+      Send(res, 400,
+           Page("Not done",
+                "<p class=\"error\"><b>reason</b>: not a reason this "
+                "workspace offers</p>",
+                &*me));
       return;
     }
     a->set_reason(reason);
     a->set_outcome(req.get_param_value("outcome"));
     auto r = Call(q, me->token);
     if (!r.ok()) {
-      Send(res, 503, Page("Not done", "<p class=\"error\">" + Esc(r.status().message()) + "</p>", &*me));
+      Send(res, 503,
+           Page("Not done", "<p class=\"error\">" + Esc(r.status().message()) + "</p>", &*me));
       return;
     }
     if (r->code() != v1::CONTROL_CODE_OK) {
@@ -814,7 +891,8 @@ class WebServer::Impl {
     q.mutable_personal()->set_purpose(req.get_param_value("purpose"));
     auto r = Call(q, me->token);
     if (!r.ok()) {
-      Send(res, 503, Page("Not opened", "<p class=\"error\">" + Esc(r.status().message()) + "</p>", &*me));
+      Send(res, 503,
+           Page("Not opened", "<p class=\"error\">" + Esc(r.status().message()) + "</p>", &*me));
       return;
     }
     if (r->code() != v1::CONTROL_CODE_OK) {
@@ -825,9 +903,12 @@ class WebServer::Impl {
     google::protobuf::util::JsonParseOptions o;
     o.ignore_unknown_fields = true;
     (void)google::protobuf::util::JsonStringToMessage(r->json(), &pd, o);
-    std::string body = "<p class=\"ok\">This opening was recorded in the NRM's access log.</p><table>";
+    std::string body =
+        "<p class=\"ok\">This opening was recorded in the NRM's access log.</p><table>";
     auto row = [&](const char* label, const std::string& value) {
-      if (!value.empty()) body += "<tr><th>" + std::string(label) + "</th><td><bdi>" + Esc(value) + "</bdi></td></tr>";
+      if (!value.empty())
+        body +=
+            "<tr><th>" + std::string(label) + "</th><td><bdi>" + Esc(value) + "</bdi></td></tr>";
     };
     row("Given name", pd.given_name());
     row("Family name", pd.family_name());

@@ -8,9 +8,10 @@
 // the node's control endpoint (ctl::CallNode), so the node's single thread stays the only owner of
 // its state. The browser holds the node session token in an HttpOnly, SameSite=Strict cookie
 // (Secure under TLS); every form carries a CSRF token derived from the session with a secret made
-// at start; the sign-in form a double-submit token. Every response carries a Content-Security-Policy
-// without script, X-Frame-Options DENY, nosniff, no-referrer and Cache-Control no-store. No personal
-// data goes in a URL: case ids are random UUIDs, personal data is shown only in the answer to a POST.
+// at start; the sign-in form a double-submit token. Every response carries a
+// Content-Security-Policy without script, X-Frame-Options DENY, nosniff, no-referrer and
+// Cache-Control no-store. No personal data goes in a URL: case ids are random UUIDs, personal data
+// is shown only in the answer to a POST.
 //
 // Limits: English only; plain HTTP only on a loopback address (TLS with a certificate and key
 // otherwise); pages of 50 referrals.

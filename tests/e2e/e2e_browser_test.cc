@@ -17,16 +17,13 @@ namespace {
 TEST(E2eBrowser, ShelterCaseWorkerAcceptsAndOpensPersonalDataInChromium) {
   for (const char* tool : {"/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/python3"}) {
     ASSERT_TRUE(std::filesystem::exists(tool))
-        << tool << " is missing: scripts/install-deps.sh installs chromium, chromium-driver and "
-                   "python3-selenium";
+        << tool
+        << " is missing: scripts/install-deps.sh installs chromium, chromium-driver and "
+           "python3-selenium";
   }
   NrmOptions o;
   o.http = true;
-  auto rule = Rule("womens-shelter", v1::SERVICE_TYPE_SHELTER, v1::PRIORITY_URGENT, 3600,
-                   {v1::AGENCY_TYPE_SHELTER});
-  rule.mutable_when()->add_sex_in(v1::SEX_FEMALE);
-  v1::RuleSet rules;
-  *rules.add_rules() = rule;
+  const v1::RuleSet rules = WomenToShelterRules();
   Nrm nrm({FirstResponder("fia-karachi"),
            Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER}, 0,
                       /*auto_accept=*/false)},
@@ -38,10 +35,13 @@ TEST(E2eBrowser, ShelterCaseWorkerAcceptsAndOpensPersonalDataInChromium) {
   in.mutable_personal()->set_family_name("\"><img src=x onerror=alert(2)>");
   auto c = nrm.Intake("fia-karachi", in);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  ASSERT_TRUE(nrm.WaitJourney(*c, [](const JourneyView& j) {
-    auto to = j.To("shelter-a");
-    return to.size() == 1 && to[0]->status == "RECEIVED";
-  }, nullptr, "the referral to shelter-a to be RECEIVED"));
+  ASSERT_TRUE(nrm.WaitJourney(
+      *c,
+      [](const JourneyView& j) {
+        auto to = j.To("shelter-a");
+        return to.size() == 1 && to[0]->status == "RECEIVED";
+      },
+      nullptr, "the referral to shelter-a to be RECEIVED"));
   ASSERT_TRUE(nrm.DeskSession("shelter-a").ok());
   ASSERT_TRUE(nrm.DeskSession("fia-karachi").ok());
   const int port = nrm.HttpPort("shelter-a");
@@ -49,15 +49,23 @@ TEST(E2eBrowser, ShelterCaseWorkerAcceptsAndOpensPersonalDataInChromium) {
 
   const std::string script = std::string(PASSAGE_SOURCE_DIR) + "/tests/browser/workspace_flow.py";
   const std::string shots = std::string(PASSAGE_BINARY_DIR) + "/screenshots";
-  std::vector<std::string> args = {"/usr/bin/python3", script,
-                                   "--url", "http://127.0.0.1:" + std::to_string(port),
-                                   "--login", "e2e.desk",
-                                   "--password", Nrm::kDeskPassword,
-                                   "--case", *c,
-                                   "--hostile", hostile,
-                                   "--screenshots", shots,
-                                   "--intake-url",
-                                   "http://127.0.0.1:" + std::to_string(nrm.HttpPort("fia-karachi"))};
+  std::vector<std::string> args = {
+      "/usr/bin/python3",
+      script,
+      "--url",
+      "http://127.0.0.1:" + std::to_string(port),
+      "--login",
+      "e2e.desk",
+      "--password",
+      Nrm::kDeskPassword,
+      "--case",
+      *c,
+      "--hostile",
+      hostile,
+      "--screenshots",
+      shots,
+      "--intake-url",
+      "http://127.0.0.1:" + std::to_string(nrm.HttpPort("fia-karachi"))};
   const std::string out = nrm.dir() + "/browser.log";
   pid_t pid = fork();
   if (pid == 0) {

@@ -30,15 +30,6 @@ constexpr const char* kRolePassword = "role-test-password";
 
 std::string LoginOf(v1::ActorRole r) { return "r-" + std::to_string(static_cast<int>(r)); }
 
-v1::RuleSet ShelterRules() {
-  auto r = Rule("womens-shelter", v1::SERVICE_TYPE_SHELTER, v1::PRIORITY_URGENT, 3600,
-                {v1::AGENCY_TYPE_SHELTER});
-  r.mutable_when()->add_sex_in(v1::SEX_FEMALE);
-  v1::RuleSet set;
-  *set.add_rules() = r;
-  return set;
-}
-
 std::vector<AgencySpec> Agencies() {
   return {FirstResponder("fia-karachi"),
           Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER}, 0,
@@ -161,7 +152,7 @@ std::vector<Row> Table(const std::string& case_id, const std::string& referral_i
 }
 
 TEST(E2ePeople, EveryCommandAndRoleOfTheRoleTable) {
-  Nrm nrm(Agencies(), ShelterRules());
+  Nrm nrm(Agencies(), WomenToShelterRules());
   ASSERT_TRUE(nrm.Start());
   auto c = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -246,7 +237,7 @@ TEST(E2ePeople, EveryCommandAndRoleOfTheRoleTable) {
 // The small-cell threshold is the NRM's policy: nobody goes below it; only a data officer may go
 // above it.
 TEST(E2ePeople, SmallCellThresholdIsAPolicyNotAFlag) {
-  Nrm nrm(Agencies(), ShelterRules());
+  Nrm nrm(Agencies(), WomenToShelterRules());
   ASSERT_TRUE(nrm.Start());
   AddRoleAccounts(nrm, "fia-karachi");
   auto stats = [&](v1::ActorRole role, uint32_t k) {
@@ -276,15 +267,18 @@ TEST(E2ePeople, SmallCellThresholdIsAPolicyNotAFlag) {
 // attempt; once it accepts, its read is recorded as a read. A recipient that declines without
 // opening anything leaves no read of PERSONAL behind.
 TEST(E2ePeople, TheAccessLogRecordsRefusedAttemptsAndNoReadBeforeAcceptance) {
-  Nrm nrm(Agencies(), ShelterRules());
+  Nrm nrm(Agencies(), WomenToShelterRules());
   ASSERT_TRUE(nrm.Start());
   auto c = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   JourneyView j;
-  ASSERT_TRUE(nrm.WaitJourney(*c, [](const JourneyView& j) {
-    auto to = j.To("shelter-a");
-    return to.size() == 1 && to[0]->status == "RECEIVED";
-  }, &j, "the referral to shelter-a to be RECEIVED"));
+  ASSERT_TRUE(nrm.WaitJourney(
+      *c,
+      [](const JourneyView& j) {
+        auto to = j.To("shelter-a");
+        return to.size() == 1 && to[0]->status == "RECEIVED";
+      },
+      &j, "the referral to shelter-a to be RECEIVED"));
   const std::string referral = j.To("shelter-a")[0]->referral_id;
 
   auto personal = [&](const std::string& case_id) {
@@ -344,10 +338,13 @@ TEST(E2ePeople, TheAccessLogRecordsRefusedAttemptsAndNoReadBeforeAcceptance) {
   // A second case that shelter-a declines without opening: no PERSONAL read of it anywhere.
   auto c2 = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
   ASSERT_TRUE(c2.ok());
-  ASSERT_TRUE(nrm.WaitJourney(*c2, [](const JourneyView& j) {
-    auto to = j.To("shelter-a");
-    return to.size() == 1 && to[0]->status == "RECEIVED";
-  }, &j, "the second referral to shelter-a to be RECEIVED"));
+  ASSERT_TRUE(nrm.WaitJourney(
+      *c2,
+      [](const JourneyView& j) {
+        auto to = j.To("shelter-a");
+        return to.size() == 1 && to[0]->status == "RECEIVED";
+      },
+      &j, "the second referral to shelter-a to be RECEIVED"));
   auto rej = nrm.Act("shelter-a", j.To("shelter-a")[0]->referral_id, v1::REFERRAL_STATUS_REJECTED,
                      "", v1::REJECT_REASON_CAPACITY_FULL);
   ASSERT_TRUE(rej.ok());
@@ -365,23 +362,27 @@ TEST(E2ePeople, RecipientOpensPersonalDataWhileTheOwnerIsOffline) {
   std::vector<AgencySpec> agencies = Agencies();
   agencies.push_back(Protection("shelter-b", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER}));
   agencies.back().region = "PK-PB";  // the rule prefers shelter-a; shelter-b gets no referral
-  v1::RuleSet rules = ShelterRules();
+  v1::RuleSet rules = WomenToShelterRules();
   rules.mutable_rules(0)->set_prefer_same_region(true);
   Nrm nrm(agencies, rules);
   ASSERT_TRUE(nrm.Start());
   auto c = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   JourneyView j;
-  ASSERT_TRUE(nrm.WaitJourney(*c, [](const JourneyView& j) {
-    auto to = j.To("shelter-a");
-    return to.size() == 1 && to[0]->status == "RECEIVED";
-  }, &j, "the referral to shelter-a to be RECEIVED"));
+  ASSERT_TRUE(nrm.WaitJourney(
+      *c,
+      [](const JourneyView& j) {
+        auto to = j.To("shelter-a");
+        return to.size() == 1 && to[0]->status == "RECEIVED";
+      },
+      &j, "the referral to shelter-a to be RECEIVED"));
   ASSERT_TRUE(j.To("shelter-b").empty()) << j.Summary();
   const std::string referral = j.To("shelter-a")[0]->referral_id;
   // The escrow is in the log, as the owner's own event.
   bool escrowed = false;
   for (const auto& e : j.entries) {
-    escrowed |= e.agency == "fia-karachi" && e.text.find("key with the broker") != std::string::npos;
+    escrowed |=
+        e.agency == "fia-karachi" && e.text.find("key with the broker") != std::string::npos;
   }
   EXPECT_TRUE(escrowed) << nrm.JourneyText(*c);
 
@@ -427,7 +428,7 @@ TEST(E2ePeople, RecipientOpensPersonalDataWhileTheOwnerIsOffline) {
 TEST(E2ePeople, IntakeWarnsOfACaseForTheSamePersonAtAnotherAgency) {
   std::vector<AgencySpec> agencies = Agencies();
   agencies.push_back(FirstResponder("sindh-police"));
-  Nrm nrm(agencies, ShelterRules());
+  Nrm nrm(agencies, WomenToShelterRules());
   ASSERT_TRUE(nrm.Start());
   auto intake = [&](const std::string& node, const std::string& given, const std::string& family,
                     const std::string& dob) {
@@ -491,7 +492,7 @@ Proc Passagectl(const std::vector<std::string>& args, const std::string& input,
 }
 
 TEST(E2ePeople, SignInLockoutSessionsAndSignOutWithPassagectl) {
-  Nrm nrm(Agencies(), ShelterRules());
+  Nrm nrm(Agencies(), WomenToShelterRules());
   ASSERT_TRUE(nrm.Start());
   AddRoleAccounts(nrm, "fia-karachi");
   ASSERT_TRUE(nrm.DeskSession("shelter-a").ok());
@@ -529,8 +530,9 @@ TEST(E2ePeople, SignInLockoutSessionsAndSignOutWithPassagectl) {
                  std::string(Nrm::kAdminPassword) + "\n", sessions, nrm.dir());
   ASSERT_EQ(p.code, 0) << p.err;
   // A password the admin chose is temporary: the newcomer must choose their own before working.
-  p = Passagectl({"--node", fia, "staff", "add", "newbie", "--roles", "case-worker",
-                  "--password-file", "-"}, "chosen-by-admin\n", sessions, nrm.dir());
+  p = Passagectl(
+      {"--node", fia, "staff", "add", "newbie", "--roles", "case-worker", "--password-file", "-"},
+      "chosen-by-admin\n", sessions, nrm.dir());
   ASSERT_EQ(p.code, 0) << p.err;
   const std::string newbie = sessions + "-newbie";
   p = Passagectl({"--node", fia, "login", "newbie", "--password-file", "-"}, "chosen-by-admin\n",
@@ -540,11 +542,11 @@ TEST(E2ePeople, SignInLockoutSessionsAndSignOutWithPassagectl) {
   p = Passagectl({"--node", fia, "inbox"}, "", newbie, nrm.dir());
   EXPECT_EQ(p.code, 1) << p.err;
   EXPECT_NE(p.err.find("passagectl passwd"), std::string::npos) << p.err;
-  p = Passagectl({"--node", fia, "passwd", "--password-file", "-"}, "wrong-current\nmy-own-secret-1\n",
-                 newbie, nrm.dir());
+  p = Passagectl({"--node", fia, "passwd", "--password-file", "-"},
+                 "wrong-current\nmy-own-secret-1\n", newbie, nrm.dir());
   EXPECT_EQ(p.code, 1) << p.err;
-  p = Passagectl({"--node", fia, "passwd", "--password-file", "-"}, "chosen-by-admin\nshort\n", newbie,
-                 nrm.dir());
+  p = Passagectl({"--node", fia, "passwd", "--password-file", "-"}, "chosen-by-admin\nshort\n",
+                 newbie, nrm.dir());
   EXPECT_EQ(p.code, 2) << p.err;
   p = Passagectl({"--node", fia, "passwd", "--password-file", "-"},
                  "chosen-by-admin\nmy-own-secret-1\n", newbie, nrm.dir());

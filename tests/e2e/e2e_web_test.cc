@@ -13,15 +13,6 @@
 namespace passage::e2e {
 namespace {
 
-v1::RuleSet ShelterRules() {
-  auto r = Rule("womens-shelter", v1::SERVICE_TYPE_SHELTER, v1::PRIORITY_URGENT, 3600,
-                {v1::AGENCY_TYPE_SHELTER});
-  r.mutable_when()->add_sex_in(v1::SEX_FEMALE);
-  v1::RuleSet set;
-  *set.add_rules() = r;
-  return set;
-}
-
 // The value of cookie `name` set by `res`, "" when it sets none.
 std::string SetCookie(const httplib::Result& res, const std::string& name) {
   for (const auto& [k, v] : res->headers) {
@@ -44,20 +35,25 @@ TEST(E2eWeb, CaseWorkerSignsInAcceptsAReferralAndOpensTheGrantedPersonalData) {
   Nrm nrm({FirstResponder("fia-karachi"),
            Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER}, 0,
                       /*auto_accept=*/false)},
-          ShelterRules(), o);
+          WomenToShelterRules(), o);
   ASSERT_TRUE(nrm.Start());
   // Hostile text in every personal field: it must come back as text.
   v1::IntakeRequest in = AdultWomanSexuallyExploited();
   in.mutable_personal()->set_given_name("<script>alert(1)</script>");
   in.mutable_personal()->set_family_name("\"><img src=x onerror=alert(2)>");
-  in.mutable_personal()->set_narrative("\xE2\x80\xAE" "txt.exe");  // U+202E, right-to-left override
+  in.mutable_personal()->set_narrative(
+      "\xE2\x80\xAE"
+      "txt.exe");  // U+202E, right-to-left override
   auto c = nrm.Intake("fia-karachi", in);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   JourneyView j;
-  ASSERT_TRUE(nrm.WaitJourney(*c, [](const JourneyView& j) {
-    auto to = j.To("shelter-a");
-    return to.size() == 1 && to[0]->status == "RECEIVED";
-  }, &j, "the referral to shelter-a to be RECEIVED"));
+  ASSERT_TRUE(nrm.WaitJourney(
+      *c,
+      [](const JourneyView& j) {
+        auto to = j.To("shelter-a");
+        return to.size() == 1 && to[0]->status == "RECEIVED";
+      },
+      &j, "the referral to shelter-a to be RECEIVED"));
   const std::string referral = j.To("shelter-a")[0]->referral_id;
   ASSERT_TRUE(nrm.DeskSession("shelter-a").ok());  // makes the desk account (case worker and more)
 
@@ -81,19 +77,22 @@ TEST(E2eWeb, CaseWorkerSignsInAcceptsAReferralAndOpensTheGrantedPersonalData) {
   const httplib::Headers pre_cookie = {{"Cookie", "psg_pre=" + pre}};
 
   // A wrong password: the page says so, no session.
-  auto wrong = web.Post("/login", pre_cookie,
-                        httplib::Params{{"pre", pre}, {"login", "e2e.desk"}, {"password", "nope-nope-nope"}});
+  auto wrong = web.Post(
+      "/login", pre_cookie,
+      httplib::Params{{"pre", pre}, {"login", "e2e.desk"}, {"password", "nope-nope-nope"}});
   ASSERT_TRUE(wrong);
   EXPECT_EQ(wrong->status, 401);
   EXPECT_NE(wrong->body.find("not accepted"), std::string::npos);
   EXPECT_TRUE(SetCookie(wrong, "psg_session").empty());
   // A sign-in post without the form's token (a cross-site post) is refused.
-  auto forged = web.Post("/login", httplib::Params{{"login", "e2e.desk"}, {"password", Nrm::kDeskPassword}});
+  auto forged =
+      web.Post("/login", httplib::Params{{"login", "e2e.desk"}, {"password", Nrm::kDeskPassword}});
   ASSERT_TRUE(forged);
   EXPECT_TRUE(SetCookie(forged, "psg_session").empty());
 
-  auto signed_in = web.Post("/login", pre_cookie,
-                            httplib::Params{{"pre", pre}, {"login", "e2e.desk"}, {"password", Nrm::kDeskPassword}});
+  auto signed_in = web.Post(
+      "/login", pre_cookie,
+      httplib::Params{{"pre", pre}, {"login", "e2e.desk"}, {"password", Nrm::kDeskPassword}});
   ASSERT_TRUE(signed_in);
   ASSERT_EQ(signed_in->status, 303) << signed_in->body;
   const std::string session = SetCookie(signed_in, "psg_session");
@@ -101,7 +100,8 @@ TEST(E2eWeb, CaseWorkerSignsInAcceptsAReferralAndOpensTheGrantedPersonalData) {
   bool http_only = false;
   for (const auto& [k, v] : signed_in->headers) {
     if (k == "Set-Cookie" && v.rfind("psg_session=", 0) == 0) {
-      http_only = v.find("HttpOnly") != std::string::npos && v.find("SameSite=Strict") != std::string::npos;
+      http_only =
+          v.find("HttpOnly") != std::string::npos && v.find("SameSite=Strict") != std::string::npos;
     }
   }
   EXPECT_TRUE(http_only);
@@ -112,7 +112,8 @@ TEST(E2eWeb, CaseWorkerSignsInAcceptsAReferralAndOpensTheGrantedPersonalData) {
   ASSERT_TRUE(inbox);
   ASSERT_EQ(inbox->status, 200);
   EXPECT_NE(inbox->body.find("/cases/" + *c), std::string::npos) << inbox->body;
-  EXPECT_NE(inbox->get_header_value("Content-Security-Policy").find("default-src 'none'"), std::string::npos);
+  EXPECT_NE(inbox->get_header_value("Content-Security-Policy").find("default-src 'none'"),
+            std::string::npos);
   EXPECT_EQ(inbox->get_header_value("X-Frame-Options"), "DENY");
   EXPECT_EQ(inbox->get_header_value("Cache-Control"), "no-store");
   EXPECT_LT(inbox->body.size(), 100u * 1024);
@@ -125,7 +126,8 @@ TEST(E2eWeb, CaseWorkerSignsInAcceptsAReferralAndOpensTheGrantedPersonalData) {
   ASSERT_FALSE(csrf.empty());
 
   // Accept without the CSRF token: refused, nothing recorded.
-  auto no_token = web.Post("/referrals/" + referral, me, httplib::Params{{"action", "accept"}, {"case", *c}});
+  auto no_token =
+      web.Post("/referrals/" + referral, me, httplib::Params{{"action", "accept"}, {"case", *c}});
   ASSERT_TRUE(no_token);
   EXPECT_EQ(no_token->status, 403);
   ASSERT_TRUE(nrm.Settle(500));
@@ -149,7 +151,8 @@ TEST(E2eWeb, CaseWorkerSignsInAcceptsAReferralAndOpensTheGrantedPersonalData) {
   EXPECT_NE(personal->body.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
   EXPECT_EQ(personal->body.find("<script>"), std::string::npos);
   EXPECT_EQ(personal->body.find("<img"), std::string::npos);
-  EXPECT_NE(personal->body.find("<bdi>\xE2\x80\xAE"), std::string::npos);  // isolated, not reordering the page
+  EXPECT_NE(personal->body.find("<bdi>\xE2\x80\xAE"),
+            std::string::npos);  // isolated, not reordering the page
   EXPECT_EQ(personal->get_header_value("Cache-Control"), "no-store");
 
   // Another case id, or a path that is no page: a clear 404, the node keeps serving.
@@ -177,7 +180,7 @@ TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
   o.http = true;
   Nrm nrm({FirstResponder("fia-karachi"),
            Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER})},
-          ShelterRules(), o);
+          WomenToShelterRules(), o);
   ASSERT_TRUE(nrm.Start());
   ASSERT_TRUE(nrm.DeskSession("fia-karachi").ok());
   httplib::Client web("127.0.0.1", nrm.HttpPort("fia-karachi"));
@@ -185,8 +188,9 @@ TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
   auto form = web.Get("/login");
   ASSERT_TRUE(form);
   const std::string pre = SetCookie(form, "psg_pre");
-  auto in = web.Post("/login", {{"Cookie", "psg_pre=" + pre}},
-                     httplib::Params{{"pre", pre}, {"login", "e2e.desk"}, {"password", Nrm::kDeskPassword}});
+  auto in = web.Post(
+      "/login", {{"Cookie", "psg_pre=" + pre}},
+      httplib::Params{{"pre", pre}, {"login", "e2e.desk"}, {"password", Nrm::kDeskPassword}});
   ASSERT_TRUE(in);
   const httplib::Headers me = {{"Cookie", "psg_session=" + SetCookie(in, "psg_session")}};
   auto page = web.Get("/intake", me);
@@ -234,8 +238,9 @@ TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
   EXPECT_NE(recorded->body.find("The case was recorded"), std::string::npos);
   ASSERT_EQ(nrm.Cases("fia-karachi").size(), before + 1);
   const std::string case_id = nrm.Cases("fia-karachi").back().case_id();
-  EXPECT_TRUE(nrm.WaitJourney(case_id, [](const JourneyView& j) { return !j.To("shelter-a").empty(); },
-                              nullptr, "the router to refer the web-recorded case"));
+  EXPECT_TRUE(nrm.WaitJourney(
+      case_id, [](const JourneyView& j) { return !j.To("shelter-a").empty(); }, nullptr,
+      "the router to refer the web-recorded case"));
   // A newcomer whose password the admin chose is sent to choose their own before anything else.
   auto admin = nrm.SignIn("fia-karachi", "admin", Nrm::kAdminPassword);
   ASSERT_TRUE(admin.ok());
@@ -248,8 +253,9 @@ TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
   ASSERT_EQ(nrm.CallRaw("fia-karachi", add)->code(), v1::CONTROL_CODE_OK);
   auto form2 = web.Get("/login");
   const std::string pre2 = SetCookie(form2, "psg_pre");
-  auto in2 = web.Post("/login", {{"Cookie", "psg_pre=" + pre2}},
-                      httplib::Params{{"pre", pre2}, {"login", "newcomer"}, {"password", "chosen-by-admin"}});
+  auto in2 = web.Post(
+      "/login", {{"Cookie", "psg_pre=" + pre2}},
+      httplib::Params{{"pre", pre2}, {"login", "newcomer"}, {"password", "chosen-by-admin"}});
   ASSERT_TRUE(in2);
   const httplib::Headers newcomer = {{"Cookie", "psg_session=" + SetCookie(in2, "psg_session")}};
   auto sent_away = web.Get("/", newcomer);
@@ -260,8 +266,10 @@ TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
   ASSERT_TRUE(pw_page);
   const std::string pw_csrf = Hidden(pw_page->body, "csrf");
   auto changed = web.Post("/password", newcomer,
-                          httplib::Params{{"csrf", pw_csrf}, {"current", "chosen-by-admin"},
-                                          {"new", "my-own-secret-2"}, {"again", "my-own-secret-2"}});
+                          httplib::Params{{"csrf", pw_csrf},
+                                          {"current", "chosen-by-admin"},
+                                          {"new", "my-own-secret-2"},
+                                          {"again", "my-own-secret-2"}});
   ASSERT_TRUE(changed);
   EXPECT_EQ(changed->status, 303) << changed->body;
   auto works = web.Get("/", newcomer);

@@ -156,6 +156,16 @@ inline v1::RoutingRule Rule(const std::string& name, v1::ServiceType service,
 
 // ---- intake requests --------------------------------------------------------------------------------
 
+// One rule: every woman or girl to a shelter, urgent, one hour to answer.
+inline v1::RuleSet WomenToShelterRules() {
+  auto r = Rule("womens-shelter", v1::SERVICE_TYPE_SHELTER, v1::PRIORITY_URGENT, 3600,
+                {v1::AGENCY_TYPE_SHELTER});
+  r.mutable_when()->add_sex_in(v1::SEX_FEMALE);
+  v1::RuleSet set;
+  *set.add_rules() = r;
+  return set;
+}
+
 inline v1::Consent MakeConsent(v1::ConsentScope scope, v1::ConsentGiver by = v1::CONSENT_GIVER_SELF) {
   v1::Consent c;
   c.set_scope(scope);

@@ -69,7 +69,8 @@ TEST(Sealing, EscrowedAndRewrappedKeysOpenTheSameSeal) {
   EXPECT_EQ(rewrapped->wrapped_keys_size(), 2);
   EXPECT_OK(Unseal(*rewrapped, "shelter", shelter));
   EXPECT_OK(Unseal(*rewrapped, "fia", owner));
-  EXPECT_OK(UnsealWithKey(*rewrapped, (*escrow)[0], (*escrow)[0].agency_id() == "iom" ? iom : shelter));
+  EXPECT_OK(
+      UnsealWithKey(*rewrapped, (*escrow)[0], (*escrow)[0].agency_id() == "iom" ? iom : shelter));
   // Only an agency the seal was made for can wrap its key for others.
   EXPECT_EQ(WrapDataKey(*sealed, "shelter", shelter, {{"iom", iom.public_key}}).status().code(),
             StatusCode::kPermissionDenied);
@@ -81,14 +82,15 @@ TEST(PersonKey, SpellingsOfOneNameAreOnePerson) {
   EXPECT_EQ(NormalisedName(Person("Mohd.  Ahmed", "")), "ahmad muhamad");
   EXPECT_EQ(NormalisedName(Person("Ayesha", "Khan")), NormalisedName(Person("Khan", "Aisha")));
   EXPECT_EQ(NormalisedName(Person("Fatimah Bibi", "")), NormalisedName(Person("fatima", "bibi")));
-  const std::string a = PersonKey(Person("Muhammad", "Yousaf", "2001-03-04"), v1::SEX_MALE, kSecret);
+  const std::string a =
+      PersonKey(Person("Muhammad", "Yousaf", "2001-03-04"), v1::SEX_MALE, kSecret);
   EXPECT_EQ(a.size(), 32u);
   EXPECT_EQ(a, PersonKey(Person("  MOHAMMAD ", "Yusuf", "2001/03/04"), v1::SEX_MALE, kSecret));
   // A different date of birth, sex or secret is another key.
   EXPECT_NE(a, PersonKey(Person("Muhammad", "Yousaf", "2001-03-05"), v1::SEX_MALE, kSecret));
   EXPECT_NE(a, PersonKey(Person("Muhammad", "Yousaf", "2001-03-04"), v1::SEX_FEMALE, kSecret));
-  EXPECT_NE(a, PersonKey(Person("Muhammad", "Yousaf", "2001-03-04"), v1::SEX_MALE,
-                         std::string(32, 'x')));
+  EXPECT_NE(
+      a, PersonKey(Person("Muhammad", "Yousaf", "2001-03-04"), v1::SEX_MALE, std::string(32, 'x')));
   EXPECT_NE(a, PersonKey(Person("Ali", "Yousaf", "2001-03-04"), v1::SEX_MALE, kSecret));
 }
 

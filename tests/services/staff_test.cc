@@ -232,16 +232,17 @@ TEST_F(StaffTest, AnAdminChosenPasswordIsTemporaryUntilThePersonChangesIt) {
   EXPECT_TRUE(s->account.must_change_password());
   auto other = staff_->SignIn("cw", "chosen by admin");
   ASSERT_OK(other);
-  EXPECT_EQ(staff_->ChangeOwnPassword(s->account.staff_id(), "wrong", "my own password", s->token)
-                .code(),
-            StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      staff_->ChangeOwnPassword(s->account.staff_id(), "wrong", "my own password", s->token).code(),
+      StatusCode::kPermissionDenied);
   EXPECT_EQ(staff_->ChangeOwnPassword(s->account.staff_id(), "chosen by admin", "short", s->token)
                 .field(),
             "new_password");
-  EXPECT_EQ(staff_->ChangeOwnPassword(s->account.staff_id(), "chosen by admin", "chosen by admin",
-                                      s->token)
-                .field(),
-            "new_password");
+  EXPECT_EQ(
+      staff_
+          ->ChangeOwnPassword(s->account.staff_id(), "chosen by admin", "chosen by admin", s->token)
+          .field(),
+      "new_password");
   ASSERT_OK(staff_->ChangeOwnPassword(s->account.staff_id(), "chosen by admin", "my own password",
                                       s->token));
   auto still = staff_->Authenticate(s->token);
