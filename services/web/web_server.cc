@@ -61,6 +61,7 @@ main{padding:1rem;max-width:60rem;margin:auto}
 table{border-collapse:collapse;width:100%;background:#fff}th,td{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}
 .overdue{color:#b00020;font-weight:bold}.error{background:#fde8e8;border:1px solid #b00020;padding:.6rem}
 .ok{background:#e8f5e9;border:1px solid #2e7d32;padding:.6rem}
+.count{background:#ffd166;color:#1b1b1b;border-radius:1rem;padding:0 .5rem}
 form.inline{display:inline}label{display:block;margin:.4rem 0}input,select,button{font-size:1rem;padding:.3rem}
 pre{white-space:pre-wrap;background:#fff;padding:.6rem;border:1px solid #ddd}
 @media (max-width:40rem){th:nth-child(4),td:nth-child(4){display:none}}
@@ -247,6 +248,8 @@ class WebServer::Impl {
     std::string token;
     std::string login;
     std::string roles;  // "case worker, supervisor"
+    int fresh = -1;     // referrals waiting for an answer (SENT, RECEIVED); -1 = no inbox
+    int due_soon = 0;   // of those, due within a day or overdue
   };
 
   Result<v1::ControlResponse> Call(v1::ControlRequest req, const std::string& token) {
@@ -282,7 +285,15 @@ class WebServer::Impl {
         "<strong>Passage</strong> <span><bdi>" +
         Esc(options_.agency_name) + "</bdi></span>";
     if (me != nullptr) {
-      h += " <a href=\"/\">Inbox</a> <a href=\"/intake\">New case</a><span class=\"who\">Signed in "
+      std::string counts;
+      if (me->fresh > 0) {
+        counts = " <span class=\"count\">" + std::to_string(me->fresh) + " to answer" +
+                 (me->due_soon > 0 ? ", " + std::to_string(me->due_soon) + " due within a day"
+                                   : std::string()) +
+                 "</span>";
+      }
+      h += " <a href=\"/\">Inbox</a>" + counts +
+           " <a href=\"/intake\">New case</a><span class=\"who\">Signed in "
            "as <bdi>" +
            Esc(me->login) + "</bdi> (" + Esc(me->roles) +
            ")</span><form class=\"inline\" method=\"post\" "
@@ -332,6 +343,21 @@ class WebServer::Impl {
       if (s.fields().count("roles")) {
         for (const auto& v : s.fields().at("roles").list_value().values()) {
           me.roles += (me.roles.empty() ? "" : ", ") + v.string_value();
+        }
+      }
+    }
+    // The in-app notice on every page: referrals waiting for this agency's answer.
+    if (auto inbox = InboxOf(me, false); inbox.ok()) {
+      const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      me.fresh = 0;
+      for (const v1::Referral& r : *inbox) {
+        if (r.status() == v1::REFERRAL_STATUS_SENT || r.status() == v1::REFERRAL_STATUS_RECEIVED) {
+          ++me.fresh;
+          if (r.respond_by_ms() != 0 && r.respond_by_ms() < now + 24 * 3'600'000LL) {
+            ++me.due_soon;
+          }
         }
       }
     }

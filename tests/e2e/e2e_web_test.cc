@@ -112,6 +112,8 @@ TEST(E2eWeb, CaseWorkerSignsInAcceptsAReferralAndOpensTheGrantedPersonalData) {
   ASSERT_TRUE(inbox);
   ASSERT_EQ(inbox->status, 200);
   EXPECT_NE(inbox->body.find("/cases/" + *c), std::string::npos) << inbox->body;
+  // The notice on every page: one referral to answer, due within the hour.
+  EXPECT_NE(inbox->body.find("1 to answer, 1 due within a day"), std::string::npos) << inbox->body;
   EXPECT_NE(inbox->get_header_value("Content-Security-Policy").find("default-src 'none'"),
             std::string::npos);
   EXPECT_EQ(inbox->get_header_value("X-Frame-Options"), "DENY");
