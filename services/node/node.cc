@@ -263,6 +263,7 @@ Status Node::Init() {
     wo.agency_id = agency();
     wo.agency_name = self()->name().empty() ? agency() : self()->name();
     wo.port_file = options_.config.data_dir() + "/http.port";
+    wo.data_dir = options_.config.data_dir();
     auto web = web::WebServer::Start(wo);
     if (!web.ok()) {
       return Status(web.status().code(), "web workspace: " + web.status().message(),

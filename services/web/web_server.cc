@@ -14,6 +14,7 @@
 #include "core/ids.h"
 #include "passage/v1/control.pb.h"
 #include "services/ctl/control_client.h"
+#include "services/web/self_signed.h"
 
 namespace passage::web {
 
@@ -82,6 +83,21 @@ std::string Cookie(const httplib::Request& req, const std::string& name) {
 }
 
 bool IsUuid(const std::string& s) { return core::ValidateUuid(s, "id").ok(); }
+
+// A field of a multipart form body (the intake form is sent so: it is large, and the query string
+// is never read for it). Empty when absent.
+std::string Posted(const httplib::Request& req, const std::string& name) {
+  return req.has_file(name) ? req.get_file_value(name).content : std::string();
+}
+
+std::vector<std::string> PostedAll(const httplib::Request& req, const std::string& name) {
+  std::vector<std::string> out;
+  auto range = req.files.equal_range(name);
+  for (auto it = range.first; it != range.second; ++it) {
+    out.push_back(it->second.content);
+  }
+  return out;
+}
 
 std::string Hex(const unsigned char* b, size_t n) {
   static const char* d = "0123456789abcdef";
@@ -198,7 +214,15 @@ class WebServer::Impl {
     } catch (...) {
       return Status::InvalidArgument("http.listen", "the port is not a number");
     }
-    tls_ = !options_.http.tls_cert_file().empty();
+    std::string cert = options_.http.tls_cert_file();
+    std::string key = options_.http.tls_key_file();
+    if (cert.empty() && options_.http.tls_self_signed()) {
+      cert = options_.data_dir + "/http-cert.pem";
+      key = options_.data_dir + "/http-key.pem";
+      RETURN_IF_ERROR(EnsureSelfSignedCertificate(cert, key, host_));
+    }
+    tls_ = !cert.empty();
+    secure_ = tls_ || options_.http.behind_tls_proxy();
     const bool loopback = host_ == "127.0.0.1" || host_ == "::1" || host_ == "localhost";
     if (!tls_ && !loopback) {
       return Status::InvalidArgument(
@@ -208,8 +232,7 @@ class WebServer::Impl {
               host_);
     }
     if (tls_) {
-      server_ = std::make_unique<httplib::SSLServer>(options_.http.tls_cert_file().c_str(),
-                                                     options_.http.tls_key_file().c_str());
+      server_ = std::make_unique<httplib::SSLServer>(cert.c_str(), key.c_str());
     } else {
       server_ = std::make_unique<httplib::Server>();
     }
@@ -272,6 +295,9 @@ class WebServer::Impl {
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Referrer-Policy", "no-referrer");
     res.set_header("Cache-Control", "no-store");
+    if (secure_) {
+      res.set_header("Strict-Transport-Security", "max-age=31536000");
+    }
   }
 
   std::string Page(const std::string& title, const std::string& body, const Me* me) const {
@@ -319,7 +345,13 @@ class WebServer::Impl {
   std::optional<Me> Require(const httplib::Request& req, httplib::Response& res) {
     Me me;
     me.token = Cookie(req, kSessionCookie);
-    if (me.token.empty()) {
+    // Only a token of this node's shape reaches the node: junk cookies cost it nothing.
+    const std::string prefix = options_.agency_id + ".";
+    if (me.token.size() != prefix.size() + 64 || me.token.rfind(prefix, 0) != 0 ||
+        me.token.find_first_not_of("0123456789abcdef", prefix.size()) != std::string::npos) {
+      res.set_header("Set-Cookie", std::string(kSessionCookie) + "=; Path=/; Max-Age=0; HttpOnly; "
+                                                               "SameSite=Strict" +
+                                       (secure_ ? "; Secure" : ""));
       Redirect(res, "/login");
       return std::nullopt;
     }
@@ -368,7 +400,9 @@ class WebServer::Impl {
   std::optional<Me> RequirePost(const httplib::Request& req, httplib::Response& res) {
     auto me = Require(req, res);
     if (!me) return std::nullopt;
-    if (!SameText(req.get_param_value("csrf"), Csrf(me->token))) {
+    const std::string token =
+        req.has_file("csrf") ? req.get_file_value("csrf").content : req.get_param_value("csrf");
+    if (!SameText(token, Csrf(me->token))) {
       Send(res, 403,
            Page("Form expired",
                 "<p class=\"error\">This form is no longer valid (it was "
@@ -406,6 +440,7 @@ class WebServer::Impl {
     server_->set_payload_max_length(64 * 1024);
     server_->Get("/static/app.css", [this](const httplib::Request&, httplib::Response& res) {
       Headers(res);
+      res.headers.erase("Cache-Control");
       res.set_header("Cache-Control", "max-age=3600");
       res.set_content(kCss, "text/css");
     });
@@ -428,7 +463,7 @@ class WebServer::Impl {
       }
       res.set_header("Set-Cookie", std::string(kSessionCookie) + "=" + r->session_token() +
                                        "; Path=/; HttpOnly; SameSite=Strict" +
-                                       (tls_ ? "; Secure" : ""));
+                                       (secure_ ? "; Secure" : ""));
       Redirect(res, "/");
     });
     server_->Post("/logout", [this](const httplib::Request& req, httplib::Response& res) {
@@ -438,7 +473,8 @@ class WebServer::Impl {
       out.mutable_logout();
       (void)Call(out, me->token);
       res.set_header("Set-Cookie", std::string(kSessionCookie) +
-                                       "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
+                                       "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" +
+                                       (secure_ ? "; Secure" : ""));
       Redirect(res, "/login");
     });
     server_->Get("/",
@@ -471,7 +507,8 @@ class WebServer::Impl {
     server_->Get("/intake", [this](const httplib::Request& req, httplib::Response& res) {
       auto me = Require(req, res);
       if (!me) return;
-      Send(res, 200, Page("Record a presumed victim", IntakeForm(req, *me, "", ""), &*me));
+      Send(res, 200, Page("Record a presumed victim", IntakeForm(httplib::Request(), *me, "", ""),
+                          &*me));  // never filled from the query string
     });
     server_->Post("/intake", [this](const httplib::Request& req, httplib::Response& res) {
       Intake(req, res);
@@ -492,6 +529,12 @@ class WebServer::Impl {
       if (res.status == 404 && res.body.empty()) {
         Send(res, 404,
              Page("Not found", "<p>There is no such page. <a href=\"/\">Inbox</a></p>", nullptr));
+      } else if ((res.status == 413 || res.status == 400) && res.body.empty()) {
+        // httplib refused to read the request: over the size limit, or not well formed.
+        Send(res, 413, Page("Too large", "<p class=\"error\">The form is larger than this "
+                                         "workspace accepts (64 KiB), or could not be read; nothing "
+                                         "was recorded. Shorten the longest text and send it "
+                                         "again.</p>", nullptr));
       }
     });
     server_->set_exception_handler(
@@ -535,14 +578,12 @@ class WebServer::Impl {
                  : std::string();
     };
     body +=
-        "<form method=\"post\" action=\"/intake\"><input type=\"hidden\" name=\"csrf\" "
+        "<form method=\"post\" action=\"/intake\" enctype=\"multipart/form-data\" "
+            "autocomplete=\"off\"><input type=\"hidden\" name=\"csrf\" "
         "value=\"" +
         Csrf(me.token) + "\">";
     for (const EnumField& f : EnumFields()) {
-      std::vector<std::string> chosen;
-      for (size_t i = 0; i < req.get_param_value_count(f.name); ++i) {
-        chosen.push_back(req.get_param_value(f.name, i));
-      }
+      const std::vector<std::string> chosen = PostedAll(req, f.name);
       auto is_chosen = [&](const std::string& v) {
         return std::find(chosen.begin(), chosen.end(), v) != chosen.end();
       };
@@ -571,14 +612,14 @@ class WebServer::Impl {
       }
     }
     body += "<label><input type=\"checkbox\" name=\"age_estimated\" value=\"1\"" +
-            std::string(req.has_param("age_estimated") ? " checked" : "") +
+            std::string(!Posted(req, "age_estimated").empty() ? " checked" : "") +
             "> Age is estimated</label>";
     body += "<label><input type=\"checkbox\" name=\"wishes_to_return\" value=\"1\"" +
-            std::string(req.has_param("wishes_to_return") ? " checked" : "") +
+            std::string(!Posted(req, "wishes_to_return").empty() ? " checked" : "") +
             "> Wishes to return home</label><label>Consents given by <select name=\"given_by\">"
             "<option value=\"CONSENT_GIVER_SELF\">the person</option><option "
             "value=\"CONSENT_GIVER_GUARDIAN\"" +
-            std::string(req.get_param_value("given_by") == "CONSENT_GIVER_GUARDIAN" ? " selected"
+            std::string(Posted(req, "given_by") == "CONSENT_GIVER_GUARDIAN" ? " selected"
                                                                                     : "") +
             ">a guardian</option></select></label>";
     bool personal_heading = false;
@@ -589,7 +630,7 @@ class WebServer::Impl {
             "with can open it)</h2>";
         personal_heading = true;
       }
-      const std::string value = req.get_param_value(f.name);
+      const std::string value = Posted(req, f.name);
       if (std::string(f.name) == "narrative") {
         body += "<label>" + std::string(f.label) + note(f.name) +
                 "<textarea name=\"narrative\" rows=\"4\" maxlength=\"4000\">" + Esc(value) +
@@ -613,8 +654,7 @@ class WebServer::Impl {
     v1::Profile* p = in->mutable_profile();
     // Enum fields: a value the form did not offer is refused naming the field.
     for (const EnumField& f : EnumFields()) {
-      for (size_t i = 0; i < req.get_param_value_count(f.name); ++i) {
-        const std::string v = req.get_param_value(f.name, i);
+      for (const std::string& v : PostedAll(req, f.name)) {
         if (v.empty()) continue;
         const auto* ev = f.type->FindValueByName(v);
         if (ev == nullptr || ev->number() == 0) {
@@ -640,12 +680,12 @@ class WebServer::Impl {
           auto* c = in->add_consents();
           c->set_scope(static_cast<v1::ConsentScope>(ev->number()));
           v1::ConsentGiver by = v1::CONSENT_GIVER_SELF;
-          v1::ConsentGiver_Parse(req.get_param_value("given_by"), &by);
+          v1::ConsentGiver_Parse(Posted(req, "given_by"), &by);
           c->set_given_by(by);
         }
       }
     }
-    const std::string age = req.get_param_value("age_years");
+    const std::string age = Posted(req, "age_years");
     if (!age.empty()) {
       if (age.size() > 3 || age.find_first_not_of("0123456789") != std::string::npos) {
         fail("age_years", "give the age as a whole number of years");
@@ -653,9 +693,9 @@ class WebServer::Impl {
       }
       p->set_age_years(static_cast<uint32_t>(std::stoi(age)));
     }
-    p->set_age_estimated(req.has_param("age_estimated"));
-    p->set_wishes_to_return(req.has_param("wishes_to_return"));
-    std::string list = req.get_param_value("citizenship");
+    p->set_age_estimated(!Posted(req, "age_estimated").empty());
+    p->set_wishes_to_return(!Posted(req, "wishes_to_return").empty());
+    std::string list = Posted(req, "citizenship");
     for (size_t pos = 0; pos <= list.size();) {
       size_t end = list.find(',', pos);
       if (end == std::string::npos) end = list.size();
@@ -665,17 +705,17 @@ class WebServer::Impl {
       if (!item.empty()) p->add_citizenship(item);
       pos = end + 1;
     }
-    p->set_country_of_identification(req.get_param_value("country_of_identification"));
-    p->set_province_of_identification(req.get_param_value("province_of_identification"));
-    p->set_country_of_exploitation(req.get_param_value("country_of_exploitation"));
+    p->set_country_of_identification(Posted(req, "country_of_identification"));
+    p->set_province_of_identification(Posted(req, "province_of_identification"));
+    p->set_country_of_exploitation(Posted(req, "country_of_exploitation"));
     v1::PersonalData* pd = in->mutable_personal();
-    pd->set_given_name(req.get_param_value("given_name"));
-    pd->set_family_name(req.get_param_value("family_name"));
-    pd->set_date_of_birth(req.get_param_value("date_of_birth"));
-    pd->set_cnic(req.get_param_value("cnic"));
-    pd->set_phone(req.get_param_value("phone"));
-    pd->set_address(req.get_param_value("address"));
-    pd->set_narrative(req.get_param_value("narrative"));
+    pd->set_given_name(Posted(req, "given_name"));
+    pd->set_family_name(Posted(req, "family_name"));
+    pd->set_date_of_birth(Posted(req, "date_of_birth"));
+    pd->set_cnic(Posted(req, "cnic"));
+    pd->set_phone(Posted(req, "phone"));
+    pd->set_address(Posted(req, "address"));
+    pd->set_narrative(Posted(req, "narrative"));
     if (pd->ByteSizeLong() == 0) {
       in->clear_personal();
     }
@@ -726,7 +766,7 @@ class WebServer::Impl {
     const std::string pre = Hex(b, sizeof(b));
     res.set_header("Set-Cookie", std::string(kPreCookie) + "=" + pre +
                                      "; Path=/login; HttpOnly; SameSite=Strict" +
-                                     (tls_ ? "; Secure" : ""));
+                                     (secure_ ? "; Secure" : ""));
     std::string body;
     if (!error.empty()) body += "<p class=\"error\" role=\"alert\">" + Esc(error) + "</p>";
     body += "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"pre\" value=\"" +
@@ -776,12 +816,12 @@ class WebServer::Impl {
       return;
     }
     int page = 0;
-    try {
-      page = std::max(
-          0, std::stoi(req.get_param_value("page").empty() ? "0" : req.get_param_value("page")));
-    } catch (...) {
-      page = 0;
+    const std::string asked = req.get_param_value("page");
+    if (!asked.empty() && asked.size() <= 6 &&
+        asked.find_first_not_of("0123456789") == std::string::npos) {
+      page = std::stoi(asked);
     }
+    page = std::min(page, std::max(0, (static_cast<int>(inbox->size()) - 1) / kPageSize));
     const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
@@ -814,6 +854,10 @@ class WebServer::Impl {
   void CasePage(const httplib::Request& req, httplib::Response& res, const std::string& case_id) {
     auto me = Require(req, res);
     if (!me) return;
+    if (!IsUuid(case_id)) {
+      Send(res, 404, Page("Not found", "<p>There is no such case. <a href=\"/\">Inbox</a></p>", &*me));
+      return;
+    }
     v1::ControlRequest j;
     j.mutable_journey()->set_case_id(case_id);
     auto journey = Call(j, me->token);
@@ -955,6 +999,7 @@ class WebServer::Impl {
   std::string host_;
   int port_ = -1;
   bool tls_ = false;
+  bool secure_ = false;  // cookies Secure and HSTS: TLS here or at a proxy in front
 };
 
 WebServer::WebServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -32,6 +32,7 @@ struct WebOptions {
   std::string agency_id;
   std::string agency_name;
   std::string port_file;  // when set, the bound port is written there (listen port 0 = any)
+  std::string data_dir;   // where a self-signed certificate is kept (http.tls_self_signed)
 };
 
 class WebServer {

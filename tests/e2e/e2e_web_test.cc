@@ -202,6 +202,12 @@ TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
   ASSERT_FALSE(csrf.empty());
   EXPECT_NE(page->body.find("value=\"EXPLOITATION_FORM_FORCED_LABOUR\""), std::string::npos);
 
+  // The form is multipart (large texts; the query string is never read for it).
+  auto multipart = [](const httplib::Params& p) {
+    httplib::MultipartFormDataItems items;
+    for (const auto& [k, v] : p) items.push_back({k, v, "", ""});
+    return items;
+  };
   httplib::Params good{{"csrf", csrf},
                        {"crime_type", "CRIME_TYPE_TIP"},
                        {"sex", "SEX_FEMALE"},
@@ -219,7 +225,7 @@ TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
   httplib::Params bad = good;
   bad.erase("citizenship");
   bad.emplace("citizenship", "XX1");
-  auto refused = web.Post("/intake", me, bad);
+  auto refused = web.Post("/intake", me, multipart(bad));
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 400);
   EXPECT_NE(refused->body.find("Nothing was recorded"), std::string::npos) << refused->body;
@@ -228,13 +234,18 @@ TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
   httplib::Params wrong_choice = good;
   wrong_choice.erase("sex");
   wrong_choice.emplace("sex", "SEX_<script>");
-  auto refused2 = web.Post("/intake", me, wrong_choice);
+  auto refused2 = web.Post("/intake", me, multipart(wrong_choice));
   ASSERT_TRUE(refused2);
   EXPECT_EQ(refused2->status, 400);
   EXPECT_EQ(refused2->body.find("<script>"), std::string::npos);
   EXPECT_EQ(nrm.Cases("fia-karachi").size(), before);
 
-  auto recorded = web.Post("/intake", me, good);
+  // A long narrative in Urdu script (4,000 characters, about 8 KB of UTF-8) is taken whole.
+  std::string urdu;
+  for (int i = 0; i < 2000; ++i) urdu += "\xd8\xa7\xdb\x81";
+  httplib::Params long_text = good;
+  long_text.emplace("narrative", urdu);
+  auto recorded = web.Post("/intake", me, multipart(long_text));
   ASSERT_TRUE(recorded);
   ASSERT_EQ(recorded->status, 200) << recorded->body;
   EXPECT_NE(recorded->body.find("The case was recorded"), std::string::npos);
@@ -281,10 +292,80 @@ TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
   // Without the form's token nothing is recorded.
   httplib::Params no_token = good;
   no_token.erase("csrf");
-  auto forged = web.Post("/intake", me, no_token);
+  auto forged = web.Post("/intake", me, multipart(no_token));
+  // Fields in the query string are never taken for the form.
+  auto by_query = web.Post("/intake?crime_type=CRIME_TYPE_TIP&sex=SEX_FEMALE", me,
+                           httplib::MultipartFormDataItems{{"csrf", csrf, "", ""},
+                                                           {"given_name", "Query", "", ""}});
+  ASSERT_TRUE(by_query);
+  EXPECT_EQ(by_query->status, 400);
+  EXPECT_NE(by_query->body.find("choose trafficking"), std::string::npos) << by_query->body;
+  // A form above the limit gets a page saying so, with the headers; the node keeps serving.
+  httplib::Params huge = good;
+  huge.emplace("narrative", std::string(70 * 1024, 'x'));
+  auto too_large = web.Post("/intake", me, multipart(huge));
+  ASSERT_TRUE(too_large);
+  EXPECT_EQ(too_large->status, 413);
+  EXPECT_NE(too_large->body.find("larger than this workspace accepts"), std::string::npos);
+  EXPECT_EQ(too_large->get_header_value("X-Frame-Options"), "DENY");
+  // Paging far beyond the end, or with nonsense, shows the last page.
+  for (const std::string page : {"42949673", "99999999999999999999", "-1", "x"}) {
+    auto far = web.Get("/?page=" + page, me);
+    ASSERT_TRUE(far) << page;
+    EXPECT_EQ(far->status, 200) << page;
+  }
+  // A junk session cookie is a signed-out visitor; the node is not asked.
+  auto junk = web.Get("/", {{"Cookie", "psg_session=junk"}});
+  ASSERT_TRUE(junk);
+  EXPECT_EQ(junk->status, 303);
   ASSERT_TRUE(forged);
   EXPECT_EQ(forged->status, 403);
   EXPECT_EQ(nrm.Cases("fia-karachi").size(), before + 1);
+}
+
+// With tls_self_signed the node makes its own certificate at first start and serves only HTTPS;
+// the session cookie is then Secure.
+TEST(E2eWeb, SelfSignedTlsAtFirstStart) {
+  NrmOptions o;
+  o.http = true;
+  o.https = true;
+  Nrm nrm({FirstResponder("fia-karachi")}, WomenToShelterRules(), o);
+  ASSERT_TRUE(nrm.Start());
+  ASSERT_TRUE(nrm.DeskSession("fia-karachi").ok());
+  const std::string data = nrm.dir() + "/nodes/fia-karachi";
+  ASSERT_TRUE(std::filesystem::exists(data + "/http-cert.pem"));
+  EXPECT_EQ(std::filesystem::status(data + "/http-key.pem").permissions() &
+                std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  httplib::SSLClient web("127.0.0.1", nrm.HttpPort("fia-karachi"));
+  web.enable_server_certificate_verification(false);  // self-signed: not trusted by anyone yet
+  web.set_follow_location(false);
+  auto form = web.Get("/login");
+  ASSERT_TRUE(form) << "no HTTPS answer";
+  ASSERT_EQ(form->status, 200);
+  const std::string pre = SetCookie(form, "psg_pre");
+  auto in = web.Post("/login", {{"Cookie", "psg_pre=" + pre}},
+                     httplib::Params{{"pre", pre}, {"login", "e2e.desk"}, {"password", Nrm::kDeskPassword}});
+  ASSERT_TRUE(in);
+  ASSERT_EQ(in->status, 303);
+  bool secure = false;
+  for (const auto& [k, v] : in->headers) {
+    if (k == "Set-Cookie" && v.rfind("psg_session=", 0) == 0) {
+      secure = v.find("; Secure") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(secure);
+  // Plain HTTP on the same port gets no page.
+  httplib::Client plain("127.0.0.1", nrm.HttpPort("fia-karachi"));
+  auto refused = plain.Get("/login");
+  EXPECT_TRUE(!refused || refused->status != 200);
+  // The certificate survives a restart unchanged.
+  std::ifstream before_in(data + "/http-cert.pem");
+  const std::string before((std::istreambuf_iterator<char>(before_in)), {});
+  ASSERT_TRUE(nrm.RestartNode("fia-karachi"));
+  std::ifstream after_in(data + "/http-cert.pem");
+  const std::string after((std::istreambuf_iterator<char>(after_in)), {});
+  EXPECT_EQ(before, after);
 }
 
 }  // namespace
