@@ -35,13 +35,7 @@ TEST(E2eBrowser, ShelterCaseWorkerAcceptsAndOpensPersonalDataInChromium) {
   in.mutable_personal()->set_family_name("\"><img src=x onerror=alert(2)>");
   auto c = nrm.Intake("fia-karachi", in);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  ASSERT_TRUE(nrm.WaitJourney(
-      *c,
-      [](const JourneyView& j) {
-        auto to = j.To("shelter-a");
-        return to.size() == 1 && to[0]->status == "RECEIVED";
-      },
-      nullptr, "the referral to shelter-a to be RECEIVED"));
+  ASSERT_TRUE(nrm.WaitReceived(*c, "shelter-a"));
   ASSERT_TRUE(nrm.DeskSession("shelter-a").ok());
   ASSERT_TRUE(nrm.DeskSession("fia-karachi").ok());
   const int port = nrm.HttpPort("shelter-a");

@@ -156,15 +156,8 @@ TEST(E2ePeople, EveryCommandAndRoleOfTheRoleTable) {
   ASSERT_TRUE(nrm.Start());
   auto c = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  JourneyView j;
-  ASSERT_TRUE(nrm.WaitJourney(
-      *c,
-      [](const JourneyView& j) {
-        auto to = j.To("shelter-a");
-        return to.size() == 1 && to[0]->status == "RECEIVED";
-      },
-      &j, "the referral to shelter-a to be RECEIVED"));
-  const std::string referral = j.To("shelter-a")[0]->referral_id;
+  std::string referral;
+  ASSERT_TRUE(nrm.WaitReceived(*c, "shelter-a", &referral));
   std::string consent;
   for (const auto& s : nrm.Cases("fia-karachi")) {
     if (s.case_id() == *c && s.consents_size() > 0) consent = s.consents(0).consent_id();
@@ -271,15 +264,8 @@ TEST(E2ePeople, TheAccessLogRecordsRefusedAttemptsAndNoReadBeforeAcceptance) {
   ASSERT_TRUE(nrm.Start());
   auto c = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  JourneyView j;
-  ASSERT_TRUE(nrm.WaitJourney(
-      *c,
-      [](const JourneyView& j) {
-        auto to = j.To("shelter-a");
-        return to.size() == 1 && to[0]->status == "RECEIVED";
-      },
-      &j, "the referral to shelter-a to be RECEIVED"));
-  const std::string referral = j.To("shelter-a")[0]->referral_id;
+  std::string referral;
+  ASSERT_TRUE(nrm.WaitReceived(*c, "shelter-a", &referral));
 
   auto personal = [&](const std::string& case_id) {
     v1::ControlRequest q;
@@ -338,15 +324,10 @@ TEST(E2ePeople, TheAccessLogRecordsRefusedAttemptsAndNoReadBeforeAcceptance) {
   // A second case that shelter-a declines without opening: no PERSONAL read of it anywhere.
   auto c2 = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
   ASSERT_TRUE(c2.ok());
-  ASSERT_TRUE(nrm.WaitJourney(
-      *c2,
-      [](const JourneyView& j) {
-        auto to = j.To("shelter-a");
-        return to.size() == 1 && to[0]->status == "RECEIVED";
-      },
-      &j, "the second referral to shelter-a to be RECEIVED"));
-  auto rej = nrm.Act("shelter-a", j.To("shelter-a")[0]->referral_id, v1::REFERRAL_STATUS_REJECTED,
-                     "", v1::REJECT_REASON_CAPACITY_FULL);
+  std::string second_referral;
+  ASSERT_TRUE(nrm.WaitReceived(*c2, "shelter-a", &second_referral));
+  auto rej = nrm.Act("shelter-a", second_referral, v1::REFERRAL_STATUS_REJECTED, "",
+                     v1::REJECT_REASON_CAPACITY_FULL);
   ASSERT_TRUE(rej.ok());
   ASSERT_EQ(rej->code(), v1::CONTROL_CODE_OK) << Describe(*rej);
   ASSERT_TRUE(nrm.Settle(800));

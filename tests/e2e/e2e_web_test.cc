@@ -46,15 +46,8 @@ TEST(E2eWeb, CaseWorkerSignsInAcceptsAReferralAndOpensTheGrantedPersonalData) {
       "txt.exe");  // U+202E, right-to-left override
   auto c = nrm.Intake("fia-karachi", in);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  JourneyView j;
-  ASSERT_TRUE(nrm.WaitJourney(
-      *c,
-      [](const JourneyView& j) {
-        auto to = j.To("shelter-a");
-        return to.size() == 1 && to[0]->status == "RECEIVED";
-      },
-      &j, "the referral to shelter-a to be RECEIVED"));
-  const std::string referral = j.To("shelter-a")[0]->referral_id;
+  std::string referral;
+  ASSERT_TRUE(nrm.WaitReceived(*c, "shelter-a", &referral));
   ASSERT_TRUE(nrm.DeskSession("shelter-a").ok());  // makes the desk account (case worker and more)
 
   const int port = nrm.HttpPort("shelter-a");

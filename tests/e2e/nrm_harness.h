@@ -751,6 +751,22 @@ class Nrm {
 
   // Polls the journey (router's view by default) until `pred` holds; the journey that satisfied
   // it goes to `out`.
+  // Waits until the referral engine's one referral of `case_id` to `recipient` is RECEIVED there;
+  // its id in `referral_id`.
+  ::testing::AssertionResult WaitReceived(const std::string& case_id, const std::string& recipient,
+                                          std::string* referral_id = nullptr) {
+    JourneyView j;
+    auto r = WaitJourney(
+        case_id,
+        [&](const JourneyView& v) {
+          auto to = v.To(recipient);
+          return to.size() == 1 && to[0]->status == "RECEIVED";
+        },
+        &j, "the referral to " + recipient + " to be RECEIVED");
+    if (r && referral_id != nullptr) *referral_id = j.To(recipient)[0]->referral_id;
+    return r;
+  }
+
   ::testing::AssertionResult WaitJourney(const std::string& case_id,
                                          const std::function<bool(const JourneyView&)>& pred,
                                          JourneyView* out, const std::string& what,
