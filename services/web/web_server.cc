@@ -844,9 +844,10 @@ class WebServer::Impl {
               "\">open</a></td></tr>";
     }
     body += "</tbody></table><p>";
-    if (page > 0) body += "<a href=\"/?page=" + std::to_string(page - 1) + "\">previous</a> ";
+    const std::string all = req.get_param_value("all") == "1" ? "&amp;all=1" : "";
+    if (page > 0) body += "<a href=\"/?page=" + std::to_string(page - 1) + all + "\">previous</a> ";
     if ((page + 1) * kPageSize < total)
-      body += "<a href=\"/?page=" + std::to_string(page + 1) + "\">next</a>";
+      body += "<a href=\"/?page=" + std::to_string(page + 1) + all + "\">next</a>";
     body += "</p>";
     Send(res, 200, Page("Inbox", body, &*me));
   }
@@ -900,7 +901,8 @@ class WebServer::Impl {
             "/personal\"><input type=\"hidden\" name=\"csrf\" value=\"" + csrf +
             "\"><label>Purpose (recorded in the access log) <input name=\"purpose\" required "
             "maxlength=\"200\"></label><button>Open personal data</button></form></section>";
-    body += "<section><h2>Journey</h2><pre>" + Esc(journey->text()) + "</pre></section>";
+    // The journey quotes people's words (outcomes, purposes): isolated like every such text.
+    body += "<section><h2>Journey</h2><pre><bdi>" + Esc(journey->text()) + "</bdi></pre></section>";
     Send(res, 200, Page("Case", body, &*me));
   }
 
