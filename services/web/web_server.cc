@@ -113,7 +113,6 @@ bool SameText(const std::string& a, const std::string& b) {
   return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::string StatusWord(int s) { return core::ShortEnumName(v1::ReferralStatus_descriptor(), s); }
 
 // "FORCED_LABOUR" -> "forced labour".
 std::string Label(const google::protobuf::EnumDescriptor* type, int value) {
@@ -135,6 +134,9 @@ std::string Label(const google::protobuf::EnumDescriptor* type, int value) {
   }
   return s;
 }
+
+// "CANCEL_REQUESTED" -> "cancel requested": people's words, not the schema's.
+std::string StatusWord(int s) { return Label(v1::ReferralStatus_descriptor(), s); }
 
 // The intake form's fields that carry one or more enum values, by form name.
 struct EnumField {
@@ -835,8 +837,8 @@ class WebServer::Impl {
       const bool overdue =
           r.respond_by_ms() != 0 && r.respond_by_ms() < now &&
           (r.status() == v1::REFERRAL_STATUS_SENT || r.status() == v1::REFERRAL_STATUS_RECEIVED);
-      body += "<tr><td>" + Esc(core::ShortEnumName(v1::Priority_descriptor(), r.priority())) +
-              "</td><td>" + Esc(core::ShortEnumName(v1::ServiceType_descriptor(), r.service())) +
+      body += "<tr><td>" + Esc(Label(v1::Priority_descriptor(), r.priority())) +
+              "</td><td>" + Esc(Label(v1::ServiceType_descriptor(), r.service())) +
               "</td><td>" + Esc(StatusWord(r.status())) + "</td><td><bdi>" + Esc(r.from_agency()) +
               "</bdi></td><td" + (overdue ? " class=\"overdue\"" : "") + ">" +
               Esc(r.respond_by_ms() ? core::FormatUtcMs(r.respond_by_ms()) : "") +
@@ -879,7 +881,7 @@ class WebServer::Impl {
         if (r.case_id() != case_id) continue;
         body +=
             "<section><h2>Referral for " +
-            Esc(core::ShortEnumName(v1::ServiceType_descriptor(), r.service())) + " - " +
+            Esc(Label(v1::ServiceType_descriptor(), r.service())) + ": " +
             Esc(StatusWord(r.status())) + "</h2><form method=\"post\" action=\"/referrals/" +
             Esc(r.referral_id()) + "\"><input type=\"hidden\" name=\"csrf\" value=\"" + csrf +
             "\"><input type=\"hidden\" name=\"case\" value=\"" + Esc(case_id) +

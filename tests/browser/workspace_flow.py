@@ -110,8 +110,8 @@ try:
     check(driver.title.startswith("Case"), "the case page opens")
     Select(driver.find_element(By.NAME, "action")).select_by_value("accept")
     navigate(driver.find_element(By.XPATH, "//form[contains(@action,'/referrals/')]//button"))
-    check("ACCEPTED" in driver.find_element(By.TAG_NAME, "body").text,
-          "after accepting, the case page shows the referral ACCEPTED")
+    check("shelter: accepted" in driver.find_element(By.TAG_NAME, "body").text.lower(),
+          "after accepting, the case page shows the referral accepted")
     driver.save_screenshot(os.path.join(args.screenshots, "case.png"))
     driver.find_element(By.NAME, "purpose").send_keys("admission interview")
     navigate(driver.find_element(By.XPATH, "//form[contains(@action,'/personal')]//button"))
