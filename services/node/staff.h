@@ -6,7 +6,7 @@
 //
 // Operation:
 //   - Passwords are hashed with libsodium's crypto_pwhash_str (argon2id) at the interactive limits
-//     (opslimit 2, memlimit 64 MiB: about 0.1 s and 64 MiB per hash on the development machine),
+//     (opslimit 2, memlimit 64 MiB: 141 ms (median of 5) and 64 MiB per hash on the development machine),
 //     so a sign-in costs that much and a stolen store costs an attacker as much per guess.
 //   - A sign-in returns a token "<agency id>.<64 hex>"; only the BLAKE2b-256 hash of the token is
 //     stored, so the store alone yields no usable session. A session ends after `idle` without use,

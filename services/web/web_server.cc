@@ -879,24 +879,49 @@ class WebServer::Impl {
     if (inbox.ok()) {
       for (const v1::Referral& r : *inbox) {
         if (r.case_id() != case_id) continue;
-        body +=
-            "<section><h2>Referral for " +
-            Esc(Label(v1::ServiceType_descriptor(), r.service())) + ": " +
-            Esc(StatusWord(r.status())) + "</h2><form method=\"post\" action=\"/referrals/" +
-            Esc(r.referral_id()) + "\"><input type=\"hidden\" name=\"csrf\" value=\"" + csrf +
-            "\"><input type=\"hidden\" name=\"case\" value=\"" + Esc(case_id) +
-            "\">"
-            "<label>Action <select name=\"action\"><option value=\"accept\">Accept</option>"
-            "<option value=\"reject\">Decline</option><option value=\"start\">Start</option>"
-            "<option value=\"complete\">Complete</option><option value=\"fail\">Could not help"
-            "</option></select></label><label>Reason (decline) <select name=\"reason\">"
-            "<option value=\"\"></option><option value=\"REJECT_REASON_CAPACITY_FULL\">Capacity "
-            "full</option><option value=\"REJECT_REASON_OUT_OF_SCOPE\">Out of scope</option>"
-            "<option value=\"REJECT_REASON_INELIGIBLE\">Ineligible</option><option "
-            "value=\"REJECT_REASON_VICTIM_DECLINED\">Victim declined</option><option "
-            "value=\"REJECT_REASON_OTHER\">Other</option></select></label><label>Outcome "
-            "(complete, could not help) <input name=\"outcome\" maxlength=\"500\"></label>"
-            "<button>Record</button></form></section>";
+        // Only the moves open to the recipient from this status, the likeliest first.
+        std::vector<std::pair<const char*, const char*>> moves;
+        switch (r.status()) {
+          case v1::REFERRAL_STATUS_SENT:
+          case v1::REFERRAL_STATUS_RECEIVED:
+            moves = {{"accept", "Accept"}, {"reject", "Decline"}};
+            break;
+          case v1::REFERRAL_STATUS_ACCEPTED:
+            moves = {{"start", "Start"}, {"complete", "Complete"}, {"fail", "Could not help"}};
+            break;
+          case v1::REFERRAL_STATUS_IN_PROGRESS:
+            moves = {{"complete", "Complete"}, {"fail", "Could not help"}};
+            break;
+          default:
+            break;
+        }
+        body += "<section><h2>Referral for " +
+                Esc(Label(v1::ServiceType_descriptor(), r.service())) + ": " +
+                Esc(StatusWord(r.status())) + "</h2>";
+        if (moves.empty()) {
+          body += "<p>No move is open to your agency on this referral now.</p></section>";
+          continue;
+        }
+        body += "<form method=\"post\" action=\"/referrals/" + Esc(r.referral_id()) +
+                "\"><input type=\"hidden\" name=\"csrf\" value=\"" + csrf +
+                "\"><input type=\"hidden\" name=\"case\" value=\"" + Esc(case_id) +
+                "\"><label>Next step <select name=\"action\">";
+        for (const auto& [value, words] : moves) {
+          body += "<option value=\"" + std::string(value) + "\">" + words + "</option>";
+        }
+        body += "</select></label>";
+        if (moves[0].first == std::string("accept")) {
+          body += "<label>Reason, if you decline <select name=\"reason\"><option value=\"\">"
+                  "</option><option value=\"REJECT_REASON_CAPACITY_FULL\">Capacity full</option>"
+                  "<option value=\"REJECT_REASON_OUT_OF_SCOPE\">Out of scope</option><option "
+                  "value=\"REJECT_REASON_INELIGIBLE\">Ineligible</option><option "
+                  "value=\"REJECT_REASON_VICTIM_DECLINED\">Victim declined</option><option "
+                  "value=\"REJECT_REASON_OTHER\">Other</option></select></label>";
+        } else {
+          body += "<label>Outcome, to complete or close <input name=\"outcome\" "
+                  "maxlength=\"500\"></label>";
+        }
+        body += "<button>Record</button></form></section>";
       }
     }
     body += "<section><h2>Personal data</h2><form method=\"post\" action=\"/cases/" + Esc(case_id) +

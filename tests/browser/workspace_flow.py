@@ -49,7 +49,16 @@ options.binary_location = "/usr/bin/chromium"
 for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
           "--window-size=390,844", "--lang=en"):
     options.add_argument(a)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+# Starting Chromium can fail on a loaded machine (the driver times out waiting for it): try the
+# start up to three times; the checks themselves are never retried.
+for attempt in range(3):
+    try:
+        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        break
+    except Exception as e:  # noqa: BLE001 - the driver raises several kinds
+        print("starting Chromium failed (attempt %d): %s" % (attempt + 1, e), file=sys.stderr)
+        if attempt == 2:
+            raise
 driver.set_page_load_timeout(30)
 os.makedirs(args.screenshots, exist_ok=True)
 def navigate(element):
