@@ -1,5 +1,7 @@
 #include "core/case_projection.h"
 
+#include "core/case_reference.h"
+
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
@@ -650,6 +652,13 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
                         " is not a first responder and may not open cases",
                     "actor_agency");
       }
+      if (const std::string& ref = e.case_opened().reference();
+          !ref.empty() && ref.rfind(ReferenceCodeOf(*actor) + "-", 0) != 0) {
+        return Deny("reference " + Quoted(ref) + " does not start with the reference code " +
+                        Quoted(ReferenceCodeOf(*actor)) + " of agency " +
+                        Quoted(e.actor_agency()),
+                    "case_opened.reference");
+      }
       return Status::Ok();
     case Event::kIdentificationRecorded:
       return RequireOwner(state_, e, "record the identification");
@@ -739,6 +748,7 @@ void CaseProjection::Apply(const passage::v1::Envelope& env, const Event& e) {
       state_.set_opened_at_ms(at);
       state_.set_crime_type(p.crime_type());
       state_.set_person_role(p.person_role());
+      state_.set_reference(p.reference());
       *state_.mutable_profile() = StoredProfile(p.profile(), at);
       if (p.has_personal() && keep_personal_) {
         *state_.mutable_personal() = p.personal();
@@ -797,6 +807,7 @@ void CaseProjection::Apply(const passage::v1::Envelope& env, const Event& e) {
       Referral* r = state_.add_referrals();
       *r = sent;
       r->set_case_id(state_.case_id());
+      r->set_case_reference(state_.reference());
       if (r->from_agency().empty()) {
         r->set_from_agency(actor);
       }

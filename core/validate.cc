@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/case_reference.h"
 #include "core/codes.h"
 
 namespace passage::core {
@@ -414,6 +415,15 @@ Status CheckPayload(const Event& e, int64_t now_ms) {
           CheckEnum<passage::v1::PersonRole>(p.person_role(), passage::v1::PersonRole_IsValid,
                                              "case_opened.person_role", Need::kRequired));
       RETURN_IF_ERROR(ValidateProfile(p.profile(), "case_opened.profile"));
+      if (!p.reference().empty()) {
+        auto canonical = ParseCaseReference(p.reference(), "case_opened.reference");
+        RETURN_IF_ERROR(canonical.status());
+        if (*canonical != p.reference()) {
+          return Invalid("case_opened.reference",
+                         Quoted(p.reference()) + " is not written in its canonical form " +
+                             Quoted(*canonical));
+        }
+      }
       return CheckSealed(p.personal(), "case_opened.personal");
     }
     case Event::kIdentificationRecorded: {
@@ -704,8 +714,39 @@ Status ValidateAgency(const passage::v1::Agency& a, std::string_view prefix) {
   }
   RETURN_IF_ERROR(CheckEnumList<passage::v1::ServiceType>(
       a.services(), passage::v1::ServiceType_IsValid, Join(prefix, "services")));
+  if (!a.case_reference_code().empty() && !IsReferenceCode(a.case_reference_code())) {
+    return Invalid(Join(prefix, "case_reference_code"),
+                   Quoted(a.case_reference_code()) +
+                       " is not a reference code: 2 to 6 upper-case letters or digits, from a "
+                       "letter (e.g. 'FIAKHI')");
+  }
   return CheckEnumList<passage::v1::ActorRole>(a.override_roles(), passage::v1::ActorRole_IsValid,
                                                Join(prefix, "override_roles"));
+}
+
+Status ValidateIsoDate(std::string_view text, std::string_view field) {
+  const std::string shape = "a date is written YYYY-MM-DD, e.g. 2009-03-31";
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-') {
+    return Invalid(std::string(field), shape);
+  }
+  int parts[3] = {0, 0, 0};
+  const size_t starts[3] = {0, 5, 8};
+  const size_t lengths[3] = {4, 2, 2};
+  for (int i = 0; i < 3; ++i) {
+    for (size_t j = starts[i]; j < starts[i] + lengths[i]; ++j) {
+      if (text[j] < '0' || text[j] > '9') {
+        return Invalid(std::string(field), shape);
+      }
+      parts[i] = parts[i] * 10 + (text[j] - '0');
+    }
+  }
+  const int y = parts[0], m = parts[1], d = parts[2];
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  const int days[12] = {31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (y < 1900 || m < 1 || m > 12 || d < 1 || d > days[m - 1]) {
+    return Invalid(std::string(field), Quoted(text) + " is not a date that exists (from 1900)");
+  }
+  return Status::Ok();
 }
 
 Status ValidateEvent(const Event& e, int64_t now_ms) {

@@ -62,6 +62,10 @@ Status ValidateReferralToSend(const passage::v1::Referral& r, std::string_view p
 // Validates an agency registry entry (AgencyRegistered, registry files).
 Status ValidateAgency(const passage::v1::Agency& a, std::string_view prefix);
 
+// A calendar date written YYYY-MM-DD, from 1900-01-01, that exists (no 31 April, 29 February
+// only in leap years).
+Status ValidateIsoDate(std::string_view text, std::string_view field);
+
 // Validates `p` and rewrites it in normal form: countries as upper-case alpha-2, subdivisions upper
 // case, age_band and majority_at_identification derived from age_years when those are UNSPECIFIED.
 // On error `p` is unchanged.

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 
+#include "core/case_reference.h"
 #include "core/codes.h"
 #include "core/ids.h"
 #include "core/roles.h"
@@ -39,6 +40,7 @@ commands:
   inbox                referrals addressed to this agency
   referral             move a referral: receive, accept, reject, start, hold, resume, complete,
                        fail, cancel, request-cancel
+  find                 a case by its reference, or a person by name and date of birth
   journey              the journey of one case, step by step
   personal             open a case's sealed personal data (the read is logged)
   cases                the cases this agency knows, with filters
@@ -239,25 +241,48 @@ examples:
   passagectl referral reject 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b --reason capacity_full
   passagectl referral complete 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b --outcome "returned home"
 )"},
-      {"journey", {}, true, R"(usage: passagectl journey CASE_ID
+      {"find",
+       {{"--person", false}, {"--sex", true}},
+       true,
+       R"(usage: passagectl find REFERENCE
+       passagectl find --person [--sex S]
 
-Shows one case's journey: every step from identification through referrals, services,
-proceedings and return to closure, with who did what and when. A case this node has not seen yet
-is read from the broker (the broker records that access).
+Finds a case this agency knows by its reference (as read out on the phone: FIAKHI-26-00123-7, in
+any letter case, with dashes or spaces), or finds a person by name and date of birth among the
+cases whose personal data this agency may open. With --person the name and the date of birth are
+asked on the terminal (or read as two lines from standard input), never given as arguments, so
+they stay out of the shell history and the process list. The node compares keyed hashes, never
+names; the search is noted in the node's security log without the name.
+
+options:
+  --person  search by name and date of birth (YYYY-MM-DD; an empty line when unknown)
+  --sex S   female|male|other: narrows a --person search (default: any)
 
 examples:
+  passagectl find fiakhi-26-00123-7
+  passagectl find --person --sex female
+)"},
+      {"journey", {}, true, R"(usage: passagectl journey CASE
+
+Shows one case's journey: every step from identification through referrals, services,
+proceedings and return to closure, with who did what and when. CASE is the case's reference
+(FIAKHI-26-00123-7) or its id. A case this node has not seen yet is read from the broker by id
+(the broker records that access).
+
+examples:
+  passagectl journey FIAKHI-26-00123-7
   passagectl journey 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b
   passagectl --json journey 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b
 )"},
       {"personal",
        {{"--purpose", true}},
        true,
-       R"(usage: passagectl personal CASE_ID [--purpose P]
+       R"(usage: passagectl personal CASE [--purpose P]
 
 Shows the personal data of a case (names, date of birth, CNIC, ...) opened with this agency's
 sealing key. The read is first recorded in the NRM's access log (RecordAccessed, section
 PERSONAL); if it cannot be recorded nothing is shown. Only agencies the data was sealed for can
-read it.
+read it. CASE is the case's reference or its id.
 
 options:
   --purpose P  why it is read, recorded with the access (default "view personal data")
@@ -721,6 +746,15 @@ Status CheckId(const std::string& id, std::string_view what) {
     return Usage(std::string(what), s.message());
   }
   return Status::Ok();
+}
+
+// A case id or a case reference (resolved by the node).
+Status CheckCase(const std::string& text, std::string_view what) {
+  if (core::LooksLikeCaseReference(text)) {
+    auto r = core::ParseCaseReference(text, std::string(what));
+    return r.ok() ? Status::Ok() : Usage(std::string(what), r.status().message());
+  }
+  return CheckId(text, what);
 }
 
 template <typename E>
@@ -1340,13 +1374,32 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
     inv->request.mutable_inbox()->set_include_closed(Flag(p, "--all").has_value());
   } else if (cmd == "referral") {
     RETURN_IF_ERROR(BuildReferral(p, inv));
+  } else if (cmd == "find") {
+    auto* f = inv->request.mutable_find();
+    if (Flag(p, "--person")) {
+      RETURN_IF_ERROR(ExpectPositionals(p, {}));
+      inv->action = Action::kFindPerson;
+      if (auto sex = Flag(p, "--sex")) {
+        ASSIGN_OR_RETURN(v1::Sex s, ParseEnumFlag<v1::Sex>(v1::Sex_descriptor(), *sex, "--sex"));
+        f->set_sex(s);
+      }
+    } else {
+      RETURN_IF_ERROR(ExpectPositionals(p, {"REFERENCE"}));
+      if (Flag(p, "--sex")) {
+        return Usage("--sex", "only narrows a --person search");
+      }
+      if (auto r = core::ParseCaseReference(p.positionals[0], "REFERENCE"); !r.ok()) {
+        return Usage("REFERENCE", r.status().message());
+      }
+      f->set_reference(p.positionals[0]);
+    }
   } else if (cmd == "journey") {
-    RETURN_IF_ERROR(ExpectPositionals(p, {"CASE_ID"}));
-    RETURN_IF_ERROR(CheckId(p.positionals[0], "CASE_ID"));
+    RETURN_IF_ERROR(ExpectPositionals(p, {"CASE"}));
+    RETURN_IF_ERROR(CheckCase(p.positionals[0], "CASE"));
     inv->request.mutable_journey()->set_case_id(p.positionals[0]);
   } else if (cmd == "personal") {
-    RETURN_IF_ERROR(ExpectPositionals(p, {"CASE_ID"}));
-    RETURN_IF_ERROR(CheckId(p.positionals[0], "CASE_ID"));
+    RETURN_IF_ERROR(ExpectPositionals(p, {"CASE"}));
+    RETURN_IF_ERROR(CheckCase(p.positionals[0], "CASE"));
     auto* r = inv->request.mutable_personal();
     r->set_case_id(p.positionals[0]);
     r->set_purpose(Flag(p, "--purpose").value_or(""));

@@ -56,6 +56,7 @@ enum class Action {
   kLogin,       // ask for the password (or read `file`), send request.login, save the session
   kLogout,      // send request.logout, delete the session file
   kPasswd,      // ask the current and the new password (or read `file`), send request.passwd
+  kFindPerson,  // ask the name and date of birth (or read two lines), send request.find
 };
 
 // audit, replay and admin (docs/passagectl.md, docs/audit.md). Invocation::command names the

@@ -566,6 +566,27 @@ Result<std::string> ReadPassword(const std::string& file, CtlIo& io, const std::
   return pw;
 }
 
+// The name and date of birth come from the terminal or standard input, never from arguments.
+int RunFindPerson(Invocation inv, CtlIo& io) {
+  auto* f = inv.request.mutable_find();
+  std::string name;
+  std::string dob;
+  if (io.stdin_is_terminal) {
+    io.err << "name (given and family, any order): " << std::flush;
+  }
+  std::getline(io.in, name);
+  if (io.stdin_is_terminal) {
+    io.err << "date of birth (YYYY-MM-DD, empty when unknown): " << std::flush;
+  }
+  std::getline(io.in, dob);
+  f->set_name(Trim(name));
+  f->set_date_of_birth(Trim(dob));
+  if (f->name().empty()) {
+    return Fail(io, Status::InvalidArgument("name", "give the person's name on the first line"));
+  }
+  return CallAndReport(inv, inv.request, io);
+}
+
 int RunLogin(Invocation inv, CtlIo& io) {
   auto* login = inv.request.mutable_login();
   if (login->login().empty()) {
@@ -695,6 +716,8 @@ int RunPassagectl(const std::vector<std::string>& args, CtlIo& io) {
       return kExitOk;
     case Action::kIntake:
       return RunIntake(inv, io);
+    case Action::kFindPerson:
+      return RunFindPerson(inv, io);
     case Action::kResume:
       return RunResume(inv, io);
     case Action::kImportCtdc:

@@ -34,9 +34,15 @@ std::vector<v1::ActorRole> RolesForCommand(const v1::ControlRequest& req) {
       return {kCw, kSup};
     case R::kJourney:
       return {kCw, kSup, kCo, kAud};
+    case R::kFind:
+      if (!req.find().name().empty() || !req.find().date_of_birth().empty()) {
+        return {kCw, kSup};  // those who may open personal data
+      }
+      return {kCw, kSup, kCo, kAud};
     case R::kCases:
       return {kCw, kSup, kCo, kDo, kAud};
     case R::kStats:
+    case R::kReport:
       return {kDo, kCo, kSup};
     case R::kExportCtdc:
       return {kDo};
@@ -86,10 +92,14 @@ std::string CommandName(const v1::ControlRequest& req) {
       return "personal";
     case R::kJourney:
       return "journey";
+    case R::kFind:
+      return "find";
     case R::kCases:
       return "cases";
     case R::kStats:
       return "stats";
+    case R::kReport:
+      return "report";
     case R::kExportCtdc:
       return "export";
     case R::kTreeHead:

@@ -11,17 +11,21 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <zmq.hpp>
 
 #include <google/protobuf/util/json_util.h>
 
+#include "core/case_reference.h"
 #include "core/codes.h"
 #include "core/ctdc/ctdc_export.h"
 #include "core/ids.h"
 #include "core/referral_state_machine.h"
 #include "core/roles.h"
 #include "core/text_proto.h"
+#include "core/validate.h"
+#include "services/runtime/sealing.h"
 #include "services/node/access.h"
 #include "services/node/render.h"
 #include "transport/keys.h"
@@ -457,6 +461,43 @@ Status Node::Fetch(const std::string& case_id, const std::string& purpose) {
   return store_->Write(w);
 }
 
+Result<std::string> Node::NextCaseReference(int64_t unix_ms) {
+  const v1::Agency* me = self();
+  if (me == nullptr) {
+    return Status::FailedPrecondition("agency " + agency() + " is not in the registry");
+  }
+  const int year = core::UtcYear(unix_ms);
+  const std::string key = "ref/" + std::to_string(year);
+  ASSIGN_OR_RETURN(auto stored, store_->Get(key));
+  uint64_t next = 1;
+  if (stored.has_value()) {
+    try {
+      next = std::stoull(*stored) + 1;
+    } catch (const std::exception&) {
+      return Status::Corruption("the case reference count " + key + " does not parse");
+    }
+  }
+  runtime::StateWrite w;
+  w.Put(key, std::to_string(next));
+  RETURN_IF_ERROR(store_->Write(w));
+  return core::FormatCaseReference(core::ReferenceCodeOf(*me), year, next);
+}
+
+Result<std::string> Node::ResolveCase(const std::string& text, const std::string& field) {
+  if (!core::LooksLikeCaseReference(text)) {
+    RETURN_IF_ERROR(core::ValidateUuid(text, field));
+    return text;
+  }
+  ASSIGN_OR_RETURN(std::string reference, core::ParseCaseReference(text, field));
+  for (const auto& id : KnownCases()) {
+    auto view = View(id);
+    if (view.ok() && (*view)->state().reference() == reference) {
+      return id;
+    }
+  }
+  return Status(StatusCode::kNotFound, "no case " + reference + " is known to " + agency(), field);
+}
+
 std::vector<v1::Referral> Node::Inbox(bool include_terminal) {
   std::vector<v1::Referral> out;
   for (const auto& id : KnownCases()) {
@@ -861,6 +902,19 @@ v1::ControlResponse Node::Whoami() {
   for (auto r : held) {
     roles_json += (roles_json.empty() ? "\"" : ",\"") + core::RoleWords(r) + "\"";
   }
+  // The desk's counts for the workspace's header, for those who answer referrals.
+  std::string desk;
+  const auto inbox_roles = RolesForCommand([] {
+    v1::ControlRequest q;
+    q.mutable_inbox();
+    return q;
+  }());
+  if (ActingRole(inbox_roles, held) != v1::ACTOR_ROLE_UNSPECIFIED) {
+    const v1::InboxPage counts = InboxCounts(Inbox(false), now_ms());
+    desk = ",\"to_answer\":" + std::to_string(counts.to_answer()) +
+           ",\"due_within_day\":" + std::to_string(counts.due_within_day()) +
+           ",\"overdue\":" + std::to_string(counts.overdue());
+  }
   resp.set_text(actor_->account.display_name() + " (" + actor_->account.login() + ", staff id " +
                 actor_->account.staff_id() + ") at " + agency() + "\nroles: " +
                 core::RoleList(held) + "\nsession ends by " +
@@ -868,7 +922,7 @@ v1::ControlResponse Node::Whoami() {
   resp.set_json("{\"agency\":\"" + agency() + "\",\"login\":" +
                 core::JsonQuote(actor_->account.login()) + ",\"staff_id\":\"" +
                 actor_->account.staff_id() + "\",\"roles\":[" + roles_json +
-                "],\"expires_at_ms\":" + std::to_string(actor_->expires_at_ms) + "}");
+                "],\"expires_at_ms\":" + std::to_string(actor_->expires_at_ms) + desk + "}");
   return resp;
 }
 
@@ -975,7 +1029,102 @@ v1::ControlResponse Node::Staff(const v1::StaffRequest& req) {
   }
 }
 
-v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& req) {
+v1::ControlResponse Node::Find(const v1::FindRequest& req) {
+  v1::ControlResponse resp;
+  std::vector<const v1::CaseState*> found;
+  if (!req.reference().empty()) {
+    auto id = ResolveCase(req.reference(), "reference");
+    if (!id.ok() && id.status().code() != StatusCode::kNotFound) {
+      SetError(&resp, id.status());
+      return resp;
+    }
+    if (id.ok()) {
+      if (auto view = View(*id); view.ok() && (*view)->exists()) {
+        found.push_back(&(*view)->state());
+      }
+    }
+  } else if (!req.name().empty()) {
+    if (options_.person_secret.empty()) {
+      SetError(&resp, Status::FailedPrecondition(
+                          "this node has no person secret (person_secret_file), so it cannot "
+                          "compare names",
+                          "name"));
+      return resp;
+    }
+    if (!req.date_of_birth().empty()) {
+      if (Status s = core::ValidateIsoDate(req.date_of_birth(), "date_of_birth"); !s.ok()) {
+        SetError(&resp, s);
+        return resp;
+      }
+    }
+    v1::PersonalData pd;
+    pd.set_given_name(req.name());
+    pd.set_date_of_birth(req.date_of_birth());
+    std::set<std::string> keys;
+    for (int sex = 0; sex <= v1::Sex_MAX; ++sex) {
+      if (v1::Sex_IsValid(sex) && (req.sex() == v1::SEX_UNSPECIFIED || req.sex() == sex)) {
+        keys.insert(runtime::PersonKey(pd, static_cast<v1::Sex>(sex), options_.person_secret));
+      }
+    }
+    keys.erase(std::string());
+    if (keys.empty()) {
+      SetError(&resp, Status::InvalidArgument("name", "give at least one letter of the name"));
+      return resp;
+    }
+    for (const auto& id : KnownCases()) {
+      auto view = View(id);
+      if (!view.ok() || !(*view)->exists()) {
+        continue;
+      }
+      const v1::CaseState& s = (*view)->state();
+      bool may_open = s.owner_agency() == agency();
+      for (const auto& g : s.access()) {
+        may_open = may_open ||
+                   (g.agency_id() == agency() && core::GrantIncludes(g, v1::DATA_SECTION_PERSONAL));
+      }
+      if (may_open && keys.count(s.personal().person_key()) > 0) {
+        found.push_back(&s);
+      }
+    }
+    // Who searched and how many were found; never the name.
+    staff_->Record("find", actor_ ? actor_->account.staff_id() : "",
+                   "searched by name and date of birth: " + std::to_string(found.size()) +
+                       " case(s)");
+  } else {
+    SetError(&resp, Status::InvalidArgument(
+                        "reference", "give a case reference, or a name and date of birth"));
+    return resp;
+  }
+  v1::CasesRequest all;
+  resp.set_text(found.empty() ? "no case found\n" : RenderCases(found, all));
+  resp.set_json("{\"cases\":" + CasesJson(found, all) + "}");
+  return resp;
+}
+
+v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
+  // A case reference wherever a case id is asked for: resolved here, once.
+  const v1::ControlRequest* in = &original;
+  v1::ControlRequest resolved;
+  std::string* case_field = nullptr;
+  if (original.has_journey() && core::LooksLikeCaseReference(original.journey().case_id())) {
+    resolved = original;
+    case_field = resolved.mutable_journey()->mutable_case_id();
+  } else if (original.has_personal() &&
+             core::LooksLikeCaseReference(original.personal().case_id())) {
+    resolved = original;
+    case_field = resolved.mutable_personal()->mutable_case_id();
+  }
+  if (case_field != nullptr) {
+    auto id = ResolveCase(*case_field, "case_id");
+    if (!id.ok()) {
+      v1::ControlResponse resp;
+      SetError(&resp, id.status());
+      return resp;
+    }
+    *case_field = *id;
+    in = &resolved;
+  }
+  const v1::ControlRequest& req = *in;
   if (auto r = logic_->OnControl(*this, req)) {
     return *r;
   }
@@ -999,8 +1148,25 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& req) {
     }
     case v1::ControlRequest::kInbox: {
       auto inbox = Inbox(req.inbox().include_closed());
+      if (req.inbox().page_size() > 0) {
+        // The workspace's page: only what it shows is rendered.
+        resp.set_json(InboxPageJson(std::move(inbox), req.inbox(), now_ms()));
+        return resp;
+      }
       resp.set_text(RenderInbox(inbox, now_ms()));
       resp.set_json(InboxJson(inbox));
+      return resp;
+    }
+    case v1::ControlRequest::kReport: {
+      std::vector<const v1::CaseState*> states;
+      for (const auto& id : KnownCases()) {
+        auto view = View(id);
+        if (view.ok() && (*view)->exists()) {
+          states.push_back(&(*view)->state());
+        }
+      }
+      resp.set_text(RenderReferralReport(states, now_ms()));
+      resp.set_json(ReferralReportJson(states, now_ms()));
       return resp;
     }
     case v1::ControlRequest::kReferralAction:
@@ -1020,6 +1186,21 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& req) {
     }
     case v1::ControlRequest::kCases: {
       std::vector<const v1::CaseState*> states;
+      if (!req.cases().case_id().empty()) {
+        auto id = ResolveCase(req.cases().case_id(), "case_id");
+        auto view = id.ok() ? View(*id) : Result<const core::CaseProjection*>(id.status());
+        if (!view.ok() || !(*view)->exists()) {
+          SetError(&resp, view.ok() ? Status::NotFound("no case " + req.cases().case_id() +
+                                                       " is known to " + agency())
+                                    : view.status());
+          resp.set_field("case_id");
+          return resp;
+        }
+        states.push_back(&(*view)->state());
+        resp.set_text(RenderCases(states, req.cases()));
+        resp.set_json(CasesJson(states, req.cases()));
+        return resp;
+      }
       for (const auto& id : KnownCases()) {
         auto view = View(id);
         if (view.ok() && (*view)->exists()) {
@@ -1087,6 +1268,8 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& req) {
     }
     case v1::ControlRequest::kPersonal:
       return Personal(req.personal());
+    case v1::ControlRequest::kFind:
+      return Find(req.find());
     case v1::ControlRequest::kTreeHead:
       return TreeHead();
     case v1::ControlRequest::kConsistency:

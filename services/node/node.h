@@ -106,6 +106,15 @@ class Node {
   // Referrals addressed to this agency, from the journal.
   std::vector<passage::v1::Referral> Inbox(bool include_terminal);
 
+  // The next case reference of this agency for the year of `unix_ms` (core/case_reference.h). The
+  // count is written durably before it is returned, so a number is never given twice, even across
+  // a crash (one may be skipped).
+  Result<std::string> NextCaseReference(int64_t unix_ms);
+  // The case `text` names: a case id as is, or a case reference (any case, dashes or spaces)
+  // looked up among the cases this node knows. InvalidArgument on `field` for a malformed
+  // reference (naming what is wrong), NotFound when no known case has it.
+  Result<std::string> ResolveCase(const std::string& text, const std::string& field);
+
   // The person the current control request acts for (nullptr outside a request), and the role
   // the node acts in for it.
   const SignedIn* actor() const { return actor_ ? &*actor_ : nullptr; }
@@ -131,6 +140,7 @@ class Node {
   passage::v1::ControlResponse Whoami();
   passage::v1::ControlResponse ReferralAction(const passage::v1::ControlRequest& req);
   passage::v1::ControlResponse Personal(const passage::v1::PersonalRequest& req);
+  passage::v1::ControlResponse Find(const passage::v1::FindRequest& req);
   passage::v1::ControlResponse ExportCtdc(const passage::v1::ExportRequest& req);
   void RecordJourneyView(const std::string& case_id, const passage::v1::JourneyRequest& req);
   passage::v1::ControlResponse TreeHead();

@@ -44,7 +44,7 @@ std::string RenderInbox(const std::vector<v1::Referral>& inbox, int64_t now_ms) 
     return "inbox is empty\n";
   }
   std::ostringstream t;
-  t << std::left << std::setw(38) << "REFERRAL" << std::setw(10) << "CASE" << std::setw(20)
+  t << std::left << std::setw(38) << "REFERRAL" << std::setw(20) << "CASE" << std::setw(20)
     << "SERVICE" << std::setw(11) << "PRIORITY" << std::setw(17) << "STATUS" << std::setw(20)
     << "FROM" << "RESPOND BY\n";
   for (const auto& r : inbox) {
@@ -53,7 +53,8 @@ std::string RenderInbox(const std::vector<v1::Referral>& inbox, int64_t now_ms) 
         (r.status() == v1::REFERRAL_STATUS_SENT || r.status() == v1::REFERRAL_STATUS_RECEIVED)) {
       due += " (overdue)";
     }
-    t << std::setw(38) << r.referral_id() << std::setw(10) << Short(r.case_id()) << std::setw(20)
+    t << std::setw(38) << r.referral_id() << std::setw(20)
+      << (r.case_reference().empty() ? Short(r.case_id()) : r.case_reference()) << std::setw(20)
       << core::ShortEnumName(v1::ServiceType_descriptor(), r.service()) << std::setw(11)
       << core::ShortEnumName(v1::Priority_descriptor(), r.priority()) << std::setw(17)
       << core::ReferralStatusName(r.status()) << std::setw(20) << r.from_agency() << due << "\n";
@@ -72,7 +73,7 @@ std::string InboxJson(const std::vector<v1::Referral>& inbox) {
 
 std::string RenderCases(const std::vector<const v1::CaseState*>& cases, const v1::CasesRequest& f) {
   std::ostringstream t;
-  t << std::left << std::setw(38) << "CASE" << std::setw(6) << "TYPE" << std::setw(8) << "SEX"
+  t << std::left << std::setw(38) << "CASE (REFERENCE OR ID)" << std::setw(6) << "TYPE" << std::setw(8) << "SEX"
     << std::setw(8) << "AGE" << std::setw(10) << "CITIZEN" << std::setw(22) << "OWNER"
     << "STAGES\n";
   size_t n = 0;
@@ -88,7 +89,7 @@ std::string RenderCases(const std::vector<const v1::CaseState*>& cases, const v1
     for (int st : s->stages()) {
       stages += (stages.empty() ? "" : ",") + core::ShortEnumName(v1::Stage_descriptor(), st);
     }
-    t << std::setw(38) << s->case_id() << std::setw(6)
+    t << std::setw(38) << (s->reference().empty() ? s->case_id() : s->reference()) << std::setw(6)
       << core::ShortEnumName(v1::CrimeType_descriptor(), s->crime_type()) << std::setw(8)
       << core::ShortEnumName(v1::Sex_descriptor(), s->profile().sex()) << std::setw(8)
       << std::string(core::AgeBandCtdcText(s->profile().age_band())) << std::setw(10)

@@ -30,6 +30,19 @@ std::string RenderJourneyJson(
     const std::vector<std::pair<passage::v1::Envelope, passage::v1::Event>>& entries,
     const core::AgencyDirectory& directory);
 
+// One page of `inbox` (this agency's referrals, any order) in desk order, filtered as `request`
+// says; the counts over all of `inbox` (InboxRequest, InboxPage in control.proto). As JSON.
+std::string InboxPageJson(std::vector<passage::v1::Referral> inbox,
+                          const passage::v1::InboxRequest& request, int64_t now_ms);
+// The counts of an inbox page alone: to_answer, due_within_day, overdue.
+passage::v1::InboxPage InboxCounts(const std::vector<passage::v1::Referral>& inbox, int64_t now_ms);
+
+// The dashboard's referral report (ReportRequest in control.proto): JSON and terminal text.
+std::string ReferralReportJson(const std::vector<const passage::v1::CaseState*>& cases,
+                               int64_t now_ms);
+std::string RenderReferralReport(const std::vector<const passage::v1::CaseState*>& cases,
+                                 int64_t now_ms);
+
 Result<std::string> RenderStats(const std::vector<const passage::v1::CaseState*>& cases,
                                 const passage::v1::StatsRequest& request,
                                 const core::AgencyDirectory& directory, int64_t now_ms, bool json);

@@ -288,6 +288,13 @@ class IdentificationLogic final : public node::StageLogic {
                          "answer); the case is recorded all the same";
       }
     }
+    // Numbered only once the intake is known to be valid, so a refused form uses no number.
+    auto reference = node.NextCaseReference(now);
+    if (!reference.ok()) {
+      Fail(&resp, reference.status());
+      return resp;
+    }
+    events.front().mutable_case_opened()->set_reference(*reference);
     std::vector<std::string> ids;
     for (auto& e : events) {
       auto published = node.Publish(e);
@@ -300,8 +307,8 @@ class IdentificationLogic final : public node::StageLogic {
     node.AwaitResults(ids, 10000, &resp);
     resp.add_case_ids(case_id);
     if (resp.code() == v1::CONTROL_CODE_OK) {
-      std::string text = "opened case " + case_id + " (" + std::to_string(in.consents_size()) +
-                         " consent(s) recorded)";
+      std::string text = "opened case " + *reference + " (id " + case_id + ", " +
+                         std::to_string(in.consents_size()) + " consent(s) recorded)";
       std::string json = "[";
       for (const auto& [agency, other] : duplicates) {
         const v1::Agency* a = node.directory().Find(agency);
@@ -312,7 +319,8 @@ class IdentificationLogic final : public node::StageLogic {
                 "\",\"case_id\":\"" + other + "\"}";
       }
       resp.set_text(text + duplicate_note);
-      resp.set_json("{\"case_id\":\"" + case_id + "\",\"events\":" + std::to_string(ids.size()) +
+      resp.set_json("{\"case_id\":\"" + case_id + "\",\"reference\":\"" + *reference +
+                    "\",\"events\":" + std::to_string(ids.size()) +
                     ",\"possible_duplicates\":" + json + "]}");
     }
     return resp;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/case_reference.h"
 #include "core/validate.h"
 #include "tests/core/test_events.h"
 #include "tests/testing/status_matchers.h"
@@ -875,6 +876,31 @@ TEST(AgencyDirectory, FromRegistryValidatesAndRefusesDuplicates) {
   EXPECT_EQ(dup.status().field(), "agencies[2].id");
   registry.mutable_agencies(2)->set_id("Bad Id");
   EXPECT_EQ(InMemoryAgencyDirectory::FromRegistry(registry).status().field(), "agencies[2].id");
+}
+
+// A case reference must carry the opening agency's own code; the referrals repeat it so an inbox
+// can show it.
+TEST(CaseProjection, ReferenceCarriesTheOpenersCodeAndReachesItsReferrals) {
+  Broker other;
+  Event theirs = CaseOpenedEvent(kFia);
+  theirs.mutable_case_opened()->set_reference(FormatCaseReference("SDPOL", 2026, 1));
+  ExpectRefused(other.Publish(theirs), StatusCode::kPermissionDenied, "case_opened.reference");
+
+  Broker b;
+  Event odd = CaseOpenedEvent(kFia);
+  odd.mutable_case_opened()->set_reference("fk-26-1-" +
+                                           FormatCaseReference("FK", 2026, 1).substr(12));
+  ExpectRefused(b.Publish(odd), StatusCode::kInvalidArgument, "case_opened.reference");
+
+  Event opened = CaseOpenedEvent(kFia);
+  const std::string ref = FormatCaseReference("FK", 2026, 1);  // "fia-karachi" -> FK
+  opened.mutable_case_opened()->set_reference(ref);
+  ASSERT_OK(b.Publish(opened));
+  EXPECT_EQ(b.state().reference(), ref);
+  ASSERT_OK(b.Publish(ConsentGivenEvent(kFia, ConsentId(1), passage::v1::CONSENT_SCOPE_SERVICES)));
+  ASSERT_OK(b.Publish(ReferralSentEvent(kFia, ReferralId(1), kShelter,
+                                        passage::v1::SERVICE_TYPE_SHELTER, ConsentId(1))));
+  EXPECT_EQ(b.referral(1).case_reference(), ref);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "core/case_reference.h"
 #include "tests/e2e/nrm_harness.h"
 
 namespace passage::e2e {
@@ -604,4 +605,120 @@ TEST(E2ePeople, SignInLockoutSessionsAndSignOutWithPassagectl) {
 }
 
 }  // namespace
+// Case references: given at intake, counted per agency and year across a crash, shown in the
+// recipient's inbox, accepted wherever a case id is; a person found by name and date of birth only
+// among the cases the agency may open.
+TEST(E2ePeople, CaseReferencesAndFindingAPersonAmongTheCasesOneMayOpen) {
+  std::vector<AgencySpec> agencies = Agencies();
+  agencies.push_back(FirstResponder("sindh-police"));
+  Nrm nrm(agencies, WomenToShelterRules());
+  ASSERT_TRUE(nrm.Start());
+  auto intake = [&](const std::string& node, const std::string& given) {
+    v1::IntakeRequest in = AdultWomanSexuallyExploited();
+    in.mutable_personal()->set_given_name(given);
+    in.mutable_personal()->set_family_name("Baloch");
+    in.mutable_personal()->set_date_of_birth("1999-07-01");
+    v1::ControlResponse r;
+    auto c = nrm.Intake(node, in, &r);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    const auto at = r.json().find("\"reference\":\"");
+    EXPECT_NE(at, std::string::npos) << r.json();
+    std::string ref = at == std::string::npos ? "" : r.json().substr(at + 13);
+    ref = ref.substr(0, ref.find('"'));
+    EXPECT_NE(r.text().find(ref), std::string::npos) << r.text();
+    return std::make_pair(c.ok() ? *c : std::string(), ref);
+  };
+  char yy[8];
+  std::snprintf(yy, sizeof(yy), "%02d",
+                core::UtcYear(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count()) %
+                    100);
+  const std::string year = yy;
+  auto [c1, r1] = intake("fia-karachi", "Zarina");
+  auto [c2, r2] = intake("fia-karachi", "Gul");
+  auto [c3, r3] = intake("sindh-police", "Mehnaz");
+  EXPECT_EQ(r1.substr(0, 12), "FK-" + year + "-00001-");
+  EXPECT_TRUE(core::ParseCaseReference(r1, "r").ok()) << r1;
+  EXPECT_EQ(r2.substr(0, 12), "FK-" + year + "-00002-");
+  EXPECT_EQ(r3.substr(0, 12), "SP-" + year + "-00001-");
+
+  // A crash does not reuse a number.
+  nrm.KillNode("fia-karachi");
+  ASSERT_TRUE(nrm.StartNode("fia-karachi"));
+  auto [c4, r4] = intake("fia-karachi", "Shazia");
+  EXPECT_EQ(r4.substr(0, 12), "FK-" + year + "-00003-") << r4;
+
+  // The shelter's inbox shows the reference; the shelter finds the case by it, typed loosely.
+  ASSERT_TRUE(nrm.WaitReceived(c1, "shelter-a"));
+  bool shown = false;
+  for (const auto& r : nrm.Inbox("shelter-a")) {
+    shown = shown || (r.case_id() == c1 && r.case_reference() == r1);
+  }
+  EXPECT_TRUE(shown) << "the inbox does not carry the case reference";
+  std::string loose = r1;
+  for (char& ch : loose) ch = ch == '-' ? ' ' : static_cast<char>(std::tolower(ch));
+  v1::ControlRequest find;
+  find.set_json(true);
+  find.mutable_find()->set_reference(loose);
+  auto f = nrm.Call("shelter-a", find);
+  ASSERT_TRUE(f.ok());
+  ASSERT_EQ(f->code(), v1::CONTROL_CODE_OK) << f->reason();
+  EXPECT_NE(f->json().find(c1), std::string::npos) << f->json();
+  // A misheard digit is refused with the reason, not "not found".
+  std::string typo = r1;
+  typo[8] = typo[8] == '9' ? '8' : static_cast<char>(typo[8] + 1);
+  find.mutable_find()->set_reference(typo);
+  f = nrm.Call("shelter-a", find);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->code(), v1::CONTROL_CODE_INVALID);
+  EXPECT_EQ(f->field(), "reference");
+  EXPECT_NE(f->reason().find("check digit"), std::string::npos) << f->reason();
+  // A well-formed reference no case has: an empty answer.
+  find.mutable_find()->set_reference(core::FormatCaseReference("SP", 2000 + std::stoi(year), 99));
+  f = nrm.Call("shelter-a", find);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->json(), "{\"cases\":[]}");
+
+  // The journey by reference, through passagectl.
+  const std::string sessions = nrm.dir() + "/sessions";
+  const std::string fia = nrm.dir() + "/nodes/fia-karachi";
+  Proc p = Passagectl({"--node", fia, "login", "e2e.desk", "--password-file", "-"},
+                      std::string(Nrm::kDeskPassword) + "\n", sessions, nrm.dir());
+  ASSERT_EQ(p.code, 0) << p.err;
+  p = Passagectl({"--node", fia, "journey", loose}, "", sessions, nrm.dir());
+  EXPECT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.out.find("shelter-a"), std::string::npos) << p.out;
+  p = Passagectl({"--node", fia, "journey", typo}, "", sessions, nrm.dir());
+  EXPECT_EQ(p.code, 2) << p.err;
+  EXPECT_NE(p.err.find("check digit"), std::string::npos) << p.err;
+
+  // By name and date of birth: fia finds its own two "Baloch" born 1999-07-01 only under the right
+  // given name; names are never arguments.
+  p = Passagectl({"--node", fia, "--json", "find", "--person"}, "  baloch ZARINA\n1999-07-01\n",
+                 sessions, nrm.dir());
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.out.find(c1), std::string::npos) << "names in another order and case were not found";
+  EXPECT_EQ(p.out.find(c2), std::string::npos) << p.out;
+  p = Passagectl({"--node", fia, "find", "--person"}, "Zarina Baloch\n1999-07-02\n", sessions,
+                 nrm.dir());
+  EXPECT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.out.find("no case found"), std::string::npos) << p.out;
+  p = Passagectl({"--node", fia, "find", "--person"}, "Zarina Baloch\n1999-02-30\n", sessions,
+                 nrm.dir());
+  EXPECT_EQ(p.code, 2) << p.out;
+  // The police node cannot find fia's case by name: it may not open it.
+  v1::ControlRequest by_name;
+  by_name.set_json(true);
+  by_name.mutable_find()->set_name("Zarina Baloch");
+  by_name.mutable_find()->set_date_of_birth("1999-07-01");
+  f = nrm.Call("sindh-police", by_name);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->json(), "{\"cases\":[]}");
+  // Nor can the shelter before it accepted the referral that shares the personal data.
+  f = nrm.Call("shelter-a", by_name);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->json(), "{\"cases\":[]}") << "found before acceptance";
+}
+
 }  // namespace passage::e2e

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "services/ctl/cli.h"
+#include "core/case_reference.h"
 #include "services/ctl/intake_prompt.h"
 #include "services/ctl/names.h"
 #include "tests/testing/status_matchers.h"
@@ -283,12 +284,35 @@ TEST(CtlArgs, StatsDimensionsAreCheckedHere) {
   EXPECT_EQ(UsageField({"stats", "--k", "0"}), "--k");
 }
 
-TEST(CtlArgs, JourneyNeedsACaseId) {
+TEST(CtlArgs, JourneyNeedsACaseIdOrReference) {
   auto inv = Parse({"journey", kCase});
   ASSERT_OK(inv);
   EXPECT_EQ(inv->request.journey().case_id(), kCase);
-  EXPECT_EQ(UsageField({"journey"}), "CASE_ID");
-  EXPECT_EQ(UsageField({"journey", "CASE-1"}), "CASE_ID");
+  EXPECT_EQ(UsageField({"journey"}), "CASE");
+  EXPECT_EQ(UsageField({"journey", "CASE-1"}), "CASE");
+  EXPECT_EQ(UsageField({"journey", "12345"}), "CASE");
+  // A reference is passed on as typed (the node resolves it); a misheard digit stops here.
+  const std::string ref = core::FormatCaseReference("FIAKHI", 2026, 123);
+  inv = Parse({"journey", "fiakhi 26 123 " + ref.substr(ref.size() - 1)});
+  ASSERT_OK(inv);
+  EXPECT_EQ(inv->request.journey().case_id(), "fiakhi 26 123 " + ref.substr(ref.size() - 1));
+  EXPECT_EQ(UsageField({"journey", "FIAKHI-26-00124-" + ref.substr(ref.size() - 1)}), "CASE");
+}
+
+TEST(CtlArgs, FindTakesAReferenceOrAsksForTheName) {
+  const std::string ref = core::FormatCaseReference("SDPOL", 2026, 9);
+  auto inv = Parse({"find", ref});
+  ASSERT_OK(inv);
+  EXPECT_EQ(inv->request.find().reference(), ref);
+  inv = Parse({"find", "--person", "--sex", "female"});
+  ASSERT_OK(inv);
+  EXPECT_EQ(inv->action, Action::kFindPerson);
+  EXPECT_EQ(inv->request.find().sex(), v1::SEX_FEMALE);
+  EXPECT_TRUE(inv->request.find().name().empty());  // asked, never an argument
+  EXPECT_EQ(UsageField({"find"}), "REFERENCE");
+  EXPECT_EQ(UsageField({"find", "Ayesha Khan"}), "REFERENCE");
+  EXPECT_EQ(UsageField({"find", "--person", "Ayesha"}), "");
+  EXPECT_EQ(UsageField({"find", ref, "--sex", "female"}), "--sex");
 }
 
 TEST(CtlArgs, PersonalDataReadCarriesPurpose) {
@@ -296,7 +320,7 @@ TEST(CtlArgs, PersonalDataReadCarriesPurpose) {
   ASSERT_OK(inv);
   EXPECT_EQ(inv->request.personal().case_id(), kCase);
   EXPECT_EQ(inv->request.personal().purpose(), "shelter admission");
-  EXPECT_EQ(UsageField({"personal"}), "CASE_ID");
+  EXPECT_EQ(UsageField({"personal"}), "CASE");
 }
 
 TEST(CtlArgs, EventCommandsBuildThePublishedEvent) {
