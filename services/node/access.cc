@@ -25,6 +25,7 @@ std::vector<v1::ActorRole> RolesForCommand(const v1::ControlRequest& req) {
     case R::kWhoami:
     case R::kLogout:
     case R::kPasswd:
+    case R::kPreferences:
       return {kCw, kSup, kCo, kDo, kAud, kAdm};
     case R::kInbox:
       return {kCw, kSup, kCo};
@@ -110,6 +111,8 @@ std::string CommandName(const v1::ControlRequest& req) {
       return "staff";
     case R::kPasswd:
       return "passwd";
+    case R::kPreferences:
+      return "preferences";
     case R::kPublish: {
       const auto* field = req.publish().event().GetReflection()->GetOneofFieldDescriptor(
           req.publish().event(), v1::Event::descriptor()->FindOneofByName("payload"));

@@ -260,12 +260,24 @@ Status Node::Init() {
       return Status::Unavailable("cannot restrict the control socket " + path + " to mode 0660");
     }
   }
+  if (!options_.config.notify_command().empty()) {
+    if (options_.config.notify_command()[0] != '/' ||
+        ::access(options_.config.notify_command().c_str(), X_OK) != 0) {
+      return Status::InvalidArgument("notify_command",
+                                     "'" + options_.config.notify_command() +
+                                         "' is not an absolute path to a program this node may run");
+    }
+    notifier_ = std::make_unique<Notifier>(options_.config.notify_command(), store_.get(), agency());
+  }
   if (!options_.config.http().listen().empty()) {
     web::WebOptions wo;
     wo.http = options_.config.http();
     wo.control_endpoint = control_->endpoint;
     wo.agency_id = agency();
     wo.agency_name = self()->name().empty() ? agency() : self()->name();
+    for (const v1::Agency& a : options_.registry.agencies()) {
+      if (!a.system_principal()) wo.agencies[a.id()] = a.name();
+    }
     wo.port_file = options_.config.data_dir() + "/http.port";
     wo.data_dir = options_.config.data_dir();
     auto web = web::WebServer::Start(wo);
@@ -922,7 +934,8 @@ v1::ControlResponse Node::Whoami() {
   resp.set_json("{\"agency\":\"" + agency() + "\",\"login\":" +
                 core::JsonQuote(actor_->account.login()) + ",\"staff_id\":\"" +
                 actor_->account.staff_id() + "\",\"roles\":[" + roles_json +
-                "],\"expires_at_ms\":" + std::to_string(actor_->expires_at_ms) + desk + "}");
+                "],\"expires_at_ms\":" + std::to_string(actor_->expires_at_ms) +
+                ",\"language\":" + core::JsonQuote(actor_->account.language()) + desk + "}");
   return resp;
 }
 
@@ -1270,6 +1283,16 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
       return Personal(req.personal());
     case v1::ControlRequest::kFind:
       return Find(req.find());
+    case v1::ControlRequest::kPreferences: {
+      Status st = staff_->SetLanguage(actor_->account.staff_id(), req.preferences().language());
+      if (!st.ok()) {
+        SetError(&resp, st);
+        return resp;
+      }
+      resp.set_text("language set to " + req.preferences().language());
+      resp.set_json("{}");
+      return resp;
+    }
     case v1::ControlRequest::kTreeHead:
       return TreeHead();
     case v1::ControlRequest::kConsistency:
@@ -1350,6 +1373,7 @@ void Node::ServeControl(int timeout_ms) {
 
 Status Node::Run() {
   auto last_tick = std::chrono::steady_clock::now();
+  auto last_notify = last_tick - std::chrono::hours(1);
   auto last_delivery = std::chrono::steady_clock::now();
   const auto tick = std::chrono::milliseconds(options_.config.tick_ms() > 0 ? options_.config.tick_ms() : 500);
   while (!stop_) {
@@ -1378,6 +1402,10 @@ Status Node::Run() {
     if (caught_up_ && std::chrono::steady_clock::now() - last_tick >= tick) {
       last_tick = std::chrono::steady_clock::now();
       logic_->OnTick(*this);
+      if (notifier_ && last_tick - last_notify >= std::chrono::seconds(2)) {
+        last_notify = last_tick;
+        notifier_->Check(Inbox(false), now_ms());
+      }
     }
   }
   // Give queued events a moment to reach the broker; what remains is sent on the next start.

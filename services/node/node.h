@@ -32,6 +32,7 @@
 #include "passage/v1/events.pb.h"
 #include "services/runtime/client.h"
 #include "services/runtime/local_store.h"
+#include "services/node/notifier.h"
 #include "services/node/staff.h"
 #include "services/web/web_server.h"
 #include "services/runtime/sealing.h"
@@ -157,6 +158,7 @@ class Node {
   struct ControlSocket;
   std::unique_ptr<ControlSocket> control_;
   std::unique_ptr<web::WebServer> web_;  // when config.http.listen is set
+  std::unique_ptr<Notifier> notifier_;   // when config.notify_command is set
   bool stop_ = false;
   bool caught_up_ = false;
   uint64_t catch_up_target_ = 0;

@@ -349,6 +349,19 @@ Status StaffDirectory::ChangeOwnPassword(const std::string& staff_id, const std:
   return Status::Ok();
 }
 
+Status StaffDirectory::SetLanguage(const std::string& staff_id, const std::string& language) {
+  if (language.size() < 2 || language.size() > 3 ||
+      language.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos) {
+    return Status::InvalidArgument("language", "a language code is 2 or 3 lower-case letters");
+  }
+  ASSIGN_OR_RETURN(auto a, FindById(staff_id));
+  if (!a.has_value()) {
+    return Status(StatusCode::kNotFound, "no such account on this node", "staff_id");
+  }
+  a->set_language(language);
+  return Save(*a);
+}
+
 Status StaffDirectory::SetRoles(const std::string& login, const std::vector<v1::ActorRole>& roles,
                                 const std::string& by) {
   RETURN_IF_ERROR(CheckRoles(roles));

@@ -78,6 +78,8 @@ class StaffDirectory {
   Status SetDisabled(const std::string& login, bool disabled, const std::string& by);
   Result<std::string> ResetPassword(const std::string& login, const std::string& password,
                                     const std::string& by);
+  // The person's own workspace language ("en", "ur"): 2 or 3 lower-case letters.
+  Status SetLanguage(const std::string& staff_id, const std::string& language);
   Status SetRoles(const std::string& login, const std::vector<passage::v1::ActorRole>& roles,
                   const std::string& by);
   // The person's own change: `current` must be their password; ends their sessions other than

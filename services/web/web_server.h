@@ -13,11 +13,12 @@
 // Cache-Control no-store. No personal data goes in a URL: case ids are random UUIDs, personal data
 // is shown only in the answer to a POST.
 //
-// Limits: English only; plain HTTP only on a loopback address (TLS with a certificate and key
+// Limits: English and Urdu (services/web/po); plain HTTP only on a loopback address (TLS with a certificate and key
 // otherwise); pages of 50 referrals.
 //
 // Thread-safety: Start/Stop from one thread; requests are served concurrently.
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,9 @@ struct WebOptions {
   std::string control_endpoint;  // the node's control socket
   std::string agency_id;
   std::string agency_name;
+  // The NRM's agencies people may refer to (id -> registered name): names in lists and the
+  // onward-referral form. System principals are left out.
+  std::map<std::string, std::string> agencies;
   std::string port_file;  // when set, the bound port is written there (listen port 0 = any)
   std::string data_dir;   // where a self-signed certificate is kept (http.tls_self_signed)
 };

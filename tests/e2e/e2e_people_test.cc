@@ -16,6 +16,7 @@
 
 #include "core/case_reference.h"
 #include "tests/e2e/nrm_harness.h"
+#include "tests/testing/temp_dir.h"
 
 namespace passage::e2e {
 namespace {
@@ -719,6 +720,49 @@ TEST(E2ePeople, CaseReferencesAndFindingAPersonAmongTheCasesOneMayOpen) {
   f = nrm.Call("shelter-a", by_name);
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->json(), "{\"cases\":[]}") << "found before acceptance";
+}
+
+// The notification hook: the agency's own program hears of a new referral once, with its case
+// reference and no personal data in its arguments, and not again after a restart.
+TEST(E2ePeople, NotifyCommandHearsOfANewReferralOnceWithoutPersonalData) {
+  testing::TempDir probe_dir;
+  const std::string log = probe_dir.Sub("notified.log");
+  const std::string probe = probe_dir.Sub("probe.sh");
+  std::ofstream(probe) << "#!/bin/sh\necho \"$@\" >> " << log << "\n";
+  ::chmod(probe.c_str(), 0755);
+  NrmOptions o;
+  o.notify_command = probe;
+  v1::RuleSet rules = WomenToShelterRules();
+  Nrm nrm(Agencies(), rules, o);
+  ASSERT_TRUE(nrm.Start());
+  v1::IntakeRequest in = AdultWomanSexuallyExploited();
+  in.mutable_personal()->set_given_name("Nasreen");
+  v1::ControlResponse r;
+  auto c = nrm.Intake("fia-karachi", in, &r);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::string referral;
+  ASSERT_TRUE(nrm.WaitReceived(*c, "shelter-a", &referral));
+  auto lines = [&] {
+    std::ifstream f(log);
+    std::vector<std::string> out;
+    for (std::string l; std::getline(f, l);) out.push_back(l);
+    return out;
+  };
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (lines().empty() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto got = lines();
+  ASSERT_EQ(got.size(), 1u) << "the shelter's program was not called once";
+  EXPECT_EQ(got[0].rfind("new_referral " + referral + " FK-", 0), 0u)
+      << got[0] << " (referral " << referral << ")";
+  EXPECT_NE(got[0].find(" SHELTER "), std::string::npos) << got[0];
+  EXPECT_EQ(got[0].find("Nasreen"), std::string::npos) << "a name reached the hook";
+  EXPECT_EQ(got[0].find(*c), std::string::npos) << "the case id instead of its reference";
+  // A restart does not call it again for the same referral.
+  ASSERT_TRUE(nrm.RestartNode("shelter-a"));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(lines().size(), 1u);
 }
 
 }  // namespace passage::e2e

@@ -496,6 +496,7 @@ struct NrmOptions {
   uint32_t min_k = 0;                    // NodeConfig.min_k of every node (0 = the default, 5)
   bool http = false;                     // every node serves its web workspace on 127.0.0.1:0
   bool https = false;                    // ... over TLS with a self-signed certificate
+  std::string notify_command;            // NodeConfig.notify_command of every agency node
   std::vector<std::string> broker_args;  // extra flags for passage-broker
 };
 
@@ -965,9 +966,13 @@ class Nrm {
     c.set_tick_ms(options_.tick_ms);
     c.set_auto_accept(node_auto_accept_[id]);
     c.set_min_k(options_.min_k);
-    if (options_.http) c.mutable_http()->set_listen("127.0.0.1:0");
+    if (options_.http) {
+      c.mutable_http()->set_listen("127.0.0.1:0");
+      c.mutable_http()->set_time_zone("Asia/Karachi");
+    }
     if (options_.https) c.mutable_http()->set_tls_self_signed(true);
     if (node_is_router_[id]) c.set_rules_file(dir_ + "/rules.textproto");
+    if (!node_is_router_[id]) c.set_notify_command(options_.notify_command);
     std::ofstream(data + ".admin-password") << kAdminPassword << "\n";
     c.mutable_staff()->set_initial_admin_password_file(data + ".admin-password");
     std::ofstream(data + ".textproto") << c.DebugString();
