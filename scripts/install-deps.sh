@@ -9,7 +9,7 @@ PACKAGES=(
   librocksdb-dev rocksdb-tools
   libzmq3-dev cppzmq-dev
   libsodium-dev libssl-dev libspdlog-dev libjemalloc-dev
-  libcpp-httplib-dev libicu-dev chromium chromium-driver python3-selenium
+  libcpp-httplib-dev libicu-dev chromium chromium-driver python3-selenium fonts-noto-ui-core
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server libhiredis-dev
 )

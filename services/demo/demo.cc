@@ -213,6 +213,7 @@ class Demo {
       c.set_registry_file(dir_ + "/registry.textproto");
       c.set_tick_ms(200);
       c.mutable_http()->set_listen("127.0.0.1:0");  // the node writes the port to http.port
+      c.mutable_http()->set_time_zone("Asia/Karachi");
       // The first node admin's password, so the demo can make its staff accounts.
       std::ofstream(dir_ + "/keys/" + a.id() + ".admin-password") << AdminPassword(a.id()) << "\n";
       c.mutable_staff()->set_initial_admin_password_file(dir_ + "/keys/" + a.id() +

@@ -8,13 +8,20 @@
 
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <thread>
 
+#include "core/case_reference.h"
+#include "broker/merkle/merkle.h"
+#include "broker/merkle/tree_head.h"
 #include "core/codes.h"
 #include "core/ids.h"
 #include "passage/v1/control.pb.h"
+#include "passage/v1/wire.pb.h"
 #include "services/ctl/control_client.h"
+#include "services/web/i18n.h"
 #include "services/web/self_signed.h"
+#include "services/web/timeline.h"
 
 namespace passage::web {
 
@@ -49,23 +56,77 @@ std::string Esc(std::string_view text) {
 
 namespace {
 
+// The language and time zone of the request this thread serves: cpp-httplib serves each request
+// on one pool thread from start to end, and the pre-routing handler sets both first.
+thread_local std::string tl_lang = "en";
+thread_local std::string tl_tz;
+
+const Translator* Tx() {
+  static const Translator* t = [] {
+    auto r = Translator::Builtin();
+    if (!r.ok()) {
+      spdlog::error("web: message catalogs: {}", r.status().ToString());
+      return static_cast<Translator*>(nullptr);
+    }
+    return r->release();
+  }();
+  return t;
+}
+
+// A fixed English text in the request's language, as text (escape it) or as HTML.
+std::string TrText(std::string_view english) {
+  return Tx() != nullptr ? Tx()->T(tl_lang, english) : std::string(english);
+}
+std::string Tr(std::string_view english) { return Esc(TrText(english)); }
+// A translated text with {0}, {1}... replaced by `html` arguments (already escaped).
+std::string Fmt(std::string_view english, std::initializer_list<std::string_view> html) {
+  if (Tx() != nullptr) return Tx()->FormatHtml(tl_lang, english, html);
+  std::string out = Esc(english);
+  int i = 0;
+  for (auto a : html) {
+    const std::string key = "{" + std::to_string(i++) + "}";
+    if (auto at = out.find(key); at != std::string::npos) out.replace(at, key.size(), a);
+  }
+  return out;
+}
+std::string WordsText(std::string_view english) { return TrText(english); }
+
+// A time as people read it: the node's time zone in the page's language, UTC on hover.
+std::string When(int64_t ms) {
+  if (ms == 0) return "";
+  return "<time datetime=\"" + core::FormatUtcMs(ms) + "\" title=\"" + Esc(FormatUtc(ms)) +
+         "\">" + Esc(FormatTime(ms, tl_tz, tl_lang)) + "</time>";
+}
+std::string WhenText(int64_t ms) { return FormatTime(ms, tl_tz, tl_lang); }
+
 constexpr char kSessionCookie[] = "psg_session";
 constexpr char kPreCookie[] = "psg_pre";
+constexpr char kLangCookie[] = "psg_lang";
+const Language kEnglish{"en", "English", false};
 constexpr int kPageSize = 50;
 constexpr int kCallTimeoutMs = 20000;
 
 constexpr char kCss[] = R"(*{box-sizing:border-box}
 body{font-family:system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fafafa;line-height:1.4}
-header{background:#1d3557;color:#fff;padding:.6rem 1rem;display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
-header a{color:#fff}header .who{margin-left:auto}
+header{background:#1d3557;color:#fff;padding:.5rem 1rem;display:flex;flex-wrap:wrap;gap:.4rem;align-items:center;font-size:.95rem}
+header .who{font-size:.85rem}
+header a{color:#fff}header .who{margin-inline-start:auto}header nav a{margin-inline-end:.5rem}
+header .count{color:#1b1b1b}header label{display:inline;margin:0}
 main{padding:1rem;max-width:60rem;margin:auto}
-table{border-collapse:collapse;width:100%;background:#fff}th,td{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%;background:#fff}th,td{border-bottom:1px solid #ddd;padding:.4rem;text-align:start;vertical-align:top}
+td.num{text-align:end;font-variant-numeric:tabular-nums}
 .overdue{color:#b00020;font-weight:bold}.error{background:#fde8e8;border:1px solid #b00020;padding:.6rem}
 .ok{background:#e8f5e9;border:1px solid #2e7d32;padding:.6rem}
 .count{background:#ffd166;color:#1b1b1b;border-radius:1rem;padding:0 .5rem}
+.ref{font-family:ui-monospace,monospace;letter-spacing:.03em;white-space:nowrap}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 form.inline{display:inline}label{display:block;margin:.4rem 0}input,select,button{font-size:1rem;padding:.3rem}
+form.filters label{display:inline-block;margin-inline-end:.6rem}
+svg.timeline{width:100%;height:auto;background:#fff;border:1px solid #ddd}
+svg.bar{width:8rem;height:.8rem}
 pre{white-space:pre-wrap;background:#fff;padding:.6rem;border:1px solid #ddd}
-@media (max-width:40rem){th:nth-child(4),td:nth-child(4){display:none}}
+section{margin:1rem 0;overflow-x:auto}
+@media (max-width:40rem){th:nth-child(4),td:nth-child(4){display:none}svg.bar{width:4rem}}
 )";
 
 std::string Cookie(const httplib::Request& req, const std::string& name) {
@@ -119,11 +180,11 @@ std::string Label(const google::protobuf::EnumDescriptor* type, int value) {
   if (type == v1::CrimeType_descriptor()) {
     switch (value) {
       case v1::CRIME_TYPE_TIP:
-        return "trafficking in persons (TIP)";
+        return TrText("trafficking in persons (TIP)");
       case v1::CRIME_TYPE_SOM:
-        return "smuggling of migrants (SOM)";
+        return TrText("smuggling of migrants (SOM)");
       case v1::CRIME_TYPE_BOTH:
-        return "both TIP and SOM";
+        return TrText("both TIP and SOM");
       default:
         break;
     }
@@ -132,6 +193,13 @@ std::string Label(const google::protobuf::EnumDescriptor* type, int value) {
   for (char& c : s) {
     c = c == '_' ? ' ' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
+  return TrText(s);
+}
+
+// "0-8", "24-26", "48+": an age band as people write it (CTDC's own text doubles the dash).
+std::string AgeBandText(int band) {
+  std::string s(core::AgeBandCtdcText(static_cast<v1::AgeBand>(band)));
+  if (auto at = s.find("--"); at != std::string::npos) s.erase(at, 1);
   return s;
 }
 
@@ -199,7 +267,7 @@ std::string FormField(std::string field) {
 
 class WebServer::Impl {
  public:
-  explicit Impl(WebOptions o) : options_(std::move(o)) {
+  explicit Impl(WebOptions o) : options_(std::move(o)), agency_names_(options_.agencies) {
     randombytes_buf(secret_, sizeof(secret_));
   }
 
@@ -215,6 +283,9 @@ class WebServer::Impl {
       port = std::stoi(listen.substr(colon + 1));
     } catch (...) {
       return Status::InvalidArgument("http.listen", "the port is not a number");
+    }
+    if (!options_.http.time_zone().empty()) {
+      RETURN_IF_ERROR(ValidateTimeZone(options_.http.time_zone()));
     }
     std::string cert = options_.http.tls_cert_file();
     std::string key = options_.http.tls_key_file();
@@ -272,9 +343,18 @@ class WebServer::Impl {
   struct Me {
     std::string token;
     std::string login;
-    std::string roles;  // "case worker, supervisor"
+    std::vector<std::string> roles;  // "case worker", "supervisor", ...
+    std::string language;            // the account's choice; empty = not chosen
     int fresh = -1;     // referrals waiting for an answer (SENT, RECEIVED); -1 = no inbox
     int due_soon = 0;   // of those, due within a day or overdue
+    bool Has(std::string_view role) const {
+      return std::find(roles.begin(), roles.end(), role) != roles.end();
+    }
+    bool Answers() const { return Has("case worker") || Has("supervisor"); }
+    bool Oversees() const {
+      return Has("supervisor") || Has("coordinator") || Has("data officer");
+    }
+    bool Audits() const { return Has("auditor") || Has("coordinator"); }
   };
 
   Result<v1::ControlResponse> Call(v1::ControlRequest req, const std::string& token) {
@@ -302,33 +382,74 @@ class WebServer::Impl {
     }
   }
 
+  // A whole page. `title` is a fixed English text (translated here); `body` is HTML.
   std::string Page(const std::string& title, const std::string& body, const Me* me) const {
-    std::string h =
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-        "<title>" +
-        Esc(title) +
-        " - Passage</title>"
-        "<link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><header>"
-        "<strong>Passage</strong> <span><bdi>" +
-        Esc(options_.agency_name) + "</bdi></span>";
+    const Language& lang = Tx() != nullptr ? Tx()->Find(tl_lang) : kEnglish;
+    std::string h = "<!doctype html><html lang=\"" + Esc(lang.code) + "\" dir=\"" +
+                    (lang.rtl ? "rtl" : "ltr") +
+                    "\"><head><meta charset=\"utf-8\">"
+                    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+                    "<title>" +
+                    Tr(title) +
+                    " - Passage</title>"
+                    "<link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><header>"
+                    "<strong>Passage</strong> <span><bdi>" +
+                    Esc(options_.agency_name) + "</bdi></span>";
     if (me != nullptr) {
+      const std::string csrf = Csrf(me->token);
       std::string counts;
       if (me->fresh > 0) {
-        counts = " <span class=\"count\">" + std::to_string(me->fresh) + " to answer" +
-                 (me->due_soon > 0 ? ", " + std::to_string(me->due_soon) + " due within a day"
-                                   : std::string()) +
-                 "</span>";
+        counts = " <a class=\"count\" href=\"/?status=REFERRAL_STATUS_SENT&amp;status="
+                 "REFERRAL_STATUS_RECEIVED\">" +
+                 (me->due_soon > 0 ? Fmt("{0} to answer, {1} due within a day",
+                                         {std::to_string(me->fresh), std::to_string(me->due_soon)})
+                                   : Fmt("{0} to answer", {std::to_string(me->fresh)})) +
+                 "</a>";
       }
-      h += " <a href=\"/\">Inbox</a>" + counts +
-           " <a href=\"/intake\">New case</a><span class=\"who\">Signed in "
-           "as <bdi>" +
-           Esc(me->login) + "</bdi> (" + Esc(me->roles) +
-           ")</span><form class=\"inline\" method=\"post\" "
+      h += "<nav>";
+      if (me->Answers()) {
+        h += "<a href=\"/\">" + Tr("Inbox") + "</a>" + counts + " <a href=\"/intake\">" +
+             Tr("New case") + "</a> <a href=\"/search\">" + Tr("Find") + "</a>";
+      }
+      if (me->Oversees()) h += " <a href=\"/dashboard\">" + Tr("Dashboard") + "</a>";
+      if (me->Audits()) h += " <a href=\"/audit\">" + Tr("Audit") + "</a>";
+      h += "</nav>";
+      if (me->Answers() || me->Audits()) {
+        h += "<form class=\"inline search\" method=\"post\" action=\"/search\"><input "
+             "type=\"hidden\" name=\"csrf\" value=\"" +
+             csrf + "\"><label><span class=\"sr\">" + Tr("Case reference") +
+             "</span><input name=\"reference\" size=\"17\" maxlength=\"40\" "
+             "placeholder=\"FIAKHI-26-00123-7\" autocomplete=\"off\"></label><button>" +
+             Tr("Find") + "</button></form>";
+      }
+      std::string roles;
+      for (const auto& r : me->roles) roles += (roles.empty() ? "" : ", ") + TrText(r);
+      h += "<span class=\"who\">" +
+           Fmt("Signed in as {0} ({1})", {"<bdi>" + Esc(me->login) + "</bdi>", Esc(roles)}) +
+           "</span><form class=\"inline\" method=\"post\" action=\"/language\"><input "
+           "type=\"hidden\" name=\"csrf\" value=\"" +
+           csrf + "\"><label><span class=\"sr\">" + Tr("Language") +
+           "</span><select name=\"lang\">";
+      if (Tx() != nullptr) {
+        for (const Language& l : Tx()->languages()) {
+          h += "<option value=\"" + Esc(l.code) + "\"" + (l.code == lang.code ? " selected" : "") +
+               " lang=\"" + Esc(l.code) + "\">" + Esc(l.name) + "</option>";
+        }
+      }
+      h += "</select></label><button>" + Tr("Language") +
+           "</button></form><form class=\"inline\" method=\"post\" "
            "action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"" +
-           Csrf(me->token) + "\"><button>Sign out</button></form>";
+           csrf + "\"><button>" + Tr("Sign out") + "</button></form>";
+    } else if (Tx() != nullptr) {
+      // Before sign-in: the language links (remembered in a cookie until the account's own).
+      h += "<nav class=\"who\">";
+      for (const Language& l : Tx()->languages()) {
+        h += " <a href=\"/login?lang=" + Esc(l.code) + "\" lang=\"" + Esc(l.code) + "\">" +
+             Esc(l.name) + "</a>";
+      }
+      h += "</nav>";
     }
-    return h + "</header><main><h1>" + Esc(title) + "</h1>" + body + "</main></body></html>";
+    return h + "</header><main><h1>" + Tr(title) + "</h1>" + body + "</main></body></html>";
   }
 
   void Send(httplib::Response& res, int status, const std::string& html) const {
@@ -373,27 +494,26 @@ class WebServer::Impl {
     }
     google::protobuf::Struct s;
     if (google::protobuf::util::JsonStringToMessage(r->json(), &s).ok()) {
-      me.login = s.fields().count("login") ? s.fields().at("login").string_value() : "";
+      auto str = [&](const char* k) {
+        return s.fields().count(k) ? s.fields().at(k).string_value() : std::string();
+      };
+      me.login = str("login");
+      me.language = str("language");
       if (s.fields().count("roles")) {
         for (const auto& v : s.fields().at("roles").list_value().values()) {
-          me.roles += (me.roles.empty() ? "" : ", ") + v.string_value();
+          me.roles.push_back(v.string_value());
         }
+      }
+      // The in-app notice on every page: the node counts referrals waiting for an answer.
+      if (s.fields().count("to_answer")) {
+        me.fresh = static_cast<int>(s.fields().at("to_answer").number_value());
+        me.due_soon = s.fields().count("due_within_day")
+                          ? static_cast<int>(s.fields().at("due_within_day").number_value())
+                          : 0;
       }
     }
-    // The in-app notice on every page: referrals waiting for this agency's answer.
-    if (auto inbox = InboxOf(me, false); inbox.ok()) {
-      const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
-      me.fresh = 0;
-      for (const v1::Referral& r : *inbox) {
-        if (r.status() == v1::REFERRAL_STATUS_SENT || r.status() == v1::REFERRAL_STATUS_RECEIVED) {
-          ++me.fresh;
-          if (r.respond_by_ms() != 0 && r.respond_by_ms() < now + 24 * 3'600'000LL) {
-            ++me.due_soon;
-          }
-        }
-      }
+    if (!me.language.empty()) {
+      tl_lang = me.language;
     }
     return me;
   }
@@ -407,9 +527,7 @@ class WebServer::Impl {
     if (!SameText(token, Csrf(me->token))) {
       Send(res, 403,
            Page("Form expired",
-                "<p class=\"error\">This form is no longer valid (it was "
-                "opened before a sign-in or a restart, or did not come from this "
-                "workspace). Nothing was recorded. <a href=\"/\">Back to the inbox</a></p>",
+                "<p class=\"error\">" + Tr("This form is no longer valid (it was opened before a sign-in or a restart, or did not come from this workspace). Nothing was recorded.") + " <a href=\"/\">" + Tr("Back to the inbox") + "</a></p>",
                 &*me));
       return std::nullopt;
     }
@@ -433,13 +551,26 @@ class WebServer::Impl {
     Send(res, status,
          Page("Not done",
               "<p class=\"error\">" + (r.field().empty() ? "" : "<b>" + Esc(r.field()) + "</b>: ") +
-                  Esc(r.reason()) + "</p><p><a href=\"/\">Back to the inbox</a></p>",
+                  Esc(r.reason()) + "</p><p><a href=\"/\">" + Tr("Back to the inbox") + "</a></p>",
               &me));
   }
 
   // ---- routes ----
   void Routes() {
     server_->set_payload_max_length(64 * 1024);
+    // Every request starts in the language its cookie asks for (the account's own choice replaces
+    // it once signed in) and in the node's time zone.
+    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+      tl_lang = "en";
+      const std::string asked =
+          req.path == "/login" && req.has_param("lang") ? req.get_param_value("lang")
+                                                        : Cookie(req, kLangCookie);
+      if (Tx() != nullptr && Tx()->Find(asked).code == asked) {
+        tl_lang = asked;
+      }
+      tl_tz = options_.http.time_zone();
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
     server_->Get("/static/app.css", [this](const httplib::Request&, httplib::Response& res) {
       Headers(res);
       res.headers.erase("Cache-Control");
@@ -448,11 +579,69 @@ class WebServer::Impl {
     });
     server_->Get("/login", [this](const httplib::Request& req, httplib::Response& res) {
       LoginPage(req, res, "");
+      if (req.has_param("lang") && tl_lang == req.get_param_value("lang")) {
+        res.headers.emplace("Set-Cookie", std::string(kLangCookie) + "=" + tl_lang +
+                                              "; Path=/; Max-Age=31536000; SameSite=Strict" +
+                                              (secure_ ? "; Secure" : ""));
+      }
     });
+    server_->Post("/language", [this](const httplib::Request& req, httplib::Response& res) {
+      auto me = RequirePost(req, res);
+      if (!me) return;
+      const std::string lang = req.get_param_value("lang");
+      if (Tx() == nullptr || Tx()->Find(lang).code != lang) {
+        Send(res, 400, Page("Not done", "<p class=\"error\"><b>lang</b>: " +
+                                            Tr("not a language this workspace offers") + "</p>",
+                            &*me));
+        return;
+      }
+      v1::ControlRequest q;
+      q.mutable_preferences()->set_language(lang);
+      auto r = Call(q, me->token);
+      if (!r.ok() || r->code() != v1::CONTROL_CODE_OK) {
+        if (r.ok()) Failure(res, *r, *me);
+        else Send(res, 503, Page("Node unavailable", "<p class=\"error\">" +
+                                                         Esc(r.status().message()) + "</p>", &*me));
+        return;
+      }
+      res.headers.emplace("Set-Cookie", std::string(kLangCookie) + "=" + lang +
+                                            "; Path=/; Max-Age=31536000; SameSite=Strict" +
+                                            (secure_ ? "; Secure" : ""));
+      Redirect(res, "/");
+    });
+    server_->Get("/search", [this](const httplib::Request& req, httplib::Response& res) {
+      auto me = Require(req, res);
+      if (!me) return;
+      Send(res, 200, Page("Find a case", SearchForms(*me, ""), &*me));
+    });
+    server_->Post("/search", [this](const httplib::Request& req, httplib::Response& res) {
+      Search(req, res);
+    });
+    server_->Get("/dashboard", [this](const httplib::Request& req, httplib::Response& res) {
+      Dashboard(req, res);
+    });
+    server_->Get(R"(/dashboard/([a-z_]+)\.csv)",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   DashboardCsv(req, res, req.matches[1]);
+                 });
+    server_->Get("/audit", [this](const httplib::Request& req, httplib::Response& res) {
+      Audit(req, res);
+    });
+    server_->Post("/audit/check", [this](const httplib::Request& req, httplib::Response& res) {
+      AuditCheck(req, res);
+    });
+    server_->Post(R"(/cases/([0-9a-f-]{36})/service)",
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                    ServiceDone(req, res, req.matches[1]);
+                  });
+    server_->Post(R"(/cases/([0-9a-f-]{36})/refer)",
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                    ReferOnward(req, res, req.matches[1]);
+                  });
     server_->Post("/login", [this](const httplib::Request& req, httplib::Response& res) {
       const std::string pre = Cookie(req, kPreCookie);
       if (pre.empty() || !SameText(req.get_param_value("pre"), pre)) {
-        LoginPage(req, res, "This sign-in form expired; please try again.");
+        LoginPage(req, res, TrText("This sign-in form expired; please try again."));
         return;
       }
       v1::ControlRequest login;
@@ -491,7 +680,7 @@ class WebServer::Impl {
       if (!me) return;
       if (req.get_param_value("new") != req.get_param_value("again")) {
         Send(res, 400,
-             Page("Choose your password", PasswordForm(*me, "the two new entries differ"), &*me));
+             Page("Choose your password", PasswordForm(*me, TrText("the two new entries differ")), &*me));
         return;
       }
       v1::ControlRequest q;
@@ -530,21 +719,17 @@ class WebServer::Impl {
     server_->set_error_handler([this](const httplib::Request&, httplib::Response& res) {
       if (res.status == 404 && res.body.empty()) {
         Send(res, 404,
-             Page("Not found", "<p>There is no such page. <a href=\"/\">Inbox</a></p>", nullptr));
+             Page("Not found", "<p>" + Tr("There is no such page.") + " <a href=\"/\">" + Tr("Inbox") + "</a></p>", nullptr));
       } else if ((res.status == 413 || res.status == 400) && res.body.empty()) {
         // httplib refused to read the request: over the size limit, or not well formed.
-        Send(res, 413, Page("Too large", "<p class=\"error\">The form is larger than this "
-                                         "workspace accepts (64 KiB), or could not be read; nothing "
-                                         "was recorded. Shorten the longest text and send it "
-                                         "again.</p>", nullptr));
+        Send(res, 413, Page("Too large", "<p class=\"error\">" + Tr("The form is larger than this workspace accepts (64 KiB), or could not be read; nothing was recorded. Shorten the longest text and send it again.") + "</p>", nullptr));
       }
     });
     server_->set_exception_handler(
         [this](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
           Send(res, 500,
                Page("Error",
-                    "<p class=\"error\">The workspace failed to answer; nothing "
-                    "was changed. See the node's log.</p>",
+                    "<p class=\"error\">" + Tr("The workspace failed to answer; nothing was changed. See the node's log.") + "</p>",
                     nullptr));
         });
   }
@@ -553,16 +738,13 @@ class WebServer::Impl {
     std::string body;
     if (!error.empty()) body += "<p class=\"error\" role=\"alert\">" + Esc(error) + "</p>";
     return body +
-           "<p>Choose a password only you know (10 characters or more). Your other "
-           "sessions end.</p><form method=\"post\" action=\"/password\"><input "
+           "<p>" + Tr("Choose a password only you know (10 characters or more). Your other sessions end.") + "</p><form method=\"post\" action=\"/password\"><input "
            "type=\"hidden\" name=\"csrf\" value=\"" +
            Csrf(me.token) +
-           "\"><label>Current "
-           "password <input type=\"password\" name=\"current\" autocomplete=\"current-password\" "
-           "required></label><label>New password <input type=\"password\" name=\"new\" "
-           "autocomplete=\"new-password\" required minlength=\"10\"></label><label>New "
-           "password again <input type=\"password\" name=\"again\" autocomplete=\"new-password\" "
-           "required minlength=\"10\"></label><button>Change password</button></form>";
+           "\"><label>" + Tr("Current password") + " <input type=\"password\" name=\"current\" autocomplete=\"current-password\" "
+           "required></label><label>" + Tr("New password") + " <input type=\"password\" name=\"new\" "
+           "autocomplete=\"new-password\" required minlength=\"10\"></label><label>" + Tr("New password again") + " <input type=\"password\" name=\"again\" autocomplete=\"new-password\" "
+           "required minlength=\"10\"></label><button>" + Tr("Change password") + "</button></form>";
   }
 
   // The intake form, filled with what `req` sent (after an error) and the error next to its field.
@@ -570,8 +752,9 @@ class WebServer::Impl {
                          const std::string& error) {
     std::string body;
     if (!error.empty()) {
-      body += "<p class=\"error\" role=\"alert\">Nothing was recorded: " +
-              (error_field.empty() ? "" : "<b>" + Esc(error_field) + "</b>: ") + Esc(error) +
+      body += "<p class=\"error\" role=\"alert\">" +
+              Fmt("Nothing was recorded: {0}",
+                  {(error_field.empty() ? "" : "<b>" + Esc(error_field) + "</b>: ") + Esc(error)}) +
               "</p>";
     }
     auto note = [&](const std::string& name) {
@@ -590,7 +773,7 @@ class WebServer::Impl {
         return std::find(chosen.begin(), chosen.end(), v) != chosen.end();
       };
       if (f.multiple) {
-        body += "<fieldset><legend>" + std::string(f.label) + "</legend>" + note(f.name);
+        body += "<fieldset><legend>" + Tr(f.label) + "</legend>" + note(f.name);
         for (int i = 0; i < f.type->value_count(); ++i) {
           const auto* v = f.type->value(i);
           if (v->number() == 0) continue;
@@ -600,7 +783,7 @@ class WebServer::Impl {
         }
         body += "</fieldset>";
       } else {
-        body += "<label>" + std::string(f.label) + " <select name=\"" + f.name +
+        body += "<label>" + Tr(f.label) + " <select name=\"" + f.name +
                 "\"><option value=\"\">"
                 "</option>";
         for (int i = 0; i < f.type->value_count(); ++i) {
@@ -615,34 +798,34 @@ class WebServer::Impl {
     }
     body += "<label><input type=\"checkbox\" name=\"age_estimated\" value=\"1\"" +
             std::string(!Posted(req, "age_estimated").empty() ? " checked" : "") +
-            "> Age is estimated</label>";
+            "> " + Tr("Age is estimated") + "</label>";
     body += "<label><input type=\"checkbox\" name=\"wishes_to_return\" value=\"1\"" +
             std::string(!Posted(req, "wishes_to_return").empty() ? " checked" : "") +
-            "> Wishes to return home</label><label>Consents given by <select name=\"given_by\">"
-            "<option value=\"CONSENT_GIVER_SELF\">the person</option><option "
+            "> " + Tr("Wishes to return home") + "</label><label>" + Tr("Consents given by") + " <select name=\"given_by\">"
+            "<option value=\"CONSENT_GIVER_SELF\">" + Tr("the person") + "</option><option "
             "value=\"CONSENT_GIVER_GUARDIAN\"" +
             std::string(Posted(req, "given_by") == "CONSENT_GIVER_GUARDIAN" ? " selected"
                                                                                     : "") +
-            ">a guardian</option></select></label>";
+            ">" + Tr("a guardian") + "</option></select></label>";
     bool personal_heading = false;
     for (const TextField& f : TextFields()) {
       if (f.personal && !personal_heading) {
-        body +=
-            "<h2>Personal data (sealed on this node; only agencies the victim agreed to share "
-            "with can open it)</h2>";
+        body += "<h2>" +
+                Tr("Personal data (sealed on this node; only agencies the victim agreed to share with can open it)") +
+                "</h2>";
         personal_heading = true;
       }
       const std::string value = Posted(req, f.name);
       if (std::string(f.name) == "narrative") {
-        body += "<label>" + std::string(f.label) + note(f.name) +
+        body += "<label>" + Tr(f.label) + note(f.name) +
                 "<textarea name=\"narrative\" rows=\"4\" maxlength=\"4000\">" + Esc(value) +
                 "</textarea></label>";
       } else {
-        body += "<label>" + std::string(f.label) + " <input name=\"" + f.name + "\" value=\"" +
+        body += "<label>" + Tr(f.label) + " <input name=\"" + f.name + "\" value=\"" +
                 Esc(value) + "\" maxlength=\"200\">" + note(f.name) + "</label>";
       }
     }
-    return body + "<button>Record the case</button></form>";
+    return body + "<button>" + Tr("Record the case") + "</button></form>";
   }
 
   void Intake(const httplib::Request& req, httplib::Response& res) {
@@ -660,7 +843,8 @@ class WebServer::Impl {
         if (v.empty()) continue;
         const auto* ev = f.type->FindValueByName(v);
         if (ev == nullptr || ev->number() == 0) {
-          fail(f.name, "'" + v + "' is not one of the choices");
+          fail(f.name, Tx() != nullptr ? Tx()->Format(tl_lang, "'{0}' is not one of the choices", {v})
+                                       : "'" + v + "' is not one of the choices");
           return;
         }
         const std::string name = f.name;
@@ -690,7 +874,7 @@ class WebServer::Impl {
     const std::string age = Posted(req, "age_years");
     if (!age.empty()) {
       if (age.size() > 3 || age.find_first_not_of("0123456789") != std::string::npos) {
-        fail("age_years", "give the age as a whole number of years");
+        fail("age_years", TrText("give the age as a whole number of years"));
         return;
       }
       p->set_age_years(static_cast<uint32_t>(std::stoi(age)));
@@ -722,7 +906,7 @@ class WebServer::Impl {
       in->clear_personal();
     }
     if (in->crime_type() == v1::CRIME_TYPE_UNSPECIFIED) {
-      fail("crime_type", "choose trafficking, smuggling, both or undetermined");
+      fail("crime_type", TrText("choose trafficking, smuggling, both or undetermined"));
       return;
     }
     if (in->person_role() == v1::PERSON_ROLE_UNSPECIFIED) {
@@ -744,9 +928,17 @@ class WebServer::Impl {
       return;
     }
     const std::string case_id = r->case_ids_size() > 0 ? r->case_ids(0) : "";
-    std::string body =
-        "<p class=\"ok\">The case was recorded. The referral engine sends the "
-        "referrals the rules call for.</p>";
+    std::string reference;
+    if (auto at = r->json().find("\"reference\":\""); at != std::string::npos) {
+      reference = r->json().substr(at + 13, r->json().find('"', at + 13) - at - 13);
+    }
+    std::string body = "<p class=\"ok\">" +
+                       Tr("The case was recorded. The referral engine sends the referrals the rules call for.") +
+                       "</p>";
+    if (!reference.empty()) {
+      body += "<p>" + Tr("Case reference") + ": <strong class=\"ref\">" + Esc(reference) +
+              "</strong></p>";
+    }
     // The node's warnings (possible duplicates) are lines after the first.
     const std::string& text = r->text();
     for (size_t pos = text.find('\n'); pos != std::string::npos;) {
@@ -756,9 +948,10 @@ class WebServer::Impl {
       if (!line.empty()) body += "<p class=\"error\">" + Esc(line) + "</p>";
       pos = end;
     }
-    body += "<p><a href=\"/cases/" + Esc(case_id) +
-            "\">Open the case</a> or <a href=\"/intake\">"
-            "record another</a>.</p>";
+    body += "<p>" +
+            Fmt("{0} or {1}.", {"<a href=\"/cases/" + Esc(case_id) + "\">" + Tr("Open the case") + "</a>",
+                                "<a href=\"/intake\">" + Tr("record another") + "</a>"}) +
+            "</p>";
     Send(res, 200, Page("Case recorded", body, &*me));
   }
 
@@ -773,95 +966,204 @@ class WebServer::Impl {
     if (!error.empty()) body += "<p class=\"error\" role=\"alert\">" + Esc(error) + "</p>";
     body += "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"pre\" value=\"" +
             pre +
-            "\"><label>Login <input name=\"login\" autocomplete=\"username\" required></label>"
-            "<label>Password <input name=\"password\" type=\"password\" "
+            "\"><label>" + Tr("Login") + " <input name=\"login\" autocomplete=\"username\" required></label>"
+            "<label>" + Tr("Password") + " <input name=\"password\" type=\"password\" "
             "autocomplete=\"current-password\" "
-            "required></label><button>Sign in</button></form>";
+            "required></label><button>" + Tr("Sign in") + "</button></form>";
     Send(res, error.empty() ? 200 : 401, Page("Sign in", body, nullptr));
   }
 
-  Result<std::vector<v1::Referral>> InboxOf(const Me& me, bool all) {
-    v1::ControlRequest q;
+  // ---- answers of the node as data ----
+  // The node's JSON answer to `q` as a Struct; a refusal as its status (field kept).
+  Result<google::protobuf::Struct> CallStruct(v1::ControlRequest q, const Me& me,
+                                              v1::ControlResponse* raw = nullptr) {
     q.set_json(true);
-    q.mutable_inbox()->set_include_closed(all);
     ASSIGN_OR_RETURN(auto r, Call(q, me.token));
+    if (raw != nullptr) *raw = r;
     if (r.code() != v1::CONTROL_CODE_OK) {
-      return Status(r.code() == v1::CONTROL_CODE_UNAUTHENTICATED ? StatusCode::kPermissionDenied
-                                                                 : StatusCode::kFailedPrecondition,
+      return Status(r.code() == v1::CONTROL_CODE_NOT_FOUND ? StatusCode::kNotFound
+                                                           : StatusCode::kFailedPrecondition,
                     r.reason(), r.field());
     }
-    v1::ReferralList list;
-    google::protobuf::util::JsonParseOptions o;
-    o.ignore_unknown_fields = true;
-    if (!google::protobuf::util::JsonStringToMessage("{\"referrals\":" + r.json() + "}", &list, o)
-             .ok()) {
-      return Status::Internal("the node's inbox does not parse");
+    google::protobuf::Struct s;
+    std::string json = r.json();
+    if (!json.empty() && json[0] == '[') json = "{\"list\":" + json + "}";
+    if (!google::protobuf::util::JsonStringToMessage(json, &s).ok()) {
+      return Status::Internal("the node's answer does not parse");
     }
-    return std::vector<v1::Referral>(list.referrals().begin(), list.referrals().end());
+    return s;
+  }
+
+  static std::string S(const google::protobuf::Struct& s, const char* k) {
+    auto it = s.fields().find(k);
+    if (it == s.fields().end()) return "";
+    if (it->second.has_string_value()) return it->second.string_value();
+    if (it->second.has_number_value()) {
+      return std::to_string(static_cast<int64_t>(it->second.number_value()));
+    }
+    return "";
+  }
+  static int64_t N(const google::protobuf::Struct& s, const char* k) {
+    auto it = s.fields().find(k);
+    if (it == s.fields().end()) return 0;
+    if (it->second.has_number_value()) return static_cast<int64_t>(it->second.number_value());
+    if (it->second.has_string_value()) {
+      try {
+        return std::stoll(it->second.string_value());
+      } catch (...) {
+        return 0;
+      }
+    }
+    return 0;
+  }
+  static std::vector<const google::protobuf::Struct*> L(const google::protobuf::Struct& s,
+                                                        const char* k) {
+    std::vector<const google::protobuf::Struct*> out;
+    auto it = s.fields().find(k);
+    if (it != s.fields().end() && it->second.has_list_value()) {
+      for (const auto& v : it->second.list_value().values()) {
+        if (v.has_struct_value()) out.push_back(&v.struct_value());
+      }
+    }
+    return out;
+  }
+
+  std::string AgencyName(const std::string& id) const {
+    auto it = agency_names_.find(id);
+    return it == agency_names_.end() || it->second.empty() ? id : it->second;
+  }
+
+  // ---- inbox ----
+  template <typename E>
+  static void Filter(const httplib::Request& req, const char* name,
+                     const google::protobuf::EnumDescriptor* type,
+                     google::protobuf::RepeatedField<int>* out, std::string* query) {
+    const size_t n = req.get_param_value_count(name);
+    for (size_t i = 0; i < n && i < 20; ++i) {
+      const std::string v = req.get_param_value(name, i);
+      const auto* ev = type->FindValueByName(v);
+      if (ev != nullptr && ev->number() != 0) {
+        out->Add(ev->number());
+        *query += std::string("&amp;") + name + "=" + v;
+      }
+    }
   }
 
   void Inbox(const httplib::Request& req, httplib::Response& res) {
     auto me = Require(req, res);
     if (!me) return;
-    auto inbox = InboxOf(*me, req.get_param_value("all") == "1");
-    if (!inbox.ok()) {
-      if (inbox.status().code() == StatusCode::kPermissionDenied) {
-        Redirect(res, "/login");
-        return;
-      }
-      if (inbox.status().field() == "password") {
-        Redirect(res, "/password");
-        return;
-      }
-      Send(res, 403,
-           Page("Inbox", "<p class=\"error\">" + Esc(inbox.status().message()) + "</p>", &*me));
+    if (!me->Answers()) {
+      Redirect(res, me->Oversees() ? "/dashboard" : me->Audits() ? "/audit" : "/password");
       return;
     }
-    int page = 0;
+    v1::ControlRequest q;
+    auto* in = q.mutable_inbox();
+    const bool all = req.get_param_value("all") == "1";
+    in->set_include_closed(all);
+    in->set_page_size(kPageSize);
     const std::string asked = req.get_param_value("page");
     if (!asked.empty() && asked.size() <= 6 &&
         asked.find_first_not_of("0123456789") == std::string::npos) {
-      page = std::stoi(asked);
+      in->set_page(static_cast<uint32_t>(std::stoi(asked)));
     }
-    page = std::min(page, std::max(0, (static_cast<int>(inbox->size()) - 1) / kPageSize));
-    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-    const int total = static_cast<int>(inbox->size());
-    std::string body = "<p>" + std::to_string(total) +
-                       " referral(s), most urgent first.</p>"
-                       "<table><thead><tr><th>Priority</th><th>Service</th><th>Status</th>"
-                       "<th>From</th><th>Respond by</th><th>Case</th></tr></thead><tbody>";
-    for (int i = page * kPageSize; i < std::min(total, (page + 1) * kPageSize); ++i) {
-      const v1::Referral& r = (*inbox)[static_cast<size_t>(i)];
+    std::string query = all ? "&amp;all=1" : "";
+    Filter<v1::ReferralStatus>(req, "status", v1::ReferralStatus_descriptor(),
+                               in->mutable_status_in(), &query);
+    Filter<v1::ServiceType>(req, "service", v1::ServiceType_descriptor(), in->mutable_service_in(),
+                            &query);
+    Filter<v1::Priority>(req, "priority", v1::Priority_descriptor(), in->mutable_priority_in(),
+                         &query);
+    v1::ControlResponse raw;
+    auto page = CallStruct(q, *me, &raw);
+    if (!page.ok()) {
+      if (raw.code() != v1::CONTROL_CODE_OK && raw.code() != v1::CONTROL_CODE_NOT_FOUND) {
+        Failure(res, raw, *me);
+      } else {
+        Send(res, 503, Page("Inbox", "<p class=\"error\">" + Esc(page.status().message()) + "</p>",
+                            &*me));
+      }
+      return;
+    }
+    v1::InboxPage p;
+    google::protobuf::util::JsonParseOptions o;
+    o.ignore_unknown_fields = true;
+    (void)google::protobuf::util::JsonStringToMessage(raw.json(), &p, o);
+    const int64_t now = NowMs();
+    // Filters: plain GET selects, nothing personal in them.
+    auto select = [&](const char* name, const char* label,
+                      const google::protobuf::EnumDescriptor* type,
+                      const google::protobuf::RepeatedField<int>& chosen) {
+      std::string h = "<label>" + Tr(label) + " <select name=\"" + name +
+                      "\"><option value=\"\">" + Tr("any") + "</option>";
+      for (int i = 0; i < type->value_count(); ++i) {
+        const auto* v = type->value(i);
+        if (v->number() == 0) continue;
+        const bool on = std::find(chosen.begin(), chosen.end(), v->number()) != chosen.end();
+        h += "<option value=\"" + v->name() + "\"" + (on ? " selected" : "") + ">" +
+             Esc(Label(type, v->number())) + "</option>";
+      }
+      return h + "</select></label>";
+    };
+    std::string body = "<form class=\"filters\" method=\"get\" action=\"/\">" +
+                       select("status", "Status", v1::ReferralStatus_descriptor(), in->status_in()) +
+                       select("service", "Service", v1::ServiceType_descriptor(),
+                              in->service_in()) +
+                       select("priority", "Priority", v1::Priority_descriptor(),
+                              in->priority_in()) +
+                       "<label><input type=\"checkbox\" name=\"all\" value=\"1\"" +
+                       (all ? " checked" : "") + "> " + Tr("also finished ones") +
+                       "</label><button>" + Tr("Show") + "</button></form>";
+    body += "<p>" + Fmt("{0} referral(s), most urgent first.", {std::to_string(p.total())}) +
+            (p.overdue() > 0 ? " <span class=\"overdue\">" +
+                                   Fmt("{0} overdue", {std::to_string(p.overdue())}) + "</span>"
+                             : "") +
+            "</p><table><thead><tr><th>" + Tr("Case") + "</th><th>" + Tr("Priority") +
+            "</th><th>" + Tr("Service") + "</th><th>" + Tr("Status") + "</th><th>" + Tr("From") +
+            "</th><th>" + Tr("Respond by") + "</th></tr></thead><tbody>";
+    for (const v1::Referral& r : p.referrals()) {
       const bool overdue =
           r.respond_by_ms() != 0 && r.respond_by_ms() < now &&
           (r.status() == v1::REFERRAL_STATUS_SENT || r.status() == v1::REFERRAL_STATUS_RECEIVED);
-      body += "<tr><td>" + Esc(Label(v1::Priority_descriptor(), r.priority())) +
+      const std::string ref =
+          r.case_reference().empty() ? r.case_id().substr(0, 8) : r.case_reference();
+      body += "<tr><td><a class=\"ref\" href=\"/cases/" + Esc(r.case_id()) + "\">" + Esc(ref) +
+              "</a></td><td>" + Esc(Label(v1::Priority_descriptor(), r.priority())) +
               "</td><td>" + Esc(Label(v1::ServiceType_descriptor(), r.service())) +
-              "</td><td>" + Esc(StatusWord(r.status())) + "</td><td><bdi>" + Esc(r.from_agency()) +
-              "</bdi></td><td" + (overdue ? " class=\"overdue\"" : "") + ">" +
-              Esc(r.respond_by_ms() ? core::FormatUtcMs(r.respond_by_ms()) : "") +
-              (overdue ? " (overdue)" : "") + "</td><td><a href=\"/cases/" + Esc(r.case_id()) +
-              "\">open</a></td></tr>";
+              "</td><td>" + Esc(StatusWord(r.status())) + "</td><td><bdi>" +
+              Esc(AgencyName(r.from_agency())) + "</bdi></td><td" +
+              (overdue ? " class=\"overdue\"" : "") + ">" + When(r.respond_by_ms()) +
+              (overdue ? " " + Tr("(overdue)") : "") + "</td></tr>";
     }
     body += "</tbody></table><p>";
-    const std::string all = req.get_param_value("all") == "1" ? "&amp;all=1" : "";
-    if (page > 0) body += "<a href=\"/?page=" + std::to_string(page - 1) + all + "\">previous</a> ";
-    if ((page + 1) * kPageSize < total)
-      body += "<a href=\"/?page=" + std::to_string(page + 1) + all + "\">next</a>";
+    const uint32_t pages = p.total() == 0 ? 1 : (p.total() + kPageSize - 1) / kPageSize;
+    if (p.page() > 0)
+      body += "<a href=\"/?page=" + std::to_string(p.page() - 1) + query + "\">" +
+              Tr("previous") + "</a> ";
+    if (p.page() + 1 < pages)
+      body += "<a href=\"/?page=" + std::to_string(p.page() + 1) + query + "\">" + Tr("next") +
+              "</a>";
     body += "</p>";
     Send(res, 200, Page("Inbox", body, &*me));
   }
 
+  static int64_t NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // ---- case page ----
   void CasePage(const httplib::Request& req, httplib::Response& res, const std::string& case_id) {
     auto me = Require(req, res);
     if (!me) return;
     if (!IsUuid(case_id)) {
-      Send(res, 404, Page("Not found", "<p>There is no such case. <a href=\"/\">Inbox</a></p>", &*me));
+      Send(res, 404, Page("Not found", "<p>" + Tr("There is no such case.") + " <a href=\"/\">" +
+                                           Tr("Inbox") + "</a></p>",
+                          &*me));
       return;
     }
     v1::ControlRequest j;
+    j.set_json(true);
     j.mutable_journey()->set_case_id(case_id);
     auto journey = Call(j, me->token);
     if (!journey.ok()) {
@@ -873,64 +1175,757 @@ class WebServer::Impl {
       Failure(res, *journey, *me);
       return;
     }
+    v1::ControlRequest cq;
+    cq.set_json(true);
+    cq.mutable_cases()->set_case_id(case_id);
+    auto cr = Call(cq, me->token);
+    v1::CaseList list;
+    if (cr.ok() && cr->code() == v1::CONTROL_CODE_OK) {
+      google::protobuf::util::JsonParseOptions o;
+      o.ignore_unknown_fields = true;
+      (void)google::protobuf::util::JsonStringToMessage("{\"cases\":" + cr->json() + "}", &list, o);
+    }
     const std::string csrf = Csrf(me->token);
     std::string body;
-    auto inbox = InboxOf(*me, true);
-    if (inbox.ok()) {
-      for (const v1::Referral& r : *inbox) {
-        if (r.case_id() != case_id) continue;
-        // Only the moves open to the recipient from this status, the likeliest first.
-        std::vector<std::pair<const char*, const char*>> moves;
-        switch (r.status()) {
-          case v1::REFERRAL_STATUS_SENT:
-          case v1::REFERRAL_STATUS_RECEIVED:
-            moves = {{"accept", "Accept"}, {"reject", "Decline"}};
-            break;
-          case v1::REFERRAL_STATUS_ACCEPTED:
-            moves = {{"start", "Start"}, {"complete", "Complete"}, {"fail", "Could not help"}};
-            break;
-          case v1::REFERRAL_STATUS_IN_PROGRESS:
-            moves = {{"complete", "Complete"}, {"fail", "Could not help"}};
-            break;
-          default:
-            break;
-        }
-        body += "<section><h2>Referral for " +
-                Esc(Label(v1::ServiceType_descriptor(), r.service())) + ": " +
-                Esc(StatusWord(r.status())) + "</h2>";
-        if (moves.empty()) {
-          body += "<p>No move is open to your agency on this referral now.</p></section>";
-          continue;
-        }
-        body += "<form method=\"post\" action=\"/referrals/" + Esc(r.referral_id()) +
-                "\"><input type=\"hidden\" name=\"csrf\" value=\"" + csrf +
-                "\"><input type=\"hidden\" name=\"case\" value=\"" + Esc(case_id) +
-                "\"><label>Next step <select name=\"action\">";
-        for (const auto& [value, words] : moves) {
-          body += "<option value=\"" + std::string(value) + "\">" + words + "</option>";
-        }
-        body += "</select></label>";
-        if (moves[0].first == std::string("accept")) {
-          body += "<label>Reason, if you decline <select name=\"reason\"><option value=\"\">"
-                  "</option><option value=\"REJECT_REASON_CAPACITY_FULL\">Capacity full</option>"
-                  "<option value=\"REJECT_REASON_OUT_OF_SCOPE\">Out of scope</option><option "
-                  "value=\"REJECT_REASON_INELIGIBLE\">Ineligible</option><option "
-                  "value=\"REJECT_REASON_VICTIM_DECLINED\">Victim declined</option><option "
-                  "value=\"REJECT_REASON_OTHER\">Other</option></select></label>";
-        } else {
-          body += "<label>Outcome, to complete or close <input name=\"outcome\" "
-                  "maxlength=\"500\"></label>";
-        }
-        body += "<button>Record</button></form></section>";
+    if (list.cases_size() == 1) {
+      body += CaseSummary(list.cases(0), *me, csrf);
+    }
+    // The journey drawn, then in words.
+    body += "<section><h2>" + Tr("Journey") + "</h2>" +
+            JourneySvg(journey->json(), &WordsText, &WhenText) +
+            "<details><summary>" + Tr("Every step in words") +
+            "</summary><pre><bdi>";
+    // The words come with the same answer's text; one read is recorded, not two.
+    body += Esc(journey->text()) + "</bdi></pre></details></section>";
+    Send(res, 200, Page("Case", body, &*me));
+  }
+
+  std::string CaseSummary(const v1::CaseState& c, const Me& me, const std::string& csrf) {
+    const v1::Profile& p = c.profile();
+    std::string body = "<p class=\"ref-line\">" + Tr("Case reference") + ": <strong class=\"ref\">" +
+                       Esc(c.reference().empty() ? c.case_id() : c.reference()) + "</strong> · " +
+                       Esc(Label(v1::CrimeType_descriptor(), c.crime_type())) + " · " +
+                       Tr("opened by") + " <bdi>" + Esc(AgencyName(c.owner_agency())) +
+                       "</bdi> " + When(c.opened_at_ms()) + (c.closed() ? " · " + Tr("closed") : "") +
+                       "</p>";
+    // Profile: no personal data, the statistics' own fields.
+    std::string forms;
+    for (int f : p.exploitation_forms()) {
+      forms += (forms.empty() ? "" : ", ") + Label(v1::ExploitationForm_descriptor(), f);
+    }
+    std::string citizenship;
+    for (const auto& cc : p.citizenship()) citizenship += (citizenship.empty() ? "" : ", ") + cc;
+    body += "<section><h2>" + Tr("Profile") + "</h2><table>";
+    auto row = [&](const char* label, const std::string& value) {
+      if (!value.empty()) body += "<tr><th>" + Tr(label) + "</th><td>" + Esc(value) + "</td></tr>";
+    };
+    row("Sex", p.sex() ? Label(v1::Sex_descriptor(), p.sex()) : "");
+    row("Age band", p.age_band() ? AgeBandText(p.age_band()) : "");
+    row("Citizenship", citizenship);
+    row("Forms of exploitation", forms);
+    row("Identified through",
+        p.identification_channel() ? Label(v1::IdentificationChannel_descriptor(),
+                                           p.identification_channel())
+                                   : "");
+    row("Country of exploitation", p.country_of_exploitation());
+    body += "</table></section>";
+    // Consents.
+    body += "<section><h2>" + Tr("Consents") + "</h2><table><thead><tr><th>" + Tr("Scope") +
+            "</th><th>" + Tr("Given by") + "</th><th>" + Tr("Given") + "</th><th>" +
+            Tr("Withdrawn") + "</th></tr></thead><tbody>";
+    for (const auto& k : c.consents()) {
+      body += "<tr><td>" + Esc(Label(v1::ConsentScope_descriptor(), k.scope())) + "</td><td>" +
+              Esc(Label(v1::ConsentGiver_descriptor(), k.given_by())) + "</td><td>" +
+              When(k.given_at_ms()) + "</td><td>" + When(k.withdrawn_at_ms()) + "</td></tr>";
+    }
+    body += "</tbody></table></section>";
+    // Referrals: all of them, with the moves this agency may make on its own.
+    body += "<section><h2>" + Tr("Referrals") + "</h2><table><thead><tr><th>" + Tr("Service") +
+            "</th><th>" + Tr("From") + "</th><th>" + Tr("To") + "</th><th>" + Tr("Status") +
+            "</th><th>" + Tr("Respond by") + "</th></tr></thead><tbody>";
+    for (const auto& r : c.referrals()) {
+      body += "<tr><td>" + Esc(Label(v1::ServiceType_descriptor(), r.service())) +
+              "</td><td><bdi>" + Esc(AgencyName(r.from_agency())) + "</bdi></td><td><bdi>" +
+              Esc(AgencyName(r.to_agency())) + "</bdi></td><td>" + Esc(StatusWord(r.status())) +
+              "</td><td>" + When(r.respond_by_ms()) + "</td></tr>";
+    }
+    body += "</tbody></table></section>";
+    for (const auto& r : c.referrals()) {
+      if (r.to_agency() != options_.agency_id || !me.Answers()) continue;
+      body += MoveForm(r, c.case_id(), csrf);
+    }
+    if (me.Answers()) {
+      body += "<section><h2>" + Tr("Personal data") +
+              "</h2><form method=\"post\" action=\"/cases/" + Esc(c.case_id()) +
+              "/personal\"><input type=\"hidden\" name=\"csrf\" value=\"" + csrf + "\"><label>" +
+              Tr("Purpose (recorded in the access log)") +
+              " <input name=\"purpose\" required maxlength=\"200\"></label><button>" +
+              Tr("Open personal data") + "</button></form></section>";
+      body += ReferForm(c, csrf);
+    }
+    return body;
+  }
+
+  std::string MoveForm(const v1::Referral& r, const std::string& case_id, const std::string& csrf) {
+    std::vector<std::pair<const char*, const char*>> moves;
+    switch (r.status()) {
+      case v1::REFERRAL_STATUS_SENT:
+      case v1::REFERRAL_STATUS_RECEIVED:
+        moves = {{"accept", "Accept"}, {"reject", "Decline"}};
+        break;
+      case v1::REFERRAL_STATUS_ACCEPTED:
+        moves = {{"start", "Start"}, {"complete", "Complete"}, {"fail", "Could not help"}};
+        break;
+      case v1::REFERRAL_STATUS_IN_PROGRESS:
+        moves = {{"complete", "Complete"}, {"fail", "Could not help"}};
+        break;
+      default:
+        break;
+    }
+    std::string body = "<section><h2>" +
+                       Fmt("Referral for {0}: {1}",
+                           {Esc(Label(v1::ServiceType_descriptor(), r.service())),
+                            Esc(StatusWord(r.status()))}) +
+                       "</h2>";
+    if (moves.empty()) {
+      return body + "<p>" + Tr("No move is open to your agency on this referral now.") +
+             "</p></section>";
+    }
+    body += "<form method=\"post\" action=\"/referrals/" + Esc(r.referral_id()) +
+            "\"><input type=\"hidden\" name=\"csrf\" value=\"" + csrf +
+            "\"><input type=\"hidden\" name=\"case\" value=\"" + Esc(case_id) + "\"><label>" +
+            Tr("Next step") + " <select name=\"action\">";
+    for (const auto& [value, words] : moves) {
+      body += "<option value=\"" + std::string(value) + "\">" + Tr(words) + "</option>";
+    }
+    body += "</select></label>";
+    if (moves[0].first == std::string("accept")) {
+      body += "<label>" + Tr("Reason, if you decline") + " <select name=\"reason\"><option " +
+              "value=\"\"></option>";
+      for (auto [v, w] : std::vector<std::pair<const char*, const char*>>{
+               {"REJECT_REASON_CAPACITY_FULL", "Capacity full"},
+               {"REJECT_REASON_OUT_OF_SCOPE", "Out of scope"},
+               {"REJECT_REASON_INELIGIBLE", "Ineligible"},
+               {"REJECT_REASON_VICTIM_DECLINED", "Victim declined"},
+               {"REJECT_REASON_OTHER", "Other"}}) {
+        body += "<option value=\"" + std::string(v) + "\">" + Tr(w) + "</option>";
+      }
+      body += "</select></label>";
+    } else {
+      body += "<label>" + Tr("Outcome, to complete or close") +
+              " <input name=\"outcome\" maxlength=\"500\"></label>";
+    }
+    body += "<button>" + Tr("Record") + "</button></form>";
+    if (r.status() == v1::REFERRAL_STATUS_ACCEPTED ||
+        r.status() == v1::REFERRAL_STATUS_IN_PROGRESS) {
+      body += "<form method=\"post\" action=\"/cases/" + Esc(case_id) +
+              "/service\"><input type=\"hidden\" name=\"csrf\" value=\"" + csrf +
+              "\"><input type=\"hidden\" name=\"referral\" value=\"" + Esc(r.referral_id()) +
+              "\"><button>" +
+              Fmt("Record a {0} service given", {Esc(Label(v1::ServiceType_descriptor(),
+                                                           r.service()))}) +
+              "</button></form>";
+    }
+    return body + "</section>";
+  }
+
+  std::string ReferForm(const v1::CaseState& c, const std::string& csrf) {
+    std::string body = "<section><h2>" + Tr("Refer onward") + "</h2><form method=\"post\" "
+                       "action=\"/cases/" + Esc(c.case_id()) +
+                       "/refer\"><input type=\"hidden\" name=\"csrf\" value=\"" + csrf +
+                       "\"><label>" + Tr("To") + " <select name=\"to\">";
+    for (const auto& [id, name] : agency_names_) {
+      if (id == options_.agency_id) continue;
+      body += "<option value=\"" + Esc(id) + "\">" + Esc(name.empty() ? id : name) + "</option>";
+    }
+    body += "</select></label><label>" + Tr("Service") + " <select name=\"service\">";
+    for (int i = 1; i < v1::ServiceType_descriptor()->value_count(); ++i) {
+      const auto* v = v1::ServiceType_descriptor()->value(i);
+      body += "<option value=\"" + v->name() + "\">" +
+              Esc(Label(v1::ServiceType_descriptor(), v->number())) + "</option>";
+    }
+    body += "</select></label><label><input type=\"checkbox\" name=\"override\" value=\"1\"> " +
+            Tr("Without the victim's consent: the person is in danger now (supervisors only)") +
+            "</label><label>" + Tr("Why, if without consent") +
+            " <input name=\"override_reason\" maxlength=\"300\"></label><button>" +
+            Tr("Send the referral") + "</button></form></section>";
+    return body;
+  }
+
+  void ServiceDone(const httplib::Request& req, httplib::Response& res,
+                   const std::string& case_id) {
+    auto me = RequirePost(req, res);
+    if (!me) return;
+    const std::string referral = req.get_param_value("referral");
+    v1::ControlRequest cq;
+    cq.set_json(true);
+    cq.mutable_cases()->set_case_id(case_id);
+    auto cr = Call(cq, me->token);
+    v1::CaseList list;
+    if (cr.ok() && cr->code() == v1::CONTROL_CODE_OK) {
+      google::protobuf::util::JsonParseOptions o;
+      o.ignore_unknown_fields = true;
+      (void)google::protobuf::util::JsonStringToMessage("{\"cases\":" + cr->json() + "}", &list, o);
+    }
+    const v1::Referral* found = nullptr;
+    for (const auto& c : list.cases()) {
+      for (const auto& r : c.referrals()) {
+        if (r.referral_id() == referral && r.to_agency() == options_.agency_id) found = &r;
       }
     }
-    body += "<section><h2>Personal data</h2><form method=\"post\" action=\"/cases/" + Esc(case_id) +
-            "/personal\"><input type=\"hidden\" name=\"csrf\" value=\"" + csrf +
-            "\"><label>Purpose (recorded in the access log) <input name=\"purpose\" required "
-            "maxlength=\"200\"></label><button>Open personal data</button></form></section>";
-    // The journey quotes people's words (outcomes, purposes): isolated like every such text.
-    body += "<section><h2>Journey</h2><pre><bdi>" + Esc(journey->text()) + "</bdi></pre></section>";
-    Send(res, 200, Page("Case", body, &*me));
+    if (found == nullptr) {
+      Send(res, 404, Page("Not done", "<p class=\"error\"><b>referral</b>: " +
+                                          Tr("no referral of this case is addressed to your agency") +
+                                          "</p>", &*me));
+      return;
+    }
+    v1::ControlRequest q;
+    v1::Event* e = q.mutable_publish()->mutable_event();
+    e->set_case_id(case_id);
+    e->mutable_service_delivered()->set_referral_id(referral);
+    e->mutable_service_delivered()->set_service(found->service());
+    Done(res, Call(q, me->token), *me, "/cases/" + case_id);
+  }
+
+  void ReferOnward(const httplib::Request& req, httplib::Response& res,
+                   const std::string& case_id) {
+    auto me = RequirePost(req, res);
+    if (!me) return;
+    v1::ServiceType service = v1::SERVICE_TYPE_UNSPECIFIED;
+    const std::string to = req.get_param_value("to");
+    if (!v1::ServiceType_Parse(req.get_param_value("service"), &service) ||
+        service == v1::SERVICE_TYPE_UNSPECIFIED || agency_names_.count(to) == 0) {
+      Send(res, 400, Page("Not done", "<p class=\"error\">" + Tr("choose an agency and a service") +
+                                          "</p>", &*me));
+      return;
+    }
+    v1::ControlRequest cq;
+    cq.set_json(true);
+    cq.mutable_cases()->set_case_id(case_id);
+    auto cr = Call(cq, me->token);
+    v1::CaseList list;
+    if (cr.ok() && cr->code() == v1::CONTROL_CODE_OK) {
+      google::protobuf::util::JsonParseOptions o;
+      o.ignore_unknown_fields = true;
+      (void)google::protobuf::util::JsonStringToMessage("{\"cases\":" + cr->json() + "}", &list, o);
+    }
+    v1::ControlRequest q;
+    v1::Event* e = q.mutable_publish()->mutable_event();
+    e->set_case_id(case_id);
+    auto* r = e->mutable_referral_sent()->mutable_referral();
+    r->set_referral_id(core::NewUuidV7());
+    r->set_case_id(case_id);
+    r->set_kind(v1::REFERRAL_KIND_REFERRAL);
+    r->set_to_agency(to);
+    r->set_service(service);
+    r->set_priority(v1::PRIORITY_ROUTINE);
+    r->set_reason("onward referral");
+    r->set_respond_by_ms(NowMs() + 72LL * 3'600'000);
+    for (auto sec : {v1::DATA_SECTION_PROFILE, v1::DATA_SECTION_PERSONAL, v1::DATA_SECTION_CONSENTS,
+                     v1::DATA_SECTION_REFERRALS}) {
+      r->add_data_scope(sec);
+    }
+    if (!req.get_param_value("override").empty()) {
+      auto* o = r->mutable_consent_override();
+      o->set_role(v1::ACTOR_ROLE_SUPERVISOR);
+      o->set_reason(req.get_param_value("override_reason"));
+      r->set_priority(v1::PRIORITY_URGENT);
+    } else {
+      // The consent that covers sharing with services, still in force.
+      for (const auto& c : list.cases()) {
+        for (const auto& k : c.consents()) {
+          if (k.withdrawn_at_ms() == 0 && (k.scope() == v1::CONSENT_SCOPE_SERVICES ||
+                                           k.scope() == v1::CONSENT_SCOPE_SHARE_WITH_AGENCIES)) {
+            r->set_consent_id(k.consent_id());
+          }
+        }
+      }
+      if (r->consent_id().empty()) {
+        Send(res, 400, Page("Not done", "<p class=\"error\"><b>consent</b>: " +
+                                            Tr("the victim gave no consent to share with services; only a supervisor may refer without it") +
+                                            "</p>", &*me));
+        return;
+      }
+    }
+    Done(res, Call(q, me->token), *me, "/cases/" + case_id);
+  }
+
+  // After a POST that the node answers: back to `to`, or the refusal page.
+  void Done(httplib::Response& res, const Result<v1::ControlResponse>& r, const Me& me,
+            const std::string& to) {
+    if (!r.ok()) {
+      Send(res, 503,
+           Page("Not done", "<p class=\"error\">" + Esc(r.status().message()) + "</p>", &me));
+      return;
+    }
+    if (r->code() != v1::CONTROL_CODE_OK) {
+      Failure(res, *r, me);
+      return;
+    }
+    Redirect(res, to);
+  }
+
+  // ---- search ----
+  std::string SearchForms(const Me& me, const std::string& error) {
+    const std::string csrf = Csrf(me.token);
+    std::string body;
+    if (!error.empty()) body += "<p class=\"error\" role=\"alert\">" + error + "</p>";
+    body += "<section><h2>" + Tr("By case reference") +
+            "</h2><form method=\"post\" action=\"/search\" autocomplete=\"off\"><input "
+            "type=\"hidden\" name=\"csrf\" value=\"" +
+            csrf + "\"><label>" + Tr("Case reference") +
+            " <input name=\"reference\" maxlength=\"40\" placeholder=\"FIAKHI-26-00123-7\">"
+            "</label><button>" +
+            Tr("Find") + "</button></form></section>";
+    if (me.Answers()) {
+      body += "<section><h2>" + Tr("By name and date of birth") + "</h2><p>" +
+              Tr("Among the cases whose personal data your agency may open. The name is compared as a keyed hash, never stored or sent in clear.") +
+              "</p><form method=\"post\" action=\"/search\" autocomplete=\"off\"><input "
+              "type=\"hidden\" name=\"csrf\" value=\"" +
+              csrf + "\"><label>" + Tr("Name") +
+              " <input name=\"name\" maxlength=\"200\" required></label><label>" +
+              Tr("Date of birth (YYYY-MM-DD)") +
+              " <input name=\"date_of_birth\" maxlength=\"10\"></label><button>" + Tr("Find") +
+              "</button></form></section>";
+    }
+    return body;
+  }
+
+  void Search(const httplib::Request& req, httplib::Response& res) {
+    auto me = RequirePost(req, res);
+    if (!me) return;
+    v1::ControlRequest q;
+    q.set_json(true);
+    auto* f = q.mutable_find();
+    f->set_reference(req.get_param_value("reference"));
+    f->set_name(req.get_param_value("name"));
+    f->set_date_of_birth(req.get_param_value("date_of_birth"));
+    if (f->reference().empty() && f->name().empty()) {
+      Send(res, 400, Page("Find a case", SearchForms(*me, Tr("give a case reference, or a name")), &*me));
+      return;
+    }
+    auto r = Call(q, me->token);
+    if (!r.ok()) {
+      Send(res, 503, Page("Find a case", SearchForms(*me, Esc(r.status().message())), &*me));
+      return;
+    }
+    if (r->code() != v1::CONTROL_CODE_OK) {
+      if (r->code() == v1::CONTROL_CODE_INVALID) {
+        Send(res, 400, Page("Find a case",
+                            SearchForms(*me, "<b>" + Esc(r->field()) + "</b>: " + Esc(r->reason())),
+                            &*me));
+      } else {
+        Failure(res, *r, *me);
+      }
+      return;
+    }
+    v1::CaseList list;
+    google::protobuf::util::JsonParseOptions o;
+    o.ignore_unknown_fields = true;
+    (void)google::protobuf::util::JsonStringToMessage(r->json(), &list, o);
+    if (list.cases_size() == 1 && !f->reference().empty()) {
+      Redirect(res, "/cases/" + list.cases(0).case_id());
+      return;
+    }
+    std::string body;
+    if (list.cases_size() == 0) {
+      body = "<p>" + Tr("No case found.") + "</p>";
+    } else {
+      body = "<table><thead><tr><th>" + Tr("Case") + "</th><th>" + Tr("Opened") + "</th><th>" +
+             Tr("Owner") + "</th></tr></thead><tbody>";
+      for (const auto& c : list.cases()) {
+        body += "<tr><td><a class=\"ref\" href=\"/cases/" + Esc(c.case_id()) + "\">" +
+                Esc(c.reference().empty() ? c.case_id() : c.reference()) + "</a></td><td>" +
+                When(c.opened_at_ms()) + "</td><td><bdi>" + Esc(AgencyName(c.owner_agency())) +
+                "</bdi></td></tr>";
+      }
+      body += "</tbody></table>";
+    }
+    Send(res, 200, Page("Find a case", body + SearchForms(*me, ""), &*me));
+  }
+
+  // ---- dashboard ----
+  struct StatsTableSpec {
+    const char* id;
+    const char* title;
+    std::vector<std::string> by;
+  };
+  static const std::vector<StatsTableSpec>& StatsTables() {
+    static const std::vector<StatsTableSpec> kTables = {
+        {"sex_age_band", "Victims by sex and age band", {"sex", "age_band"}},
+        {"form", "Forms of exploitation", {"form"}},
+        {"citizenship", "Citizenship", {"citizenship"}},
+        {"crime_type", "Trafficking (TIP) and smuggling (SOM)", {"crime_type"}},
+    };
+    return kTables;
+  }
+
+  // Rows of a stats table: values..., count ("<k" when suppressed).
+  static std::vector<std::vector<std::string>> StatsRows(const google::protobuf::Struct& table,
+                                                         int64_t k) {
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::string> by;
+    if (auto it = table.fields().find("by"); it != table.fields().end()) {
+      for (const auto& v : it->second.list_value().values()) by.push_back(v.string_value());
+    }
+    for (const auto* cell : L(table, "cells")) {
+      std::vector<std::string> row;
+      auto vs = cell->fields().find("values");
+      for (const auto& d : by) {
+        std::string v;
+        if (vs != cell->fields().end()) {
+          auto x = vs->second.struct_value().fields().find(d);
+          if (x != vs->second.struct_value().fields().end()) v = x->second.string_value();
+        }
+        if (auto dd = v.find("--"); dd != std::string::npos) v.erase(dd, 1);  // "24-26"
+        row.push_back(v);
+      }
+      auto sup = cell->fields().find("suppressed");
+      const bool suppressed = sup != cell->fields().end() && sup->second.bool_value();
+      row.push_back(suppressed ? "<" + std::to_string(k) : std::to_string(N(*cell, "count")));
+      rows.push_back(row);
+    }
+    return rows;
+  }
+
+  Result<google::protobuf::Struct> StatsOf(const Me& me, const std::vector<std::string>& by,
+                                           v1::ControlResponse* raw) {
+    v1::ControlRequest q;
+    for (const auto& d : by) q.mutable_stats()->add_by(d);
+    return CallStruct(q, me, raw);
+  }
+
+  void Dashboard(const httplib::Request& req, httplib::Response& res) {
+    auto me = Require(req, res);
+    if (!me) return;
+    v1::ControlRequest rq;
+    rq.mutable_report();
+    v1::ControlResponse raw;
+    auto report = CallStruct(rq, *me, &raw);
+    if (!report.ok()) {
+      if (raw.code() != v1::CONTROL_CODE_OK) Failure(res, raw, *me);
+      else Send(res, 503, Page("Dashboard", "<p class=\"error\">" + Esc(report.status().message()) + "</p>", &*me));
+      return;
+    }
+    std::string body = "<p>" + Tr("Figures over the cases this node knows, now.") + "</p>";
+    auto table = [&](const std::string& id, const char* title,
+                     const std::vector<std::string>& head,
+                     const std::vector<std::vector<std::string>>& rows, bool bars) {
+      body += "<section><h2>" + Tr(title) + "</h2><p><a href=\"/dashboard/" + id + ".csv\">" +
+              Tr("Download as CSV") + "</a></p>";
+      if (rows.empty()) {
+        body += "<p>" + Tr("Nothing to show.") + "</p></section>";
+        return;
+      }
+      int64_t max = 1;
+      if (bars) {
+        for (const auto& r : rows) {
+          if (r.back().find_first_not_of("0123456789") == std::string::npos && !r.back().empty())
+            max = std::max<int64_t>(max, std::stoll(r.back()));
+        }
+      }
+      body += "<table id=\"t-" + id + "\"><thead><tr>";
+      for (const auto& h : head) body += "<th>" + Tr(h) + "</th>";
+      body += bars ? "<th></th>" : "";
+      body += "</tr></thead><tbody>";
+      for (const auto& r : rows) {
+        body += "<tr>";
+        for (size_t i = 0; i < r.size(); ++i) {
+          body += (i + 1 == r.size() ? "<td class=\"num\">" : "<td>") + Esc(r[i]) + "</td>";
+        }
+        if (bars) {
+          int64_t v = 0;
+          if (!r.back().empty() && r.back().find_first_not_of("0123456789") == std::string::npos)
+            v = std::stoll(r.back());
+          body += "<td><svg class=\"bar\" viewBox=\"0 0 100 10\" preserveAspectRatio=\"none\" "
+                  "aria-hidden=\"true\"><rect width=\"" +
+                  std::to_string(100 * v / max) + "\" height=\"10\" fill=\"#457b9d\"/></svg></td>";
+        }
+        body += "</tr>";
+      }
+      body += "</tbody></table></section>";
+    };
+    auto rows = ReportRows(*report);
+    table("referrals", "Referrals by agency and service",
+          {"Agency", "Service", "pending", "overdue", "active", "completed", "rejected", "expired"},
+          rows["referrals"], false);
+    table("unplaced", "Victims with no agency left for a needed service",
+          {"Case", "Service", "Last status", "Last agency"}, rows["unplaced"], false);
+    table("escalations", "Escalations", {"Case", "Service", "From", "To", "Status"},
+          rows["escalations"], false);
+    table("months", "Referrals by month",
+          {"Month", "sent", "accepted", "rejected", "median hours to acceptance"}, rows["months"],
+          false);
+    // Disaggregated tables: exactly what `passagectl stats --json` gives, with its suppression.
+    for (const auto& spec : StatsTables()) {
+      v1::ControlResponse sraw;
+      auto stats = StatsOf(*me, spec.by, &sraw);
+      if (!stats.ok()) continue;
+      auto t = stats->fields().find("table");
+      if (t == stats->fields().end()) continue;
+      const auto& ts = t->second.struct_value();
+      std::vector<std::string> head(spec.by.begin(), spec.by.end());
+      head.push_back("count");
+      std::vector<std::vector<std::string>> srows = StatsRows(ts, N(ts, "k"));
+      const auto total = ts.fields().find("total");
+      if (total != ts.fields().end()) {
+        std::vector<std::string> tr(spec.by.size(), "");
+        tr[0] = TrText("total");
+        const auto& tt = total->second.struct_value();
+        auto sup = tt.fields().find("suppressed");
+        tr.push_back(sup != tt.fields().end() && sup->second.bool_value()
+                         ? "<" + std::to_string(N(ts, "k"))
+                         : std::to_string(N(tt, "count")));
+        srows.push_back(tr);
+      }
+      table(spec.id, spec.title, head, srows, true);
+    }
+    Send(res, 200, Page("Dashboard", body, &*me));
+  }
+
+  std::map<std::string, std::vector<std::vector<std::string>>> ReportRows(
+      const google::protobuf::Struct& rep) {
+    std::map<std::string, std::vector<std::vector<std::string>>> out;
+    auto svc = [](const std::string& s) {
+      const auto* v = v1::ServiceType_descriptor()->FindValueByName("SERVICE_TYPE_" + s);
+      return v == nullptr ? s : Label(v1::ServiceType_descriptor(), v->number());
+    };
+    auto st = [](const std::string& s) {
+      const auto* v = v1::ReferralStatus_descriptor()->FindValueByName("REFERRAL_STATUS_" + s);
+      return v == nullptr ? s : StatusWord(v->number());
+    };
+    for (const auto* r : L(rep, "by_agency_service")) {
+      out["referrals"].push_back({AgencyName(S(*r, "agency")), svc(S(*r, "service")),
+                                  S(*r, "pending"), S(*r, "overdue"), S(*r, "active"),
+                                  S(*r, "completed"), S(*r, "rejected"), S(*r, "expired")});
+    }
+    for (const auto* r : L(rep, "unplaced")) {
+      out["unplaced"].push_back({S(*r, "reference").empty() ? S(*r, "case_id") : S(*r, "reference"),
+                                 svc(S(*r, "service")), st(S(*r, "last_status")),
+                                 AgencyName(S(*r, "last_agency"))});
+    }
+    for (const auto* r : L(rep, "escalations")) {
+      out["escalations"].push_back(
+          {S(*r, "reference").empty() ? S(*r, "case_id") : S(*r, "reference"),
+           svc(S(*r, "service")), AgencyName(S(*r, "from")), AgencyName(S(*r, "to")),
+           st(S(*r, "status"))});
+    }
+    for (const auto* r : L(rep, "months")) {
+      const int64_t med = N(*r, "median_ms_to_acceptance");
+      char hours[32] = "";
+      if (r->fields().count("median_ms_to_acceptance") &&
+          r->fields().at("median_ms_to_acceptance").has_number_value()) {
+        std::snprintf(hours, sizeof(hours), "%.1f", static_cast<double>(med) / 3'600'000.0);
+      }
+      out["months"].push_back({S(*r, "month"), S(*r, "sent"), S(*r, "accepted"),
+                               S(*r, "rejected"), hours});
+    }
+    return out;
+  }
+
+  static std::string CsvField(const std::string& v) {
+    // Quoted always; a leading = + - @ is prefixed with ' so spreadsheets do not run it.
+    std::string out = "\"";
+    if (!v.empty() && std::string("=+-@\t\r").find(v[0]) != std::string::npos) out += "'";
+    for (char c : v) {
+      out += c;
+      if (c == '"') out += '"';
+    }
+    return out + "\"";
+  }
+
+  void DashboardCsv(const httplib::Request& req, httplib::Response& res, const std::string& id) {
+    auto me = Require(req, res);
+    if (!me) return;
+    std::vector<std::string> head;
+    std::vector<std::vector<std::string>> rows;
+    v1::ControlResponse raw;
+    const StatsTableSpec* spec = nullptr;
+    for (const auto& s : StatsTables()) {
+      if (s.id == id) spec = &s;
+    }
+    if (spec != nullptr) {
+      auto stats = StatsOf(*me, spec->by, &raw);
+      if (!stats.ok()) {
+        if (raw.code() != v1::CONTROL_CODE_OK) Failure(res, raw, *me);
+        else Send(res, 503, Page("Dashboard", "<p class=\"error\">" + Esc(stats.status().message()) + "</p>", &*me));
+        return;
+      }
+      const auto& ts = stats->fields().at("table").struct_value();
+      head.assign(spec->by.begin(), spec->by.end());
+      head.push_back("count");
+      rows = StatsRows(ts, N(ts, "k"));
+    } else {
+      v1::ControlRequest rq;
+      rq.mutable_report();
+      auto report = CallStruct(rq, *me, &raw);
+      if (!report.ok()) {
+        if (raw.code() != v1::CONTROL_CODE_OK) Failure(res, raw, *me);
+        else Send(res, 503, Page("Dashboard", "<p class=\"error\">" + Esc(report.status().message()) + "</p>", &*me));
+        return;
+      }
+      static const std::map<std::string, std::vector<std::string>> kHeads = {
+          {"referrals", {"agency", "service", "pending", "overdue", "active", "completed",
+                         "rejected", "expired"}},
+          {"unplaced", {"case", "service", "last_status", "last_agency"}},
+          {"escalations", {"case", "service", "from", "to", "status"}},
+          {"months", {"month", "sent", "accepted", "rejected", "median_hours_to_acceptance"}}};
+      auto it = kHeads.find(id);
+      if (it == kHeads.end()) {
+        Send(res, 404, Page("Not found", "<p>" + Tr("There is no such page.") + "</p>", &*me));
+        return;
+      }
+      head = it->second;
+      rows = ReportRows(*report)[id];
+    }
+    std::string csv;
+    for (size_t i = 0; i < head.size(); ++i) csv += (i ? "," : "") + CsvField(head[i]);
+    csv += "\r\n";
+    for (const auto& r : rows) {
+      for (size_t i = 0; i < r.size(); ++i) csv += (i ? "," : "") + CsvField(r[i]);
+      csv += "\r\n";
+    }
+    Headers(res);
+    res.status = 200;
+    res.set_header("Content-Disposition", "attachment; filename=\"" + id + ".csv\"");
+    res.set_content(csv, "text/csv; charset=utf-8");
+  }
+
+  // ---- auditor ----
+  void Audit(const httplib::Request& req, httplib::Response& res) {
+    auto me = Require(req, res);
+    if (!me) return;
+    v1::ControlRequest hq;
+    hq.mutable_tree_head();
+    v1::ControlResponse raw;
+    auto head = CallStruct(hq, *me, &raw);
+    if (!head.ok() && raw.code() == v1::CONTROL_CODE_FORBIDDEN) {
+      Failure(res, raw, *me);
+      return;
+    }
+    std::string body = "<section><h2>" + Tr("Latest signed tree head") + "</h2>";
+    if (head.ok()) {
+      body += "<table><tr><th>" + Tr("Log size") + "</th><td>" + Esc(S(*head, "tree_size")) +
+              "</td></tr><tr><th>" + Tr("Signed at") + "</th><td>" +
+              When(N(*head, "timestamp_ms")) + "</td></tr><tr><th>" + Tr("Root hash") +
+              "</th><td><code>" + Esc(S(*head, "root_hash")) + "</code></td></tr><tr><th>" +
+              Tr("Log key") + "</th><td><code>" + Esc(S(*head, "log_public_key")) +
+              "</code></td></tr></table>";
+    } else {
+      body += "<p>" + Esc(head.status().message()) + "</p>";
+    }
+    body += "</section><section><h2>" + Tr("Last check of the log") + "</h2>";
+    {
+      std::lock_guard<std::mutex> lock(check_mu_);
+      if (last_check_ms_ == 0) {
+        body += "<p>" + Tr("Not checked since this node started.") + "</p>";
+      } else {
+        body += "<p class=\"" + std::string(last_check_ok_ ? "ok" : "error") + "\">" +
+                When(last_check_ms_) + ": " + Esc(last_check_result_) + "</p>";
+      }
+    }
+    body += "<form method=\"post\" action=\"/audit/check\"><input type=\"hidden\" name=\"csrf\" "
+            "value=\"" +
+            Csrf(me->token) + "\"><button>" + Tr("Check now") + "</button></form></section>";
+    body += "<section><h2>" + Tr("Who read a case") + "</h2><p>" +
+            Tr("On the node, as an auditor:") +
+            "</p><pre>passagectl audit access CASE_REFERENCE_OR_ID</pre><h2>" +
+            Tr("Proving one entry") + "</h2><p>" +
+            Tr("An inclusion proof shows one event is in the signed log; verify it anywhere with passage-verify-proof:") +
+            "</p><pre>passagectl --json audit proof GLOBAL_SEQ &gt; proof.json\n"
+            "passage-verify-proof proof.json</pre><p>" +
+            Tr("A saved head can be checked against the log at any later time:") +
+            "</p><pre>passagectl --json audit heads &gt; head.json\n"
+            "passagectl audit consistency --sth head.json</pre></section>";
+    Send(res, 200, Page("Audit", body, &*me));
+  }
+
+  // Checks that the broker's log still extends the last head this node saved: the head's
+  // signature, the broker's current head's signature by the same key, and the RFC 6962
+  // consistency proof between them.
+  void AuditCheck(const httplib::Request& req, httplib::Response& res) {
+    auto me = RequirePost(req, res);
+    if (!me) return;
+    v1::ControlRequest hq;
+    hq.set_json(true);
+    hq.mutable_tree_head();
+    auto hr = Call(hq, me->token);
+    std::string result;
+    bool ok = false;
+    v1::SignedTreeHead saved;
+    google::protobuf::util::JsonParseOptions o;
+    o.ignore_unknown_fields = true;
+    if (!hr.ok() || hr->code() != v1::CONTROL_CODE_OK ||
+        !google::protobuf::util::JsonStringToMessage(hr->json(), &saved, o).ok()) {
+      if (hr.ok() && hr->code() == v1::CONTROL_CODE_FORBIDDEN) {
+        Failure(res, *hr, *me);
+        return;
+      }
+      result = TrText("no signed tree head saved yet");
+    } else {
+      v1::ControlRequest cq;
+      cq.set_json(true);
+      cq.mutable_consistency()->set_first_size(saved.tree_size());
+      auto cr = Call(cq, me->token);
+      v1::Proof proof;
+      if (!cr.ok() || cr->code() != v1::CONTROL_CODE_OK ||
+          !google::protobuf::util::JsonStringToMessage(cr->json(), &proof, o).ok()) {
+        result = TrText("the broker did not give a consistency proof: ") +
+                 (cr.ok() ? cr->reason() : cr.status().message());
+      } else {
+        result = CheckConsistency(saved, proof, &ok);
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(check_mu_);
+      last_check_ms_ = NowMs();
+      last_check_ok_ = ok;
+      last_check_result_ = result;
+    }
+    Redirect(res, "/audit");
+  }
+
+  static std::string CheckConsistency(const v1::SignedTreeHead& saved, const v1::Proof& proof,
+                                      bool* ok) {
+    *ok = false;
+    auto head_of = [](const v1::SignedTreeHead& h) {
+      merkle::TreeHead t;
+      t.tree_size = h.tree_size();
+      t.timestamp_ms = h.timestamp_ms();
+      if (h.root_hash().size() == t.root.size()) {
+        std::copy(h.root_hash().begin(), h.root_hash().end(), t.root.begin());
+      }
+      return t;
+    };
+    const v1::SignedTreeHead& now = proof.tree_head();
+    if (Status s = merkle::VerifyTreeHead(head_of(saved), saved.signature(),
+                                          saved.log_public_key());
+        !s.ok()) {
+      return TrText("the saved head's signature does not verify: ") + s.message();
+    }
+    if (now.log_public_key() != saved.log_public_key()) {
+      return TrText("the broker now signs with another key");
+    }
+    if (Status s = merkle::VerifyTreeHead(head_of(now), now.signature(), now.log_public_key());
+        !s.ok()) {
+      return TrText("the broker's current head's signature does not verify: ") + s.message();
+    }
+    std::vector<merkle::Hash> hashes;
+    for (const auto& h : proof.hashes()) {
+      merkle::Hash x{};
+      if (h.size() != x.size()) return TrText("the proof holds a hash that is not 32 bytes");
+      std::copy(h.begin(), h.end(), x.begin());
+      hashes.push_back(x);
+    }
+    if (Status s = merkle::VerifyConsistency(saved.tree_size(), now.tree_size(),
+                                             head_of(saved).root, head_of(now).root, hashes);
+        !s.ok()) {
+      return TrText("NOT CONSISTENT: the log no longer extends what this node saw: ") +
+             s.message();
+    }
+    *ok = true;
+    return Fmt("consistent: the log of {0} entries extends the head of {1} this node saved",
+               {std::to_string(now.tree_size()), std::to_string(saved.tree_size())});
   }
 
   void Move(const httplib::Request& req, httplib::Response& res, const std::string& referral_id) {
@@ -946,8 +1941,7 @@ class WebServer::Impl {
     if (it == kActions.end()) {
       Send(res, 400,
            Page("Not done",
-                "<p class=\"error\"><b>action</b>: choose one of the listed "
-                "actions</p>",
+                "<p class=\"error\"><b>action</b>: " + Tr("choose one of the listed actions") + "</p>",
                 &*me));
       return;
     }
@@ -960,8 +1954,7 @@ class WebServer::Impl {
         !v1::RejectReason_Parse(req.get_param_value("reason"), &reason)) {
       Send(res, 400,
            Page("Not done",
-                "<p class=\"error\"><b>reason</b>: not a reason this "
-                "workspace offers</p>",
+                "<p class=\"error\"><b>reason</b>: " + Tr("not a reason this workspace offers") + "</p>",
                 &*me));
       return;
     }
@@ -1003,11 +1996,11 @@ class WebServer::Impl {
     o.ignore_unknown_fields = true;
     (void)google::protobuf::util::JsonStringToMessage(r->json(), &pd, o);
     std::string body =
-        "<p class=\"ok\">This opening was recorded in the NRM's access log.</p><table>";
+        "<p class=\"ok\">" + Tr("This opening was recorded in the NRM's access log.") + "</p><table>";
     auto row = [&](const char* label, const std::string& value) {
       if (!value.empty())
         body +=
-            "<tr><th>" + std::string(label) + "</th><td><bdi>" + Esc(value) + "</bdi></td></tr>";
+            "<tr><th>" + Tr(label) + "</th><td><bdi>" + Esc(value) + "</bdi></td></tr>";
     };
     row("Given name", pd.given_name());
     row("Family name", pd.family_name());
@@ -1017,7 +2010,7 @@ class WebServer::Impl {
     row("Phone", pd.phone());
     row("Address", pd.address());
     row("Narrative", pd.narrative());
-    body += "</table><p><a href=\"/cases/" + Esc(case_id) + "\">Back to the case</a></p>";
+    body += "</table><p><a href=\"/cases/" + Esc(case_id) + "\">" + Tr("Back to the case") + "</a></p>";
     Send(res, 200, Page("Personal data", body, &*me));
   }
 
@@ -1029,6 +2022,11 @@ class WebServer::Impl {
   int port_ = -1;
   bool tls_ = false;
   bool secure_ = false;  // cookies Secure and HSTS: TLS here or at a proxy in front
+  std::map<std::string, std::string> agency_names_;  // id -> registered name
+  std::mutex check_mu_;
+  int64_t last_check_ms_ = 0;       // GUARDED_BY(check_mu_)
+  bool last_check_ok_ = false;      // GUARDED_BY(check_mu_)
+  std::string last_check_result_;   // GUARDED_BY(check_mu_)
 };
 
 WebServer::WebServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
