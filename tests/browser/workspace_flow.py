@@ -7,7 +7,9 @@ Run by tests/e2e/e2e_browser_test.cc against a running NRM; prints one line per 
 exits non-zero on any. Screenshots (phone width) go to --screenshots.
 """
 import argparse
+import json
 import os
+import subprocess
 import sys
 
 from selenium import webdriver
@@ -25,6 +27,13 @@ parser.add_argument("--case", required=True)
 parser.add_argument("--hostile", required=True, help="text that must appear as text")
 parser.add_argument("--screenshots", required=True)
 parser.add_argument("--intake-url", help="a first responder's workspace: record a case there first")
+parser.add_argument("--reference", required=True, help="the case's reference")
+parser.add_argument("--caseworker-login", required=True, help="an account with no supervisor role")
+parser.add_argument("--caseworker-password", required=True)
+parser.add_argument("--passagectl", required=True)
+parser.add_argument("--node-dir", required=True, help="the shelter node's data directory")
+parser.add_argument("--sessions", required=True, help="a session directory for passagectl")
+parser.add_argument("--axe", required=True, help="axe-core's axe.min.js")
 args = parser.parse_args()
 
 failures = []
@@ -69,11 +78,50 @@ def navigate(element):
     WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
 
 
-def sign_in(url):
+def sign_in(url, login=None, password=None):
     driver.get(url + "/login")
-    driver.find_element(By.NAME, "login").send_keys(args.login)
-    driver.find_element(By.NAME, "password").send_keys(args.password)
+    driver.find_element(By.NAME, "login").send_keys(login or args.login)
+    driver.find_element(By.NAME, "password").send_keys(password or args.password)
     navigate(driver.find_element(By.TAG_NAME, "button"))
+
+
+def passagectl_stats():
+    """The counts `passagectl --json stats --by sex,age_band` gives now, in order, total last,
+    suppressed as <k."""
+    env = dict(os.environ, PASSAGE_SESSION_DIR=args.sessions)
+    subprocess.run([args.passagectl, "--node", args.node_dir, "login", args.login,
+                    "--password-file", "-"], input=args.password + "\n", env=env, check=True,
+                   capture_output=True, text=True)
+    out = subprocess.run([args.passagectl, "--node", args.node_dir, "--json", "stats", "--by",
+                          "sex,age_band"], env=env, check=True, capture_output=True,
+                         text=True).stdout
+    table = json.loads(out)["table"]
+    cell = lambda c: "<%d" % table["k"] if c["suppressed"] else str(c["count"])
+    return ",".join([cell(c) for c in table["cells"]] + [cell(table["total"])])
+
+
+def sign_out():
+    navigate(driver.find_element(By.XPATH, "//form[@action='/logout']//button"))
+
+
+with open(args.axe, encoding="utf-8") as f:
+    AXE = f.read()
+
+
+def accessible(page):
+    """axe-core's rules on the page as it is: no serious or critical violation."""
+    driver.execute_script(AXE)
+    found = driver.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(function (r) { done(r.violations.map(function (v) {"
+        "  return [v.id, v.impact, v.nodes.length, v.help]; })); })"
+        ".catch(function (e) { done([['axe-error', 'critical', 0, String(e)]]); });")
+    serious = [v for v in found if v[1] in ("serious", "critical")]
+    for v in serious:
+        print("axe on %s: %s (%s, %d element(s)): %s" % (page, v[0], v[1], v[2], v[3]),
+              file=sys.stderr)
+    check(not serious, "axe-core finds no serious accessibility violation on the %s" % page)
 
 
 try:
@@ -97,7 +145,7 @@ try:
         navigate(driver.find_element(By.XPATH, "//form[@action='/intake']//button"))
         check("The case was recorded" in driver.find_element(By.TAG_NAME, "body").text,
               "the intake form records the case")
-        navigate(driver.find_element(By.XPATH, "//header//button"))
+        navigate(driver.find_element(By.XPATH, "//form[@action='/logout']//button"))
 
     driver.get(args.url + "/")
     check(driver.current_url.endswith("/login"), "an unsigned visit goes to the sign-in page")
@@ -121,7 +169,12 @@ try:
     navigate(driver.find_element(By.XPATH, "//form[contains(@action,'/referrals/')]//button"))
     check("shelter: accepted" in driver.find_element(By.TAG_NAME, "body").text.lower(),
           "after accepting, the case page shows the referral accepted")
+    check(args.reference in driver.find_element(By.TAG_NAME, "body").text,
+          "the case page shows the case reference")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "svg.timeline circle")) >= 3,
+          "the journey is drawn as a timeline")
     driver.save_screenshot(os.path.join(args.screenshots, "case.png"))
+    accessible("case page")
     driver.find_element(By.NAME, "purpose").send_keys("admission interview")
     navigate(driver.find_element(By.XPATH, "//form[contains(@action,'/personal')]//button"))
     no_alert(driver, "personal data page")
@@ -131,10 +184,55 @@ try:
           "no element was injected into the page")
     check("recorded in the NRM's access log" in body, "the opening says it was recorded")
     driver.save_screenshot(os.path.join(args.screenshots, "personal-data.png"))
-    navigate(driver.find_element(By.XPATH, "//header//button"))
+
+    # The reference, typed loosely into the header's search box, opens the case.
+    box = driver.find_element(By.CSS_SELECTOR, "header input[name=reference]")
+    box.send_keys(args.reference.lower().replace("-", " "))
+    navigate(driver.find_element(By.XPATH, "//header//form[@action='/search']//button"))
+    check(driver.current_url.endswith("/cases/" + args.case),
+          "searching the reference opens its case (at %s)" % driver.current_url)
+
+    # The dashboard's numbers are the node's statistics, with the same suppression.
+    expected = passagectl_stats()
+    driver.get(args.url + "/dashboard")
+    cells = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "#t-sex_age_band td.num")]
+    check(",".join(cells) == expected,
+          "the dashboard shows %r where passagectl stats says %r" % (",".join(cells), expected))
+    driver.save_screenshot(os.path.join(args.screenshots, "dashboard.png"))
+    accessible("dashboard")
+    driver.get(args.url + "/")
+    accessible("inbox")
+
+    # Urdu, right to left, remembered with the account.
+    Select(driver.find_element(By.NAME, "lang")).select_by_value("ur")
+    navigate(driver.find_element(By.XPATH, "//form[@action='/language']//button"))
+    html = driver.find_element(By.TAG_NAME, "html")
+    check(html.get_attribute("dir") == "rtl" and html.get_attribute("lang") == "ur",
+          "the Urdu pages are right to left (dir=%r lang=%r)" % (html.get_attribute("dir"),
+                                                                  html.get_attribute("lang")))
+    check("\u0622" in driver.title or "\u0627" in driver.title or
+          any("\u0600" <= ch <= "\u06ff" for ch in driver.title),
+          "the Urdu inbox's title is in Urdu (%r)" % driver.title)
+    driver.save_screenshot(os.path.join(args.screenshots, "inbox-ur.png"))
+    accessible("Urdu inbox")
+    Select(driver.find_element(By.NAME, "lang")).select_by_value("en")
+    navigate(driver.find_element(By.XPATH, "//form[@action='/language']//button"))
+    sign_out()
     check(driver.current_url.endswith("/login"), "signing out returns to the sign-in page")
     driver.get(args.url + "/")
     check(driver.current_url.endswith("/login"), "after signing out the inbox is closed")
+
+    # A case worker may not refer without the victim's consent: that is a supervisor's call.
+    sign_in(args.url, args.caseworker_login, args.caseworker_password)
+    driver.get(args.url + "/cases/" + args.case)
+    driver.find_element(By.NAME, "override").click()
+    driver.find_element(By.NAME, "override_reason").send_keys("danger tonight")
+    navigate(driver.find_element(By.CSS_SELECTOR, "form[action$='/refer'] button"))
+    body = driver.find_element(By.TAG_NAME, "body").text
+    check("supervisor" in body and driver.title.startswith("Not done"),
+          "a case worker's override is refused, naming the supervisor role (%r)" % body[-300:])
+    driver.save_screenshot(os.path.join(args.screenshots, "override-refused.png"))
+    sign_out()
 finally:
     driver.quit()
 
