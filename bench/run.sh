@@ -157,3 +157,11 @@ echo
 echo
 # shellcheck disable=SC2086
 "$load_bin" --batch 16 --window 4 ${PASSAGE_BROKER_LOAD_ARGS:-}
+
+# The web workspace's inbox (issue 11 §9): GET / for 10,000 referrals against passagectl --json
+# inbox for the same data, on a real NRM; records the cases first (several minutes).
+inbox_bin="$build_dir/bench/inbox_bench"
+if [[ -x "$inbox_bin" ]]; then
+  echo
+  "$inbox_bin" ${PASSAGE_INBOX_BENCH_ARGS:-}
+fi
