@@ -14,6 +14,8 @@
 namespace passage::e2e {
 namespace {
 
+constexpr char kCaseWorkerPassword[] = "case-worker-password-1";
+
 TEST(E2eBrowser, ShelterCaseWorkerAcceptsAndOpensPersonalDataInChromium) {
   for (const char* tool : {"/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/bin/python3"}) {
     ASSERT_TRUE(std::filesystem::exists(tool))
@@ -40,7 +42,25 @@ TEST(E2eBrowser, ShelterCaseWorkerAcceptsAndOpensPersonalDataInChromium) {
   ASSERT_TRUE(nrm.DeskSession("fia-karachi").ok());
   const int port = nrm.HttpPort("shelter-a");
   ASSERT_GT(port, 0);
-
+  std::string reference;
+  for (const auto& r : nrm.Inbox("shelter-a")) {
+    if (r.case_id() == *c) reference = r.case_reference();
+  }
+  ASSERT_FALSE(reference.empty());
+  // A case worker and nothing else, for the refused override.
+  {
+    auto admin = nrm.SignIn("shelter-a", "admin", Nrm::kAdminPassword);
+    ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+    v1::ControlRequest add;
+    add.set_session_token(*admin);
+    add.mutable_staff()->set_op(v1::StaffRequest::OP_ADD);
+    add.mutable_staff()->set_login("e2e.caseworker");
+    add.mutable_staff()->set_password(kCaseWorkerPassword);
+    add.mutable_staff()->set_permanent(true);
+    add.mutable_staff()->add_roles(v1::ACTOR_ROLE_CASE_WORKER);
+    auto added = nrm.CallRaw("shelter-a", add);
+    ASSERT_TRUE(added.ok() && added->code() == v1::CONTROL_CODE_OK);
+  }
   const std::string script = std::string(PASSAGE_SOURCE_DIR) + "/tests/browser/workspace_flow.py";
   const std::string shots = std::string(PASSAGE_BINARY_DIR) + "/screenshots";
   std::vector<std::string> args = {
@@ -59,7 +79,21 @@ TEST(E2eBrowser, ShelterCaseWorkerAcceptsAndOpensPersonalDataInChromium) {
       "--screenshots",
       shots,
       "--intake-url",
-      "http://127.0.0.1:" + std::to_string(nrm.HttpPort("fia-karachi"))};
+      "http://127.0.0.1:" + std::to_string(nrm.HttpPort("fia-karachi")),
+      "--reference",
+      reference,
+      "--caseworker-login",
+      "e2e.caseworker",
+      "--caseworker-password",
+      kCaseWorkerPassword,
+      "--passagectl",
+      PASSAGECTL_BIN,
+      "--node-dir",
+      nrm.dir() + "/nodes/shelter-a",
+      "--sessions",
+      nrm.dir() + "/sessions",
+      "--axe",
+      std::string(PASSAGE_SOURCE_DIR) + "/tests/browser/axe/axe.min.js"};
   const std::string out = nrm.dir() + "/browser.log";
   pid_t pid = fork();
   if (pid == 0) {
@@ -85,6 +119,12 @@ TEST(E2eBrowser, ShelterCaseWorkerAcceptsAndOpensPersonalDataInChromium) {
     accepted |= r.case_id() == *c && r.status() == v1::REFERRAL_STATUS_ACCEPTED;
   }
   EXPECT_TRUE(accepted);
+  // The refused override recorded nothing: still one referral in the case.
+  size_t referrals = 0;
+  for (const auto& cs : nrm.Cases("fia-karachi")) {
+    if (cs.case_id() == *c) referrals = static_cast<size_t>(cs.referrals_size());
+  }
+  EXPECT_EQ(referrals, 1u);
 }
 
 }  // namespace
