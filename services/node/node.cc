@@ -745,7 +745,6 @@ void Node::RecordJourneyView(const std::string& case_id, const v1::JourneyReques
   if (last != 0 && now - last < kViewWindowMs) {
     return;
   }
-  last = now;
   auto view = View(case_id);
   if (!view.ok()) {
     return;
@@ -775,7 +774,11 @@ void Node::RecordJourneyView(const std::string& case_id, const v1::JourneyReques
   if (!id.ok()) {
     spdlog::warn("{}: could not record the journey view of {}: {}", agency(), case_id,
                  id.status().ToString());
+    return;
   }
+  // The window starts with a recorded view: a look before the agency could read anything (no
+  // record) does not hide the first real reading.
+  last = now;
 }
 
 v1::ControlResponse Node::ExportCtdc(const v1::ExportRequest& req) {

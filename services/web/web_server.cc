@@ -1053,7 +1053,12 @@ class WebServer::Impl {
     auto me = Require(req, res);
     if (!me) return;
     if (!me->Answers()) {
-      Redirect(res, me->Oversees() ? "/dashboard" : me->Audits() ? "/audit" : "/password");
+      if (me->Oversees() || me->Audits()) {
+        Redirect(res, me->Oversees() ? "/dashboard" : "/audit");
+      } else {
+        // A node admin: accounts are managed with passagectl staff on the node itself.
+        Send(res, 200, Page("Passage", "<p>" + Tr("None of your roles works in this workspace; node admins manage accounts with passagectl staff on the node.") + "</p>", &*me));
+      }
       return;
     }
     v1::ControlRequest q;
@@ -1827,9 +1832,37 @@ class WebServer::Impl {
     body += "<form method=\"post\" action=\"/audit/check\"><input type=\"hidden\" name=\"csrf\" "
             "value=\"" +
             Csrf(me->token) + "\"><button>" + Tr("Check now") + "</button></form></section>";
-    body += "<section><h2>" + Tr("Who read a case") + "</h2><p>" +
-            Tr("On the node, as an auditor:") +
-            "</p><pre>passagectl audit access CASE_REFERENCE_OR_ID</pre><h2>" +
+    // A case's access log: the access records of its journey (this read is itself recorded).
+    const std::string asked = req.get_param_value("case");
+    body += "<section><h2>" + Tr("Who read a case") +
+            "</h2><form method=\"get\" action=\"/audit\"><label>" + Tr("Case reference") +
+            " <input name=\"case\" maxlength=\"40\" value=\"" + Esc(asked) +
+            "\" placeholder=\"FIAKHI-26-00123-7\"></label><button>" + Tr("Show") +
+            "</button></form>";
+    if (!asked.empty()) {
+      v1::ControlRequest jq;
+      jq.mutable_journey()->set_case_id(asked);
+      v1::ControlResponse jraw;
+      auto journey = CallStruct(jq, *me, &jraw);
+      if (!journey.ok()) {
+        body += "<p class=\"error\">" +
+                (jraw.field().empty() ? "" : "<b>" + Esc(jraw.field()) + "</b>: ") +
+                Esc(journey.status().message()) + "</p>";
+      } else {
+        body += "<table><thead><tr><th>" + Tr("When") + "</th><th>" + Tr("What") +
+                "</th></tr></thead><tbody>";
+        int n = 0;
+        for (const auto* e : L(*journey, "entries")) {
+          if (S(*e, "event") != "record_accessed") continue;
+          ++n;
+          body += "<tr><td>" + When(N(*e, "at_ms")) + "</td><td><bdi>" + Esc(S(*e, "text")) +
+                  "</bdi></td></tr>";
+        }
+        body += "</tbody></table><p>" + Fmt("{0} access record(s)", {std::to_string(n)}) + "</p>";
+      }
+    }
+    body += "<p>" + Tr("From a copy of the log, offline:") +
+            "</p><pre>passagectl audit access CASE_ID --log LOG_DIR</pre><h2>" +
             Tr("Proving one entry") + "</h2><p>" +
             Tr("An inclusion proof shows one event is in the signed log; verify it anywhere with passage-verify-proof:") +
             "</p><pre>passagectl --json audit proof GLOBAL_SEQ &gt; proof.json\n"

@@ -168,6 +168,158 @@ TEST(E2eWeb, CaseWorkerSignsInAcceptsAReferralAndOpensTheGrantedPersonalData) {
   EXPECT_EQ(after->get_header_value("Location"), "/login");
 }
 
+// The pages beyond the inbox: hostile agency names stay text everywhere (and cannot start a
+// formula in a CSV), the dashboard and its CSV are for those who oversee, the auditor's check
+// verifies the log against the node's saved head, a name search never puts the name in a URL,
+// the language is the account's, and every new form refuses a post without its token.
+TEST(E2eWeb, DashboardAuditSearchLanguageAndHostileNames) {
+  NrmOptions o;
+  o.http = true;
+  AgencySpec fia = FirstResponder("fia-karachi");
+  fia.name = "<img src=x onerror=alert(3)>\xE2\x80\xAE FIA";
+  AgencySpec shelter = Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER},
+                                  0, /*auto_accept=*/false);
+  shelter.name = "=HYPERLINK(\"http://x\")";
+  Nrm nrm({fia, shelter}, WomenToShelterRules(), o);
+  ASSERT_TRUE(nrm.Start());
+  v1::IntakeRequest in = AdultWomanSexuallyExploited();
+  in.mutable_personal()->set_given_name("Rukhsana");
+  in.mutable_personal()->set_date_of_birth("2000-01-02");
+  auto c = nrm.Intake("fia-karachi", in);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(nrm.WaitReceived(*c, "shelter-a"));
+  auto token = nrm.DeskSession("shelter-a");
+  ASSERT_TRUE(token.ok());
+  httplib::Client web("127.0.0.1", nrm.HttpPort("shelter-a"));
+  web.set_follow_location(false);
+  const httplib::Headers me = {{"Cookie", "psg_session=" + *token}};
+
+  auto clean = [](const std::string& body) {
+    return body.find("<img") == std::string::npos && body.find("<script") == std::string::npos;
+  };
+  for (const std::string& path :
+       std::vector<std::string>{"/", "/cases/" + *c, "/dashboard", "/audit", "/search"}) {
+    auto r = web.Get(path, me);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body.substr(0, 400);
+    EXPECT_TRUE(clean(r->body)) << path;
+    EXPECT_EQ(r->get_header_value("Cache-Control"), "no-store") << path;
+  }
+  auto inbox = web.Get("/", me);
+  EXPECT_NE(inbox->body.find("&lt;img src=x onerror=alert(3)&gt;"), std::string::npos);
+  const std::string csrf = Hidden(inbox->body, "csrf");
+  ASSERT_FALSE(csrf.empty());
+
+  // The CSV: a name that would be a formula is quoted and prefixed.
+  auto csv = web.Get("/dashboard/referrals.csv", me);
+  ASSERT_TRUE(csv);
+  ASSERT_EQ(csv->status, 200);
+  EXPECT_EQ(csv->get_header_value("Content-Type").rfind("text/csv", 0), 0u);
+  EXPECT_EQ(csv->body.rfind("\"agency\",\"service\",\"pending\"", 0), 0u) << csv->body;
+  EXPECT_NE(csv->body.find("\"'=HYPERLINK(\"\"http://x\"\")\""), std::string::npos) << csv->body;
+  auto stats_csv = web.Get("/dashboard/sex_age_band.csv", me);
+  ASSERT_TRUE(stats_csv);
+  EXPECT_EQ(stats_csv->status, 200);
+  EXPECT_NE(stats_csv->body.find("\"<5\""), std::string::npos) << "one case, not suppressed: "
+                                                                 << stats_csv->body;
+  auto no_table = web.Get("/dashboard/passwords.csv", me);
+  ASSERT_TRUE(no_table);
+  EXPECT_EQ(no_table->status, 404);
+
+  // A case worker does not oversee: the node refuses the dashboard.
+  {
+    auto admin = nrm.SignIn("shelter-a", "admin", Nrm::kAdminPassword);
+    ASSERT_TRUE(admin.ok());
+    v1::ControlRequest add;
+    add.set_session_token(*admin);
+    add.mutable_staff()->set_op(v1::StaffRequest::OP_ADD);
+    add.mutable_staff()->set_login("cw.only");
+    add.mutable_staff()->set_password("case-worker-only-1");
+    add.mutable_staff()->set_permanent(true);
+    add.mutable_staff()->add_roles(v1::ACTOR_ROLE_CASE_WORKER);
+    auto added = nrm.CallRaw("shelter-a", add);
+    ASSERT_TRUE(added.ok() && added->code() == v1::CONTROL_CODE_OK);
+  }
+  auto cw = nrm.SignIn("shelter-a", "cw.only", "case-worker-only-1");
+  ASSERT_TRUE(cw.ok());
+  const httplib::Headers cw_me = {{"Cookie", "psg_session=" + *cw}};
+  auto refused = web.Get("/dashboard", cw_me);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+  auto refused_csv = web.Get("/dashboard/referrals.csv", cw_me);
+  ASSERT_TRUE(refused_csv);
+  EXPECT_EQ(refused_csv->status, 403);
+
+  // The auditor's check: consistent, and said so on the page.
+  auto forged = web.Post("/audit/check", me, httplib::Params{});
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 403);
+  auto check = web.Post("/audit/check", me, httplib::Params{{"csrf", csrf}});
+  ASSERT_TRUE(check);
+  EXPECT_EQ(check->status, 303);
+  auto audit = web.Get("/audit", me);
+  ASSERT_TRUE(audit);
+  EXPECT_NE(audit->body.find("consistent: the log of"), std::string::npos) << audit->body;
+  // A name search: a POST; the answer names the case by its reference, no URL carries the name.
+  auto no_token = web.Post("/search", me, httplib::Params{{"name", "Rukhsana"}});
+  ASSERT_TRUE(no_token);
+  EXPECT_EQ(no_token->status, 403);
+  auto found = web.Post("/search", me,
+                        httplib::Params{{"csrf", csrf}, {"name", "rukhsana"},
+                                        {"date_of_birth", "2000-01-02"}});
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->status, 200);
+  EXPECT_EQ(found->body.find("Rukhsana"), std::string::npos) << "the name echoed back";
+  // The shelter has not accepted: it may not open the personal data, so it finds nothing.
+  EXPECT_NE(found->body.find("No case found."), std::string::npos) << found->body;
+  auto bad_date = web.Post("/search", me,
+                           httplib::Params{{"csrf", csrf}, {"name", "x"},
+                                           {"date_of_birth", "2000-02-30"}});
+  ASSERT_TRUE(bad_date);
+  EXPECT_EQ(bad_date->status, 400);
+  EXPECT_NE(bad_date->body.find("<b>date_of_birth</b>"), std::string::npos);
+
+  // The language: refused when unknown, kept with the account when offered.
+  auto bad_lang = web.Post("/language", me, httplib::Params{{"csrf", csrf}, {"lang", "xx"}});
+  ASSERT_TRUE(bad_lang);
+  EXPECT_EQ(bad_lang->status, 400);
+  auto ur = web.Post("/language", me, httplib::Params{{"csrf", csrf}, {"lang", "ur"}});
+  ASSERT_TRUE(ur);
+  EXPECT_EQ(ur->status, 303);
+  auto rtl = web.Get("/", me);  // the same session, no language cookie sent
+  ASSERT_TRUE(rtl);
+  EXPECT_NE(rtl->body.find("<html lang=\"ur\" dir=\"rtl\">"), std::string::npos);
+  auto other_session = nrm.SignIn("shelter-a", "e2e.desk", Nrm::kDeskPassword);
+  ASSERT_TRUE(other_session.ok());
+  auto again = web.Get("/", {{"Cookie", "psg_session=" + *other_session}});
+  ASSERT_TRUE(again);
+  EXPECT_NE(again->body.find("dir=\"rtl\""), std::string::npos) << "not kept with the account";
+  // A case's access log, by its reference: the shelter's own journey reads are in it.
+  std::string reference, referral;
+  for (const auto& r : nrm.Inbox("shelter-a")) {
+    reference = r.case_reference();
+    referral = r.referral_id();
+  }
+  ASSERT_FALSE(reference.empty());
+  // Accepted, the shelter may read the case; its reading of the case page is recorded.
+  auto accepted = nrm.Act("shelter-a", referral, v1::REFERRAL_STATUS_ACCEPTED);
+  ASSERT_TRUE(accepted.ok() && accepted->code() == v1::CONTROL_CODE_OK);
+  ASSERT_TRUE(nrm.Settle(500));
+  ASSERT_EQ(web.Get("/cases/" + *c, me)->status, 200);
+  ASSERT_TRUE(nrm.Settle(500));
+  auto access = web.Get("/audit?case=" + reference, me);
+  ASSERT_TRUE(access);
+  EXPECT_EQ(access->status, 200);
+  EXPECT_NE(access->body.find("read the case"), std::string::npos) << access->body;
+  EXPECT_EQ(access->body.find(" 0 access record(s)"), std::string::npos);
+  auto typo = web.Get("/audit?case=" + reference.substr(0, reference.size() - 1) +
+                          (reference.back() == '9' ? "8" : "9"),
+                      me);
+  ASSERT_TRUE(typo);
+  EXPECT_NE(typo->body.find("check digit"), std::string::npos);
+
+}
+
 // A police officer records a case in the intake form: a bad value comes back next to its field
 // with nothing recorded; a good form records the case, which the referral engine then routes.
 TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {

@@ -89,6 +89,7 @@ struct AgencySpec {
   bool auto_accept = true;                // NodeConfig.auto_accept
   bool start = true;                      // started by Nrm::Start (else StartNode later)
   std::vector<v1::ActorRole> override_roles;
+  std::string name;                       // the registered name; "" = "E2E agency <id>"
 };
 
 // A first responder running passage-identification (may open cases).
@@ -904,7 +905,7 @@ class Nrm {
     auto add = [&](const AgencySpec& a, bool system) {
       auto* e = reg.add_agencies();
       e->set_id(a.id);
-      e->set_name("E2E agency " + a.id);
+      e->set_name(a.name.empty() ? "E2E agency " + a.id : a.name);
       e->set_type(a.type);
       e->set_region(a.region);
       for (auto s : a.services) e->add_services(s);
