@@ -1079,6 +1079,24 @@ class BrokerImpl final : public Broker {
                  Status::InvalidArgument("subscribe.selector", "must be INBOX or ALL_READABLE"));
       return;
     }
+    // A position beyond the log cannot be served: delivery would start after events that do not
+    // exist and everything new would wait behind them. Said with both numbers, never guessed.
+    const uint64_t end = log_->LastSeq();
+    if (s.has_after_seq() && s.after_seq() > end) {
+      ReplyError(routing, f.request_id(),
+                 Status::InvalidArgument(
+                     "subscribe.after_seq",
+                     "after_seq " + std::to_string(s.after_seq()) +
+                         " is beyond the end of this log (" + std::to_string(end) +
+                         " events): the log was restored from an older copy, or the position "
+                         "belongs to another log. Subscribe with an after_seq of at most " +
+                         std::to_string(end) + ", or without one to resume from this agency's "
+                         "stored cursor (" +
+                         std::to_string(StoredCursor(agency, s.selector())) + ")"));
+      logger_->warn("agency {}: refused a {} subscription after seq {}: the log ends at {}",
+                    agency, v1::Selector_Name(s.selector()), s.after_seq(), end);
+      return;
+    }
     Subscription sub;
     sub.routing_id = routing;
     sub.agency = agency;
@@ -1094,7 +1112,9 @@ class BrokerImpl final : public Broker {
       logger_->info("agency {}: a new {} subscription replaces the previous one", agency,
                     v1::Selector_Name(s.selector()));
       if (!s.has_after_seq()) {
-        sub.scan_pos = CursorOf(old->second);
+        // Unset means the stored cursor, always: the old stream's progress is stored first.
+        SaveCursor(old->second);
+        sub.scan_pos = StoredCursor(agency, s.selector());
       }
     }
     subs_[key] = std::move(sub);

@@ -209,7 +209,34 @@ class ClientImpl final : public Client {
     }
   }
 
-  void SendSubscribe(v1::Selector sel, const Stream& s) {
+  // A broker restored from an older copy has a shorter log than this agency has read. Every event
+  // up to its end was read already; what it appends next must not wait behind a position it will
+  // take months to reach (and the broker refuses an after_seq beyond its log). Resume at its end,
+  // loudly.
+  void ClampToLog(v1::Selector sel, Stream& s) {
+    if (!welcome_log_end_.has_value()) {
+      return;
+    }
+    const uint64_t end = *welcome_log_end_;
+    const uint64_t pos = s.after_seq.value_or(o_.store->Position(StreamName(sel)));
+    if (pos <= end) {
+      return;
+    }
+    spdlog::error(
+        "client {}: this agency has read the {} stream up to seq {}, but the broker's log holds "
+        "{} events: it was restored from an older copy or replaced. Resuming after seq {}; "
+        "events the old log held beyond it are not in this one (passagectl audit consistency "
+        "tells more)",
+        o_.agency_id, StreamName(sel), pos, end, end);
+    if (s.after_seq.has_value()) {
+      s.after_seq = end;
+    } else if (Status st = o_.store->Apply(StreamName(sel), end, StateWrite()); !st.ok()) {
+      spdlog::error("client {}: {}", o_.agency_id, st.ToString());
+    }
+  }
+
+  void SendSubscribe(v1::Selector sel, Stream& s) {
+    ClampToLog(sel, s);
     v1::ClientFrame f;
     auto* sub = f.mutable_subscribe();
     sub->set_selector(sel);
@@ -379,6 +406,10 @@ class ClientImpl final : public Client {
                    o_.agency_id);
     }
     KeepHead(w.tree_head());
+    welcome_log_end_.reset();
+    if (w.has_tree_head() && !w.tree_head().signature().empty()) {
+      welcome_log_end_ = w.tree_head().tree_size();
+    }
     for (auto& [sel, s] : streams_) {
       SendSubscribe(sel, s);
       s.after_seq.reset();  // later reconnects resume from the stored position
@@ -548,6 +579,7 @@ class ClientImpl final : public Client {
   std::map<uint64_t, v1::ServerFrame> replies_;
   std::map<v1::Selector, Stream> streams_;
   v1::SignedTreeHead last_head_;
+  std::optional<uint64_t> welcome_log_end_;  // the log size in the last WELCOME (signed)
   PublishCallback publish_cb_;
 };
 

@@ -423,4 +423,56 @@ TEST(Redelivery, ClientParksAnEventStillUnavailableAtTheLastAttemptAndTheRestAre
 }
 
 }  // namespace
+// After a restore from an older copy, an agency's position can lie beyond the log's end. The broker
+// refuses such an after_seq with both numbers (it used to start after it, so nothing new was ever
+// delivered, and a later subscription without after_seq inherited the bad position); unset means
+// the stored cursor; and the client library resumes at the log's end by itself.
+TEST(Redelivery, PositionBeyondTheLogIsRefusedWithBothNumbersAndTheClientResumesAtTheEnd) {
+  SevenForShelter t(/*timeout_ms=*/5000);
+  ASSERT_NO_FATAL_FAILURE(t.Start());
+  const uint64_t end = t.seqs.back();
+  {
+    RawDealer shelter(t.broker.endpoint(), t.broker.broker_keys().public_z85,
+                      t.broker.keys("shelter"));
+    v1::ClientFrame f;
+    f.set_request_id(41);
+    f.mutable_subscribe()->set_selector(v1::SELECTOR_INBOX);
+    f.mutable_subscribe()->set_credits(8);
+    f.mutable_subscribe()->set_after_seq(1'009'247);
+    auto reply = shelter.Call(f, 5000);
+    ASSERT_TRUE(reply.has_value());
+    ASSERT_TRUE(reply->has_error()) << reply->DebugString();
+    EXPECT_EQ(reply->error().field(), "subscribe.after_seq");
+    EXPECT_NE(reply->error().reason().find("1009247"), std::string::npos) << reply->error().reason();
+    EXPECT_NE(reply->error().reason().find("(" + std::to_string(end) + " events)"),
+              std::string::npos)
+        << reply->error().reason();
+    // Without after_seq: the stored cursor (nothing acknowledged yet: from the start).
+    Subscribe(shelter, std::nullopt, 8);
+    auto first = NextDelivery(shelter, 5000);
+    ASSERT_TRUE(first.has_value()) << "nothing delivered after the refused subscription";
+    EXPECT_EQ(first->global_seq(), t.seqs.front());
+  }
+  // The client library with a position far beyond the log: it resumes at the end and receives
+  // what is published next.
+  AgencyNode shelter;
+  ASSERT_OK(testing::OpenNode(t.broker, "shelter", t.dir.Sub("shelter"), &shelter));
+  ASSERT_OK(shelter.store->Apply(kInbox, 1'009'247, runtime::StateWrite()));
+  std::vector<uint64_t> got;
+  ASSERT_OK(shelter.client->Subscribe(
+      v1::SELECTOR_INBOX, 16,
+      [&](uint64_t seq, const v1::Envelope&, runtime::StateWrite*) -> Status {
+        got.push_back(seq);
+        return Status::Ok();
+      }));
+  for (int i = 0; i < 50; ++i) ASSERT_OK(shelter.client->Poll(20));
+  EXPECT_EQ(shelter.store->Position(kInbox), end);
+  std::vector<uint64_t> later = PublishReferrals(t.fia, 1);
+  ASSERT_EQ(later.size(), 1u);
+  for (int i = 0; i < 250 && got.empty(); ++i) ASSERT_OK(shelter.client->Poll(20));
+  EXPECT_EQ(got, later) << "a referral published after the restore was not delivered";
+  shelter.Close();
+  t.fia.Close();
+}
+
 }  // namespace passage
