@@ -217,10 +217,19 @@ struct EnumField {
 const std::vector<EnumField>& EnumFields() {
   static const std::vector<EnumField> kFields = {
       {"crime_type", "Crime", v1::CrimeType_descriptor(), false},
+      {"person_role", "The person is", v1::PersonRole_descriptor(), false},
+      {"trafficking_status", "Trafficking status", v1::TraffickingStatus_descriptor(), false},
       {"sex", "Sex", v1::Sex_descriptor(), false},
+      {"majority_at_exploitation", "When exploited, the person was",
+       v1::MajorityStatus_descriptor(), false},
+      {"minority_group", "Belongs to a minority group (counted only with a statistics consent)",
+       nullptr, false},
+      {"disability", "Has a disability (counted only with a statistics consent)", nullptr, false},
       {"identification_channel", "Identified through", v1::IdentificationChannel_descriptor(),
        false},
       {"exploitation_forms", "Forms of exploitation", v1::ExploitationForm_descriptor(), true},
+      {"sexual_exploitation_types", "Kinds of sexual exploitation",
+       v1::SexualExploitationType_descriptor(), true},
       {"labour_sectors", "Labour sectors", v1::LabourSector_descriptor(), true},
       {"means_of_control", "Means of control", v1::MeansOfControl_descriptor(), true},
       {"recruiter_relations", "Recruiter was", v1::RecruiterRelation_descriptor(), true},
@@ -242,10 +251,15 @@ const std::vector<TextField>& TextFields() {
       {"country_of_identification", "Country where identified (e.g. PK)", false},
       {"province_of_identification", "Province where identified (e.g. PK-SD)", false},
       {"country_of_exploitation", "Country of exploitation", false},
+      {"province_of_exploitation", "Province of exploitation (e.g. PK-PB)", false},
+      {"gender_identity", "Gender identity (a category code, never a name)", false},
+      {"screening_tool", "Screening tool used (e.g. IOM-HTCDS-screening-v2)", false},
       {"given_name", "Given name", true},
       {"family_name", "Family name", true},
+      {"other_names", "Other names (comma-separated)", true},
       {"date_of_birth", "Date of birth (YYYY-MM-DD)", true},
       {"cnic", "CNIC", true},
+      {"passport_number", "Passport number", true},
       {"phone", "Phone", true},
       {"address", "Address", true},
       {"narrative", "What happened, in the person's words", true},
@@ -772,6 +786,14 @@ class WebServer::Impl {
       auto is_chosen = [&](const std::string& v) {
         return std::find(chosen.begin(), chosen.end(), v) != chosen.end();
       };
+      if (f.type == nullptr) {  // yes, no, or not known
+        body += "<label>" + Tr(f.label) + " <select name=\"" + f.name + "\"><option value=\"\">" +
+                Tr("not known") + "</option><option value=\"yes\"" +
+                (is_chosen("yes") ? " selected" : "") + ">" + Tr("yes") +
+                "</option><option value=\"no\"" + (is_chosen("no") ? " selected" : "") + ">" +
+                Tr("no") + "</option></select>" + note(f.name) + "</label>";
+        continue;
+      }
       if (f.multiple) {
         body += "<fieldset><legend>" + Tr(f.label) + "</legend>" + note(f.name);
         for (int i = 0; i < f.type->value_count(); ++i) {
@@ -799,6 +821,9 @@ class WebServer::Impl {
     body += "<label><input type=\"checkbox\" name=\"age_estimated\" value=\"1\"" +
             std::string(!Posted(req, "age_estimated").empty() ? " checked" : "") +
             "> " + Tr("Age is estimated") + "</label>";
+    body += "<label><input type=\"checkbox\" name=\"is_abduction\" value=\"1\"" +
+            std::string(!Posted(req, "is_abduction").empty() ? " checked" : "") + "> " +
+            Tr("The person was abducted") + "</label>";
     body += "<label><input type=\"checkbox\" name=\"wishes_to_return\" value=\"1\"" +
             std::string(!Posted(req, "wishes_to_return").empty() ? " checked" : "") +
             "> " + Tr("Wishes to return home") + "</label><label>" + Tr("Consents given by") + " <select name=\"given_by\">"
@@ -841,6 +866,17 @@ class WebServer::Impl {
     for (const EnumField& f : EnumFields()) {
       for (const std::string& v : PostedAll(req, f.name)) {
         if (v.empty()) continue;
+        if (f.type == nullptr) {
+          if (v != "yes" && v != "no") {
+            fail(f.name, Tx() != nullptr
+                             ? Tx()->Format(tl_lang, "'{0}' is not one of the choices", {v})
+                             : "'" + v + "' is not one of the choices");
+            return;
+          }
+          if (std::string(f.name) == "minority_group") p->set_minority_group(v == "yes");
+          if (std::string(f.name) == "disability") p->set_disability(v == "yes");
+          continue;
+        }
         const auto* ev = f.type->FindValueByName(v);
         if (ev == nullptr || ev->number() == 0) {
           fail(f.name, Tx() != nullptr ? Tx()->Format(tl_lang, "'{0}' is not one of the choices", {v})
@@ -850,6 +886,14 @@ class WebServer::Impl {
         const std::string name = f.name;
         if (name == "crime_type")
           in->set_crime_type(static_cast<v1::CrimeType>(ev->number()));
+        else if (name == "person_role")
+          in->set_person_role(static_cast<v1::PersonRole>(ev->number()));
+        else if (name == "trafficking_status")
+          in->set_trafficking_status(static_cast<v1::TraffickingStatus>(ev->number()));
+        else if (name == "majority_at_exploitation")
+          p->set_majority_at_exploitation(static_cast<v1::MajorityStatus>(ev->number()));
+        else if (name == "sexual_exploitation_types")
+          p->add_sexual_exploitation_types(static_cast<v1::SexualExploitationType>(ev->number()));
         else if (name == "sex")
           p->set_sex(static_cast<v1::Sex>(ev->number()));
         else if (name == "identification_channel")
@@ -894,9 +938,26 @@ class WebServer::Impl {
     p->set_country_of_identification(Posted(req, "country_of_identification"));
     p->set_province_of_identification(Posted(req, "province_of_identification"));
     p->set_country_of_exploitation(Posted(req, "country_of_exploitation"));
+    p->set_province_of_exploitation(Posted(req, "province_of_exploitation"));
+    p->set_gender_identity(Posted(req, "gender_identity"));
+    p->set_is_abduction(!Posted(req, "is_abduction").empty());
+    in->set_screening_tool(Posted(req, "screening_tool"));
     v1::PersonalData* pd = in->mutable_personal();
     pd->set_given_name(Posted(req, "given_name"));
     pd->set_family_name(Posted(req, "family_name"));
+    {
+      const std::string others = Posted(req, "other_names");
+      for (size_t pos = 0; pos <= others.size();) {
+        size_t end = others.find(',', pos);
+        if (end == std::string::npos) end = others.size();
+        std::string item = others.substr(pos, end - pos);
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        if (!item.empty()) pd->add_other_names(item);
+        pos = end + 1;
+      }
+    }
+    pd->set_passport_number(Posted(req, "passport_number"));
     pd->set_date_of_birth(Posted(req, "date_of_birth"));
     pd->set_cnic(Posted(req, "cnic"));
     pd->set_phone(Posted(req, "phone"));
@@ -2037,6 +2098,11 @@ class WebServer::Impl {
     };
     row("Given name", pd.given_name());
     row("Family name", pd.family_name());
+    {
+      std::string others;
+      for (const auto& o : pd.other_names()) others += (others.empty() ? "" : ", ") + o;
+      row("Other names", others);
+    }
     row("Date of birth", pd.date_of_birth());
     row("CNIC", pd.cnic());
     row("Passport", pd.passport_number());

@@ -390,12 +390,35 @@ TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
   for (int i = 0; i < 2000; ++i) urdu += "\xd8\xa7\xdb\x81";
   httplib::Params long_text = good;
   long_text.emplace("narrative", urdu);
+  // The remaining HTCDS/CTDC fields of the form reach the profile.
+  long_text.emplace("sexual_exploitation_types", "SEXUAL_EXPLOITATION_TYPE_PROSTITUTION");
+  long_text.emplace("majority_at_exploitation", "MAJORITY_STATUS_MINOR");
+  long_text.emplace("trafficking_status", "TRAFFICKING_STATUS_ACTUAL");
+  long_text.emplace("minority_group", "yes");
+  long_text.emplace("disability", "no");
+  long_text.emplace("is_abduction", "1");
+  long_text.emplace("province_of_exploitation", "PK-PB");
+  long_text.emplace("passport_number", "AB1234567");
   auto recorded = web.Post("/intake", me, multipart(long_text));
   ASSERT_TRUE(recorded);
   ASSERT_EQ(recorded->status, 200) << recorded->body;
   EXPECT_NE(recorded->body.find("The case was recorded"), std::string::npos);
   ASSERT_EQ(nrm.Cases("fia-karachi").size(), before + 1);
   const std::string case_id = nrm.Cases("fia-karachi").back().case_id();
+  {
+    const v1::CaseState web_case = nrm.Cases("fia-karachi").back();
+    const v1::Profile& p = web_case.profile();
+    ASSERT_EQ(p.sexual_exploitation_types_size(), 1);
+    EXPECT_EQ(p.majority_at_exploitation(), v1::MAJORITY_STATUS_MINOR);
+    EXPECT_TRUE(p.has_minority_group() && p.minority_group());
+    EXPECT_TRUE(p.has_disability() && !p.disability());
+    EXPECT_TRUE(p.is_abduction());
+    EXPECT_EQ(p.province_of_exploitation(), "PK-PB");
+    EXPECT_EQ(web_case.trafficking_status(), v1::TRAFFICKING_STATUS_ACTUAL);
+    EXPECT_FALSE(web_case.reference().empty());
+    EXPECT_NE(recorded->body.find(web_case.reference()), std::string::npos)
+        << "the new case's reference is not shown";
+  }
   EXPECT_TRUE(nrm.WaitJourney(
       case_id, [](const JourneyView& j) { return !j.To("shelter-a").empty(); }, nullptr,
       "the router to refer the web-recorded case"));
