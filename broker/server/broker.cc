@@ -638,6 +638,7 @@ class BrokerImpl final : public Broker {
     FillHead(w->mutable_tree_head(), log_->LatestHead());
     w->set_inbox_cursor(StoredCursor(agency, v1::SELECTOR_INBOX));
     w->set_max_message_bytes(static_cast<uint32_t>(options_.max_message_bytes));
+    w->set_max_event_bytes(static_cast<uint32_t>(MaxEventBytes()));
     w->set_max_batch(static_cast<uint32_t>(options_.group_commit_max_events));
     w->set_max_delivery_attempts(static_cast<uint32_t>(options_.max_delivery_attempts));
     if (f.hello().has_last_seen() && f.hello().last_seen().tree_size() > log_->LastSeq()) {
@@ -672,6 +673,18 @@ class BrokerImpl final : public Broker {
       if (e.event_id().empty()) {
         counters_.refused++;
         FillError(res->mutable_error(), Status::InvalidArgument("event_id", "is required"), prefix);
+        continue;
+      }
+      // Every stored event must be deliverable to a client whose socket takes max_message_bytes.
+      if (events[i].size() > MaxEventBytes()) {
+        counters_.refused++;
+        FillError(res->mutable_error(),
+                  Status::InvalidArgument(
+                      prefix, "an event of " + std::to_string(events[i].size()) +
+                                  " bytes is larger than this broker stores (" +
+                                  std::to_string(MaxEventBytes()) +
+                                  " bytes: max_message_bytes less 65536 for the envelope and "
+                                  "the delivery); split it"));
         continue;
       }
       // A repeat of a stored event gets its original ack, whatever the state is now.
@@ -1121,6 +1134,13 @@ class BrokerImpl final : public Broker {
     logger_->info("agency {} subscribed to {} after seq {}", agency,
                   v1::Selector_Name(s.selector()), subs_[key].scan_pos);
     Pump(subs_[key]);
+  }
+
+  // The largest event stored: room is kept under max_message_bytes for the envelope's fields and
+  // the DELIVER frame around it (a few hundred bytes; 64 KiB is generous and round).
+  size_t MaxEventBytes() const {
+    const size_t limit = static_cast<size_t>(options_.max_message_bytes);
+    return limit > 2 * 65536 ? limit - 65536 : limit / 2;
   }
 
   uint32_t ClampCredits(uint32_t c) const {

@@ -2,6 +2,8 @@
 // clients with their own RocksDB stores.
 
 #include <gtest/gtest.h>
+
+#include <chrono>
 #include <signal.h>
 
 #include <filesystem>
@@ -363,6 +365,72 @@ TEST(Broker, PersonLookupIsForFirstRespondersAndNamesOnlyAgencyAndCase) {
   v1::ServerFrame malformed = lookup(police, "short");
   ASSERT_TRUE(malformed.has_error());
   EXPECT_EQ(malformed.error().code(), v1::ERROR_CODE_INVALID);
+}
+
+// One set of size limits: the broker stores no event larger than WELCOME's max_event_bytes
+// (max_message_bytes less 64 KiB), so an event of exactly that size reaches a subscriber whose
+// socket takes max_message_bytes and no more; one byte more is refused, naming the event. Before,
+// a 16,777,200-byte event was stored and its 16,777,351-byte DELIVER cut such a client off.
+TEST(Broker, EveryStoredEventReachesASubscriberWhoseSocketTakesMaxMessageBytes) {
+  constexpr int kMax = 262144;
+  testing::TempDir dir;
+  auto agencies = Agencies();
+  agencies.push_back({"router", v1::AGENCY_TYPE_OTHER, false, true, {}, {}});
+  BrokerProcess broker(dir.Sub("broker"), agencies,
+                       {"--max-message-bytes", std::to_string(kMax)});
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  testing::RawDealer fia(broker.endpoint(), broker.broker_keys().public_z85, broker.keys("fia"));
+  v1::ClientFrame hello;
+  hello.mutable_hello()->set_client_version("test");
+  auto welcome = fia.Call(hello, 10000);
+  ASSERT_TRUE(welcome.has_value() && welcome->has_welcome());
+  const size_t limit = welcome->welcome().max_event_bytes();
+  EXPECT_EQ(limit, static_cast<size_t>(kMax - 65536));
+
+  // An event of exactly `limit` bytes, and one of a byte more.
+  auto sized = [&](size_t want) {
+    v1::Event e = testing::CaseOpened("fia", core::NewUuidV7());
+    auto* sealed = e.mutable_case_opened()->mutable_personal();
+    sealed->set_scheme(1);
+    sealed->set_nonce(std::string(24, 'n'));
+    auto* w = sealed->add_wrapped_keys();
+    w->set_agency_id("fia");
+    w->set_sealed_key(std::string(80, 'w'));
+    size_t fill = want - e.ByteSizeLong() - 8;
+    sealed->set_ciphertext(std::string(fill, 'c'));
+    while (e.ByteSizeLong() < want) sealed->mutable_ciphertext()->push_back('c');
+    while (e.ByteSizeLong() > want) sealed->mutable_ciphertext()->pop_back();
+    EXPECT_EQ(e.ByteSizeLong(), want);
+    return e.SerializeAsString();
+  };
+  auto too_big = fia.Call(testing::PublishFrame({sized(limit + 1)}), 10000);
+  ASSERT_TRUE(too_big.has_value() && too_big->has_publish_ack());
+  ASSERT_FALSE(too_big->publish_ack().results(0).ok());
+  EXPECT_EQ(too_big->publish_ack().results(0).error().field(), "events[0]");
+  EXPECT_NE(too_big->publish_ack().results(0).error().reason().find(std::to_string(limit + 1)),
+            std::string::npos);
+  auto fits = fia.Call(testing::PublishFrame({sized(limit)}), 10000);
+  ASSERT_TRUE(fits.has_value() && fits->has_publish_ack());
+  ASSERT_TRUE(fits->publish_ack().results(0).ok()) << fits->ShortDebugString().substr(0, 300);
+  const uint64_t seq = fits->publish_ack().results(0).global_seq();
+
+  testing::RawDealer router(broker.endpoint(), broker.broker_keys().public_z85,
+                            broker.keys("router"), kMax);
+  v1::ClientFrame sub;
+  sub.mutable_subscribe()->set_selector(v1::SELECTOR_ALL_READABLE);
+  sub.mutable_subscribe()->set_after_seq(0);
+  sub.mutable_subscribe()->set_credits(8);
+  router.Send(sub);
+  bool delivered = false;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!delivered && std::chrono::steady_clock::now() < until) {
+    auto f = router.Recv(100);
+    if (f && f->has_deliver()) delivered = f->deliver().global_seq() == seq;
+    if (f && f->has_deliver_batch()) {
+      for (const auto& d : f->deliver_batch().deliveries()) delivered |= d.global_seq() == seq;
+    }
+  }
+  EXPECT_TRUE(delivered) << "the largest stored event did not reach a max_message_bytes client";
 }
 
 }  // namespace
