@@ -277,6 +277,7 @@ Status Node::Init() {
     wo.agency_name = self()->name().empty() ? agency() : self()->name();
     for (const v1::Agency& a : options_.registry.agencies()) {
       if (!a.system_principal()) wo.agencies[a.id()] = a.name();
+      wo.registry[a.id()] = a;
     }
     wo.port_file = options_.config.data_dir() + "/http.port";
     wo.data_dir = options_.config.data_dir();

@@ -7,13 +7,15 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
 
-#include "core/case_reference.h"
 #include "broker/merkle/merkle.h"
 #include "broker/merkle/tree_head.h"
+#include "core/case_projection.h"
+#include "core/case_reference.h"
 #include "core/codes.h"
 #include "core/ids.h"
 #include "passage/v1/control.pb.h"
@@ -502,8 +504,13 @@ class WebServer::Impl {
                 nullptr));
       return std::nullopt;
     }
-    if (r->code() != v1::CONTROL_CODE_OK) {
+    if (r->code() == v1::CONTROL_CODE_UNAUTHENTICATED) {
       Redirect(res, "/login");
+      return std::nullopt;
+    }
+    if (r->code() != v1::CONTROL_CODE_OK) {
+      Send(res, 503, Page("Node unavailable", "<p class=\"error\">" + Esc(r->reason()) + "</p>",
+                          nullptr));
       return std::nullopt;
     }
     google::protobuf::Struct s;
@@ -557,6 +564,16 @@ class WebServer::Impl {
       Redirect(res, "/password");  // an admin-set password: the person chooses their own first
       return;
     }
+    if (r.code() == v1::CONTROL_CODE_UNAVAILABLE) {
+      // The node keeps the events in its outbox and sends them when the broker answers: done here,
+      // not yet everywhere. Saying "not done" would have people enter it again.
+      Send(res, 202, Page("Saved, not yet sent",
+                          "<p class=\"ok\">" +
+                              Tr("Saved on this node. It reaches the other agencies as soon as the NRM's broker answers again; do not enter it again.") +
+                              "</p><p><a href=\"/\">" + Tr("Back to the inbox") + "</a></p>",
+                          &me));
+      return;
+    }
     const int status = r.code() == v1::CONTROL_CODE_NOT_FOUND     ? 404
                        : r.code() == v1::CONTROL_CODE_INVALID     ? 400
                        : r.code() == v1::CONTROL_CODE_UNAVAILABLE ? 503
@@ -595,7 +612,7 @@ class WebServer::Impl {
       LoginPage(req, res, "");
       if (req.has_param("lang") && tl_lang == req.get_param_value("lang")) {
         res.headers.emplace("Set-Cookie", std::string(kLangCookie) + "=" + tl_lang +
-                                              "; Path=/; Max-Age=31536000; SameSite=Strict" +
+                                              "; Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict" +
                                               (secure_ ? "; Secure" : ""));
       }
     });
@@ -619,7 +636,7 @@ class WebServer::Impl {
         return;
       }
       res.headers.emplace("Set-Cookie", std::string(kLangCookie) + "=" + lang +
-                                            "; Path=/; Max-Age=31536000; SameSite=Strict" +
+                                            "; Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict" +
                                             (secure_ ? "; Secure" : ""));
       Redirect(res, "/");
     });
@@ -730,13 +747,20 @@ class WebServer::Impl {
                   [this](const httplib::Request& req, httplib::Response& res) {
                     Move(req, res, req.matches[1]);
                   });
-    server_->set_error_handler([this](const httplib::Request&, httplib::Response& res) {
+    server_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+      // A request httplib could not read never reached the pre-routing handler: its language is
+      // its own cookie's, not the one this thread served last.
+      tl_lang = "en";
+      if (const std::string c = Cookie(req, kLangCookie); Tx() != nullptr && Tx()->Find(c).code == c) {
+        tl_lang = c;
+      }
+      tl_tz = options_.http.time_zone();
       if (res.status == 404 && res.body.empty()) {
         Send(res, 404,
              Page("Not found", "<p>" + Tr("There is no such page.") + " <a href=\"/\">" + Tr("Inbox") + "</a></p>", nullptr));
       } else if ((res.status == 413 || res.status == 400) && res.body.empty()) {
         // httplib refused to read the request: over the size limit, or not well formed.
-        Send(res, 413, Page("Too large", "<p class=\"error\">" + Tr("The form is larger than this workspace accepts (64 KiB), or could not be read; nothing was recorded. Shorten the longest text and send it again.") + "</p>", nullptr));
+        Send(res, res.status, Page(res.status == 413 ? "Too large" : "Error", "<p class=\"error\">" + Tr("The form is larger than this workspace accepts (64 KiB), or could not be read; nothing was recorded. Shorten the longest text and send it again.") + "</p>", nullptr));
       }
     });
     server_->set_exception_handler(
@@ -776,11 +800,14 @@ class WebServer::Impl {
                  ? "<span class=\"error\">" + Esc(error) + "</span>"
                  : std::string();
     };
+    unsigned char once[16];
+    randombytes_buf(once, sizeof(once));
     body +=
         "<form method=\"post\" action=\"/intake\" enctype=\"multipart/form-data\" "
             "autocomplete=\"off\"><input type=\"hidden\" name=\"csrf\" "
         "value=\"" +
-        Csrf(me.token) + "\">";
+        Csrf(me.token) + "\"><input type=\"hidden\" name=\"once\" value=\"" +
+        Hex(once, sizeof(once)) + "\">";
     for (const EnumField& f : EnumFields()) {
       const std::vector<std::string> chosen = PostedAll(req, f.name);
       auto is_chosen = [&](const std::string& v) {
@@ -856,9 +883,46 @@ class WebServer::Impl {
   void Intake(const httplib::Request& req, httplib::Response& res) {
     auto me = RequirePost(req, res);
     if (!me) return;
+    // One form, one case: a second post of the same form (a double click, a reload) shows the
+    // case the first one recorded instead of recording another.
+    const std::string once = Posted(req, "once");
+    bool claimed = false;
+    auto release = [&] {  // nothing recorded: the same form may be sent again
+      if (!claimed) return;
+      std::lock_guard<std::mutex> lock(once_mu_);
+      once_.erase(once);
+    };
+    // A refused form records nothing and comes back with the error next to its field.
     auto fail = [&](const std::string& field, const std::string& why) {
+      release();
       Send(res, 400, Page("Record a presumed victim", IntakeForm(req, *me, field, why), &*me));
     };
+    if (once.size() != 32 || once.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      fail("once", TrText("this form is not one this workspace gave out; open a new one"));
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(once_mu_);
+      if (auto it = once_.find(once); it != once_.end()) {
+        Send(res, 409, Page("Case recorded",
+                            "<p class=\"error\">" +
+                                Tr("This form was already sent; the case was recorded once.") +
+                                "</p>" +
+                                (it->second.empty()
+                                     ? std::string()
+                                     : "<p><a href=\"/cases/" + Esc(it->second) + "\">" +
+                                           Tr("Open the case") + "</a></p>"),
+                            &*me));
+        return;
+      }
+      once_[once] = "";  // claimed: a concurrent second post sees it
+      claimed = true;
+      once_order_.push_back(once);
+      if (once_order_.size() > 4096) {
+        once_.erase(once_order_.front());
+        once_order_.pop_front();
+      }
+    }
     v1::ControlRequest q;
     v1::IntakeRequest* in = q.mutable_intake();
     v1::Profile* p = in->mutable_profile();
@@ -976,19 +1040,26 @@ class WebServer::Impl {
     }
     auto r = Call(q, me->token);
     if (!r.ok()) {
+      // The node did not answer: it may still record the case. The form stays claimed.
       Send(res, 503,
            Page("Not recorded", "<p class=\"error\">" + Esc(r.status().message()) + "</p>", &*me));
       return;
     }
+    const bool queued = r->code() == v1::CONTROL_CODE_UNAVAILABLE && r->case_ids_size() > 0;
     if (r->code() == v1::CONTROL_CODE_INVALID) {
       fail(r->field(), r->reason());
       return;
     }
-    if (r->code() != v1::CONTROL_CODE_OK) {
+    if (r->code() != v1::CONTROL_CODE_OK && !queued) {
+      if (r->code() != v1::CONTROL_CODE_UNAVAILABLE) release();
       Failure(res, *r, *me);
       return;
     }
     const std::string case_id = r->case_ids_size() > 0 ? r->case_ids(0) : "";
+    {
+      std::lock_guard<std::mutex> lock(once_mu_);
+      if (auto it = once_.find(once); it != once_.end()) it->second = case_id;
+    }
     std::string reference;
     if (auto at = r->json().find("\"reference\":\""); at != std::string::npos) {
       reference = r->json().substr(at + 13, r->json().find('"', at + 13) - at - 13);
@@ -996,6 +1067,11 @@ class WebServer::Impl {
     std::string body = "<p class=\"ok\">" +
                        Tr("The case was recorded. The referral engine sends the referrals the rules call for.") +
                        "</p>";
+    if (queued) {
+      body += "<p class=\"error\">" +
+              Tr("Saved on this node. It reaches the other agencies as soon as the NRM's broker answers again; do not enter it again.") +
+              "</p>";
+    }
     if (!reference.empty()) {
       body += "<p>" + Tr("Case reference") + ": <strong class=\"ref\">" + Esc(reference) +
               "</strong></p>";
@@ -1428,7 +1504,12 @@ class WebServer::Impl {
     cq.mutable_cases()->set_case_id(case_id);
     auto cr = Call(cq, me->token);
     v1::CaseList list;
-    if (cr.ok() && cr->code() == v1::CONTROL_CODE_OK) {
+    if (!cr.ok() || cr->code() != v1::CONTROL_CODE_OK) {
+      if (cr.ok()) Failure(res, *cr, *me);
+      else Send(res, 503, Page("Not done", "<p class=\"error\">" + Esc(cr.status().message()) + "</p>", &*me));
+      return;
+    }
+    {
       google::protobuf::util::JsonParseOptions o;
       o.ignore_unknown_fields = true;
       (void)google::protobuf::util::JsonStringToMessage("{\"cases\":" + cr->json() + "}", &list, o);
@@ -1470,7 +1551,12 @@ class WebServer::Impl {
     cq.mutable_cases()->set_case_id(case_id);
     auto cr = Call(cq, me->token);
     v1::CaseList list;
-    if (cr.ok() && cr->code() == v1::CONTROL_CODE_OK) {
+    if (!cr.ok() || cr->code() != v1::CONTROL_CODE_OK) {
+      if (cr.ok()) Failure(res, *cr, *me);
+      else Send(res, 503, Page("Not done", "<p class=\"error\">" + Esc(cr.status().message()) + "</p>", &*me));
+      return;
+    }
+    {
       google::protobuf::util::JsonParseOptions o;
       o.ignore_unknown_fields = true;
       (void)google::protobuf::util::JsonStringToMessage("{\"cases\":" + cr->json() + "}", &list, o);
@@ -1497,18 +1583,20 @@ class WebServer::Impl {
       o->set_reason(req.get_param_value("override_reason"));
       r->set_priority(v1::PRIORITY_URGENT);
     } else {
-      // The consent that covers sharing with services, still in force.
+      // The first consent in force that covers this recipient, by the broker's own rule.
+      auto recipient = options_.registry.find(to);
       for (const auto& c : list.cases()) {
         for (const auto& k : c.consents()) {
-          if (k.withdrawn_at_ms() == 0 && (k.scope() == v1::CONSENT_SCOPE_SERVICES ||
-                                           k.scope() == v1::CONSENT_SCOPE_SHARE_WITH_AGENCIES)) {
+          if (r->consent_id().empty() && k.withdrawn_at_ms() == 0 &&
+              recipient != options_.registry.end() &&
+              core::ConsentCovers(k, *r, recipient->second, "consent").ok()) {
             r->set_consent_id(k.consent_id());
           }
         }
       }
       if (r->consent_id().empty()) {
         Send(res, 400, Page("Not done", "<p class=\"error\"><b>consent</b>: " +
-                                            Tr("the victim gave no consent to share with services; only a supervisor may refer without it") +
+                                            Tr("no consent in force covers this agency and service; only a supervisor may refer without it") +
                                             "</p>", &*me));
         return;
       }
@@ -1589,7 +1677,7 @@ class WebServer::Impl {
     google::protobuf::util::JsonParseOptions o;
     o.ignore_unknown_fields = true;
     (void)google::protobuf::util::JsonStringToMessage(r->json(), &list, o);
-    if (list.cases_size() == 1 && !f->reference().empty()) {
+    if (list.cases_size() == 1 && !f->reference().empty() && IsUuid(list.cases(0).case_id())) {
       Redirect(res, "/cases/" + list.cases(0).case_id());
       return;
     }
@@ -1817,7 +1905,12 @@ class WebServer::Impl {
         else Send(res, 503, Page("Dashboard", "<p class=\"error\">" + Esc(stats.status().message()) + "</p>", &*me));
         return;
       }
-      const auto& ts = stats->fields().at("table").struct_value();
+      auto table = stats->fields().find("table");
+      if (table == stats->fields().end()) {
+        Send(res, 500, Page("Error", "<p class=\"error\">" + Tr("The workspace failed to answer; nothing was changed. See the node's log.") + "</p>", &*me));
+        return;
+      }
+      const auto& ts = table->second.struct_value();
       head.assign(spec->by.begin(), spec->by.end());
       head.push_back("count");
       rows = StatsRows(ts, N(ts, "k"));
@@ -1900,7 +1993,11 @@ class WebServer::Impl {
             " <input name=\"case\" maxlength=\"40\" value=\"" + Esc(asked) +
             "\" placeholder=\"FIAKHI-26-00123-7\"></label><button>" + Tr("Show") +
             "</button></form>";
-    if (!asked.empty()) {
+    if (!asked.empty() && !IsUuid(asked) && !core::LooksLikeCaseReference(asked)) {
+      body += "<p class=\"error\"><b>case</b>: " +
+              Tr("give a case reference (e.g. FIAKHI-26-00123-7) or a case id, nothing else") +
+              "</p>";
+    } else if (!asked.empty()) {
       v1::ControlRequest jq;
       jq.mutable_journey()->set_case_id(asked);
       v1::ControlResponse jraw;
@@ -2018,8 +2115,14 @@ class WebServer::Impl {
              s.message();
     }
     *ok = true;
-    return Fmt("consistent: the log of {0} entries extends the head of {1} this node saved",
-               {std::to_string(now.tree_size()), std::to_string(saved.tree_size())});
+    const std::string a = std::to_string(now.tree_size()), b = std::to_string(saved.tree_size());
+    return Tx() != nullptr
+               ? Tx()->Format(tl_lang,
+                              "consistent: the log of {0} entries extends the head of {1} this "
+                              "node saved",
+                              {a, b})
+               : "consistent: the log of " + a + " entries extends the head of " + b +
+                     " this node saved";
   }
 
   void Move(const httplib::Request& req, httplib::Response& res, const std::string& referral_id) {
@@ -2123,6 +2226,9 @@ class WebServer::Impl {
   bool secure_ = false;  // cookies Secure and HSTS: TLS here or at a proxy in front
   std::map<std::string, std::string> agency_names_;  // id -> registered name
   std::mutex check_mu_;
+  std::mutex once_mu_;
+  std::map<std::string, std::string> once_;  // GUARDED_BY(once_mu_): intake form -> case id
+  std::deque<std::string> once_order_;       // GUARDED_BY(once_mu_): oldest first, at most 4096
   int64_t last_check_ms_ = 0;       // GUARDED_BY(check_mu_)
   bool last_check_ok_ = false;      // GUARDED_BY(check_mu_)
   std::string last_check_result_;   // GUARDED_BY(check_mu_)

@@ -35,6 +35,7 @@ struct WebOptions {
   // The NRM's agencies people may refer to (id -> registered name): names in lists and the
   // onward-referral form. System principals are left out.
   std::map<std::string, std::string> agencies;
+  std::map<std::string, passage::v1::Agency> registry;  // every registered agency, by id
   std::string port_file;  // when set, the bound port is written there (listen port 0 = any)
   std::string data_dir;   // where a self-signed certificate is kept (http.tls_self_signed)
 };

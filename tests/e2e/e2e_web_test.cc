@@ -353,7 +353,10 @@ TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
     for (const auto& [k, v] : p) items.push_back({k, v, "", ""});
     return items;
   };
+  const std::string once = Hidden(page->body, "once");
+  ASSERT_EQ(once.size(), 32u);
   httplib::Params good{{"csrf", csrf},
+                       {"once", once},
                        {"crime_type", "CRIME_TYPE_TIP"},
                        {"sex", "SEX_FEMALE"},
                        {"age_years", "24"},
@@ -405,6 +408,13 @@ TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
   EXPECT_NE(recorded->body.find("The case was recorded"), std::string::npos);
   ASSERT_EQ(nrm.Cases("fia-karachi").size(), before + 1);
   const std::string case_id = nrm.Cases("fia-karachi").back().case_id();
+  // The same form sent again (a reload, a double click) records nothing and points to the case.
+  auto again = web.Post("/intake", me, multipart(long_text));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 409);
+  EXPECT_NE(again->body.find("/cases/" + case_id), std::string::npos) << again->body;
+  ASSERT_TRUE(nrm.Settle(300));
+  EXPECT_EQ(nrm.Cases("fia-karachi").size(), before + 1) << "a reload recorded a second case";
   {
     const v1::CaseState web_case = nrm.Cases("fia-karachi").back();
     const v1::Profile& p = web_case.profile();
@@ -462,8 +472,11 @@ TEST(E2eWeb, OfficerRecordsACaseThroughTheIntakeForm) {
   no_token.erase("csrf");
   auto forged = web.Post("/intake", me, multipart(no_token));
   // Fields in the query string are never taken for the form.
+  auto fresh = web.Get("/intake", me);
+  ASSERT_TRUE(fresh);
   auto by_query = web.Post("/intake?crime_type=CRIME_TYPE_TIP&sex=SEX_FEMALE", me,
                            httplib::MultipartFormDataItems{{"csrf", csrf, "", ""},
+                                                           {"once", Hidden(fresh->body, "once"), "", ""},
                                                            {"given_name", "Query", "", ""}});
   ASSERT_TRUE(by_query);
   EXPECT_EQ(by_query->status, 400);
