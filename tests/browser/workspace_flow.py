@@ -13,10 +13,10 @@ import subprocess
 import sys
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import (NoAlertPresentException, StaleElementReferenceException,
+                                        WebDriverException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 parser = argparse.ArgumentParser()
@@ -75,7 +75,17 @@ def navigate(element):
     returns before the navigation it starts, and a loaded machine makes that gap visible."""
     old = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+
+    def replaced(_):
+        # Chromium answers a question about a node of a page being replaced either "stale" or,
+        # during the swap, "does not belong to the document": both mean the old page is gone.
+        try:
+            old.is_enabled()
+            return False
+        except (StaleElementReferenceException, WebDriverException):
+            return True
+
+    WebDriverWait(driver, 30).until(replaced)
 
 
 def sign_in(url, login=None, password=None):
