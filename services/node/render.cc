@@ -8,17 +8,20 @@
 #include "core/codes.h"
 
 namespace passage::node {
-namespace {
 
-namespace v1 = passage::v1;
-
-std::string Json(const google::protobuf::Message& m) {
+std::string MessageJson(const google::protobuf::Message& m) {
   std::string out;
   google::protobuf::util::JsonPrintOptions o;
   o.preserve_proto_field_names = true;
   (void)google::protobuf::util::MessageToJsonString(m, &out, o);
   return out;
 }
+
+namespace {
+
+namespace v1 = passage::v1;
+
+std::string Json(const google::protobuf::Message& m) { return MessageJson(m); }
 
 std::string Short(const std::string& id) { return id.size() > 8 ? id.substr(0, 8) : id; }
 

@@ -15,6 +15,9 @@
 
 namespace passage::node {
 
+// A message as protobuf JSON with the .proto's field names (what every `json` answer uses).
+std::string MessageJson(const google::protobuf::Message& m);
+
 std::string RenderInbox(const std::vector<passage::v1::Referral>& inbox, int64_t now_ms);
 std::string InboxJson(const std::vector<passage::v1::Referral>& inbox);
 

@@ -44,14 +44,6 @@ bool In(const google::protobuf::RepeatedField<int>& set, T value) {
   return set.empty() || std::find(set.begin(), set.end(), static_cast<int>(value)) != set.end();
 }
 
-std::string Json(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
-  return out;
-}
-
 std::string Month(int64_t ms) {
   const std::time_t t = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
@@ -116,7 +108,7 @@ std::string InboxPageJson(std::vector<v1::Referral> inbox, const v1::InboxReques
   for (size_t i = begin; i < end; ++i) {
     *page.add_referrals() = *kept[i];
   }
-  return Json(page);
+  return MessageJson(page);
 }
 
 namespace {

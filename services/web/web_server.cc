@@ -1288,6 +1288,28 @@ class WebServer::Impl {
     Send(res, 200, Page("Inbox", body, &*me));
   }
 
+  // The node's state of one case (CasesRequest.case_id) into `list`. On failure answers `res`
+  // with the node's reason and status (when given) and returns false.
+  bool CaseOf(const Me& me, const std::string& case_id, v1::CaseList* list,
+              httplib::Response* res) {
+    v1::ControlRequest cq;
+    cq.set_json(true);
+    cq.mutable_cases()->set_case_id(case_id);
+    auto cr = Call(cq, me.token);
+    if (!cr.ok() || cr->code() != v1::CONTROL_CODE_OK) {
+      if (res != nullptr && cr.ok()) Failure(*res, *cr, me);
+      if (res != nullptr && !cr.ok()) {
+        Send(*res, 503,
+             Page("Not done", "<p class=\"error\">" + Esc(cr.status().message()) + "</p>", &me));
+      }
+      return false;
+    }
+    google::protobuf::util::JsonParseOptions o;
+    o.ignore_unknown_fields = true;
+    return google::protobuf::util::JsonStringToMessage("{\"cases\":" + cr->json() + "}", list, o)
+        .ok();
+  }
+
   static int64_t NowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -1317,16 +1339,8 @@ class WebServer::Impl {
       Failure(res, *journey, *me);
       return;
     }
-    v1::ControlRequest cq;
-    cq.set_json(true);
-    cq.mutable_cases()->set_case_id(case_id);
-    auto cr = Call(cq, me->token);
     v1::CaseList list;
-    if (cr.ok() && cr->code() == v1::CONTROL_CODE_OK) {
-      google::protobuf::util::JsonParseOptions o;
-      o.ignore_unknown_fields = true;
-      (void)google::protobuf::util::JsonStringToMessage("{\"cases\":" + cr->json() + "}", &list, o);
-    }
+    (void)CaseOf(*me, case_id, &list, nullptr);  // the journey alone when the node has no state
     const std::string csrf = Csrf(me->token);
     std::string body;
     if (list.cases_size() == 1) {
@@ -1499,21 +1513,8 @@ class WebServer::Impl {
     auto me = RequirePost(req, res);
     if (!me) return;
     const std::string referral = req.get_param_value("referral");
-    v1::ControlRequest cq;
-    cq.set_json(true);
-    cq.mutable_cases()->set_case_id(case_id);
-    auto cr = Call(cq, me->token);
     v1::CaseList list;
-    if (!cr.ok() || cr->code() != v1::CONTROL_CODE_OK) {
-      if (cr.ok()) Failure(res, *cr, *me);
-      else Send(res, 503, Page("Not done", "<p class=\"error\">" + Esc(cr.status().message()) + "</p>", &*me));
-      return;
-    }
-    {
-      google::protobuf::util::JsonParseOptions o;
-      o.ignore_unknown_fields = true;
-      (void)google::protobuf::util::JsonStringToMessage("{\"cases\":" + cr->json() + "}", &list, o);
-    }
+    if (!CaseOf(*me, case_id, &list, &res)) return;
     const v1::Referral* found = nullptr;
     for (const auto& c : list.cases()) {
       for (const auto& r : c.referrals()) {
@@ -1546,21 +1547,8 @@ class WebServer::Impl {
                                           "</p>", &*me));
       return;
     }
-    v1::ControlRequest cq;
-    cq.set_json(true);
-    cq.mutable_cases()->set_case_id(case_id);
-    auto cr = Call(cq, me->token);
     v1::CaseList list;
-    if (!cr.ok() || cr->code() != v1::CONTROL_CODE_OK) {
-      if (cr.ok()) Failure(res, *cr, *me);
-      else Send(res, 503, Page("Not done", "<p class=\"error\">" + Esc(cr.status().message()) + "</p>", &*me));
-      return;
-    }
-    {
-      google::protobuf::util::JsonParseOptions o;
-      o.ignore_unknown_fields = true;
-      (void)google::protobuf::util::JsonStringToMessage("{\"cases\":" + cr->json() + "}", &list, o);
-    }
+    if (!CaseOf(*me, case_id, &list, &res)) return;
     v1::ControlRequest q;
     v1::Event* e = q.mutable_publish()->mutable_event();
     e->set_case_id(case_id);
