@@ -3,6 +3,8 @@
 #include <google/protobuf/generated_enum_reflection.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <ctime>
 #include <set>
 #include <string>
 #include <vector>
@@ -749,6 +751,123 @@ Status ValidateIsoDate(std::string_view text, std::string_view field) {
   return Status::Ok();
 }
 
+namespace {
+
+// Control characters (C0, DEL); `breaks` allows \n, \r and \t.
+Status CheckNoControl(std::string_view text, bool breaks, const std::string& field) {
+  for (unsigned char c : text) {
+    if ((c < 0x20 || c == 0x7f) && !(breaks && (c == '\n' || c == '\r' || c == '\t'))) {
+      return Invalid(field, "holds a control character (code " + std::to_string(c) +
+                                "); type it again without it");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckText(std::string_view text, size_t max, bool breaks, const std::string& field) {
+  RETURN_IF_ERROR(CheckLength(text, max, field));
+  return CheckNoControl(text, breaks, field);
+}
+
+// Whole years from (y, m, d) to the UTC date of `now_ms`.
+int YearsSince(int y, int m, int d, int64_t now_ms) {
+  const std::time_t t = static_cast<std::time_t>(now_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  int years = tm.tm_year + 1900 - y;
+  if (tm.tm_mon + 1 < m || (tm.tm_mon + 1 == m && tm.tm_mday < d)) --years;
+  return years;
+}
+
+}  // namespace
+
+Status ValidatePersonalData(const passage::v1::PersonalData& pd, const passage::v1::Profile& profile,
+                            int64_t now_ms, std::string_view prefix) {
+  RETURN_IF_ERROR(CheckText(pd.given_name(), kMaxNameBytes, false, Join(prefix, "given_name")));
+  RETURN_IF_ERROR(CheckText(pd.family_name(), kMaxNameBytes, false, Join(prefix, "family_name")));
+  if (static_cast<size_t>(pd.other_names_size()) > kMaxOtherNames) {
+    return Invalid(Join(prefix, "other_names"),
+                   "at most " + std::to_string(kMaxOtherNames) + " other names");
+  }
+  for (int i = 0; i < pd.other_names_size(); ++i) {
+    RETURN_IF_ERROR(
+        CheckText(pd.other_names(i), kMaxNameBytes, false, At(Join(prefix, "other_names"), i)));
+  }
+  RETURN_IF_ERROR(CheckText(pd.address(), kMaxAddressBytes, true, Join(prefix, "address")));
+  RETURN_IF_ERROR(CheckText(pd.narrative(), kMaxNarrativeBytes, true, Join(prefix, "narrative")));
+  if (!pd.cnic().empty()) {
+    size_t digits = 0;
+    bool ok = pd.cnic().size() <= 15;
+    for (char c : pd.cnic()) {
+      digits += (c >= '0' && c <= '9') ? 1 : 0;
+      ok = ok && ((c >= '0' && c <= '9') || c == '-');
+    }
+    if (!ok || digits != 13) {
+      return Invalid(Join(prefix, "cnic"),
+                     "a CNIC is 13 digits, written 12345-1234567-1 or without dashes");
+    }
+  }
+  if (!pd.passport_number().empty()) {
+    bool ok = pd.passport_number().size() >= 6 && pd.passport_number().size() <= 20;
+    for (char c : pd.passport_number()) {
+      ok = ok && ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'));
+    }
+    if (!ok) {
+      return Invalid(Join(prefix, "passport_number"),
+                     "a passport number is 6 to 20 letters and digits, without spaces");
+    }
+  }
+  if (!pd.phone().empty()) {
+    size_t digits = 0;
+    bool ok = pd.phone().size() <= 24;
+    for (char c : pd.phone()) {
+      digits += (c >= '0' && c <= '9') ? 1 : 0;
+      ok = ok && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == ' ' || c == '(' ||
+                  c == ')');
+    }
+    if (!ok || digits < 7 || digits > 20) {
+      return Invalid(Join(prefix, "phone"),
+                     "a phone number is 7 to 20 digits, with + - ( ) and spaces if you like");
+    }
+  }
+  if (static_cast<size_t>(pd.photos_size()) > kMaxPhotos) {
+    return Invalid(Join(prefix, "photos"), "at most " + std::to_string(kMaxPhotos) + " photos");
+  }
+  for (int i = 0; i < pd.photos_size(); ++i) {
+    if (pd.photos(i).size() > kMaxPhotoBytes) {
+      return Invalid(At(Join(prefix, "photos"), i),
+                     "is " + std::to_string(pd.photos(i).size()) + " bytes; at most " +
+                         std::to_string(kMaxPhotoBytes) + " (2 MiB) per photo");
+    }
+  }
+  if (!pd.date_of_birth().empty()) {
+    const std::string field = Join(prefix, "date_of_birth");
+    RETURN_IF_ERROR(ValidateIsoDate(pd.date_of_birth(), field));
+    const std::string& d = pd.date_of_birth();
+    const int y = std::stoi(d.substr(0, 4)), m = std::stoi(d.substr(5, 2)),
+              day = std::stoi(d.substr(8, 2));
+    const int age = YearsSince(y, m, day, now_ms);
+    if (age < 0) {
+      return Invalid(field, Quoted(d) + " is in the future");
+    }
+    if (age > 120) {
+      return Invalid(field, Quoted(d) + " would make the person " + std::to_string(age) +
+                                " years old");
+    }
+    if (profile.has_age_years()) {
+      const int stated = static_cast<int>(profile.age_years());
+      const int slack = profile.age_estimated() ? 5 : 1;
+      if (std::abs(age - stated) > slack) {
+        return Invalid(field, Quoted(d) + " makes the person " + std::to_string(age) +
+                                  ", but the age given is " + std::to_string(stated) +
+                                  (profile.age_estimated() ? " (estimated)" : "") +
+                                  "; correct one of them");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Status ValidateEvent(const Event& e, int64_t now_ms) {
   RETURN_IF_ERROR(ValidateUuid(e.event_id(), "event_id"));
   if (IsConfigurationEvent(e)) {
@@ -767,6 +886,7 @@ Status ValidateEvent(const Event& e, int64_t now_ms) {
   RETURN_IF_ERROR(CheckEnum<passage::v1::ActorRole>(e.actor_role(), passage::v1::ActorRole_IsValid,
                                                     "actor_role", Need::kRequired));
   RETURN_IF_ERROR(CheckLength(e.actor_user(), kMaxShortText, "actor_user"));
+  RETURN_IF_ERROR(CheckNoControl(e.actor_user(), false, "actor_user"));
   return CheckPayload(e, now_ms);
 }
 

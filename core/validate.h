@@ -66,6 +66,23 @@ Status ValidateAgency(const passage::v1::Agency& a, std::string_view prefix);
 // only in leap years).
 Status ValidateIsoDate(std::string_view text, std::string_view field);
 
+// Limits on personal data (docs/architecture.md, "Quality bars"), checked on the node before it
+// seals anything: names 200 bytes each, at most 10 other names, address 500, narrative 32 KiB,
+// CNIC 13 digits (dashes allowed), passport 6 to 20 letters and digits, phone 7 to 20 digits with
+// + - ( ) and spaces, at most 4 photos of 2 MiB each. No control character in any of them (line
+// breaks and tabs allowed in the address and narrative). The date of birth must be a real date,
+// not in the future, at most 120 years ago, and agree with the profile: within a year of
+// `age_years` (five when the age is estimated).
+// InvalidArgument names the field under `prefix` ("personal.date_of_birth").
+inline constexpr size_t kMaxNameBytes = 200;
+inline constexpr size_t kMaxOtherNames = 10;
+inline constexpr size_t kMaxAddressBytes = 500;
+inline constexpr size_t kMaxNarrativeBytes = 32 * 1024;
+inline constexpr size_t kMaxPhotos = 4;
+inline constexpr size_t kMaxPhotoBytes = 2 * 1024 * 1024;
+Status ValidatePersonalData(const passage::v1::PersonalData& pd, const passage::v1::Profile& profile,
+                            int64_t now_ms, std::string_view prefix);
+
 // Validates `p` and rewrites it in normal form: countries as upper-case alpha-2, subdivisions upper
 // case, age_band and majority_at_identification derived from age_years when those are UNSPECIFIED.
 // On error `p` is unchanged.

@@ -175,6 +175,12 @@ class IdentificationLogic final : public node::StageLogic {
       return resp;
     }
     if (in.has_personal()) {
+      // Checked before sealing: once sealed, nothing downstream can read it to check.
+      if (Status s = core::ValidatePersonalData(in.personal(), o->profile(), now, "personal");
+          !s.ok()) {
+        Fail(&resp, s);
+        return resp;
+      }
       // Sealed here, for this agency only; sharing with recipients re-wraps the data key.
       std::map<std::string, std::string> readers;
       if (node.options().sealing.public_key.empty()) {

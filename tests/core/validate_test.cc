@@ -681,5 +681,67 @@ TEST(NormalizeProfile, DerivesBandAndMajorityFromAge) {
   EXPECT_EQ(bad.SerializeAsString(), before.SerializeAsString());
 }
 
+// Personal data is checked before it is sealed: real dates that agree with the age, identifiers in
+// their shapes, limits on every field, no control characters (a NUL in a name was stored before).
+TEST(ValidatePersonalData, DatesShapesLimitsAndControlCharacters) {
+  // kTestNowMs is in 2024 (see test_events.h).
+  passage::v1::Profile adult;
+  adult.set_age_years(24);
+  passage::v1::PersonalData pd;
+  pd.set_given_name("Ayesha");
+  pd.set_family_name("Khan");
+  pd.set_cnic("42101-1234567-1");
+  pd.set_passport_number("AB1234567");
+  pd.set_phone("+92 (300) 123-4567");
+  pd.set_narrative("line one\nline two\twith a tab");
+  pd.set_date_of_birth("2000-01-02");
+  EXPECT_OK(ValidatePersonalData(pd, adult, kTestNowMs, "personal"));
+
+  auto refused = [&](const std::function<void(passage::v1::PersonalData&, passage::v1::Profile&)>& f,
+                     const std::string& field) {
+    passage::v1::PersonalData p = pd;
+    passage::v1::Profile prof = adult;
+    f(p, prof);
+    Status s = ValidatePersonalData(p, prof, kTestNowMs, "personal");
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << field;
+    EXPECT_EQ(s.field(), field) << s.ToString();
+  };
+  using PD = passage::v1::PersonalData;
+  using PR = passage::v1::Profile;
+  refused([](PD& p, PR&) { p.set_date_of_birth("2023-02-30"); }, "personal.date_of_birth");
+  refused([](PD& p, PR&) { p.set_date_of_birth("yesterday"); }, "personal.date_of_birth");
+  refused([](PD& p, PR&) { p.set_date_of_birth("2099-01-01"); }, "personal.date_of_birth");
+  refused([](PD& p, PR&) { p.set_date_of_birth("1900-01-01"); }, "personal.date_of_birth");
+  refused([](PD& p, PR&) { p.set_date_of_birth("2010-01-01"); }, "personal.date_of_birth");  // 14, not 24
+  refused([](PD& p, PR&) { p.set_given_name(std::string("Aye\0sha", 7)); }, "personal.given_name");
+  refused([](PD& p, PR&) { p.set_family_name("Khan\x1b[31m"); }, "personal.family_name");
+  refused([](PD& p, PR&) { p.set_given_name(std::string(201, 'a')); }, "personal.given_name");
+  refused([](PD& p, PR&) { p.set_narrative(std::string(kMaxNarrativeBytes + 1, 'x')); },
+          "personal.narrative");
+  refused([](PD& p, PR&) { p.set_cnic("12345"); }, "personal.cnic");
+  refused([](PD& p, PR&) { p.set_passport_number("AB 12345"); }, "personal.passport_number");
+  refused([](PD& p, PR&) { p.set_phone("call me"); }, "personal.phone");
+  refused([](PD& p, PR&) { for (int i = 0; i < 11; ++i) p.add_other_names("x"); },
+          "personal.other_names");
+  refused([](PD& p, PR&) { p.add_other_names("ok"); p.add_other_names("bad\x07"); },
+          "personal.other_names[1]");
+  refused([](PD& p, PR&) { p.add_photos(std::string(kMaxPhotoBytes + 1, 'p')); },
+          "personal.photos[0]");
+  // An estimated age allows five years either way.
+  passage::v1::Profile estimated = adult;
+  estimated.set_age_estimated(true);
+  passage::v1::PersonalData near = pd;
+  near.set_date_of_birth("1996-01-02");  // 28 in 2024
+  EXPECT_OK(ValidatePersonalData(near, estimated, kTestNowMs, "personal"));
+  EXPECT_FALSE(ValidatePersonalData(near, adult, kTestNowMs, "personal").ok());
+}
+
+TEST(ValidateEvent, ActorUserWithAControlCharacterIsRefused) {
+  passage::v1::Event e = CaseOpenedEvent("fia-karachi");
+  e.set_actor_user(std::string("s-12\0ab", 7));
+  Status s = ValidateEvent(e, kTestNowMs);
+  EXPECT_EQ(s.field(), "actor_user") << s.ToString();
+}
+
 }  // namespace
 }  // namespace passage::core

@@ -424,17 +424,17 @@ TEST(E2ePeople, IntakeWarnsOfACaseForTheSamePersonAtAnotherAgency) {
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     return std::make_pair(c.ok() ? *c : std::string(), r);
   };
-  auto [first, r1] = intake("fia-karachi", "Ayesha", "Khan", "2001-03-04");
+  auto [first, r1] = intake("fia-karachi", "Ayesha", "Khan", DobForAge(24));
   EXPECT_EQ(r1.text().find("may already exist"), std::string::npos) << r1.text();
-  auto [second, r2] = intake("sindh-police", "aisha", "  KHAN ", "2001/03/04");
+  auto [second, r2] = intake("sindh-police", "aisha", "  KHAN ", DobForAge(24));
   EXPECT_NE(r2.text().find("may already exist at"), std::string::npos) << r2.text();
   EXPECT_NE(r2.text().find("fia-karachi"), std::string::npos) << r2.text();
   EXPECT_NE(r2.text().find(first), std::string::npos) << r2.text();
   EXPECT_EQ(r2.text().find("Ayesha"), std::string::npos) << "the warning repeats a name";
-  auto [third, r3] = intake("sindh-police", "Fatima", "Khan", "2001-03-04");
+  auto [third, r3] = intake("sindh-police", "Fatima", "Khan", DobForAge(24));
   EXPECT_EQ(r3.text().find("may already exist"), std::string::npos) << r3.text();
   // The second record is itself found for a later intake at fia: both cases are named.
-  auto [fourth, r4] = intake("fia-karachi", "Ayesha", "Khan", "2001-03-04");
+  auto [fourth, r4] = intake("fia-karachi", "Ayesha", "Khan", DobForAge(24));
   EXPECT_NE(r4.text().find(first), std::string::npos) << r4.text();
   EXPECT_NE(r4.text().find(second), std::string::npos) << r4.text();
 }
@@ -618,7 +618,7 @@ TEST(E2ePeople, CaseReferencesAndFindingAPersonAmongTheCasesOneMayOpen) {
     v1::IntakeRequest in = AdultWomanSexuallyExploited();
     in.mutable_personal()->set_given_name(given);
     in.mutable_personal()->set_family_name("Baloch");
-    in.mutable_personal()->set_date_of_birth("1999-07-01");
+    in.mutable_personal()->set_date_of_birth(DobForAge(24));
     v1::ControlResponse r;
     auto c = nrm.Intake(node, in, &r);
     EXPECT_TRUE(c.ok()) << c.status().ToString();
@@ -694,14 +694,14 @@ TEST(E2ePeople, CaseReferencesAndFindingAPersonAmongTheCasesOneMayOpen) {
   EXPECT_EQ(p.code, 2) << p.err;
   EXPECT_NE(p.err.find("check digit"), std::string::npos) << p.err;
 
-  // By name and date of birth: fia finds its own two "Baloch" born 1999-07-01 only under the right
+  // By name and date of birth: fia finds its own two "Baloch" born 1 July 24 years ago only under the right
   // given name; names are never arguments.
-  p = Passagectl({"--node", fia, "--json", "find", "--person"}, "  baloch ZARINA\n1999-07-01\n",
+  p = Passagectl({"--node", fia, "--json", "find", "--person"}, "  baloch ZARINA\n" + DobForAge(24) + "\n",
                  sessions, nrm.dir());
   ASSERT_EQ(p.code, 0) << p.err;
   EXPECT_NE(p.out.find(c1), std::string::npos) << "names in another order and case were not found";
   EXPECT_EQ(p.out.find(c2), std::string::npos) << p.out;
-  p = Passagectl({"--node", fia, "find", "--person"}, "Zarina Baloch\n1999-07-02\n", sessions,
+  p = Passagectl({"--node", fia, "find", "--person"}, "Zarina Baloch\n" + DobForAge(25) + "\n", sessions,
                  nrm.dir());
   EXPECT_EQ(p.code, 0) << p.err;
   EXPECT_NE(p.out.find("no case found"), std::string::npos) << p.out;
@@ -712,7 +712,7 @@ TEST(E2ePeople, CaseReferencesAndFindingAPersonAmongTheCasesOneMayOpen) {
   v1::ControlRequest by_name;
   by_name.set_json(true);
   by_name.mutable_find()->set_name("Zarina Baloch");
-  by_name.mutable_find()->set_date_of_birth("1999-07-01");
+  by_name.mutable_find()->set_date_of_birth(DobForAge(24));
   f = nrm.Call("sindh-police", by_name);
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->json(), "{\"cases\":[]}");

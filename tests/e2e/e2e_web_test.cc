@@ -184,7 +184,7 @@ TEST(E2eWeb, DashboardAuditSearchLanguageAndHostileNames) {
   ASSERT_TRUE(nrm.Start());
   v1::IntakeRequest in = AdultWomanSexuallyExploited();
   in.mutable_personal()->set_given_name("Rukhsana");
-  in.mutable_personal()->set_date_of_birth("2000-01-02");
+  in.mutable_personal()->set_date_of_birth(DobForAge(24));
   auto c = nrm.Intake("fia-karachi", in);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   ASSERT_TRUE(nrm.WaitReceived(*c, "shelter-a"));
@@ -266,7 +266,7 @@ TEST(E2eWeb, DashboardAuditSearchLanguageAndHostileNames) {
   EXPECT_EQ(no_token->status, 403);
   auto found = web.Post("/search", me,
                         httplib::Params{{"csrf", csrf}, {"name", "rukhsana"},
-                                        {"date_of_birth", "2000-01-02"}});
+                                        {"date_of_birth", DobForAge(24)}});
   ASSERT_TRUE(found);
   EXPECT_EQ(found->status, 200);
   EXPECT_EQ(found->body.find("Rukhsana"), std::string::npos) << "the name echoed back";

@@ -33,6 +33,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -176,6 +177,14 @@ inline v1::Consent MakeConsent(v1::ConsentScope scope, v1::ConsentGiver by = v1:
 
 // An adult woman, sexually exploited, identified by a police operation in Sindh; consents to
 // services (and to law enforcement when asked).
+// A date of birth (1 July) that agrees with `age` today, within the year the node allows.
+inline std::string DobForAge(int age) {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return std::to_string(tm.tm_year + 1900 - age) + "-07-01";
+}
+
 inline v1::IntakeRequest AdultWomanSexuallyExploited(bool law_enforcement_consent = false,
                                                      uint32_t age = 24) {
   v1::IntakeRequest in;
