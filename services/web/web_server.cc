@@ -552,6 +552,17 @@ class WebServer::Impl {
                 &*me));
       return std::nullopt;
     }
+    // cpp-httplib merges the address's query into a form's fields: a form posted to an address
+    // with a query (a name put in a link, say) is refused, so no field ever comes from a URL.
+    if (req.target.find('?') != std::string::npos) {
+      Send(res, 400,
+           Page("Not done",
+                "<p class=\"error\">" +
+                    Tr("This form takes no values in its address; send it from the workspace. Nothing was recorded.") +
+                    "</p>",
+                &*me));
+      return std::nullopt;
+    }
     return me;
   }
 
@@ -1925,7 +1936,7 @@ class WebServer::Impl {
       head = it->second;
       rows = ReportRows(*report)[id];
     }
-    std::string csv;
+    std::string csv = "\xEF\xBB\xBF";  // UTF-8 byte-order mark: spreadsheets then read Urdu right
     for (size_t i = 0; i < head.size(); ++i) csv += (i ? "," : "") + CsvField(head[i]);
     csv += "\r\n";
     for (const auto& r : rows) {
@@ -2036,7 +2047,14 @@ class WebServer::Impl {
     o.ignore_unknown_fields = true;
     if (!hr.ok() || hr->code() != v1::CONTROL_CODE_OK ||
         !google::protobuf::util::JsonStringToMessage(hr->json(), &saved, o).ok()) {
-      if (hr.ok() && hr->code() == v1::CONTROL_CODE_FORBIDDEN) {
+      // Only "no head yet" is a result of the check; a node that did not answer, or an ended
+      // session, says nothing about the log and is not recorded as the last check.
+      if (!hr.ok()) {
+        Send(res, 503, Page("Node unavailable",
+                            "<p class=\"error\">" + Esc(hr.status().message()) + "</p>", &*me));
+        return;
+      }
+      if (hr->code() != v1::CONTROL_CODE_OK && hr->code() != v1::CONTROL_CODE_NOT_FOUND) {
         Failure(res, *hr, *me);
         return;
       }
