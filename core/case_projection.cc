@@ -622,9 +622,13 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
                                                     ", this projection holds " + state_.case_id());
     }
   }
-  if (e.has_expected_case_version() && e.expected_case_version() != state_.version()) {
-    return Refuse("the case is at version " + std::to_string(state_.version()) +
-                      ", the event expected version " + std::to_string(e.expected_case_version()),
+  const uint64_t content =
+      state_.content_version() != 0 ? state_.content_version() : state_.version();
+  if (e.has_expected_case_version() && e.expected_case_version() != content) {
+    return Refuse("the case is at version " + std::to_string(content) +
+                      ", the event expected version " + std::to_string(e.expected_case_version()) +
+                      "; read the case again (CaseEventsRequest gives its version) and decide "
+                      "again",
                   "expected_case_version");
   }
   const Agency* actor = agencies.Find(e.actor_agency());
@@ -732,6 +736,9 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
 
 void CaseProjection::Apply(const passage::v1::Envelope& env, const Event& e) {
   state_.set_version(env.case_seq());
+  if (e.payload_case() != Event::kRecordAccessed) {
+    state_.set_content_version(env.case_seq());
+  }
   state_.set_last_global_seq(env.global_seq());
   const int64_t at = e.occurred_at_ms();
   const std::string& actor = e.actor_agency();

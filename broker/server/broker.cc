@@ -1547,6 +1547,8 @@ class BrokerImpl final : public Broker {
     r.set_request_id(f.request_id());
     auto* out = r.mutable_case_events();
     out->set_case_id(req.case_id());
+    out->set_case_version(state.content_version() != 0 ? state.content_version()
+                                                       : state.version());
     for (auto sec : sections) {
       out->add_sections(sec);
     }

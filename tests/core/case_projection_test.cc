@@ -563,9 +563,32 @@ TEST(CaseProjection, ExpectedCaseVersionConflict) {
   stale.set_expected_case_version(1);
   Status s = b.Publish(stale);
   ExpectRefused(s, StatusCode::kFailedPrecondition, "expected_case_version");
-  EXPECT_EQ(s.message(), "the case is at version 2, the event expected version 1");
+  EXPECT_EQ(s.message(),
+            "the case is at version 2, the event expected version 1; read the case again "
+            "(CaseEventsRequest gives its version) and decide again");
   stale.set_expected_case_version(2);
   ASSERT_OK(b.Publish(stale));
+}
+
+// Reading a case records an access, which takes a case seq but is not a change: a writer who
+// read version 3 may still write at version 3 after any number of reads (issue 16, item 2).
+TEST(CaseProjection, AccessRecordsDoNotRaiseTheVersionWritersCompare) {
+  Broker b;
+  ASSERT_OK(b.Publish(CaseOpenedEvent(kFia)));
+  ASSERT_OK(b.Publish(ConsentGivenEvent(kFia, ConsentId(1), passage::v1::CONSENT_SCOPE_SERVICES)));
+  const uint64_t seen = b.state().content_version();
+  EXPECT_EQ(seen, 2u);
+  Event read = BaseEvent(kFia, passage::v1::ACTOR_ROLE_CASE_WORKER);
+  read.mutable_record_accessed()->add_sections(passage::v1::DATA_SECTION_PROFILE);
+  read.mutable_record_accessed()->set_purpose("journey view");
+  ASSERT_OK(b.Publish(read));
+  ASSERT_OK(b.Publish(read));  // read twice
+  EXPECT_GT(b.state().version(), seen);
+  EXPECT_EQ(b.state().content_version(), seen);
+  Event change = ConsentGivenEvent(kFia, ConsentId(2), passage::v1::CONSENT_SCOPE_SERVICES);
+  change.set_expected_case_version(seen);
+  ASSERT_OK(b.Publish(change));
+  EXPECT_EQ(b.state().content_version(), b.state().version());
 }
 
 TEST(CaseProjection, CaseLifecycleRules) {

@@ -433,5 +433,47 @@ TEST(Broker, EveryStoredEventReachesASubscriberWhoseSocketTakesMaxMessageBytes) 
   EXPECT_TRUE(delivered) << "the largest stored event did not reach a max_message_bytes client";
 }
 
+// Optimistic concurrency a client can use: a case read carries the version to write against, and
+// the access record the read leaves does not make it stale (issue 16, item 2). Before, every read
+// raised the version the broker compared, so a client that read before writing always got
+// CONFLICT.
+TEST(Broker, ACaseReadGivesTheVersionToWriteAgainstAndDoesNotStaleIt) {
+  testing::TempDir dir;
+  BrokerProcess broker(dir.Sub("broker"), Agencies());
+  ASSERT_TRUE(broker.Start()) << broker.BrokerLog();
+  testing::RawDealer fia(broker.endpoint(), broker.broker_keys().public_z85, broker.keys("fia"));
+  const std::string case_id = core::NewUuidV7();
+  auto publish = [&](const v1::Event& e) {
+    auto ack = fia.Call(testing::PublishFrame({e.SerializeAsString()}), 10000);
+    EXPECT_TRUE(ack.has_value() && ack->has_publish_ack());
+    return ack.has_value() ? ack->publish_ack().results(0) : v1::PublishResult();
+  };
+  ASSERT_TRUE(publish(testing::CaseOpened("fia", case_id)).ok());
+  ASSERT_TRUE(publish(testing::ConsentGiven("fia", case_id, core::NewUuidV7())).ok());
+  auto read = [&] {
+    v1::ClientFrame f;
+    f.mutable_case_events()->set_case_id(case_id);
+    f.mutable_case_events()->set_purpose("before a change");
+    auto r = fia.Call(f, 10000);
+    EXPECT_TRUE(r.has_value() && r->has_case_events());
+    return r.has_value() ? r->case_events().case_version() : 0;
+  };
+  const uint64_t version = read();
+  EXPECT_EQ(version, 2u);
+  EXPECT_EQ(read(), version) << "a read changed the version writers compare";
+  v1::Event change = testing::ConsentGiven("fia", case_id, core::NewUuidV7());
+  change.set_expected_case_version(version);
+  v1::PublishResult ok = publish(change);
+  EXPECT_TRUE(ok.ok()) << ok.ShortDebugString();
+  // A write based on the older reading is now stale, and says how to recover.
+  v1::Event stale = testing::ConsentGiven("fia", case_id, core::NewUuidV7());
+  stale.set_expected_case_version(version);
+  v1::PublishResult conflict = publish(stale);
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_EQ(conflict.error().code(), v1::ERROR_CODE_CONFLICT);
+  EXPECT_NE(conflict.error().reason().find("CaseEventsRequest"), std::string::npos);
+  EXPECT_EQ(read(), ok.case_seq());
+}
+
 }  // namespace
 }  // namespace passage
