@@ -1196,8 +1196,21 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
       }
       AwaitResults({*id}, 5000, &resp);
       if (resp.code() == v1::CONTROL_CODE_OK) {
-        resp.set_text("recorded event " + *id);
-        resp.set_json("{\"event_id\":\"" + *id + "\"}");
+        const v1::Event& e = req.publish().event();
+        if (e.has_referral_sent()) {
+          // What people act on next is the referral, not the event that carried it.
+          const v1::Referral& r = e.referral_sent().referral();
+          resp.set_text("sent referral " + r.referral_id() + " to " + r.to_agency() + " (event " +
+                        *id + (r.consent_id().empty() ? "" : ", relying on consent " +
+                                                                 r.consent_id()) +
+                        ")");
+          resp.set_json("{\"event_id\":\"" + *id + "\",\"referral_id\":" +
+                        core::JsonQuote(r.referral_id()) +
+                        ",\"consent_id\":" + core::JsonQuote(r.consent_id()) + "}");
+        } else {
+          resp.set_text("recorded event " + *id);
+          resp.set_json("{\"event_id\":\"" + *id + "\"}");
+        }
       }
       return resp;
     }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/case_reference.h"
+#include "core/ids.h"
 #include "tests/e2e/nrm_harness.h"
 #include "tests/testing/temp_dir.h"
 
@@ -763,6 +764,46 @@ TEST(E2ePeople, NotifyCommandHearsOfANewReferralOnceWithoutPersonalData) {
   ASSERT_TRUE(nrm.RestartNode("shelter-a"));
   std::this_thread::sleep_for(std::chrono::seconds(3));
   EXPECT_EQ(lines().size(), 1u);
+}
+
+// A referral sent by hand answers with the referral's id (what one acts on next) and the consent
+// it relies on, not only the id of the event that carried it (issue 16, item 12).
+TEST(E2ePeople, AReferralSentByHandAnswersWithTheReferralAndItsConsent) {
+  Nrm nrm(Agencies(), WomenToShelterRules());
+  ASSERT_TRUE(nrm.Start());
+  v1::IntakeRequest in = AdultWomanSexuallyExploited();
+  in.mutable_profile()->set_sex(v1::SEX_MALE);  // not one the rules route
+  auto c = nrm.Intake("fia-karachi", in);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::string consent;
+  for (const auto& cs : nrm.Cases("fia-karachi")) {
+    if (cs.case_id() == *c && cs.consents_size() > 0) consent = cs.consents(0).consent_id();
+  }
+  ASSERT_FALSE(consent.empty());
+  v1::Event e;
+  e.set_case_id(*c);
+  auto* r = e.mutable_referral_sent()->mutable_referral();
+  r->set_referral_id(core::NewUuidV7());
+  r->set_case_id(*c);
+  r->set_kind(v1::REFERRAL_KIND_REFERRAL);
+  r->set_to_agency("shelter-a");
+  r->set_service(v1::SERVICE_TYPE_SHELTER);
+  r->set_priority(v1::PRIORITY_URGENT);
+  r->set_reason("onward referral");
+  r->set_respond_by_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count() +
+                       3'600'000);
+  r->add_data_scope(v1::DATA_SECTION_PROFILE);
+  r->set_consent_id(consent);
+  auto sent = nrm.Publish("fia-karachi", e);
+  ASSERT_TRUE(sent.ok());
+  ASSERT_EQ(sent->code(), v1::CONTROL_CODE_OK) << sent->reason();
+  EXPECT_EQ(sent->text().rfind("sent referral " + r->referral_id() + " to shelter-a", 0), 0u)
+      << sent->text();
+  EXPECT_NE(sent->text().find("relying on consent " + consent), std::string::npos);
+  EXPECT_NE(sent->json().find("\"referral_id\":\"" + r->referral_id() + "\""), std::string::npos)
+      << sent->json();
 }
 
 }  // namespace passage::e2e
