@@ -446,6 +446,17 @@ Result<const core::CaseProjection*> Node::View(const std::string& case_id) {
   return &views_.emplace(case_id, std::move(p)).first->second;
 }
 
+std::vector<const v1::CaseState*> Node::KnownStates() {
+  std::vector<const v1::CaseState*> out;
+  for (const auto& id : KnownCases()) {
+    auto view = View(id);
+    if (view.ok() && (*view)->exists()) {
+      out.push_back(&(*view)->state());
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> Node::KnownCases() {
   std::vector<std::string> out;
   for (const auto& [id, _] : known_cases_) {
@@ -1175,13 +1186,7 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
       return resp;
     }
     case v1::ControlRequest::kReport: {
-      std::vector<const v1::CaseState*> states;
-      for (const auto& id : KnownCases()) {
-        auto view = View(id);
-        if (view.ok() && (*view)->exists()) {
-          states.push_back(&(*view)->state());
-        }
-      }
+      const std::vector<const v1::CaseState*> states = KnownStates();
       resp.set_text(RenderReferralReport(states, now_ms()));
       resp.set_json(ReferralReportJson(states, now_ms()));
       return resp;
@@ -1231,12 +1236,7 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
         resp.set_json(CasesJson(states, req.cases()));
         return resp;
       }
-      for (const auto& id : KnownCases()) {
-        auto view = View(id);
-        if (view.ok() && (*view)->exists()) {
-          states.push_back(&(*view)->state());
-        }
-      }
+      states = KnownStates();
       resp.set_text(RenderCases(states, req.cases()));
       resp.set_json(CasesJson(states, req.cases()));
       return resp;
@@ -1281,13 +1281,7 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
                             "k"));
         return resp;
       }
-      std::vector<const v1::CaseState*> states;
-      for (const auto& id : KnownCases()) {
-        auto view = View(id);
-        if (view.ok() && (*view)->exists()) {
-          states.push_back(&(*view)->state());
-        }
-      }
+      const std::vector<const v1::CaseState*> states = KnownStates();
       auto out = RenderStats(states, stats, directory_, now_ms(), req.json());
       if (!out.ok()) {
         SetError(&resp, out.status());

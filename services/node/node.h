@@ -102,6 +102,9 @@ class Node {
   Result<const core::CaseProjection*> View(const std::string& case_id);
   Result<std::vector<JournalEntry>> Journal(const std::string& case_id);
   std::vector<std::string> KnownCases();
+  // The state of every case this node knows that exists (views stay valid until the journal
+  // changes).
+  std::vector<const passage::v1::CaseState*> KnownStates();
   // Reads the case from the broker into the journal (the broker records the access).
   Status Fetch(const std::string& case_id, const std::string& purpose);
   // Referrals addressed to this agency, from the journal.

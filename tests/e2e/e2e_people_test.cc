@@ -709,7 +709,7 @@ TEST(E2ePeople, CaseReferencesAndFindingAPersonAmongTheCasesOneMayOpen) {
   p = Passagectl({"--node", fia, "find", "--person"}, "Zarina Baloch\n1999-02-30\n", sessions,
                  nrm.dir());
   EXPECT_EQ(p.code, 2) << p.out;
-  // The police node cannot find fia's case by name: it may not open it.
+  // The police node does not know fia's case at all (a check of the plumbing, not of the rule).
   v1::ControlRequest by_name;
   by_name.set_json(true);
   by_name.mutable_find()->set_name("Zarina Baloch");
