@@ -128,7 +128,7 @@ svg.timeline{width:100%;height:auto;background:#fff;border:1px solid #ddd}
 svg.bar{width:8rem;height:.8rem}
 pre{white-space:pre-wrap;background:#fff;padding:.6rem;border:1px solid #ddd}
 section{margin:1rem 0;overflow-x:auto}
-@media (max-width:40rem){th:nth-child(4),td:nth-child(4){display:none}svg.bar{width:4rem}}
+@media (max-width:40rem){table.inbox th:nth-child(5),table.inbox td:nth-child(5){display:none}svg.bar{width:4rem}}
 )";
 
 std::string Cookie(const httplib::Request& req, const std::string& name) {
@@ -440,8 +440,9 @@ class WebServer::Impl {
       }
       std::string roles;
       for (const auto& r : me->roles) roles += (roles.empty() ? "" : ", ") + TrText(r);
-      h += "<span class=\"who\">" +
-           Fmt("Signed in as {0} ({1})", {"<bdi>" + Esc(me->login) + "</bdi>", Esc(roles)}) +
+      // The roles on hover: on a phone the header stays two lines shorter.
+      h += "<span class=\"who\" title=\"" + Esc(roles) + "\">" +
+           Fmt("Signed in as {0}", {"<bdi>" + Esc(me->login) + "</bdi>"}) +
            "</span><form class=\"inline\" method=\"post\" action=\"/language\"><input "
            "type=\"hidden\" name=\"csrf\" value=\"" +
            csrf + "\"><label><span class=\"sr\">" + Tr("Language") +
@@ -1182,7 +1183,6 @@ class WebServer::Impl {
   }
 
   // ---- inbox ----
-  template <typename E>
   static void Filter(const httplib::Request& req, const char* name,
                      const google::protobuf::EnumDescriptor* type,
                      google::protobuf::RepeatedField<int>* out, std::string* query) {
@@ -1220,11 +1220,11 @@ class WebServer::Impl {
       in->set_page(static_cast<uint32_t>(std::stoi(asked)));
     }
     std::string query = all ? "&amp;all=1" : "";
-    Filter<v1::ReferralStatus>(req, "status", v1::ReferralStatus_descriptor(),
+    Filter(req, "status", v1::ReferralStatus_descriptor(),
                                in->mutable_status_in(), &query);
-    Filter<v1::ServiceType>(req, "service", v1::ServiceType_descriptor(), in->mutable_service_in(),
+    Filter(req, "service", v1::ServiceType_descriptor(), in->mutable_service_in(),
                             &query);
-    Filter<v1::Priority>(req, "priority", v1::Priority_descriptor(), in->mutable_priority_in(),
+    Filter(req, "priority", v1::Priority_descriptor(), in->mutable_priority_in(),
                          &query);
     v1::ControlResponse raw;
     auto page = CallStruct(q, *me, &raw);
@@ -1270,8 +1270,9 @@ class WebServer::Impl {
             (p.overdue() > 0 ? " <span class=\"overdue\">" +
                                    Fmt("{0} overdue", {std::to_string(p.overdue())}) + "</span>"
                              : "") +
-            "</p><table><thead><tr><th>" + Tr("Case") + "</th><th>" + Tr("Priority") +
-            "</th><th>" + Tr("Service") + "</th><th>" + Tr("Status") + "</th><th>" + Tr("From") +
+            "</p><table class=\"inbox\"><thead><tr><th>" + Tr("Case") + "</th><th>" +
+            Tr("Priority") + "</th><th>" + Tr("Service") + "</th><th>" + Tr("Status") +
+            "</th><th>" + Tr("From") +
             "</th><th>" + Tr("Respond by") + "</th></tr></thead><tbody>";
     for (const v1::Referral& r : p.referrals()) {
       const bool overdue =
@@ -1375,6 +1376,11 @@ class WebServer::Impl {
                        Tr("opened by") + " <bdi>" + Esc(AgencyName(c.owner_agency())) +
                        "</bdi> " + When(c.opened_at_ms()) + (c.closed() ? " · " + Tr("closed") : "") +
                        "</p>";
+    // What this agency has to do comes first: on a phone it is the first thing on the screen.
+    for (const auto& r : c.referrals()) {
+      if (r.to_agency() != options_.agency_id || !me.Answers()) continue;
+      body += MoveForm(r, c.case_id(), csrf);
+    }
     // Profile: no personal data, the statistics' own fields.
     std::string forms;
     for (int f : p.exploitation_forms()) {
@@ -1417,10 +1423,6 @@ class WebServer::Impl {
               "</td><td>" + When(r.respond_by_ms()) + "</td></tr>";
     }
     body += "</tbody></table></section>";
-    for (const auto& r : c.referrals()) {
-      if (r.to_agency() != options_.agency_id || !me.Answers()) continue;
-      body += MoveForm(r, c.case_id(), csrf);
-    }
     if (me.Answers()) {
       body += "<section><h2>" + Tr("Personal data") +
               "</h2><form method=\"post\" action=\"/cases/" + Esc(c.case_id()) +
@@ -1817,9 +1819,29 @@ class WebServer::Impl {
       auto t = stats->fields().find("table");
       if (t == stats->fields().end()) continue;
       const auto& ts = t->second.struct_value();
-      std::vector<std::string> head(spec.by.begin(), spec.by.end());
-      head.push_back("count");
+      // People's words on the page ("female", "Age band"); the CSV keeps the stable codes.
+      static const std::map<std::string, std::pair<const char*,
+                                                   const google::protobuf::EnumDescriptor*>>
+          kDims = {{"sex", {"Sex", v1::Sex_descriptor()}},
+                   {"age_band", {"Age band", nullptr}},
+                   {"form", {"Forms of exploitation", v1::ExploitationForm_descriptor()}},
+                   {"citizenship", {"Citizenship", nullptr}},
+                   {"crime_type", {"Crime", v1::CrimeType_descriptor()}}};
+      std::vector<std::string> head;
+      for (const auto& d : spec.by) head.push_back(kDims.at(d).first);
+      head.push_back("Count");
       std::vector<std::vector<std::string>> srows = StatsRows(ts, N(ts, "k"));
+      for (auto& row : srows) {
+        for (size_t i = 0; i < spec.by.size() && i < row.size(); ++i) {
+          const auto* type = kDims.at(spec.by[i]).second;
+          for (int j = 0; type != nullptr && j < type->value_count(); ++j) {
+            if (core::ShortEnumName(type, type->value(j)->number()) == row[i]) {
+              row[i] = Label(type, type->value(j)->number());
+              break;
+            }
+          }
+        }
+      }
       const auto total = ts.fields().find("total");
       if (total != ts.fields().end()) {
         std::vector<std::string> tr(spec.by.size(), "");
