@@ -55,6 +55,8 @@ commands:
   import-ctdc          import a CTDC CSV file, one intake per record
   export-ctdc          the cases this node knows as k-anonymised CTDC CSV (recorded)
   keygen               make an agency's transport (CURVE) and sealing key pairs
+  keys show            the public halves of key files, as the registry and auditors need them
+  config check         check configuration files as the broker and nodes would read them
   audit                verify a log, prove an entry, check a saved tree head, list who read a
                        case, export tree heads (on a log directory with --log, or via the node)
   replay               rebuild cases, journeys and statistics as of a past seq or time (--log)
@@ -604,6 +606,54 @@ Existing files are never overwritten unless --force is given.
 
 examples:
   passagectl keygen --out /etc/passage/keys/ngo-shelter
+)"},
+      {"keys",
+       {{"--public-only", false}, {"--tree-head", true}},
+       false,
+       R"(usage: passagectl keys show [--public-only] [--tree-head SEED_FILE] [--json] [KEY_FILE...]
+
+Prints the public half of each key file, never a secret, in the form it is needed:
+  a CURVE key file (passagectl keygen's PREFIX.curve, the broker's broker.key)
+                   transport_public_key for the agency registry; broker_public_key for node
+                   configs when it is the broker's key
+  a sealing key file (PREFIX.seal)
+                   sealing_public_key for the agency registry
+  --tree-head F    the broker's tree-head signing seed (DATA_DIR/signing.key): the Ed25519
+                   public key auditors pin (passage-verify-proof --public-key, passagectl audit
+                   --public-key)
+  --public-only    one key file in, a key file out with only its 'public:' line (on standard
+                   output), e.g. the broker.pub a node's broker_public_key_file names
+
+examples:
+  passagectl keys show /etc/passage/keys/dastak-shelter.curve /etc/passage/keys/dastak-shelter.seal
+  passagectl keys show --tree-head /var/lib/passage/broker/signing.key
+  passagectl keys show --public-only /var/lib/passage/broker/broker.key > /etc/passage/keys/broker.pub
+)"},
+      {"config",
+       {{"--root", true}, {"--registry", true}},
+       false,
+       R"(usage: passagectl config check [--root DIR] [--registry FILE] [--json] FILE...
+
+Reads each file as the program that uses it would, and everything it names: a node config's
+registry, keys and (for the referral engine) rules; a broker config's registry. Finds what the
+programs would find only at start-up or later: a missing or wrong key file, a key that is not the
+one the registry lists for the agency, a routing rule no registered agency can receive, a web
+workspace open to the network without TLS. Every finding names the file, the line and the field:
+  /etc/passage/nodes/x.textproto:14: error: secret_key_file: /etc/passage/keys/x.curve does not exist
+Warnings (the program runs, but probably not as meant) do not fail the check.
+
+The kind of each file comes from its '# proto-message:' line (the samples in deploy/config carry
+one), else from its name (registry*, rules*, broker*), else from its fields.
+
+options:
+  --root DIR        read absolute paths inside the files under DIR (an unpacked package, an
+                    image's tree, a staging copy of /etc)
+  --registry FILE   the registry to check rules against when no file given is one
+
+exit codes: 0 no errors, 2 errors (or a usage error)
+
+examples:
+  passagectl config check /etc/passage/broker.textproto /etc/passage/nodes/*.textproto
 )"},
   };
   return kCommands;
@@ -1434,6 +1484,40 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
       return Usage("--out", "required: the path prefix of the key files, e.g. --out keys/ngo-x");
     }
     inv->overwrite = Flag(p, "--force").has_value();
+  } else if (cmd == "keys") {
+    if (p.positionals.empty() || p.positionals[0] != "show") {
+      return Usage("", p.positionals.empty() ? "missing subcommand: passagectl keys show FILE..."
+                                             : "unknown subcommand '" + p.positionals[0] +
+                                                   "' (passagectl keys show)");
+    }
+    inv->command = "keys show";
+    inv->action = Action::kKeysShow;
+    inv->ops.files.assign(p.positionals.begin() + 1, p.positionals.end());
+    inv->ops.public_only = Flag(p, "--public-only").has_value();
+    inv->ops.tree_head = Flag(p, "--tree-head").value_or("");
+    if (inv->ops.files.empty() && inv->ops.tree_head.empty()) {
+      return Usage("KEY_FILE", "give at least one key file (or --tree-head SEED_FILE)");
+    }
+    if (inv->ops.public_only && (inv->ops.files.size() != 1 || !inv->ops.tree_head.empty())) {
+      return Usage("--public-only", "takes exactly one key file (its public line is printed)");
+    }
+  } else if (cmd == "config") {
+    if (p.positionals.empty() || p.positionals[0] != "check") {
+      return Usage("", p.positionals.empty() ? "missing subcommand: passagectl config check FILE..."
+                                             : "unknown subcommand '" + p.positionals[0] +
+                                                   "' (passagectl config check)");
+    }
+    inv->command = "config check";
+    inv->action = Action::kConfigCheck;
+    inv->ops.files.assign(p.positionals.begin() + 1, p.positionals.end());
+    inv->ops.root = Flag(p, "--root").value_or("");
+    inv->ops.registry = Flag(p, "--registry").value_or("");
+    if (inv->ops.files.empty()) {
+      return Usage("FILE", "give at least one configuration file");
+    }
+    while (inv->ops.root.size() > 1 && inv->ops.root.back() == '/') {
+      inv->ops.root.pop_back();
+    }
   } else if (cmd == "audit") {
     RETURN_IF_ERROR(BuildAudit(p, inv));
   } else if (cmd == "replay") {

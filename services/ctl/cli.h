@@ -57,6 +57,17 @@ enum class Action {
   kLogout,      // send request.logout, delete the session file
   kPasswd,      // ask the current and the new password (or read `file`), send request.passwd
   kFindPerson,  // ask the name and date of birth (or read two lines), send request.find
+  kKeysShow,    // print the public halves of key files; no node involved
+  kConfigCheck, // check configuration files as the programs would read them; no node involved
+};
+
+// keys show and config check (docs/configuration.md).
+struct OpsSettings {
+  std::vector<std::string> files;
+  bool public_only = false;   // keys show --public-only: a key file with only the public line
+  std::string tree_head;      // keys show --tree-head FILE: the broker's signing seed
+  std::string root;           // config check --root DIR
+  std::string registry;       // config check --registry FILE
 };
 
 // audit, replay and admin (docs/passagectl.md, docs/audit.md). Invocation::command names the
@@ -105,6 +116,7 @@ struct Invocation {
   std::string key_prefix;               // kKeygen
   bool overwrite = false;               // kKeygen --force
   AuditSettings audit;                  // kAudit, kReplay, kAdmin
+  OpsSettings ops;                      // kKeysShow, kConfigCheck
 };
 
 // Parses the arguments after argv[0]. `env_node` is $PASSAGE_NODE ("" when unset). Errors are

@@ -21,6 +21,7 @@
 #include "core/referral_state_machine.h"
 #include "services/ctl/audit.h"
 #include "services/ctl/cli.h"
+#include "services/ctl/config_check.h"
 #include "services/ctl/control_client.h"
 #include "services/ctl/intake_prompt.h"
 #include "services/ctl/names.h"
@@ -278,6 +279,66 @@ int RunKeygen(const Invocation& inv, CtlIo& io) {
            << "  sealing_public_key: \"" << seal_public << "\"\n";
   }
   return kExitOk;
+}
+
+int RunKeysShow(const Invocation& inv, CtlIo& io) {
+  std::vector<PublicKeyInfo> keys;
+  for (const auto& f : inv.ops.files) {
+    keys.push_back(ReadPublicKey(f, false));
+  }
+  if (!inv.ops.tree_head.empty()) {
+    keys.push_back(ReadPublicKey(inv.ops.tree_head, true));
+  }
+  int rc = kExitOk;
+  for (const auto& k : keys) {
+    if (!k.error.empty()) {
+      PrintError(io.err, k.file, k.error);
+      rc = kExitUsage;
+    }
+  }
+  if (rc != kExitOk) {
+    return rc;
+  }
+  if (inv.ops.public_only) {
+    io.out << "public: " << keys[0].public_key << "\n";
+    return kExitOk;
+  }
+  if (inv.json) {
+    io.out << "[";
+    for (size_t i = 0; i < keys.size(); ++i) {
+      io.out << (i ? "," : "") << "{\"file\":" << JsonString(keys[i].file)
+             << ",\"kind\":" << JsonString(keys[i].kind)
+             << ",\"public_key\":" << JsonString(keys[i].public_key) << "}";
+    }
+    io.out << "]\n";
+    return kExitOk;
+  }
+  for (const auto& k : keys) {
+    io.out << k.file << ": ";
+    if (k.kind == "curve") {
+      io.out << "CURVE transport key\n"
+             << "  transport_public_key: \"" << k.public_key << "\"   (agency registry)\n"
+             << "  broker_public_key: \"" << k.public_key
+             << "\"      (node configs, when this is the broker's key)\n";
+    } else if (k.kind == "sealing") {
+      io.out << "sealing key\n"
+             << "  sealing_public_key: \"" << k.public_key << "\"   (agency registry)\n";
+    } else {
+      io.out << "tree-head signing key (Ed25519)\n"
+             << "  public key: " << k.public_key
+             << "\n  (passage-verify-proof --public-key, passagectl audit --public-key)\n";
+    }
+  }
+  return kExitOk;
+}
+
+int RunConfigCheck(const Invocation& inv, CtlIo& io) {
+  ConfigCheckOptions o;
+  o.root = inv.ops.root;
+  o.registry = inv.ops.registry;
+  ConfigCheckResult r = CheckConfigFiles(inv.ops.files, o);
+  io.out << (inv.json ? ConfigCheckJson(r) : FormatConfigCheck(r));
+  return r.errors() > 0 ? kExitUsage : kExitOk;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -724,6 +785,10 @@ int RunPassagectl(const std::vector<std::string>& args, CtlIo& io) {
       return RunImport(inv, io);
     case Action::kKeygen:
       return RunKeygen(inv, io);
+    case Action::kKeysShow:
+      return RunKeysShow(inv, io);
+    case Action::kConfigCheck:
+      return RunConfigCheck(inv, io);
     case Action::kAudit:
       return RunAudit(inv, io);
     case Action::kReplay:

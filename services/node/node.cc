@@ -1445,11 +1445,29 @@ Result<NodeOptions> LoadNodeOptions(const std::string& config_path) {
   }
   ASSIGN_OR_RETURN(std::string reg, ReadFile(c.registry_file()));
   RETURN_IF_ERROR(core::ParseConfigText(reg, c.registry_file(), &o.registry));
+  if (!c.broker_public_key().empty() && !c.broker_public_key_file().empty()) {
+    return Status::InvalidArgument(config_path + ": broker_public_key_file",
+                                   "give broker_public_key or broker_public_key_file, not both");
+  }
+  if (!c.broker_public_key_file().empty()) {
+    ASSIGN_OR_RETURN(auto broker_key, transport::ReadKeyFile(c.broker_public_key_file()));
+    if (!broker_key.secret_z85.empty()) {
+      return Status::InvalidArgument(
+          c.broker_public_key_file(),
+          "holds the broker's secret key as well; give the node a copy with only the public "
+          "line (passagectl keys show --public-only FILE)");
+    }
+    o.config.set_broker_public_key(broker_key.public_z85);
+  }
   if (!c.insecure()) {
     if (c.secret_key_file().empty() || c.broker_public_key().empty()) {
       return Status::InvalidArgument(config_path,
-                                     "secret_key_file and broker_public_key are required unless "
-                                     "insecure");
+                                     "secret_key_file and broker_public_key (or "
+                                     "broker_public_key_file) are required unless insecure");
+    }
+    if (!transport::IsZ85Key(c.broker_public_key())) {
+      return Status::InvalidArgument(config_path + ": broker_public_key",
+                                     "is not a CURVE public key (40 Z85 characters)");
     }
     ASSIGN_OR_RETURN(auto keys, transport::ReadKeyFile(c.secret_key_file()));
     if (keys.secret_z85.empty()) {
@@ -1477,13 +1495,24 @@ Result<NodeOptions> LoadNodeOptions(const std::string& config_path) {
 int NodeMain(int argc, char** argv, const std::string& program,
              const std::function<std::unique_ptr<StageLogic>()>& make_logic) {
   std::string config;
+  // Flags that override the file, for hosts where only an address differs (a container's network).
+  std::string broker_endpoint, http_listen, metrics_listen;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--config" && i + 1 < argc) {
       config = argv[++i];
+    } else if (a == "--broker-endpoint" && i + 1 < argc) {
+      broker_endpoint = argv[++i];
+    } else if (a == "--http-listen" && i + 1 < argc) {
+      http_listen = argv[++i];
+    } else if (a == "--metrics-listen" && i + 1 < argc) {
+      metrics_listen = argv[++i];
     } else if (a == "--help" || a == "-h") {
-      std::printf("usage: %s --config FILE\n\nRuns this agency's %s node. FILE is a "
-                  "passage.v1.NodeConfig in text format.\n",
+      std::printf("usage: %s --config FILE [--broker-endpoint EP] [--http-listen ADDR:PORT]\n"
+                  "       [--metrics-listen ADDR:PORT]\n\n"
+                  "Runs this agency's %s node. FILE is a passage.v1.NodeConfig in text format\n"
+                  "(docs/configuration.md); the flags override the file's broker_endpoint,\n"
+                  "http.listen and metrics_listen.\n",
                   program.c_str(), program.c_str());
       return 0;
     } else {
@@ -1501,6 +1530,15 @@ int NodeMain(int argc, char** argv, const std::string& program,
   if (!options.ok()) {
     std::fprintf(stderr, "%s: %s\n", program.c_str(), options.status().ToString().c_str());
     return 2;
+  }
+  if (!broker_endpoint.empty()) {
+    options->config.set_broker_endpoint(broker_endpoint);
+  }
+  if (!http_listen.empty()) {
+    options->config.mutable_http()->set_listen(http_listen);
+  }
+  if (!metrics_listen.empty()) {
+    options->config.set_metrics_listen(metrics_listen);
   }
   if (options->config.insecure()) {
     spdlog::warn("INSECURE MODE: no CURVE; development only, never with real case data");
