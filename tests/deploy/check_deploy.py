@@ -434,9 +434,24 @@ def check_k8s(c, broker, nodes, compose_image):
     def get(kind, name):
         return objs.get((kind, name), (None, None))[1]
 
-    # ConfigMap entries are the files of deploy/config.
+    # ConfigMap passage-config is what gen-configmap.sh makes of deploy/config today.
     gen = os.path.join(d, "gen-configmap.sh")
     c.expect(os.path.isfile(gen), gen, "missing")
+    cm_path, cm = objs.get(("ConfigMap", "passage-config"), (d, None))
+    if c.expect(cm is not None, d, "no ConfigMap passage-config"):
+        cfg_dir = os.path.join(c.root, "deploy", "config")
+        want = {"broker.textproto": "broker.textproto", "rules.textproto": "rules.textproto"}
+        for cfg in nodes.values():
+            name = os.path.basename(cfg["path"])
+            want["node-" + name] = os.path.join("nodes", name)
+        data = cm.get("data") or {}
+        for key in sorted(set(data) | set(want)):
+            src = os.path.join(cfg_dir, want.get(key, key))
+            same = key in want and key in data and os.path.isfile(src) and \
+                open(src, encoding="utf-8").read() == data[key]
+            what = (f"is not the text of deploy/config/{want[key]}" if key in want else
+                    "matches no file of deploy/config")
+            c.expect(same, cm_path, f"entry {key} {what} (run deploy/k8s/gen-configmap.sh)")
 
     workloads = [(p, o) for (k, _), (p, o) in objs.items() if k in ("Deployment", "StatefulSet")]
     policies = [(p, o) for (k, _), (p, o) in objs.items() if k == "NetworkPolicy"]
