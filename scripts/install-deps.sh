@@ -22,15 +22,28 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-
-echo "install-deps: installing ${missing[*]}"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# promtool, to check the metrics pages in make test: only that program of Debian's prometheus
+# package, taken out of the package, so that no Prometheus server is installed or started.
+if ! command -v promtool > /dev/null 2>&1; then
+  echo "install-deps: installing promtool from Debian's prometheus package"
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download -qq prometheus 2> /dev/null); then
+    $SUDO apt-get update -qq
+    (cd "$tmp" && apt-get download -qq prometheus)
+  fi
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root"
+  $SUDO install -m 0755 "$tmp/root/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$tmp"
+fi

@@ -15,6 +15,8 @@
 #include "broker/merkle/tree_head.h"
 #include "broker/server/broker.h"
 #include "core/text_proto.h"
+#include "ops/metrics_server.h"
+#include "ops/service_notify.h"
 #include "passage/v1/config.pb.h"
 #include "transport/keys.h"
 
@@ -35,6 +37,7 @@ constexpr char kUsage[] =
     "  --signing-key-file F     Ed25519 seed for tree heads (hex); created if missing\n"
     "  --endpoint-file F        write the bound endpoint to F once serving\n"
     "  --max-message-bytes N    largest client message answered normally (default 16777216)\n"
+    "  --metrics-listen A:P     Prometheus metrics, /healthz and /readyz (plain HTTP)\n"
     "  --insecure               no CURVE: development only, never with real data\n"
     "\n"
     "Online backup: `kill -USR1 PID` writes a consistent checkpoint of the log to\n"
@@ -165,6 +168,8 @@ int RunBrokerMain(int argc, char** argv) {
       config.set_secret_key_file(need(i));
     } else if (a == "--signing-key-file") {
       config.set_signing_key_file(need(i));
+    } else if (a == "--metrics-listen") {
+      config.set_metrics_listen(need(i));
     } else if (a == "--endpoint-file") {
       endpoint_file = need(i);
     } else if (a == "--max-message-bytes") {
@@ -248,10 +253,32 @@ int RunBrokerMain(int argc, char** argv) {
     o.curve_public_z85 = keys->public_z85;
     o.curve_secret_z85 = keys->secret_z85;
   }
+  // The metrics listener first: a port already in use is said before the log is opened.
+  ops::MetricsRegistry metrics;
+  std::unique_ptr<ops::MetricsServer> metrics_server;
+  if (!config.metrics_listen().empty()) {
+    auto started = ops::MetricsServer::Start(config.metrics_listen(), &metrics);
+    if (!started.ok()) {
+      std::fprintf(stderr, "passage-broker: %s\n", started.status().ToString().c_str());
+      return 1;
+    }
+    metrics_server = std::move(started).value();
+    metrics_server->SetNotReady("opening the log");
+    // The port actually bound (port 0 picks one), for scripts and tests.
+    std::ofstream(o.data_dir + "/metrics.port") << metrics_server->port() << "\n";
+    spdlog::info("metrics, /healthz and /readyz on port {} ({})", metrics_server->port(),
+                 config.metrics_listen());
+  }
+  o.metrics = &metrics;
   auto broker = Broker::Create(o);
   if (!broker.ok()) {
     std::fprintf(stderr, "passage-broker: %s\n", broker.status().ToString().c_str());
     return 1;
+  }
+  // The log is open and the socket bound: ready for systemd and for /readyz.
+  ops::NotifyReady("serving on " + (*broker)->endpoint());
+  if (metrics_server) {
+    metrics_server->SetReady();
   }
   g_broker = broker->get();
   struct sigaction sa {};
@@ -267,6 +294,10 @@ int RunBrokerMain(int argc, char** argv) {
     std::filesystem::rename(tmp, endpoint_file, ec);
   }
   Status run = (*broker)->Run();
+  ops::NotifyStopping();
+  if (metrics_server) {
+    metrics_server->SetNotReady("stopping");
+  }
   g_broker = nullptr;
   if (!run.ok()) {
     std::fprintf(stderr, "passage-broker: %s\n", run.ToString().c_str());

@@ -262,9 +262,66 @@ struct Counters {
   uint64_t batches = 0;
 };
 
+// The broker's metrics (docs/operations.md). Counters are bumped where the Counters above are;
+// the per-agency gauges are set by the loop once a second.
+struct BrokerMetrics {
+  explicit BrokerMetrics(ops::MetricsRegistry& r)
+      : appended(r.AddCounter("passage_broker_events_appended_total",
+                              "Events written to the log (acknowledged as new).")),
+        acks(r.AddCounter("passage_broker_publish_acks_total",
+                          "PUBLISH requests answered with an ACK (after the synced write).")),
+        duplicates(r.AddCounter("passage_broker_duplicates_total",
+                                "Events published again and answered with their first outcome.")),
+        refused(r.AddCounter("passage_broker_events_refused_total",
+                             "Events refused by validation, the state machine or consent.")),
+        malformed(r.AddCounter("passage_broker_frames_malformed_total",
+                               "Frames that could not be read as the protocol's messages.")),
+        delivered(r.AddCounter("passage_broker_deliveries_total", "Events delivered.")),
+        redelivered(r.AddCounter("passage_broker_redeliveries_total",
+                                 "Deliveries repeated after no ACK within the timeout.")),
+        publish_to_ack(r.AddHistogram(
+            "passage_broker_publish_to_ack_seconds",
+            "Time from a PUBLISH read off the socket to its ACK, the synced write included.",
+            ops::LatencyBuckets())),
+        write(r.AddHistogram("passage_broker_log_write_seconds",
+                             "Time of one group commit: the batch's synced RocksDB write.",
+                             ops::LatencyBuckets())),
+        last_seq(r.AddGauge("passage_broker_log_last_seq", "The log's last global seq.")),
+        connected(r.AddGauge("passage_broker_connected_agencies",
+                             "Agencies with at least one open stream.")),
+        parked(r.AddCounterFamily("passage_broker_deliveries_parked_total",
+                                  "Deliveries parked after the last attempt, or by the consumer.",
+                                  {"agency"})),
+        lag(r.AddGaugeFamily("passage_broker_delivery_lag_events",
+                             "Log entries after the agency's stream position (its cursor) while "
+                             "it is connected.",
+                             {"agency"})),
+        agency_up(r.AddGaugeFamily("passage_broker_agency_connected",
+                                   "1 while a registered agency has an open stream, else 0.",
+                                   {"agency"})) {}
+  ops::Counter& appended;
+  ops::Counter& acks;
+  ops::Counter& duplicates;
+  ops::Counter& refused;
+  ops::Counter& malformed;
+  ops::Counter& delivered;
+  ops::Counter& redelivered;
+  ops::Histogram& publish_to_ack;
+  ops::Histogram& write;
+  ops::Gauge& last_seq;
+  ops::Gauge& connected;
+  ops::MetricsRegistry::CounterFamily& parked;
+  ops::MetricsRegistry::GaugeFamily& lag;
+  ops::MetricsRegistry::GaugeFamily& agency_up;
+};
+
 class BrokerImpl final : public Broker {
  public:
-  explicit BrokerImpl(const BrokerOptions& o) : options_(o), ctx_(1) {}
+  explicit BrokerImpl(const BrokerOptions& o)
+      : options_(o),
+        ctx_(1),
+        own_metrics_(o.metrics == nullptr ? std::make_unique<ops::MetricsRegistry>() : nullptr),
+        metrics_(o.metrics != nullptr ? *o.metrics : *own_metrics_) {}
 
   ~BrokerImpl() override {
     StopWriter();
@@ -415,8 +472,18 @@ class BrokerImpl final : public Broker {
       if (checkpoint_.exchange(false)) {
         WriteCheckpoint();
       }
-      if (NowMs() - last_report > 10000) {
+      if (NowMs() - last_gauges_ms_ >= 1000) {
+        last_gauges_ms_ = NowMs();
+        UpdateGauges();
+      }
+      // The status line every 10 s, and only when something happened since the last one.
+      if (NowMs() - last_report > 10000 &&
+          (log_->LastSeq() != reported_seq_ || counters_.delivered != reported_delivered_ ||
+           counters_.refused + counters_.malformed + counters_.parked != reported_problems_)) {
         last_report = NowMs();
+        reported_seq_ = log_->LastSeq();
+        reported_delivered_ = counters_.delivered;
+        reported_problems_ = counters_.refused + counters_.malformed + counters_.parked;
         logger_->info(
             "seq {} published {} duplicates {} refused {} malformed {} delivered {} redelivered {} "
             "parked {} batches {} slowest_write_ms {:.1f} publish_to_ack_ms p50 {:.2f} p99 {:.2f} "
@@ -561,11 +628,13 @@ class BrokerImpl final : public Broker {
     }
     if (agency.empty() || directory_.Find(agency) == nullptr) {
       counters_.malformed++;
+      metrics_.malformed.Add();
       ReplyError(routing, 0, Status::PermissionDenied("the connection is not a registered agency"));
       return 0;
     }
     if (total > static_cast<size_t>(options_.max_message_bytes)) {
       counters_.malformed++;
+      metrics_.malformed.Add();
       ReplyError(routing, 0,
                  Status::InvalidArgument("message", "of " + std::to_string(total) +
                                                         " bytes exceeds the limit of " +
@@ -576,6 +645,7 @@ class BrokerImpl final : public Broker {
     auto frame = transport::ParseClientFrame(frames);
     if (!frame.ok()) {
       counters_.malformed++;
+      metrics_.malformed.Add();
       if (counters_.malformed < 20 || counters_.malformed % 1000 == 0) {
         logger_->warn("malformed message from {}: {} ({} so far)", agency,
                       frame.status().ToString(), counters_.malformed);
@@ -623,6 +693,7 @@ class BrokerImpl final : public Broker {
         return 0;
       default:
         counters_.malformed++;
+      metrics_.malformed.Add();
         ReplyError(routing, f.request_id(), Status::InvalidArgument("body", "unknown command"),
                    v1::ERROR_CODE_PROTOCOL);
         return 0;
@@ -666,18 +737,21 @@ class BrokerImpl final : public Broker {
       v1::Event e;
       if (!e.ParseFromString(events[i])) {
         counters_.refused++;
+        metrics_.refused.Add();
         FillError(res->mutable_error(), Status::InvalidArgument(prefix, "is not a valid Event"));
         continue;
       }
       res->set_event_id(e.event_id());
       if (e.event_id().empty()) {
         counters_.refused++;
+        metrics_.refused.Add();
         FillError(res->mutable_error(), Status::InvalidArgument("event_id", "is required"), prefix);
         continue;
       }
       // Every stored event must be deliverable to a client whose socket takes max_message_bytes.
       if (events[i].size() > MaxEventBytes()) {
         counters_.refused++;
+        metrics_.refused.Add();
         FillError(res->mutable_error(),
                   Status::InvalidArgument(
                       prefix, "an event of " + std::to_string(events[i].size()) +
@@ -704,12 +778,14 @@ class BrokerImpl final : public Broker {
       }
       if (dup->has_value()) {
         counters_.duplicates++;
+        metrics_.duplicates.Add();
         FillDuplicate(res, **dup);
         continue;
       }
       Status st = Stage(agency, e, events[i]);
       if (!st.ok()) {
         counters_.refused++;
+        metrics_.refused.Add();
         FillError(res->mutable_error(), st, prefix);
         continue;
       }
@@ -858,6 +934,7 @@ class BrokerImpl final : public Broker {
       const int64_t began = MonoUs();
       b->out = log_->Append(b->entries);
       const int64_t took = MonoUs() - began;
+      metrics_.write.Observe(static_cast<double>(took) / 1e6);
       if (took > slowest_write_us_.load(std::memory_order_relaxed)) {
         slowest_write_us_.store(took, std::memory_order_relaxed);
       }
@@ -988,6 +1065,7 @@ class BrokerImpl final : public Broker {
       }
     }
     counters_.published += out.size();
+    metrics_.appended.Add(out.size());
     std::vector<bool> first_use(out.size(), true);
     const auto head = log_->LatestHead();
     for (auto& pa : b.acks) {
@@ -998,6 +1076,7 @@ class BrokerImpl final : public Broker {
         res->set_duplicate(!first_use[ei]);
         if (!first_use[ei]) {
           counters_.duplicates++;
+        metrics_.duplicates.Add();
         }
         first_use[ei] = false;
         res->set_global_seq(o.global_seq);
@@ -1015,6 +1094,7 @@ class BrokerImpl final : public Broker {
           continue;
         }
         counters_.duplicates++;
+        metrics_.duplicates.Add();
         FillDuplicate(res, **dup);
       }
       FillHead(pa.ack.mutable_tree_head(), head);
@@ -1055,8 +1135,11 @@ class BrokerImpl final : public Broker {
     r.set_request_id(pa.request_id);
     *r.mutable_publish_ack() = std::move(pa.ack);
     Send(pa.routing_id, r);
+    metrics_.acks.Add();
     if (pa.received_us != 0) {
-      ack_latency_.Add(MonoUs() - pa.received_us);
+      const int64_t us = MonoUs() - pa.received_us;
+      ack_latency_.Add(us);
+      metrics_.publish_to_ack.Observe(static_cast<double>(us) / 1e6);
     }
   }
 
@@ -1207,6 +1290,7 @@ class BrokerImpl final : public Broker {
 
   void Park(const Subscription& sub, uint64_t seq, const std::string& reason) {
     counters_.parked++;
+    metrics_.parked.With({sub.agency}).Add();
     std::vector<std::pair<std::string, std::string>> puts = {{ParkKey(sub.agency, seq), reason}};
     Status s = log_->PutState(puts, {}, true);
     logger_->warn("parked seq {} for agency {}: {}{}", seq, sub.agency, reason,
@@ -1291,6 +1375,7 @@ class BrokerImpl final : public Broker {
         }
         sub.next_deadline_ms = std::min(sub.next_deadline_ms, deadline);
         counters_.delivered += sent;
+        metrics_.delivered.Add(sent);
         i += sent;
         if (read_failed) {
           return true;
@@ -1377,6 +1462,28 @@ class BrokerImpl final : public Broker {
     return Send(sub.routing_id, f);
   }
 
+  // The gauges of docs/operations.md, from the loop's own state.
+  void UpdateGauges() {
+    const uint64_t last = log_->LastSeq();
+    metrics_.last_seq.Set(static_cast<double>(last));
+    std::map<std::string, uint64_t> lag;  // agency -> the largest lag of its streams
+    for (const auto& [key, sub] : subs_) {
+      const uint64_t cursor = CursorOf(sub);
+      uint64_t& l = lag[sub.agency];
+      l = std::max(l, last > cursor ? last - cursor : 0);
+    }
+    metrics_.connected.Set(static_cast<double>(lag.size()));
+    for (const auto& a : options_.registry.agencies()) {
+      auto it = lag.find(a.id());
+      metrics_.agency_up.With({a.id()}).Set(it != lag.end() ? 1 : 0);
+      if (it != lag.end()) {
+        metrics_.lag.With({a.id()}).Set(static_cast<double>(it->second));
+      } else {
+        metrics_.lag.Remove({a.id()});
+      }
+    }
+  }
+
   void DropSubscription(Subscription& sub) {
     logger_->info("agency {} is unreachable; its {} stream resumes from seq {} on reconnect",
                   sub.agency, v1::Selector_Name(sub.selector), CursorOf(sub));
@@ -1446,6 +1553,7 @@ class BrokerImpl final : public Broker {
         f.deadline_ms = now + RedeliveryWaitMs(f.attempt);
         next_deadline = std::min(next_deadline, f.deadline_ms);
         counters_.redelivered++;
+        metrics_.redelivered.Add();
       }
       // A delivery left unvisited (the subscriber went away) is looked at again next pass.
       sub.next_deadline_ms = gone.empty() || gone.back() != key ? next_deadline : now;
@@ -1861,6 +1969,13 @@ class BrokerImpl final : public Broker {
 
   CaseCache cache_{kMaxCachedCases};
   std::map<std::pair<std::string, int>, Subscription> subs_;
+
+  std::unique_ptr<ops::MetricsRegistry> own_metrics_;  // when the options bring none
+  BrokerMetrics metrics_;
+  int64_t last_gauges_ms_ = 0;
+  uint64_t reported_seq_ = 0;       // what the last status line said
+  uint64_t reported_delivered_ = 0;
+  uint64_t reported_problems_ = 0;
 };
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "ops/metrics.h"
 #include "passage/v1/config.pb.h"
 
 namespace passage::broker {
@@ -43,6 +44,9 @@ struct BrokerOptions {
   int max_delivery_attempts = 8;
   int default_credits = 256;
   int max_credits = 8192;
+  // Where the broker's metrics go (docs/operations.md); not owned, outlives the broker. Null: kept
+  // to itself.
+  ops::MetricsRegistry* metrics = nullptr;
 };
 
 class Broker {

@@ -27,6 +27,7 @@
 #include "core/validate.h"
 #include "services/runtime/sealing.h"
 #include "services/node/access.h"
+#include "ops/service_notify.h"
 #include "services/node/render.h"
 #include "transport/keys.h"
 
@@ -160,6 +161,38 @@ std::string Node::StableEventId(std::string_view key) {
   return out;
 }
 
+// The node's metrics (docs/operations.md): counts and timings, never case data.
+struct Node::NodeMetrics {
+  explicit NodeMetrics(ops::MetricsRegistry& r)
+      : connected(r.AddGauge("passage_node_connected",
+                             "1 while the node has a session with the broker, else 0.")),
+        caught_up(r.AddGauge("passage_node_caught_up",
+                             "1 once the node has read what the log held when it connected.")),
+        outbox(r.AddGauge("passage_node_outbox_events",
+                          "Events recorded here and not yet acknowledged by the broker.")),
+        cases(r.AddGauge("passage_node_cases_known", "Cases in this node's journal.")),
+        delivered(r.AddCounter("passage_node_events_received_total",
+                               "Events received from the broker and written to the journal.")),
+        open(r.AddGauge("passage_node_referrals_open",
+                        "Referrals addressed to this agency that are not finished.")),
+        unanswered(r.AddGauge("passage_node_referrals_unanswered",
+                              "Referrals addressed to this agency still waiting for accept or "
+                              "decline.")),
+        due_soon(r.AddGauge("passage_node_referrals_due_within_day",
+                            "Unanswered referrals due within 24 hours, the overdue included.")),
+        overdue(r.AddGauge("passage_node_referrals_overdue",
+                           "Unanswered referrals past their respond-by time.")) {}
+  ops::Gauge& connected;
+  ops::Gauge& caught_up;
+  ops::Gauge& outbox;
+  ops::Gauge& cases;
+  ops::Counter& delivered;
+  ops::Gauge& open;
+  ops::Gauge& unanswered;
+  ops::Gauge& due_soon;
+  ops::Gauge& overdue;
+};
+
 Result<std::unique_ptr<Node>> Node::Create(NodeOptions options, std::unique_ptr<StageLogic> logic) {
   auto n = std::unique_ptr<Node>(new Node(std::move(options), std::move(logic)));
   RETURN_IF_ERROR(n->Init());
@@ -288,8 +321,21 @@ Status Node::Init() {
     }
     web_ = std::move(web).value();
   }
+  m_ = std::make_unique<NodeMetrics>(metrics_);
+  if (!options_.config.metrics_listen().empty()) {
+    auto started = ops::MetricsServer::Start(options_.config.metrics_listen(), &metrics_);
+    if (!started.ok()) {
+      return started.status();
+    }
+    metrics_server_ = std::move(started).value();
+    metrics_server_->SetNotReady("not connected to the broker yet");
+    // The port actually bound (port 0 picks one), for scripts and tests.
+    std::ofstream(options_.config.data_dir() + "/metrics.port")
+        << metrics_server_->port() << "\n";
+  }
   auto handler = [this](uint64_t seq, const v1::Envelope& env, runtime::StateWrite* w) -> Status {
     RETURN_IF_ERROR(AddToJournal(env, w));
+    m_->delivered.Add();
     v1::Event e;
     if (!e.ParseFromString(env.event())) {
       return Status::InvalidArgument("envelope.event", "does not parse");
@@ -1166,12 +1212,19 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
         << "outbox      " << client_->outbox_size() << " events waiting\n"
         << "cases       " << known_cases_.size() << " known\n"
         << "log size    " << client_->last_tree_head().tree_size() << " (last signed tree head)\n";
+      const std::vector<std::string> problems = logic_->Problems();
+      std::string problems_json;
+      for (const auto& p : problems) {
+        t << "PROBLEM     " << p << "\n";
+        problems_json += (problems_json.empty() ? "" : ",") + core::JsonQuote(p);
+      }
       resp.set_text(t.str());
       resp.set_json("{\"agency\":\"" + agency() + "\",\"connected\":" +
                     (client_->connected() ? "true" : "false") +
                     ",\"outbox\":" + std::to_string(client_->outbox_size()) +
                     ",\"cases\":" + std::to_string(known_cases_.size()) +
-                    ",\"tree_size\":" + std::to_string(client_->last_tree_head().tree_size()) + "}");
+                    ",\"tree_size\":" + std::to_string(client_->last_tree_head().tree_size()) +
+                    ",\"problems\":[" + problems_json + "]}");
       return resp;
     }
     case v1::ControlRequest::kInbox: {
@@ -1383,6 +1436,7 @@ void Node::ServeControl(int timeout_ms) {
 }
 
 Status Node::Run() {
+  const auto started = std::chrono::steady_clock::now();
   auto last_tick = std::chrono::steady_clock::now();
   auto last_notify = last_tick - std::chrono::hours(1);
   auto last_delivery = std::chrono::steady_clock::now();
@@ -1413,11 +1467,21 @@ Status Node::Run() {
     if (caught_up_ && std::chrono::steady_clock::now() - last_tick >= tick) {
       last_tick = std::chrono::steady_clock::now();
       logic_->OnTick(*this);
-      if (notifier_ && last_tick - last_notify >= std::chrono::seconds(2)) {
+      // One inbox scan every 2 s for the notifications and the desk metrics.
+      if (last_tick - last_notify >= std::chrono::seconds(2)) {
         last_notify = last_tick;
-        notifier_->Check(Inbox(false), now_ms());
+        const auto inbox = Inbox(false);
+        if (notifier_) {
+          notifier_->Check(inbox, now_ms());
+        }
+        UpdateDeskMetrics(inbox);
       }
     }
+    UpdateReadiness(std::chrono::steady_clock::now() - started > std::chrono::minutes(1));
+  }
+  ops::NotifyStopping();
+  if (metrics_server_) {
+    metrics_server_->SetNotReady("stopping");
   }
   // Give queued events a moment to reach the broker; what remains is sent on the next start.
   (void)client_->Flush(1000);
@@ -1425,6 +1489,55 @@ Status Node::Run() {
 }
 
 void Node::RequestStop() { stop_ = true; }
+
+// Readiness for systemd and /readyz, and the gauges that follow the connection. Ready once
+// connected to the broker; after a minute without, systemd is told the node is up anyway (staff
+// can work and the outbox carries their events), with the reason in its status line, while
+// /readyz keeps answering 503 until the broker is reached.
+void Node::UpdateReadiness(bool grace_over) {
+  const bool connected = client_->connected();
+  m_->connected.Set(connected ? 1 : 0);
+  m_->caught_up.Set(caught_up_ ? 1 : 0);
+  m_->outbox.Set(static_cast<double>(client_->outbox_size()));
+  m_->cases.Set(static_cast<double>(known_cases_.size()));
+  const std::string endpoint = options_.config.broker_endpoint();
+  std::string status =
+      connected ? "connected to the broker at " + endpoint +
+                      (caught_up_ ? "" : ", catching up") +
+                      (client_->outbox_size() > 0
+                           ? ", " + std::to_string(client_->outbox_size()) + " event(s) to send"
+                           : "")
+                : "not connected to the broker at " + endpoint + " (" +
+                      std::to_string(client_->outbox_size()) +
+                      " event(s) wait in the outbox; is the broker running, and does the registry "
+                      "list this agency's key?)";
+  if (metrics_server_) {
+    if (connected) {
+      metrics_server_->SetReady();
+    } else {
+      metrics_server_->SetNotReady(status);
+    }
+  }
+  if (!notified_ready_ && (connected || grace_over)) {
+    notified_ready_ = true;
+    ops::NotifyReady(status);
+  } else if (notified_ready_) {
+    ops::NotifyStatus(status);
+  }
+}
+
+void Node::UpdateDeskMetrics(const std::vector<v1::Referral>& inbox) {
+  // The same counts as the workspace's inbox header (render.h, InboxCounts).
+  const v1::InboxPage counts = InboxCounts(inbox, now_ms());
+  int open = 0;
+  for (const auto& r : inbox) {
+    open += core::IsTerminal(r.status()) ? 0 : 1;
+  }
+  m_->open.Set(open);
+  m_->unanswered.Set(counts.to_answer());
+  m_->due_soon.Set(counts.due_within_day());
+  m_->overdue.Set(counts.overdue());
+}
 
 Result<NodeOptions> LoadNodeOptions(const std::string& config_path) {
   NodeOptions o;

@@ -27,6 +27,8 @@
 #include "core/agency_directory.h"
 #include "core/case_projection.h"
 #include "core/status.h"
+#include "ops/metrics.h"
+#include "ops/metrics_server.h"
 #include "passage/v1/config.pb.h"
 #include "passage/v1/control.pb.h"
 #include "passage/v1/events.pb.h"
@@ -69,6 +71,9 @@ class StageLogic {
   }
   // Called every tick_ms once the node has caught up with the log.
   virtual void OnTick(Node& node) {}
+  // What an operator must fix, one line each, shown by `passagectl status` (the router: rules it
+  // cannot use).
+  virtual std::vector<std::string> Problems() const { return {}; }
 };
 
 class Node {
@@ -126,6 +131,9 @@ class Node {
   // The NRM's small-cell threshold for this node (NodeConfig.min_k, default 5).
   uint32_t min_k() const;
 
+  // The node's metrics (docs/operations.md); stage logic adds its own (the router's rules).
+  ops::MetricsRegistry& metrics() { return metrics_; }
+
   runtime::LocalStore& store() { return *store_; }
   StaffDirectory& staff() { return *staff_; }
   runtime::Client& client() { return *client_; }
@@ -162,6 +170,13 @@ class Node {
   std::unique_ptr<ControlSocket> control_;
   std::unique_ptr<web::WebServer> web_;  // when config.http.listen is set
   std::unique_ptr<Notifier> notifier_;   // when config.notify_command is set
+  ops::MetricsRegistry metrics_;
+  std::unique_ptr<ops::MetricsServer> metrics_server_;  // when config.metrics_listen is set
+  struct NodeMetrics;
+  std::unique_ptr<NodeMetrics> m_;
+  void UpdateReadiness(bool grace_over);
+  void UpdateDeskMetrics(const std::vector<passage::v1::Referral>& inbox);
+  bool notified_ready_ = false;
   bool stop_ = false;
   bool caught_up_ = false;
   uint64_t catch_up_target_ = 0;

@@ -60,12 +60,16 @@ class RouterLogic final : public node::StageLogic {
   }
 
  private:
+  // Reads the rules and checks each against the registry on its own: a rule that cannot be used
+  // (no registered agency could receive it, a consent scope that covers none of them, ...) is
+  // reported and skipped, and every other rule routes. Only an unreadable file stops routing.
   bool Load(node::Node& node) {
     const std::string& path = node.config().rules_file();
     std::ifstream in(path);
     std::stringstream ss;
     ss << in.rdbuf();
-    Status s = in ? core::ParseConfigText(ss.str(), path, &rules_)
+    v1::RuleSet all;
+    Status s = in ? core::ParseConfigText(ss.str(), path, &all)
                   : Status::NotFound("cannot read the rules file '" + path + "'");
     if (s.ok()) {
       auto roster = core::AgencyRoster::FromRegistry(node.options().registry);
@@ -73,17 +77,55 @@ class RouterLogic final : public node::StageLogic {
         s = roster.status();
       } else {
         roster_ = std::move(roster).value();
-        s = core::ValidateRuleSet(rules_, roster_);
       }
     }
     if (!s.ok()) {
-      spdlog::critical("router: {}; no referral will be made until the rules are fixed", s.ToString());
+      if (load_error_ != s.ToString()) {  // said once, not at every tick
+        load_error_ = s.ToString();
+        spdlog::critical("router: {}; no referral will be made until the rules are fixed",
+                         load_error_);
+      }
+      problems_ = {"no routing: " + load_error_};
       return false;
     }
+    auto& metrics = node.metrics();
+    auto& broken_family = metrics.AddGaugeFamily(
+        "passage_router_rule_broken",
+        "1 for each routing rule the engine cannot use and skips (passagectl status says why).",
+        {"rule"});
+    problems_.clear();
+    rules_.clear_rules();
+    std::set<std::string> names;
+    for (const auto& rule : all.rules()) {
+      v1::RuleSet one;
+      *one.add_rules() = rule;
+      Status r = core::ValidateRuleSet(one, roster_);
+      if (r.ok() && !names.insert(rule.name()).second) {
+        r = Status::InvalidArgument("name", "rule name '" + rule.name() + "' is used twice");
+      }
+      if (!r.ok()) {
+        std::string why = r.field().rfind("rules[0].", 0) == 0 ? r.field().substr(9) + ": " + r.message()
+                                                               : r.ToString();
+        problems_.push_back("rule '" + rule.name() + "' is skipped: " + why);
+        broken_family.With({rule.name()}).Set(1);
+        spdlog::critical("router: rule '{}' cannot be used and is skipped ({}); the other rules "
+                         "route",
+                         rule.name(), why);
+        continue;
+      }
+      *rules_.add_rules() = rule;
+    }
+    metrics.AddGauge("passage_router_rules_in_use", "Routing rules the engine applies.")
+        .Set(rules_.rules_size());
+    metrics.AddGauge("passage_router_rules_broken", "Routing rules the engine skips.")
+        .Set(static_cast<double>(problems_.size()));
     loaded_ = true;
-    spdlog::info("router: {} routing rules loaded from {}", rules_.rules_size(), path);
+    spdlog::info("router: {} routing rules in use from {}{}", rules_.rules_size(), path,
+                 problems_.empty() ? "" : ", " + std::to_string(problems_.size()) + " skipped");
     return true;
   }
+
+  std::vector<std::string> Problems() const override { return problems_; }
 
   void Publish(node::Node& node, v1::Event e, const std::string& what) {
     if (!attempted_.insert(e.event_id()).second) {
@@ -179,7 +221,9 @@ class RouterLogic final : public node::StageLogic {
   }
 
   bool loaded_ = false;
-  v1::RuleSet rules_;
+  std::string load_error_;               // the last reason the rules could not be read
+  std::vector<std::string> problems_;    // for passagectl status
+  v1::RuleSet rules_;                    // the rules in use
   core::AgencyRoster roster_;
   std::set<std::string> dirty_;      // cases with new events
   std::set<std::string> watch_;      // cases with referrals awaiting an answer (deadlines)

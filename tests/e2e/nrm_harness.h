@@ -508,6 +508,7 @@ struct NrmOptions {
   bool https = false;                    // ... over TLS with a self-signed certificate
   std::string notify_command;            // NodeConfig.notify_command of every agency node
   std::vector<std::string> broker_args;  // extra flags for passage-broker
+  bool metrics = false;  // broker and nodes serve /metrics, /healthz, /readyz on 127.0.0.1:0
 };
 
 class Nrm {
@@ -642,6 +643,16 @@ class Nrm {
   // The port of node `id`'s web workspace (NrmOptions.http), 0 when it has none yet.
   int HttpPort(const std::string& id) const {
     std::ifstream in(dir_ + "/nodes/" + id + "/http.port");
+    int port = 0;
+    in >> port;
+    return port;
+  }
+
+  // The port of the metrics listener of node `id`, or of "broker" (NrmOptions.metrics); 0 when
+  // none yet.
+  int MetricsPort(const std::string& id) const {
+    std::ifstream in(id == "broker" ? dir_ + "/broker/metrics.port"
+                                    : dir_ + "/nodes/" + id + "/metrics.port");
     int port = 0;
     in >> port;
     return port;
@@ -942,6 +953,10 @@ class Nrm {
                              "--listen",            "tcp://127.0.0.1:0",
                              "--endpoint-file",     dir_ + "/broker.endpoint"};
     for (const auto& a : options_.broker_args) procs_["broker"].argv.push_back(a);
+    if (options_.metrics) {
+      procs_["broker"].argv.push_back("--metrics-listen");
+      procs_["broker"].argv.push_back("127.0.0.1:0");
+    }
 
     for (const auto& a : specs_) {
       if (a.node == NodeKind::kNone) continue;
@@ -981,6 +996,7 @@ class Nrm {
       c.mutable_http()->set_time_zone("Asia/Karachi");
     }
     if (options_.https) c.mutable_http()->set_tls_self_signed(true);
+    if (options_.metrics) c.set_metrics_listen("127.0.0.1:0");
     if (node_is_router_[id]) c.set_rules_file(dir_ + "/rules.textproto");
     if (!node_is_router_[id]) c.set_notify_command(options_.notify_command);
     std::ofstream(data + ".admin-password") << kAdminPassword << "\n";

@@ -1,0 +1,175 @@
+// What an operator sees of a running NRM (issue 12): the metrics, health and readiness of the
+// broker and every node, as Prometheus and Kubernetes read them, and a routing rule no agency can
+// receive reported and skipped while every other rule keeps routing.
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <regex>
+
+#include "tests/e2e/nrm_harness.h"
+
+namespace passage::e2e {
+namespace {
+
+// The value of one series ("name" or "name{label=\"v\"}") in a Prometheus text page; NaN when the
+// series is not there.
+double Metric(const std::string& page, const std::string& series) {
+  std::istringstream in(page);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return std::nan("");
+}
+
+std::string Get(int port, const std::string& path, int* status = nullptr) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(2);
+  c.set_read_timeout(5);
+  auto r = c.Get(path);
+  if (status != nullptr) {
+    *status = r ? r->status : -1;
+  }
+  return r ? r->body : "";
+}
+
+// promtool (Debian's prometheus package) accepts the page: exit status and what it said.
+std::pair<int, std::string> Promtool(const std::string& page) {
+  testing::TempDir dir;
+  const std::string file = dir.path() + "/page.txt";
+  std::ofstream(file) << page;
+  const std::string cmd = "promtool check metrics < " + file + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (p != nullptr && std::fgets(buf, sizeof buf, p) != nullptr) {
+    out += buf;
+  }
+  const int rc = p == nullptr ? -1 : ::pclose(p);
+  return {rc, out};
+}
+
+bool HavePromtool() { return std::system("command -v promtool > /dev/null 2>&1") == 0; }
+
+TEST(E2eOps, MetricsHealthReadinessAndABrokenRuleThatDoesNotStopRouting) {
+  v1::RuleSet rules = WomenToShelterRules();
+  // Legal aid, but no legal-aid agency is registered: the rule cannot be used.
+  *rules.add_rules() = Rule("legal-aid-for-everyone", v1::SERVICE_TYPE_LEGAL_AID,
+                            v1::PRIORITY_ROUTINE, 3600, {v1::AGENCY_TYPE_LEGAL_AID});
+  NrmOptions o;
+  o.metrics = true;
+  Nrm nrm({FirstResponder("fia-karachi"),
+           Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER}, 0,
+                      /*auto_accept=*/false)},
+          rules, o);
+  ASSERT_TRUE(nrm.Start());
+
+  // The other rule still routes.
+  auto c = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::string referral;
+  ASSERT_TRUE(nrm.WaitReceived(*c, "shelter-a", &referral));
+
+  // The operator is told which rule is skipped and why: passagectl status and the metrics.
+  v1::ControlRequest status;
+  status.mutable_status();
+  auto st = nrm.Call(kRouterId, status);
+  ASSERT_TRUE(st.ok());
+  EXPECT_NE(st->text().find("PROBLEM     rule 'legal-aid-for-everyone' is skipped"),
+            std::string::npos)
+      << st->text();
+  EXPECT_NE(st->text().find("LEGAL_AID"), std::string::npos) << st->text();
+  const int router_port = nrm.MetricsPort(kRouterId);
+  ASSERT_GT(router_port, 0);
+  const std::string router_page = Get(router_port, "/metrics");
+  EXPECT_EQ(Metric(router_page, "passage_router_rules_in_use"), 1);
+  EXPECT_EQ(Metric(router_page, "passage_router_rules_broken"), 1);
+  EXPECT_EQ(Metric(router_page, "passage_router_rule_broken{rule=\"legal-aid-for-everyone\"}"), 1);
+  // Said once, not at every tick.
+  EXPECT_EQ(nrm.Log(kRouterId).find("legal-aid-for-everyone' cannot be used"),
+            nrm.Log(kRouterId).rfind("legal-aid-for-everyone' cannot be used"));
+
+  // The broker: counts that agree with what happened, per-agency connection and lag.
+  const int broker_port = nrm.MetricsPort("broker");
+  ASSERT_GT(broker_port, 0);
+  std::string broker_page;
+  // The gauges follow once a second; the counters at once.
+  ASSERT_TRUE(WaitUntil("the broker's gauges to catch up with its counters", [&] {
+    broker_page = Get(broker_port, "/metrics");
+    return Metric(broker_page, "passage_broker_connected_agencies") == 3 &&
+           Metric(broker_page, "passage_broker_log_last_seq") >=
+               Metric(broker_page, "passage_broker_events_appended_total");
+  }));
+  EXPECT_EQ(Metric(broker_page, "passage_broker_agency_connected{agency=\"shelter-a\"}"), 1);
+  EXPECT_GE(Metric(broker_page, "passage_broker_events_appended_total"), 2);  // case + referral
+  EXPECT_LE(Metric(broker_page, "passage_broker_events_appended_total"),
+            Metric(broker_page, "passage_broker_log_last_seq"));
+  EXPECT_GE(Metric(broker_page, "passage_broker_publish_acks_total"), 2);
+  EXPECT_EQ(Metric(broker_page, "passage_broker_publish_to_ack_seconds_count"),
+            Metric(broker_page, "passage_broker_publish_acks_total"));
+  EXPECT_GE(Metric(broker_page, "passage_broker_log_write_seconds_count"), 1);
+  EXPECT_FALSE(std::isnan(Metric(broker_page, "passage_broker_delivery_lag_events{agency=\"shelter-a\"}")));
+
+  // A node: connected, and its desk counts those of its inbox.
+  const int shelter_port = nrm.MetricsPort("shelter-a");
+  ASSERT_GT(shelter_port, 0);
+  std::string shelter_page;
+  ASSERT_TRUE(WaitUntil("the shelter's desk gauges", [&] {
+    shelter_page = Get(shelter_port, "/metrics");
+    return Metric(shelter_page, "passage_node_referrals_unanswered") == 1;
+  }));
+  EXPECT_EQ(Metric(shelter_page, "passage_node_connected"), 1);
+  EXPECT_EQ(Metric(shelter_page, "passage_node_referrals_open"), 1);
+  EXPECT_EQ(Metric(shelter_page, "passage_node_referrals_overdue"), 0);
+  EXPECT_GE(Metric(shelter_page, "passage_node_events_received_total"), 1);
+  // Nothing personal in any page: no name, no case id, no reference.
+  for (const std::string* page : std::vector<const std::string*>{&broker_page, &shelter_page, &router_page}) {
+    EXPECT_EQ(page->find(*c), std::string::npos);
+    EXPECT_EQ(page->find(AdultWomanSexuallyExploited().personal().given_name()),
+              std::string::npos);
+  }
+
+  // Prometheus's own checker accepts every page.
+  if (HavePromtool()) {
+    for (const auto& [who, page] : {std::pair{"broker", broker_page},
+                                    std::pair{"shelter", shelter_page},
+                                    std::pair{"router", router_page}}) {
+      auto [rc, said] = Promtool(page);
+      EXPECT_EQ(rc, 0) << who << ": promtool check metrics: " << said;
+    }
+  } else {
+    ADD_FAILURE() << "promtool is missing (scripts/install-deps.sh installs it from Debian's "
+                     "prometheus package)";
+  }
+
+  // Health and readiness as a probe reads them.
+  int code = 0;
+  EXPECT_EQ(Get(broker_port, "/healthz", &code), "ok\n");
+  EXPECT_EQ(code, 200);
+  Get(broker_port, "/readyz", &code);
+  EXPECT_EQ(code, 200);
+  Get(shelter_port, "/readyz", &code);
+  EXPECT_EQ(code, 200);
+  Get(shelter_port, "/nothing-here", &code);
+  EXPECT_EQ(code, 404);
+
+  // The broker goes away: the node stays alive (healthz) but is not ready, and says why.
+  nrm.StopNode("broker");
+  std::string why;
+  ASSERT_TRUE(WaitUntil("the shelter to say it is not ready", [&] {
+    why = Get(shelter_port, "/readyz", &code);
+    return code == 503;
+  }));
+  EXPECT_NE(why.find("not connected to the broker at tcp://127.0.0.1:"), std::string::npos) << why;
+  Get(shelter_port, "/healthz", &code);
+  EXPECT_EQ(code, 200);
+  EXPECT_EQ(Metric(Get(shelter_port, "/metrics"), "passage_node_connected"), 0);
+}
+
+}  // namespace
+}  // namespace passage::e2e
