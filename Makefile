@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build demo test test-unit soak bench clean format
+.PHONY: all deps configure build demo test test-unit soak bench clean format package
 
 all: build
 
@@ -32,6 +32,12 @@ test-unit: build
 soak: build
 	@PASSAGE_SOAK_CYCLES=$${SOAK_CYCLES:-200} $(BUILD_DIR)/tests/broker/log/log_crash_test --gtest_filter='*Crash*'
 	@PASSAGE_BROKER_SOAK_KILLS=$${BROKER_SOAK_KILLS:-100} $(BUILD_DIR)/tests/integration/broker_crash_test --gtest_filter='BrokerCrash.*UnderLoad:BrokerCrash.*Sigkills'
+
+# Debian 12 packages in build/packages (docs/operations.md): apt install ./build/packages/*.deb
+package: build
+	@rm -rf $(BUILD_DIR)/packages
+	@cd $(BUILD_DIR) && cpack -G DEB > /dev/null
+	@ls -1 $(BUILD_DIR)/packages/*.deb
 
 bench: build
 	@bash bench/run.sh $(BUILD_DIR)
