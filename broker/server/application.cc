@@ -1,6 +1,7 @@
 #include "broker/server/application.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -127,6 +128,8 @@ Result<std::string> LoadOrCreateSeed(const std::string& path) {
 }  // namespace
 
 int RunBrokerMain(int argc, char** argv) {
+  // The log, keys and checkpoints are for the broker's OS user and group only.
+  ::umask(0027);
   passage::v1::BrokerConfig config;
   std::string endpoint_file;
   bool insecure_flag = false;

@@ -153,9 +153,9 @@ class Locator {
   bool parsed_ = false;
 };
 
+// As the node's web server decides it (plain HTTP only on these).
 bool IsLoopbackHost(std::string_view host) {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]" ||
-         host.rfind("127.", 0) == 0;
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host == "[::1]";
 }
 
 // "HOST:PORT" with a port of 0..65535: "" when fine, else why not.
@@ -332,9 +332,10 @@ class Checker {
       const auto& a = reg.agencies(i);
       const std::string at = "agencies[" + std::to_string(i) + "]";
       principals += a.system_principal() ? 1 : 0;
-      const bool wants_seal = !a.system_principal() &&
-                              a.type() != passage::v1::AGENCY_TYPE_OVERSIGHT;
-      if (a.transport_public_key().empty() ||
+      // Oversight works from log copies and runs no node: it needs no keys in the registry.
+      const bool runs_node = a.type() != passage::v1::AGENCY_TYPE_OVERSIGHT;
+      const bool wants_seal = runs_node && !a.system_principal();
+      if ((runs_node && a.transport_public_key().empty()) ||
           (wants_seal && a.sealing_public_key().empty())) {
         std::string missing = a.transport_public_key().empty() ? "transport_public_key" : "";
         if (wants_seal && a.sealing_public_key().empty()) {
@@ -523,6 +524,11 @@ class Checker {
       Add(path, 0, "registry_file", "is required: who may connect");
     } else {
       CheckFile(Resolve(c.registry_file()), ConfigKind::kRegistry);
+      if (LoadRegistry(Resolve(c.registry_file())) == nullptr) {
+        Add(path, L("registry_file"), "registry_file",
+            c.registry_file() + " cannot be used (see its own findings): the broker would not "
+            "start");
+      }
     }
     if (!c.metrics_listen().empty()) {
       if (std::string why = CheckHostPort(c.metrics_listen()); !why.empty()) {
@@ -591,7 +597,12 @@ class Checker {
     } else {
       const std::string reg_path = Resolve(c.registry_file());
       CheckFile(reg_path, ConfigKind::kRegistry);
-      if (const AgencyRegistry* reg = LoadRegistry(reg_path); reg != nullptr) {
+      const AgencyRegistry* reg = LoadRegistry(reg_path);
+      if (reg == nullptr) {
+        Add(path, L("registry_file"), "registry_file",
+            c.registry_file() + " cannot be used (see its own findings): the node would not "
+            "start");
+      } else {
         for (const auto& a : reg->agencies()) {
           if (a.id() == c.agency_id()) {
             agency = &a;
@@ -711,7 +722,7 @@ class Checker {
         Add(path, L("staff.initial_admin_password_file"), "staff.initial_admin_password_file",
             c.staff().initial_admin_password_file() +
                 " does not exist (it is read at first start only; unset = a generated password "
-                "printed once)",
+                "written to DATA_DIR/first-admin-password)",
             false);
       }
     }

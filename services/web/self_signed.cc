@@ -66,14 +66,25 @@ Status EnsureSelfSignedCertificate(const std::string& cert_path, const std::stri
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 825L * 24 * 3600);
   X509_set_pubkey(cert.get(), key.get());
+  // Listening on every address (0.0.0.0, ::): the certificate names the machine, and loopback.
+  const bool wildcard = host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]";
+  std::string cn = host;
+  std::string san;
+  if (wildcard) {
+    char machine[256] = {};
+    cn = ::gethostname(machine, sizeof(machine) - 1) == 0 && machine[0] != '\0' ? machine
+                                                                                 : "localhost";
+    san = "DNS:" + cn + (cn == "localhost" ? "" : ",DNS:localhost") + ",IP:127.0.0.1";
+  } else {
+    const bool is_ip = host.find_first_not_of("0123456789.:") == std::string::npos;
+    san = (is_ip ? "IP:" : "DNS:") + host;
+  }
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>("Passage node"), -1, -1, 0);
   X509_set_issuer_name(cert.get(), name);
-  const bool is_ip = host.find_first_not_of("0123456789.:") == std::string::npos;
-  const std::string san = (is_ip ? "IP:" : "DNS:") + host;
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, cert.get(), cert.get(), nullptr, nullptr, 0);
