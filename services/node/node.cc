@@ -1208,7 +1208,9 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
       std::ostringstream t;
       t << "agency      " << agency() << " (" << logic_->name() << ")\n"
         << "broker      " << (client_->connected() ? "connected" : "not connected") << " at "
-        << options_.config.broker_endpoint() << "\n"
+        << options_.config.broker_endpoint()
+        << (client_->connection_problem().empty() ? "" : ": " + client_->connection_problem())
+        << "\n"
         << "outbox      " << client_->outbox_size() << " events waiting\n"
         << "cases       " << known_cases_.size() << " known\n"
         << "log size    " << client_->last_tree_head().tree_size() << " (last signed tree head)\n";
@@ -1220,7 +1222,8 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
       }
       resp.set_text(t.str());
       resp.set_json("{\"agency\":\"" + agency() + "\",\"connected\":" +
-                    (client_->connected() ? "true" : "false") +
+                    (client_->connected() ? "true" : "false") + ",\"connection_problem\":" +
+                    core::JsonQuote(client_->connection_problem()) +
                     ",\"outbox\":" + std::to_string(client_->outbox_size()) +
                     ",\"cases\":" + std::to_string(known_cases_.size()) +
                     ",\"tree_size\":" + std::to_string(client_->last_tree_head().tree_size()) +
@@ -1507,10 +1510,11 @@ void Node::UpdateReadiness(bool grace_over) {
                       (client_->outbox_size() > 0
                            ? ", " + std::to_string(client_->outbox_size()) + " event(s) to send"
                            : "")
-                : "not connected to the broker at " + endpoint + " (" +
-                      std::to_string(client_->outbox_size()) +
-                      " event(s) wait in the outbox; is the broker running, and does the registry "
-                      "list this agency's key?)";
+                : "not connected to the broker at " + endpoint + ": " +
+                      (client_->connection_problem().empty() ? std::string("no answer yet")
+                                                             : client_->connection_problem()) +
+                      " (" + std::to_string(client_->outbox_size()) +
+                      " event(s) wait in the outbox)";
   if (metrics_server_) {
     if (connected) {
       metrics_server_->SetReady();

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <set>
 #include <zmq.hpp>
@@ -43,6 +44,7 @@ class ClientImpl final : public Client {
  public:
   explicit ClientImpl(const ClientOptions& o) : o_(o), ctx_(1) {}
   ~ClientImpl() override {
+    StopMonitor();
     sock_.close();
     ctx_.close();
   }
@@ -110,6 +112,7 @@ class ClientImpl final : public Client {
         }
       }
       RETURN_IF_ERROR(Drain());
+      ReadMonitor();
     } while (NowMs() < until);
     return Status::Ok();
   }
@@ -145,15 +148,18 @@ class ClientImpl final : public Client {
   }
 
   bool connected() const override { return welcomed_ && NowMs() - last_rx_ms_ <= o_.liveness_ms; }
+  std::string connection_problem() const override { return connected() ? "" : problem_; }
   const v1::SignedTreeHead& last_tree_head() const override { return last_head_; }
   size_t outbox_size() const override { return o_.store->OutboxSize(); }
 
  private:
   Status Reconnect() {
+    StopMonitor();
     if (sock_) {
       sock_.close();
     }
     sock_ = zmq::socket_t(ctx_, zmq::socket_type::dealer);
+    StartMonitor();
     transport::SocketSecurity sec;
     if (!o_.insecure) {
       sec.own_public_z85 = o_.public_z85;
@@ -562,9 +568,97 @@ class ClientImpl final : public Client {
     Send(f);
   }
 
+  // ZeroMQ's socket monitor: connection and handshake events of sock_, read after each poll, so
+  // that a node can say why it is not connected instead of only that it is not.
+  void StartMonitor() {
+    const std::string addr = "inproc://passage-client-monitor-" + std::to_string(++monitors_);
+    if (zmq_socket_monitor(sock_.handle(), addr.c_str(),
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) {
+      return;  // no monitor: the problem stays unexplained, nothing else changes
+    }
+    monitor_ = zmq::socket_t(ctx_, zmq::socket_type::pair);
+    monitor_.set(zmq::sockopt::linger, 0);
+    monitor_.connect(addr);
+  }
+
+  void StopMonitor() {
+    if (!monitor_) {
+      return;
+    }
+    if (sock_) {
+      zmq_socket_monitor(sock_.handle(), nullptr, 0);
+    }
+    monitor_.close();
+  }
+
+  void ReadMonitor() {
+    while (monitor_) {
+      zmq::message_t head;
+      zmq::message_t address;
+      try {
+        if (!monitor_.recv(head, zmq::recv_flags::dontwait)) {
+          return;
+        }
+        if (!monitor_.recv(address, zmq::recv_flags::dontwait)) {
+          return;
+        }
+      } catch (const zmq::error_t&) {
+        return;
+      }
+      if (head.size() < 6) {
+        continue;
+      }
+      uint16_t event = 0;
+      uint32_t value = 0;
+      std::memcpy(&event, head.data(), sizeof(event));
+      std::memcpy(&value, static_cast<const char*>(head.data()) + 2, sizeof(value));
+      const std::string at = o_.endpoint;
+      switch (event) {
+        case ZMQ_EVENT_CONNECT_RETRIED:
+          if (problem_.empty() || problem_.rfind("nothing answers", 0) == 0) {
+            problem_ = "nothing answers at " + at +
+                       " (is the broker running, and is broker_endpoint its address?)";
+          }
+          break;
+        case ZMQ_EVENT_CONNECTED:
+          if (problem_.rfind("nothing answers", 0) == 0) {
+            problem_ = "reached " + at + ", waiting for the broker's handshake";
+          }
+          break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+          problem_ = "the broker refused this agency's key (CURVE authentication failed, status " +
+                     std::to_string(value) +
+                     "): the registry's transport_public_key for " + o_.agency_id +
+                     " must be the public half of secret_key_file (passagectl keys show)";
+          break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+          problem_ = "the handshake with " + at +
+                     " failed: is broker_public_key the broker's key, and is it a Passage broker?";
+          break;
+        case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+          problem_.clear();
+          break;
+        case ZMQ_EVENT_DISCONNECTED:
+          if (problem_.empty()) {
+            problem_ = "the connection to " + at + " was closed";
+          }
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
   ClientOptions o_;
   zmq::context_t ctx_;
   zmq::socket_t sock_;
+  zmq::socket_t monitor_;  // PAIR end of sock_'s monitor
+  int monitors_ = 0;
+  std::string problem_;    // the last thing the monitor said went wrong
   bool welcomed_ = false;
   int64_t hello_sent_ms_ = 0;
   size_t max_message_bytes_ = 16 << 20;

@@ -74,6 +74,10 @@ class Client {
   virtual Result<passage::v1::ServerFrame> Call(passage::v1::ClientFrame request, int timeout_ms) = 0;
 
   virtual bool connected() const = 0;
+  // Why the node is not connected, in an operator's words, from ZeroMQ's socket monitor: the
+  // broker refused this agency's key, the handshake failed, nothing answers at the endpoint.
+  // Empty while connected, or before anything was seen.
+  virtual std::string connection_problem() const = 0;
   virtual const passage::v1::SignedTreeHead& last_tree_head() const = 0;
   virtual size_t outbox_size() const = 0;
 

@@ -171,5 +171,36 @@ TEST(E2eOps, MetricsHealthReadinessAndABrokenRuleThatDoesNotStopRouting) {
   EXPECT_EQ(Metric(Get(shelter_port, "/metrics"), "passage_node_connected"), 0);
 }
 
+// A node whose key pair is not the one the registry lists: the broker refuses it, and the node
+// says so (passagectl status, /readyz) instead of only "not connected".
+TEST(E2eOps, ANodeSaysTheBrokerRefusedItsKey) {
+  NrmOptions o;
+  o.metrics = true;
+  Nrm nrm({FirstResponder("fia-karachi"),
+           Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER})},
+          WomenToShelterRules(), o);
+  ASSERT_TRUE(nrm.Start());
+  nrm.StopNode("shelter-a");
+  // A new key pair the registry does not know.
+  ASSERT_TRUE(transport::WriteKeyFile(nrm.dir() + "/keys/shelter-a.curve",
+                                      transport::GenerateCurveKeyPair())
+                  .ok());
+  ASSERT_TRUE(nrm.Launch("shelter-a"));
+  v1::ControlRequest status;
+  status.mutable_status();
+  std::string text;
+  ASSERT_TRUE(WaitUntil("the shelter to say why it is not connected", [&] {
+    auto st = nrm.Call("shelter-a", status, 2000);
+    text = st.ok() ? st->text() : "";
+    return text.find("refused this agency's key") != std::string::npos;
+  })) << text;
+  EXPECT_NE(text.find("not connected at tcp://127.0.0.1:"), std::string::npos) << text;
+  EXPECT_NE(text.find("transport_public_key for shelter-a"), std::string::npos) << text;
+  int code = 0;
+  const std::string why = Get(nrm.MetricsPort("shelter-a"), "/readyz", &code);
+  EXPECT_EQ(code, 503);
+  EXPECT_NE(why.find("refused this agency's key"), std::string::npos) << why;
+}
+
 }  // namespace
 }  // namespace passage::e2e

@@ -560,6 +560,9 @@ class Nrm {
     return WaitReady(id);
   }
 
+  // Starts one node without waiting for it to connect (for nodes that cannot).
+  bool Launch(const std::string& id) { return procs_.count(id) != 0 && Spawn(id); }
+
   // Stops one node gracefully (SIGTERM; SIGKILL after 10 s).
   void StopNode(const std::string& id) { Terminate(id, SIGTERM); }
   // Kills one node (SIGKILL): a crash.
