@@ -71,6 +71,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "core/case_reference.h"
 #include "passage/v1/config.pb.h"
 #include "passage/v1/events.pb.h"
 #include "passage/v1/wire.pb.h"
@@ -698,7 +699,7 @@ void MeasureFdatasync(const std::string& dir, int samples, DiskResult* out) {
 class EventMaker {
  public:
   EventMaker(const std::string& agency, size_t target, uint64_t seed)
-      : rng_(seed * 2654435761u + 1) {
+      : code_(PublisherCode(agency)), rng_(seed * 2654435761u + 1) {
     event_.set_actor_agency(agency);
     event_.set_actor_role(v1::ACTOR_ROLE_CASE_WORKER);
     auto* o = event_.mutable_case_opened();
@@ -735,10 +736,19 @@ class EventMaker {
 
   size_t ciphertext_bytes() const { return event_.case_opened().personal().ciphertext().size(); }
 
+  // The case reference code of publisher "load-pub-NNN": "LP" + NNN, so that no two are alike.
+  static std::string PublisherCode(const std::string& agency) {
+    const size_t dash = agency.rfind('-');
+    return "LP" + (dash == std::string::npos ? std::string("0") : agency.substr(dash + 1));
+  }
+
   std::string Make(int64_t scheduled_ns) {
     event_.set_event_id(NewUuidV7());
     event_.set_case_id(NewUuidV7());
     event_.set_occurred_at_ms(WallMs());
+    // The agency's next case reference, with a fixed-width number (every event the same size).
+    event_.mutable_case_opened()->set_reference(
+        core::FormatCaseReference(code_, 2026, 10000000 + next_reference_++));
     char user[40];
     std::snprintf(user, sizeof(user), "%s%020" PRId64, kTimeTag, scheduled_ns);
     event_.set_actor_user(user);
@@ -751,6 +761,9 @@ class EventMaker {
   }
 
  private:
+  std::string code_;
+  uint64_t next_reference_ = 0;
+
   void Randomize(std::string* s) {
     for (size_t i = 0; i < s->size(); i += 8) {
       rng_ ^= rng_ << 13;
@@ -954,6 +967,9 @@ class PassageBroker {
       a->set_type(type);
       a->set_region("PK-SD");
       a->set_first_responder(first_responder);
+      if (first_responder) {
+        a->set_case_reference_code(EventMaker::PublisherCode(id));
+      }
       a->set_system_principal(system);
       a->set_transport_public_key(keys.public_z85);
     };
