@@ -192,17 +192,11 @@ class Loss:
         self.why_not = []
 
     def probe(self):
-        """Finds a mechanism that works in a scratch namespace. Returns None or a reason."""
+        """Finds a mechanism that works in a scratch namespace: nft, else iptables (both drop in
+        both directions), else tc netem (egress only). Returns None or why none works."""
         probe = PREFIX + "lossprobe"
         run(["ip", "netns", "add", probe])
         try:
-            r = run(["ip", "netns", "exec", probe, "tc", "qdisc", "add", "dev", "lo", "root",
-                     "netem", "loss", "30%"], check=False) if shutil.which("tc") else None
-            if r is not None and r.returncode == 0:
-                self.mechanism = "tc-netem"
-                return None
-            self.why_not.append("tc netem: " + ("tc not installed" if r is None else
-                                                 (r.stderr.strip() or "failed")))
             if shutil.which("nft"):
                 r = run(["ip", "netns", "exec", probe, "nft", "-f", "-"], check=False,
                         input=self._nft_rules("lo", 30))
@@ -222,6 +216,13 @@ class Loss:
                 self.why_not.append("iptables: " + r.stderr.strip())
             else:
                 self.why_not.append("iptables: not installed (Debian package iptables)")
+            r = run(["ip", "netns", "exec", probe, "tc", "qdisc", "add", "dev", "lo", "root",
+                     "netem", "loss", "30%"], check=False) if shutil.which("tc") else None
+            if r is not None and r.returncode == 0:
+                self.mechanism = "tc-netem"
+                return None
+            self.why_not.append("tc netem: " + ("tc not installed" if r is None else
+                                                 (r.stderr.strip() or "failed")))
             return "; ".join(self.why_not)
         finally:
             run(["ip", "netns", "del", probe], check=False)
@@ -647,6 +648,11 @@ def check_journey_order(nrm, host, case_id, phase, referral_id=None):
     if host == "router" and seqs != list(range(1, len(seqs) + 1)):
         raise Failure("%s: the router's journey of case %s is not the whole case in order: "
                       "case_seq %s" % (phase, case_id, seqs))
+    if referral_id and len(j.get("referrals", [])) != 1:
+        raise Failure("%s: case %s should have exactly one referral, %s tells %d: %s" % (
+            phase, case_id, host, len(j.get("referrals", [])),
+            [(short(r.get("referral_id")), r.get("to_agency"), r.get("status"))
+             for r in j.get("referrals", [])]))
     if referral_id:
         for ref in j.get("referrals", []):
             if ref.get("referral_id") != referral_id:
