@@ -142,7 +142,8 @@ def cleanup_network(quiet=False):
                 os.kill(int(pid), signal.SIGKILL)
             except (ProcessLookupError, ValueError):
                 pass
-    time.sleep(0.2) if our_namespaces() else None
+    if our_namespaces():
+        time.sleep(0.2)  # let the killed processes go before their namespaces
     for ns in our_namespaces():
         r = run(["ip", "netns", "del", ns], check=False)
         if r.returncode != 0 and not quiet:
@@ -732,7 +733,7 @@ def phase_link_down(nrm, report, earlier):
         t_heal - t_cut, (st or {}).get("connected"), (st_end or {}).get("connected")))
     arrived = wait_accepted(nrm, "shelter-a", set(cases), t_heal,
                             "referrals held during the cut to reach shelter-a")
-    t_conn = wait_until("shelter-a to say it is connected", lambda: nrm.connected("shelter-a"), WAIT_S)
+    wait_until("shelter-a to say it is connected", lambda: nrm.connected("shelter-a"), WAIT_S)
     check_referrals_arrived_once(nrm, "shelter-a", cases, "link down")
     # The earlier cases were not delivered again as new referrals either.
     check_referrals_arrived_once(nrm, "shelter-a", earlier, "link down (earlier cases)")
