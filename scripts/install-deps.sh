@@ -10,7 +10,7 @@ PACKAGES=(
   libzmq3-dev cppzmq-dev
   libsodium-dev libssl-dev libspdlog-dev libjemalloc-dev
   libcpp-httplib-dev libicu-dev chromium chromium-driver python3-selenium fonts-noto-ui-core
-  python3-yaml libsystemd-dev systemd
+  python3-yaml libsystemd-dev systemd iproute2 nftables
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server libhiredis-dev
 )
