@@ -389,6 +389,7 @@ std::string Describe(const Event& e, const CaseState& before, const Namer& names
     }
     case Event::kAgencyRegistered:
     case Event::kKeyRotated:
+    case Event::kAgencyRevoked:
       return actor + " published a configuration event (" + PayloadName(e) + ")";
     default:
       return actor + " published an event without a payload";

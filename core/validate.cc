@@ -547,6 +547,14 @@ Status CheckPayload(const Event& e, int64_t now_ms) {
           CheckLength(p.transport_public_key(), kMaxShortText, "key_rotated.transport_public_key"));
       return CheckLength(p.sealing_public_key(), kMaxShortText, "key_rotated.sealing_public_key");
     }
+    case Event::kAgencyRevoked: {
+      const passage::v1::AgencyRevoked& p = e.agency_revoked();
+      RETURN_IF_ERROR(ValidateAgencyId(p.agency_id(), "agency_revoked.agency_id"));
+      if (IsBlank(p.reason())) {
+        return Invalid("agency_revoked.reason", "a revocation says why");
+      }
+      return CheckLength(p.reason(), kMaxShortText, "agency_revoked.reason");
+    }
     case Event::PAYLOAD_NOT_SET:
       break;
   }
@@ -556,7 +564,8 @@ Status CheckPayload(const Event& e, int64_t now_ms) {
 }  // namespace
 
 bool IsConfigurationEvent(const Event& e) {
-  return e.payload_case() == Event::kAgencyRegistered || e.payload_case() == Event::kKeyRotated;
+  return e.payload_case() == Event::kAgencyRegistered || e.payload_case() == Event::kKeyRotated ||
+         e.payload_case() == Event::kAgencyRevoked;
 }
 
 Status ValidateProfile(const Profile& p, std::string_view prefix) {

@@ -40,7 +40,8 @@ inline constexpr uint32_t kMaxAgeYears = 120;
 inline constexpr int32_t kMinYearOfRegistration = 1990;
 inline constexpr int32_t kMaxYearOfRegistration = 2100;
 
-// True for AgencyRegistered and KeyRotated: events about the NRM, not about a case (case_id empty).
+// True for AgencyRegistered, KeyRotated and AgencyRevoked: events about the NRM, not about a case
+// (case_id empty).
 bool IsConfigurationEvent(const passage::v1::Event& e);
 
 // Validates one event on its own. `now_ms` is the validator's clock (Unix ms): occurred_at_ms must

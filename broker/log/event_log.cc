@@ -246,6 +246,8 @@ class RocksEventLog final : public EventLog {
       fresh_envelopes.push_back(env_bytes);
       if (!e.case_id.empty()) {
         index_puts[kCaseIndex].emplace_back(CaseIndexKey(e.case_id, case_seq), seq_key);
+      } else {
+        index_puts[kState].emplace_back(StateKeys::Configuration(seq), std::string());
       }
       range.Append(leaf, [&](uint32_t level, uint64_t index, const merkle::Hash& h) {
         index_puts[kMerkle].emplace_back(MerkleKey(level, index), merkle::AsBytes(h));
@@ -762,6 +764,10 @@ std::string StateKeys::AudiencePrefix(std::string_view agency) {
   k.append(agency);
   k.push_back('\0');
   return k;
+}
+
+std::string StateKeys::Configuration(uint64_t seq) {
+  return std::string(kConfigurationPrefix) + EncodeBe64(seq);
 }
 
 std::string StateKeys::Audience(std::string_view agency, uint64_t seq) {

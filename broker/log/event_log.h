@@ -74,6 +74,10 @@ struct StateKeys {
   // "a/" agency 0x00 be64(global seq) -> empty value
   static std::string Audience(std::string_view agency, uint64_t seq);
   static std::string AudiencePrefix(std::string_view agency);
+  // "r/" be64(global seq) -> empty value: a configuration event (no case id: a registry change),
+  // so that the broker finds the registry changes at start without reading the whole log.
+  static std::string Configuration(uint64_t seq);
+  static constexpr std::string_view kConfigurationPrefix = "r/";
 };
 
 struct AppendOutcome {

@@ -27,6 +27,7 @@
 #include "core/codes.h"
 #include "core/ids.h"
 #include "core/validate.h"
+#include "passage/v1/control.pb.h"
 #include "passage/v1/events.pb.h"
 #include "passage/v1/wire.pb.h"
 #include "transport/frames.h"
@@ -329,6 +330,7 @@ class BrokerImpl final : public Broker {
       ::close(wake_fd_);
     }
     router_.close();
+    admin_.close();  // every socket of ctx_ closes before ctx_.close(), which waits for them
     if (zap_) {
       zap_->Stop();
     }
@@ -350,18 +352,16 @@ class BrokerImpl final : public Broker {
                                      "a CURVE key pair is required unless --insecure");
     }
     ASSIGN_OR_RETURN(directory_, core::InMemoryAgencyDirectory::FromRegistry(options_.registry));
-    std::map<std::string, std::string> keys;
-    for (const auto& a : options_.registry.agencies()) {
-      if (!a.transport_public_key().empty()) {
-        keys[a.transport_public_key()] = a.id();
-      }
-    }
+    registry_ = options_.registry;
 
     log::EventLogOptions lo;
     lo.path = options_.data_dir + "/log";
     lo.signing_seed = options_.signing_seed;
     ASSIGN_OR_RETURN(log_, log::EventLog::Open(lo));
     next_seq_ = log_->LastSeq() + 1;
+    // The registry file, then every change the NRM's admin made since (configuration events).
+    RETURN_IF_ERROR(ApplyStoredConfiguration());
+    std::map<std::string, std::string> keys = ZapKeys();
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) {
       return Status::Internal(std::string("eventfd: ") + std::strerror(errno));
@@ -391,8 +391,20 @@ class BrokerImpl final : public Broker {
     if (!options_.insecure) {
       RETURN_IF_ERROR(ProveUnknownKeysAreRefused());
     }
-    logger_->info("listening on {} with {} agencies, log at seq {}", endpoint_,
-                  options_.registry.agencies_size(), log_->LastSeq());
+    admin_ = zmq::socket_t(ctx_, zmq::socket_type::rep);
+    admin_.set(zmq::sockopt::linger, 0);
+    admin_.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);
+    const std::string admin_ep = options_.admin_endpoint.empty()
+                                     ? "ipc://" + options_.data_dir + "/admin.sock"
+                                     : options_.admin_endpoint;
+    try {
+      admin_.bind(admin_ep);
+    } catch (const zmq::error_t& e) {
+      return Status::Unavailable("cannot open the admin socket " + admin_ep + ": " + e.what());
+    }
+    logger_->info("listening on {} with {} agencies ({} revoked), log at seq {}; admin socket {}",
+                  endpoint_, registry_.agencies_size(), revoked_.size(), log_->LastSeq(),
+                  admin_ep);
     return Status::Ok();
   }
 
@@ -416,12 +428,13 @@ class BrokerImpl final : public Broker {
       // While a batch is written the loop keeps staging the next one, up to the batch limit;
       // then it only waits for the writer.
       const bool room = entries_.size() < static_cast<size_t>(options_.group_commit_max_events);
-      zmq::pollitem_t items[2] = {
+      zmq::pollitem_t items[3] = {
           {router_.handle(), 0, static_cast<short>(room ? ZMQ_POLLIN : 0), 0},
-          {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+          {nullptr, wake_fd_, ZMQ_POLLIN, 0},
+          {admin_.handle(), 0, static_cast<short>(admin_pending_ ? 0 : ZMQ_POLLIN), 0}};
       const bool ready_to_submit = writing_ == nullptr && HasStaged();
       try {
-        zmq::poll(items, 2, std::chrono::milliseconds(ready_to_submit ? 0 : NextTimerMs()));
+        zmq::poll(items, 3, std::chrono::milliseconds(ready_to_submit ? 0 : NextTimerMs()));
       } catch (const zmq::error_t& e) {
         if (e.num() != EINTR) {
           failed = Status::Internal(std::string("poll: ") + e.what());
@@ -436,6 +449,9 @@ class BrokerImpl final : public Broker {
         if (!failed.ok()) {
           break;
         }
+      }
+      if ((items[2].revents & ZMQ_POLLIN) != 0 && !admin_pending_) {
+        OnAdminRequest();
       }
       int64_t start = MonoUs();
       while (entries_.size() < static_cast<size_t>(options_.group_commit_max_events)) {
@@ -631,6 +647,20 @@ class BrokerImpl final : public Broker {
       metrics_.malformed.Add();
       ReplyError(routing, 0, Status::PermissionDenied("the connection is not a registered agency"));
       return 0;
+    }
+    if (revoked_.count(agency) != 0 || retired_routes_.count(routing) != 0) {
+      counters_.refused++;
+      metrics_.refused.Add();
+      ReplyError(routing, 0,
+                 Status::PermissionDenied(revoked_.count(agency) != 0
+                                              ? "agency " + agency + " is revoked: " +
+                                                    revoked_[agency]
+                                              : "this connection used a key of " + agency +
+                                                    " that was replaced; reconnect with the new key"));
+      return 0;
+    }
+    if (auto& seen = routes_[agency]; seen.size() < 64) {
+      seen.insert(routing);
     }
     if (total > static_cast<size_t>(options_.max_message_bytes)) {
       counters_.malformed++;
@@ -1124,6 +1154,10 @@ class BrokerImpl final : public Broker {
       }
     }
     PumpDirty(b.dirty);
+    if (admin_pending_ && admin_pending_->seq <= log_->LastSeq()) {
+      SendAdmin(admin_pending_->reply);
+      admin_pending_.reset();
+    }
     return Status::Ok();
   }
 
@@ -1625,6 +1659,290 @@ class BrokerImpl final : public Broker {
     return out;
   }
 
+  // ---- the registry, changed live ------------------------------------------------------------
+
+  // Applies one configuration event to the registry as the broker knows it.
+  void ApplyConfiguration(const v1::Event& e) {
+    auto find = [&](const std::string& id) -> v1::Agency* {
+      for (auto& a : *registry_.mutable_agencies()) {
+        if (a.id() == id) return &a;
+      }
+      return nullptr;
+    };
+    switch (e.payload_case()) {
+      case v1::Event::kAgencyRegistered: {
+        const v1::Agency& a = e.agency_registered().agency();
+        if (v1::Agency* old = find(a.id()); old != nullptr) {
+          *old = a;
+        } else {
+          *registry_.add_agencies() = a;
+        }
+        directory_.Upsert(a);
+        revoked_.erase(a.id());
+        break;
+      }
+      case v1::Event::kKeyRotated: {
+        const v1::KeyRotated& k = e.key_rotated();
+        if (v1::Agency* a = find(k.agency_id()); a != nullptr) {
+          if (!k.transport_public_key().empty()) a->set_transport_public_key(k.transport_public_key());
+          if (!k.sealing_public_key().empty()) a->set_sealing_public_key(k.sealing_public_key());
+          directory_.Upsert(*a);
+        }
+        break;
+      }
+      case v1::Event::kAgencyRevoked:
+        revoked_[e.agency_revoked().agency_id()] = e.agency_revoked().reason();
+        break;
+      default:
+        break;
+    }
+  }
+
+  Status ApplyStoredConfiguration() {
+    std::vector<uint64_t> seqs;
+    RETURN_IF_ERROR(log_->ScanState(log::StateKeys::kConfigurationPrefix, "",
+                                    [&](std::string_view key, std::string_view) {
+                                      seqs.push_back(log::DecodeBe64(key.substr(2)));
+                                      return true;
+                                    }));
+    for (uint64_t seq : seqs) {
+      ASSIGN_OR_RETURN(std::string bytes, log_->Read(seq));
+      v1::Envelope env;
+      v1::Event e;
+      if (!env.ParseFromString(bytes) || !e.ParseFromString(env.event())) {
+        return Status::Corruption("configuration event at seq " + std::to_string(seq) +
+                                  " does not parse");
+      }
+      ApplyConfiguration(e);
+    }
+    if (!seqs.empty()) {
+      logger_->info("applied {} registry change(s) from the log over the registry file",
+                    seqs.size());
+    }
+    return Status::Ok();
+  }
+
+  // CURVE key -> agency, for the ZAP handler: every registered agency that is not revoked.
+  std::map<std::string, std::string> ZapKeys() const {
+    std::map<std::string, std::string> keys;
+    for (const auto& a : registry_.agencies()) {
+      if (!a.transport_public_key().empty() && revoked_.count(a.id()) == 0) {
+        keys[a.transport_public_key()] = a.id();
+      }
+    }
+    return keys;
+  }
+
+  // Connections of `agency` made before now can do nothing more (a key replaced or revoked), and
+  // its streams stop.
+  void RetireConnections(const std::string& agency) {
+    if (auto it = routes_.find(agency); it != routes_.end()) {
+      retired_routes_.insert(it->second.begin(), it->second.end());
+      routes_.erase(it);
+    }
+    std::vector<std::pair<std::string, int>> keys;
+    for (const auto& [key, sub] : subs_) {
+      if (sub.agency == agency) keys.push_back(key);
+    }
+    for (const auto& k : keys) {
+      DropSubscription(subs_.at(k));
+    }
+  }
+
+  void SendAdmin(const v1::ControlResponse& r) {
+    try {
+      admin_.send(zmq::buffer(r.SerializeAsString()), zmq::send_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      logger_->warn("admin reply failed: {}", e.what());
+    }
+  }
+
+  void AdminError(v1::ControlCode code, const Status& s) {
+    v1::ControlResponse r;
+    r.set_code(code);
+    r.set_field(s.field());
+    r.set_reason(s.message());
+    SendAdmin(r);
+  }
+
+  // One request on the admin socket: validated against the registry as applied, recorded as a
+  // configuration event, applied at once (new connections are checked against it from now on),
+  // and answered once the event is durable.
+  void OnAdminRequest() {
+    zmq::message_t msg;
+    try {
+      if (!admin_.recv(msg, zmq::recv_flags::dontwait)) return;
+      while (admin_.get(zmq::sockopt::rcvmore)) {  // a REP answers one message: drop extra frames
+        zmq::message_t extra;
+        (void)admin_.recv(extra, zmq::recv_flags::dontwait);
+      }
+    } catch (const zmq::error_t& e) {
+      logger_->warn("admin socket: {}", e.what());
+      return;
+    }
+    v1::BrokerAdminRequest req;
+    if (!req.ParseFromArray(msg.data(), static_cast<int>(msg.size()))) {
+      AdminError(v1::CONTROL_CODE_INVALID,
+                 Status::InvalidArgument("request", "is not a passage.v1.BrokerAdminRequest"));
+      return;
+    }
+    auto find = [&](const std::string& id) -> const v1::Agency* {
+      for (const auto& a : registry_.agencies()) {
+        if (a.id() == id) return &a;
+      }
+      return nullptr;
+    };
+    auto key_owner = [&](const std::string& key) -> std::string {
+      for (const auto& a : registry_.agencies()) {
+        if (!key.empty() && a.transport_public_key() == key) return a.id();
+      }
+      return "";
+    };
+    v1::Event e;
+    std::string what;
+    switch (req.op_case()) {
+      case v1::BrokerAdminRequest::kExportRegistry: {
+        v1::ControlResponse r;
+        std::string text = "# The agency registry as the broker applies it at seq " +
+                           std::to_string(log_->LastSeq()) +
+                           " (the registry file and every change since).\n";
+        for (const auto& [id, reason] : revoked_) {
+          text += "# revoked: " + id + " (" + reason + ")\n";
+        }
+        v1::AgencyRegistry live;
+        for (const auto& a : registry_.agencies()) {
+          if (revoked_.count(a.id()) == 0) *live.add_agencies() = a;
+        }
+        r.set_text(text + live.DebugString());
+        SendAdmin(r);
+        return;
+      }
+      case v1::BrokerAdminRequest::kAddAgency: {
+        const v1::Agency& a = req.add_agency().agency();
+        if (find(a.id()) != nullptr) {
+          AdminError(v1::CONTROL_CODE_REFUSED,
+                     Status::AlreadyExists("agency '" + a.id() + "' is already registered" +
+                                           (revoked_.count(a.id()) ? " (and revoked)" : "") +
+                                           "; rotate its keys instead"));
+          return;
+        }
+        if (!transport::IsZ85Key(a.transport_public_key())) {
+          AdminError(v1::CONTROL_CODE_INVALID,
+                     Status::InvalidArgument("agency.transport_public_key",
+                                             "a CURVE public key (40 Z85 characters) is required"));
+          return;
+        }
+        if (std::string owner = key_owner(a.transport_public_key()); !owner.empty()) {
+          AdminError(v1::CONTROL_CODE_REFUSED,
+                     Status::InvalidArgument("agency.transport_public_key",
+                                             "is already the key of agency '" + owner + "'"));
+          return;
+        }
+        v1::AgencyRegistry next = registry_;
+        *next.add_agencies() = a;
+        if (auto ok = core::InMemoryAgencyDirectory::FromRegistry(next); !ok.ok()) {
+          AdminError(v1::CONTROL_CODE_INVALID, ok.status());
+          return;
+        }
+        *e.mutable_agency_registered()->mutable_agency() = a;
+        what = "registered agency " + a.id();
+        break;
+      }
+      case v1::BrokerAdminRequest::kRotateKey: {
+        const v1::KeyRotated& k = req.rotate_key();
+        const v1::Agency* a = find(k.agency_id());
+        if (a == nullptr || revoked_.count(k.agency_id()) != 0) {
+          AdminError(v1::CONTROL_CODE_NOT_FOUND,
+                     Status::NotFound(a == nullptr ? "no agency '" + k.agency_id() + "'"
+                                                   : "agency '" + k.agency_id() + "' is revoked"));
+          return;
+        }
+        if (!k.transport_public_key().empty() && !transport::IsZ85Key(k.transport_public_key())) {
+          AdminError(v1::CONTROL_CODE_INVALID,
+                     Status::InvalidArgument("key_rotated.transport_public_key",
+                                             "is not a CURVE public key (40 Z85 characters)"));
+          return;
+        }
+        if (std::string owner = key_owner(k.transport_public_key()); !owner.empty()) {
+          AdminError(v1::CONTROL_CODE_REFUSED,
+                     Status::InvalidArgument("key_rotated.transport_public_key",
+                                             "is already the key of agency '" + owner + "'"));
+          return;
+        }
+        const std::string& seal = k.sealing_public_key();
+        if (!seal.empty() && (seal.size() != 64 || seal.find_first_not_of("0123456789abcdef") !=
+                                                       std::string::npos)) {
+          AdminError(v1::CONTROL_CODE_INVALID,
+                     Status::InvalidArgument("key_rotated.sealing_public_key",
+                                             "is not a sealing public key (64 hex digits)"));
+          return;
+        }
+        *e.mutable_key_rotated() = k;
+        what = "new key(s) for agency " + k.agency_id();
+        break;
+      }
+      case v1::BrokerAdminRequest::kRevoke: {
+        const v1::AgencyRevoked& r = req.revoke();
+        const v1::Agency* a = find(r.agency_id());
+        if (a == nullptr || revoked_.count(r.agency_id()) != 0) {
+          AdminError(v1::CONTROL_CODE_NOT_FOUND,
+                     Status::NotFound(a == nullptr ? "no agency '" + r.agency_id() + "'"
+                                                   : "agency '" + r.agency_id() +
+                                                         "' is already revoked"));
+          return;
+        }
+        if (a->system_principal()) {
+          AdminError(v1::CONTROL_CODE_REFUSED,
+                     Status::PermissionDenied("agency '" + r.agency_id() +
+                                                  "' is the referral engine: revoking it would stop "
+                                                  "all routing; rotate its key instead",
+                                              "revoke.agency_id"));
+          return;
+        }
+        *e.mutable_agency_revoked() = r;
+        what = "revoked agency " + r.agency_id();
+        break;
+      }
+      case v1::BrokerAdminRequest::OP_NOT_SET:
+        AdminError(v1::CONTROL_CODE_INVALID,
+                   Status::InvalidArgument("op", "say what to do: add, rotate-key, revoke or "
+                                                 "export"));
+        return;
+    }
+    e.set_event_id(core::NewUuidV7());
+    e.set_occurred_at_ms(NowMs());
+    e.set_actor_agency(kBrokerProducer);
+    e.set_actor_role(v1::ACTOR_ROLE_SYSTEM);
+    e.set_actor_user(req.operator_name().empty() ? "nrm-admin" : req.operator_name().substr(0, 64));
+    if (Status v = core::ValidateEvent(e, NowMs()); !v.ok()) {
+      AdminError(v1::CONTROL_CODE_INVALID, v);
+      return;
+    }
+    const uint64_t seq = next_seq_++;
+    log::AppendEntry entry;
+    entry.producer = kBrokerProducer;
+    entry.event_id = e.event_id();
+    entry.appended_at_ms = NowMs();
+    entry.event_bytes = e.SerializeAsString();
+    entry.checked_new = true;  // a fresh UUIDv7
+    entries_.push_back(std::move(entry));
+    staged_.push_back(Staged{seq});
+    // Applied now: what arrives after this request is judged by the new registry.
+    ApplyConfiguration(e);
+    zap_->SetKeys(ZapKeys());
+    if (e.has_agency_revoked()) {
+      RetireConnections(e.agency_revoked().agency_id());
+    } else if (e.has_key_rotated() && !e.key_rotated().transport_public_key().empty()) {
+      RetireConnections(e.key_rotated().agency_id());
+    }
+    logger_->warn("registry: {} by {} (configuration event, seq {})", what, e.actor_user(), seq);
+    v1::ControlResponse r;
+    r.set_text(what + ": recorded in the log as seq " + std::to_string(seq) +
+               " and applied; nodes and the referral engine read the registry file at start");
+    r.add_event_ids(e.event_id());
+    admin_pending_ = PendingAdmin{seq, std::move(r)};
+  }
+
   // Answers after the batch that records the read (RecordAccessed) is durable.
   int OnCaseEvents(const std::string& routing, const std::string& agency,
                    const v1::ClientFrame& f) {
@@ -1969,6 +2287,19 @@ class BrokerImpl final : public Broker {
 
   CaseCache cache_{kMaxCachedCases};
   std::map<std::pair<std::string, int>, Subscription> subs_;
+
+  // The registry as applied: the file, then the configuration events of the log.
+  passage::v1::AgencyRegistry registry_;
+  std::map<std::string, std::string> revoked_;  // agency -> reason
+  // Connections seen per agency (bounded), and those whose key was replaced or revoked.
+  std::map<std::string, std::set<std::string>> routes_;
+  std::set<std::string> retired_routes_;
+  zmq::socket_t admin_;  // REP: live registry changes (OnAdminRequest)
+  struct PendingAdmin {
+    uint64_t seq = 0;  // the configuration event; answered once it is durable
+    v1::ControlResponse reply;
+  };
+  std::optional<PendingAdmin> admin_pending_;
 
   std::unique_ptr<ops::MetricsRegistry> own_metrics_;  // when the options bring none
   BrokerMetrics metrics_;

@@ -32,6 +32,9 @@ namespace passage::broker {
 struct BrokerOptions {
   std::string listen = "tcp://127.0.0.1:7450";  // "tcp://127.0.0.1:0" picks a free port
   std::string data_dir;
+  // The NRM admin's socket for live registry changes (docs/operations.md); "" = ipc://DATA_DIR/
+  // admin.sock. Reachable only by those who can open the file: the broker's OS user and group.
+  std::string admin_endpoint;
   std::string curve_public_z85;  // empty with insecure
   std::string curve_secret_z85;
   std::string signing_seed;      // 32 bytes

@@ -566,11 +566,29 @@ examples:
   passagectl --json replay --log /srv/audit/cp --until 1200 --digest | jq -r .digest
 )"},
       {"admin",
-       {{"--log", true}, {"--to", true}, {"--from", true}, {"--public-key", true}},
+       {{"--log", true}, {"--to", true}, {"--from", true}, {"--public-key", true},
+        {"--broker-admin", true}, {"--file", true}, {"--keys", true}, {"--transport-key", true},
+        {"--sealing-key", true}, {"--reason", true}},
        false,
        R"(usage: passagectl admin checkpoint DIR --log LOG [--public-key HEX]
        passagectl admin backup --log LOG --to DIR [--public-key HEX]
        passagectl admin restore --from DIR --to LOG [--public-key HEX]
+       passagectl admin agency add --file AGENCY_FILE [--broker-admin EP]
+       passagectl admin agency rotate-key AGENCY (--keys PREFIX | --transport-key Z85
+                                                  [--sealing-key HEX]) [--broker-admin EP]
+       passagectl admin agency revoke AGENCY --reason TEXT [--broker-admin EP]
+       passagectl admin agency export [--broker-admin EP]
+
+The agency registry, changed live (on the broker's machine, as its OS user or root): each change
+is checked against the registry the broker applies, recorded in the log as a configuration event
+(AgencyRegistered, KeyRotated, AgencyRevoked) and applied at once, without a restart:
+  add          a new agency, from a file holding one passage.v1.Agency in text format (the fields
+               of an `agencies { ... }` entry of the registry, keys included)
+  rotate-key   new public keys for an agency: --keys PREFIX reads PREFIX.curve and PREFIX.seal
+               (passagectl keygen); connections made with the old transport key are cut
+  revoke       the agency may no longer connect, publish, read or receive; its connections are cut
+  export       the registry as the broker applies it (file and changes), to copy to every node
+--broker-admin is the broker's admin socket (default ipc:///var/lib/passage/broker/admin.sock).
 
 Copies of the broker's event log, each verified like passagectl audit verify before it is
 trusted. LOG is a broker's log directory (DATA_DIR/log); it must not be open: a running broker
@@ -1295,11 +1313,66 @@ Status BuildReplay(const Parsed& p, Invocation* inv) {
   return Status::Ok();
 }
 
+Status BuildAgencyAdmin(const Parsed& p, Invocation* inv) {
+  if (p.positionals.size() < 2) {
+    return Usage("", "missing subcommand: passagectl admin agency add|rotate-key|revoke|export");
+  }
+  const std::string sub = p.positionals[1];
+  inv->command = "admin agency " + sub;
+  inv->action = Action::kBrokerAdmin;
+  OpsSettings& o = inv->ops;
+  o.broker_admin = Flag(p, "--broker-admin").value_or("ipc:///var/lib/passage/broker/admin.sock");
+  auto* req = &inv->broker_admin;
+  if (sub == "add") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"agency", "add"}));
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {"--file", "--broker-admin"}));
+    inv->file = Flag(p, "--file").value_or("");
+    if (inv->file.empty()) {
+      return Usage("--file", "required: a file with the agency (passage.v1.Agency, text format)");
+    }
+    req->mutable_add_agency();
+  } else if (sub == "rotate-key") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"agency", "rotate-key", "AGENCY"}));
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command,
+                              {"--keys", "--transport-key", "--sealing-key", "--broker-admin"}));
+    auto* k = req->mutable_rotate_key();
+    k->set_agency_id(p.positionals[2]);
+    o.keys_prefix = Flag(p, "--keys").value_or("");
+    k->set_transport_public_key(Flag(p, "--transport-key").value_or(""));
+    k->set_sealing_public_key(Flag(p, "--sealing-key").value_or(""));
+    if (o.keys_prefix.empty() == (k->transport_public_key().empty() &&
+                                  k->sealing_public_key().empty())) {
+      return Usage("--keys", "give --keys PREFIX, or the new public keys with --transport-key "
+                             "and/or --sealing-key");
+    }
+  } else if (sub == "revoke") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"agency", "revoke", "AGENCY"}));
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {"--reason", "--broker-admin"}));
+    auto* r = req->mutable_revoke();
+    r->set_agency_id(p.positionals[2]);
+    r->set_reason(Flag(p, "--reason").value_or(""));
+    if (r->reason().empty()) {
+      return Usage("--reason", "required: why the agency is revoked (it is recorded in the log)");
+    }
+  } else if (sub == "export") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"agency", "export"}));
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {"--broker-admin"}));
+    req->set_export_registry(true);
+  } else {
+    return Usage("", "unknown subcommand '" + sub +
+                         "' (admin agency add|rotate-key|revoke|export; try passagectl admin --help)");
+  }
+  return Status::Ok();
+}
+
 Status BuildAdmin(const Parsed& p, Invocation* inv) {
   if (p.positionals.empty()) {
-    return Usage("", "missing subcommand: passagectl admin checkpoint|backup|restore");
+    return Usage("", "missing subcommand: passagectl admin checkpoint|backup|restore|agency");
   }
   const std::string sub = p.positionals[0];
+  if (sub == "agency") {
+    return BuildAgencyAdmin(p, inv);
+  }
   inv->command = "admin " + sub;
   inv->action = Action::kAdmin;
   AuditSettings& a = inv->audit;

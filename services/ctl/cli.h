@@ -59,6 +59,7 @@ enum class Action {
   kFindPerson,  // ask the name and date of birth (or read two lines), send request.find
   kKeysShow,    // print the public halves of key files; no node involved
   kConfigCheck, // check configuration files as the programs would read them; no node involved
+  kBrokerAdmin, // admin agency ...: a BrokerAdminRequest on the broker's admin socket
 };
 
 // keys show and config check (docs/configuration.md).
@@ -68,6 +69,8 @@ struct OpsSettings {
   std::string tree_head;      // keys show --tree-head FILE: the broker's signing seed
   std::string root;           // config check --root DIR
   std::string registry;       // config check --registry FILE
+  std::string broker_admin;   // admin agency: the broker's admin socket
+  std::string keys_prefix;    // admin agency rotate-key --keys PREFIX
 };
 
 // audit, replay and admin (docs/passagectl.md, docs/audit.md). Invocation::command names the
@@ -116,7 +119,8 @@ struct Invocation {
   std::string key_prefix;               // kKeygen
   bool overwrite = false;               // kKeygen --force
   AuditSettings audit;                  // kAudit, kReplay, kAdmin
-  OpsSettings ops;                      // kKeysShow, kConfigCheck
+  OpsSettings ops;                      // kKeysShow, kConfigCheck, kBrokerAdmin
+  passage::v1::BrokerAdminRequest broker_admin;  // kBrokerAdmin
 };
 
 // Parses the arguments after argv[0]. `env_node` is $PASSAGE_NODE ("" when unset). Errors are

@@ -179,8 +179,10 @@ std::string NodeEndpoint(std::string_view node) {
   return std::string(kIpc) + path + "/control.sock";
 }
 
-Result<v1::ControlResponse> CallNode(const std::string& endpoint, const v1::ControlRequest& request,
-                                     int timeout_ms) {
+Result<v1::ControlResponse> CallSocket(const std::string& endpoint, const std::string& bytes,
+                                       int timeout_ms, std::string_view who) {
+  const std::string w(who);
+  const std::string socket_name = w == "node" ? "control socket" : w + "'s admin socket";
   if (timeout_ms <= 0) {
     timeout_ms = 1;
   }
@@ -188,21 +190,20 @@ Result<v1::ControlResponse> CallNode(const std::string& endpoint, const v1::Cont
     const std::string path = endpoint.substr(kIpc.size());
     if (path.size() >= sizeof(sockaddr_un::sun_path)) {
       return NodeError(StatusCode::kInvalidArgument,
-                       "the control socket path " + path +
+                       "the " + socket_name + " path " + path +
                            " is longer than an ipc socket allows (" +
                            std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes)");
     }
     if (!path.empty() && path[0] != '@' && !IsSocketFile(path)) {  // '@': abstract namespace
-      return NodeError(StatusCode::kUnavailable, "no control socket at " + path +
-                                                     " (is the node running, and is this its data "
-                                                     "directory?)");
+      return NodeError(StatusCode::kUnavailable, "no " + socket_name + " at " + path +
+                                                     " (is the " + w +
+                                                     " running, and is this its data directory?)");
     }
     if (path[0] != '@' && IsStaleSocket(path)) {
-      return NodeError(StatusCode::kUnavailable, "the node is not running: nothing listens on " +
+      return NodeError(StatusCode::kUnavailable, "the " + w + " is not running: nothing listens on " +
                                                      path + " (left from an earlier run)");
     }
   }
-  const std::string bytes = request.SerializeAsString();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   try {
     zmq::socket_t sock(Context(), zmq::socket_type::req);
@@ -217,7 +218,7 @@ Result<v1::ControlResponse> CallNode(const std::string& endpoint, const v1::Cont
     if (!sock.send(zmq::buffer(bytes), zmq::send_flags::none)) {
       return NodeError(StatusCode::kUnavailable, "could not send to " + endpoint + " within " +
                                                      std::to_string(timeout_ms) +
-                                                     " ms (is the node running?)");
+                                                     " ms (is the " + w + " running?)");
     }
     zmq::message_t reply;
     for (;;) {
@@ -226,7 +227,7 @@ Result<v1::ControlResponse> CallNode(const std::string& endpoint, const v1::Cont
       if (left.count() <= 0) {
         return NodeError(StatusCode::kUnavailable,
                          "no answer from " + endpoint + " within " + std::to_string(timeout_ms) +
-                             " ms (is the node running? a busy node may need a longer --timeout)");
+                             " ms (is the " + w + " running? a busy one may need a longer --timeout)");
       }
       zmq::pollitem_t item{sock.handle(), 0, ZMQ_POLLIN, 0};
       try {
@@ -252,6 +253,11 @@ Result<v1::ControlResponse> CallNode(const std::string& endpoint, const v1::Cont
     return NodeError(StatusCode::kUnavailable,
                      "talking to " + endpoint + " failed: " + std::string(e.what()));
   }
+}
+
+Result<v1::ControlResponse> CallNode(const std::string& endpoint, const v1::ControlRequest& request,
+                                     int timeout_ms) {
+  return CallSocket(endpoint, request.SerializeAsString(), timeout_ms, "node");
 }
 
 }  // namespace passage::ctl

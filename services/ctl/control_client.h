@@ -51,6 +51,13 @@ Status AddStaff(const std::string& endpoint, const std::string& admin_token,
                 const std::vector<passage::v1::ActorRole>& roles, const std::string& password,
                 int timeout_ms);
 
+// Sends serialized request bytes to a REP socket at `endpoint` (a node's control socket, the
+// broker's admin socket: `who` says which, for the errors) and waits at most `timeout_ms` for its
+// ControlResponse.
+Result<passage::v1::ControlResponse> CallSocket(const std::string& endpoint,
+                                                const std::string& bytes, int timeout_ms,
+                                                std::string_view who);
+
 // Sends `request` to the node at `endpoint` and waits at most `timeout_ms` for its answer.
 Result<passage::v1::ControlResponse> CallNode(const std::string& endpoint,
                                               const passage::v1::ControlRequest& request,

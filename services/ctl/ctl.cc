@@ -1,6 +1,7 @@
 #include "services/ctl/ctl.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <termios.h>
 #include <google/protobuf/util/json_util.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include "core/codes.h"
 #include "core/ctdc/ctdc_import.h"
 #include "core/referral_state_machine.h"
+#include "core/text_proto.h"
 #include "services/ctl/audit.h"
 #include "services/ctl/cli.h"
 #include "services/ctl/config_check.h"
@@ -339,6 +341,56 @@ int RunConfigCheck(const Invocation& inv, CtlIo& io) {
   ConfigCheckResult r = CheckConfigFiles(inv.ops.files, o);
   io.out << (inv.json ? ConfigCheckJson(r) : FormatConfigCheck(r));
   return r.errors() > 0 ? kExitUsage : kExitOk;
+}
+
+// `admin agency ...`: one BrokerAdminRequest on the broker's admin socket.
+int RunBrokerAdmin(const Invocation& inv, CtlIo& io) {
+  v1::BrokerAdminRequest req = inv.broker_admin;
+  if (req.has_add_agency()) {
+    auto text = ReadInput(inv.file, io.in);
+    if (!text.ok()) {
+      return Fail(io, Status(text.status().code(), text.status().message(), "--file"));
+    }
+    Status s = core::ParseConfigText(*text, inv.file, req.mutable_add_agency()->mutable_agency());
+    if (!s.ok()) {
+      return Fail(io, Status(s.code(), s.message(), "--file"));
+    }
+  }
+  if (!inv.ops.keys_prefix.empty()) {
+    PublicKeyInfo curve = ReadPublicKey(inv.ops.keys_prefix + ".curve", false);
+    PublicKeyInfo seal = ReadPublicKey(inv.ops.keys_prefix + ".seal", false);
+    for (const auto* k : {&curve, &seal}) {
+      if (!k->error.empty()) {
+        PrintError(io.err, k->file, k->error);
+        return kExitUsage;
+      }
+    }
+    req.mutable_rotate_key()->set_transport_public_key(curve.public_key);
+    req.mutable_rotate_key()->set_sealing_public_key(seal.public_key);
+  }
+  const char* sudo_user = std::getenv("SUDO_USER");
+  const passwd* pw = ::getpwuid(::getuid());
+  req.set_operator_name(sudo_user != nullptr && *sudo_user != '\0' ? sudo_user
+                        : pw != nullptr                           ? pw->pw_name
+                                                                  : "uid " + std::to_string(::getuid()));
+  auto r = CallSocket(inv.ops.broker_admin, req.SerializeAsString(), inv.timeout_ms, "broker");
+  if (!r.ok()) {
+    return Fail(io, r.status());
+  }
+  if (r->code() != v1::CONTROL_CODE_OK) {
+    PrintError(io.err, r->field(), r->reason());
+    return ExitCodeFor(r->code());
+  }
+  if (inv.json) {
+    io.out << "{\"text\":" << JsonString(r->text()) << ",\"event_ids\":[";
+    for (int i = 0; i < r->event_ids_size(); ++i) {
+      io.out << (i ? "," : "") << JsonString(r->event_ids(i));
+    }
+    io.out << "]}\n";
+  } else {
+    io.out << r->text() << (r->text().empty() || r->text().back() == '\n' ? "" : "\n");
+  }
+  return kExitOk;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -789,6 +841,8 @@ int RunPassagectl(const std::vector<std::string>& args, CtlIo& io) {
       return RunKeysShow(inv, io);
     case Action::kConfigCheck:
       return RunConfigCheck(inv, io);
+    case Action::kBrokerAdmin:
+      return RunBrokerAdmin(inv, io);
     case Action::kAudit:
       return RunAudit(inv, io);
     case Action::kReplay:

@@ -370,6 +370,13 @@ class ClientImpl final : public Client {
             spdlog::warn("client {}: broker error: {} {}", o_.agency_id, f->error().field(),
                          f->error().reason());
           }
+          if (f->request_id() == 0 && f->error().code() == v1::ERROR_CODE_UNAUTHORIZED) {
+            // The broker no longer serves this connection (the agency was revoked, or its key
+            // replaced): say so, and connect again, which the broker then answers at the handshake.
+            problem_ = "the broker closed this connection: " + f->error().reason();
+            welcomed_ = false;
+            return Reconnect();
+          }
           if (f->request_id() != 0) {
             replies_[f->request_id()] = std::move(*f);
           }

@@ -202,5 +202,90 @@ TEST(E2eOps, ANodeSaysTheBrokerRefusedItsKey) {
   EXPECT_NE(why.find("refused this agency's key"), std::string::npos) << why;
 }
 
+// The NRM's admin registers an agency, replaces a key and revokes an agency on the running broker
+// (passagectl admin agency, the broker's admin socket): each takes effect at once, without a
+// restart, is recorded in the log, and is still in force after the broker restarts.
+TEST(E2eOps, TheRegistryChangesLiveThroughTheBrokerAdminSocket) {
+  AgencySpec late = Protection("shelter-b", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER});
+  late.registered = false;
+  late.start = false;
+  Nrm nrm({FirstResponder("fia-karachi"),
+           Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER}), late},
+          WomenToShelterRules());
+  ASSERT_TRUE(nrm.Start());
+  const std::string admin = "ipc://" + nrm.dir() + "/broker/admin.sock";
+  const std::string sessions = nrm.dir() + "/sessions";
+  auto ctl = [&](std::vector<std::string> args) {
+    args.push_back("--broker-admin");
+    args.push_back(admin);
+    return Passagectl(args, "", sessions, nrm.dir());
+  };
+  v1::ControlRequest status;
+  status.mutable_status();
+  auto status_says = [&](const std::string& id, const std::string& what) {
+    std::string text;
+    bool ok = WaitUntil(id + " to say '" + what + "'", [&] {
+      auto st = nrm.Call(id, status, 2000);
+      text = st.ok() ? st->text() : "";
+      return text.find(what) != std::string::npos;
+    });
+    return ok ? ::testing::AssertionSuccess() : ::testing::AssertionFailure() << text;
+  };
+
+  // 1. Register shelter-b: its node connects, with no broker restart.
+  CtlProc add = ctl({"admin", "agency", "add", "--file", nrm.dir() + "/agencies/shelter-b.textproto"});
+  ASSERT_EQ(add.code, 0) << add.err;
+  EXPECT_NE(add.out.find("registered agency shelter-b: recorded in the log as seq"),
+            std::string::npos)
+      << add.out;
+  ASSERT_TRUE(nrm.StartNode("shelter-b"));
+  CtlProc again = ctl({"admin", "agency", "add", "--file", nrm.dir() + "/agencies/shelter-b.textproto"});
+  EXPECT_EQ(again.code, 1) << again.err;
+  EXPECT_NE(again.err.find("already registered"), std::string::npos) << again.err;
+
+  // 2. A new transport key for shelter-a: the old key is refused, the new one connects.
+  const auto fresh = transport::GenerateCurveKeyPair();
+  CtlProc rotate = ctl({"admin", "agency", "rotate-key", "shelter-a", "--transport-key",
+                     fresh.public_z85});
+  ASSERT_EQ(rotate.code, 0) << rotate.err;
+  nrm.StopNode("shelter-a");
+  ASSERT_TRUE(nrm.Launch("shelter-a"));  // still with the old key: refused
+  EXPECT_TRUE(status_says("shelter-a", "refused this agency's key"));
+  nrm.StopNode("shelter-a");
+  ASSERT_TRUE(transport::WriteKeyFile(nrm.dir() + "/keys/shelter-a.curve", fresh).ok());
+  ASSERT_TRUE(nrm.StartNode("shelter-a"));
+
+  // 3. Revoke shelter-b: its connection is cut at once and it cannot come back.
+  CtlProc router = ctl({"admin", "agency", "revoke", kRouterId, "--reason", "test"});
+  EXPECT_EQ(router.code, 1) << router.err;
+  EXPECT_NE(router.err.find("referral engine"), std::string::npos) << router.err;
+  CtlProc nobody = ctl({"admin", "agency", "revoke", "no-such-agency", "--reason", "test"});
+  EXPECT_EQ(nobody.code, 3) << nobody.err;
+  CtlProc revoke = ctl({"admin", "agency", "revoke", "shelter-b", "--reason",
+                     "the shelter closed on 2026-12-01"});
+  ASSERT_EQ(revoke.code, 0) << revoke.err;
+  // The running node is cut off at once: its next frame is refused, it connects again, and the
+  // handshake is refused.
+  EXPECT_TRUE(status_says("shelter-b", "refused this agency's key"));
+  // And it tells its staff it is not connected.
+  v1::ControlRequest broker_status;
+  broker_status.mutable_status();
+  auto st = nrm.Call("shelter-b", broker_status, 2000);
+  ASSERT_TRUE(st.ok());
+  EXPECT_NE(st->text().find("not connected"), std::string::npos) << st->text();
+
+  // 4. The broker restarts from its registry file and the log: every change still holds.
+  ASSERT_TRUE(nrm.RestartBroker());
+  CtlProc exported = ctl({"admin", "agency", "export"});
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  EXPECT_NE(exported.out.find("# revoked: shelter-b (the shelter closed on 2026-12-01)"),
+            std::string::npos)
+      << exported.out;
+  EXPECT_EQ(exported.out.find("id: \"shelter-b\""), std::string::npos) << exported.out;
+  EXPECT_NE(exported.out.find(fresh.public_z85), std::string::npos) << exported.out;
+  EXPECT_NE(nrm.Log("broker").find("applied 3 registry change(s) from the log"), std::string::npos)
+      << nrm.Log("broker");
+}
+
 }  // namespace
 }  // namespace passage::e2e

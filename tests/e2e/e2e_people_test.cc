@@ -440,41 +440,6 @@ TEST(E2ePeople, IntakeWarnsOfACaseForTheSamePersonAtAnotherAgency) {
   EXPECT_NE(r4.text().find(second), std::string::npos) << r4.text();
 }
 
-struct Proc {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs the real passagectl with `input` on standard input and sessions under `sessions`.
-Proc Passagectl(const std::vector<std::string>& args, const std::string& input,
-                const std::string& sessions, const std::string& dir) {
-  const std::string in = dir + "/ctl.in", out = dir + "/ctl.out", err = dir + "/ctl.err";
-  std::ofstream(in) << input;
-  pid_t pid = fork();
-  if (pid == 0) {
-    (void)!freopen(in.c_str(), "r", stdin);
-    (void)!freopen(out.c_str(), "w", stdout);
-    (void)!freopen(err.c_str(), "w", stderr);
-    setenv("PASSAGE_SESSION_DIR", sessions.c_str(), 1);
-    std::vector<char*> argv;
-    std::string bin = PASSAGECTL_BIN;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int st = 0;
-  waitpid(pid, &st, 0);
-  Proc p;
-  p.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  std::ifstream o(out), e(err);
-  p.out.assign(std::istreambuf_iterator<char>(o), {});
-  p.err.assign(std::istreambuf_iterator<char>(e), {});
-  return p;
-}
-
 TEST(E2ePeople, SignInLockoutSessionsAndSignOutWithPassagectl) {
   Nrm nrm(Agencies(), WomenToShelterRules());
   ASSERT_TRUE(nrm.Start());
@@ -494,7 +459,7 @@ TEST(E2ePeople, SignInLockoutSessionsAndSignOutWithPassagectl) {
   const auto log_before = nrm.RouterEventCount();
 
   // Not signed in: exit 7 with a reason that says what to do.
-  Proc p = Passagectl({"--node", fia, "inbox"}, "", sessions, nrm.dir());
+  CtlProc p = Passagectl({"--node", fia, "inbox"}, "", sessions, nrm.dir());
   EXPECT_EQ(p.code, 7) << p.err;
   EXPECT_NE(p.err.find("passagectl login"), std::string::npos) << p.err;
 
@@ -685,7 +650,7 @@ TEST(E2ePeople, CaseReferencesAndFindingAPersonAmongTheCasesOneMayOpen) {
   // The journey by reference, through passagectl.
   const std::string sessions = nrm.dir() + "/sessions";
   const std::string fia = nrm.dir() + "/nodes/fia-karachi";
-  Proc p = Passagectl({"--node", fia, "login", "e2e.desk", "--password-file", "-"},
+  CtlProc p = Passagectl({"--node", fia, "login", "e2e.desk", "--password-file", "-"},
                       std::string(Nrm::kDeskPassword) + "\n", sessions, nrm.dir());
   ASSERT_EQ(p.code, 0) << p.err;
   p = Passagectl({"--node", fia, "journey", loose}, "", sessions, nrm.dir());

@@ -91,6 +91,9 @@ struct AgencySpec {
   bool start = true;                      // started by Nrm::Start (else StartNode later)
   std::vector<v1::ActorRole> override_roles;
   std::string name;                       // the registered name; "" = "E2E agency <id>"
+  // Not in the broker's registry file at start (nodes' copy has it): for registering it live
+  // (passagectl admin agency add --file DIR/agencies/ID.textproto).
+  bool registered = true;
 };
 
 // A first responder running passage-identification (may open cases).
@@ -501,6 +504,43 @@ inline ::testing::AssertionResult WaitUntil(const std::string& what, const std::
 
 // ---- the NRM ----------------------------------------------------------------------------------------
 
+#ifdef PASSAGECTL_BIN
+struct CtlProc {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs the real passagectl with `input` on standard input and sessions under `sessions`.
+inline CtlProc Passagectl(const std::vector<std::string>& args, const std::string& input,
+                const std::string& sessions, const std::string& dir) {
+  const std::string in = dir + "/ctl.in", out = dir + "/ctl.out", err = dir + "/ctl.err";
+  std::ofstream(in) << input;
+  pid_t pid = fork();
+  if (pid == 0) {
+    (void)!freopen(in.c_str(), "r", stdin);
+    (void)!freopen(out.c_str(), "w", stdout);
+    (void)!freopen(err.c_str(), "w", stderr);
+    setenv("PASSAGE_SESSION_DIR", sessions.c_str(), 1);
+    std::vector<char*> argv;
+    std::string bin = PASSAGECTL_BIN;
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  CtlProc p;
+  p.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  std::ifstream o(out), e(err);
+  p.out.assign(std::istreambuf_iterator<char>(o), {});
+  p.err.assign(std::istreambuf_iterator<char>(e), {});
+  return p;
+}
+#endif  // PASSAGECTL_BIN
+
 struct NrmOptions {
   uint32_t tick_ms = 100;
   uint32_t min_k = 0;                    // NodeConfig.min_k of every node (0 = the default, 5)
@@ -558,6 +598,13 @@ class Nrm {
     if (procs_.count(id) == 0) return ::testing::AssertionFailure() << "no node " << id;
     if (!Spawn(id)) return ::testing::AssertionFailure() << "cannot start " << id;
     return WaitReady(id);
+  }
+
+  // Stops the broker and starts it again on the same data directory (a new port: running nodes do
+  // not follow it; for checks on the broker alone).
+  ::testing::AssertionResult RestartBroker() {
+    Terminate("broker", SIGTERM);
+    return StartBroker();
   }
 
   // Starts one node without waiting for it to connect (for nodes that cannot).
@@ -944,14 +991,24 @@ class Nrm {
       (void)transport::WriteKeyFile(base + ".curve", curve);
       std::ofstream(base + ".seal") << "public: " << runtime::ToHex(seal.public_key)
                                     << "\nsecret: " << runtime::ToHex(seal.secret_key) << "\n";
+      std::filesystem::create_directories(dir_ + "/agencies");
+      std::ofstream(dir_ + "/agencies/" + a.id + ".textproto") << e->DebugString();
     };
     for (const auto& a : specs_) add(a, false);
     add(router, true);
     std::ofstream(dir_ + "/registry.textproto") << reg.DebugString();
+    // The broker's copy leaves out the agencies a test registers live.
+    v1::AgencyRegistry broker_reg;
+    for (const auto& e : reg.agencies()) {
+      bool later = false;
+      for (const auto& a : specs_) later = later || (a.id == e.id() && !a.registered);
+      if (!later) *broker_reg.add_agencies() = e;
+    }
+    std::ofstream(dir_ + "/broker-registry.textproto") << broker_reg.DebugString();
     std::ofstream(dir_ + "/rules.textproto") << rules_.DebugString();
 
     procs_["broker"].argv = {PASSAGE_BROKER_BIN,    "--data-dir", dir_ + "/broker",
-                             "--registry",          dir_ + "/registry.textproto",
+                             "--registry",          dir_ + "/broker-registry.textproto",
                              "--key-file",          dir_ + "/keys/broker.curve",
                              "--listen",            "tcp://127.0.0.1:0",
                              "--endpoint-file",     dir_ + "/broker.endpoint"};
