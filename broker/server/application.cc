@@ -16,6 +16,7 @@
 #include "broker/merkle/tree_head.h"
 #include "broker/server/broker.h"
 #include "core/text_proto.h"
+#include "ops/json_log.h"
 #include "ops/metrics_server.h"
 #include "ops/service_notify.h"
 #include "passage/v1/config.pb.h"
@@ -194,6 +195,11 @@ int RunBrokerMain(int argc, char** argv) {
       std::fprintf(stderr, "passage-broker: unknown argument '%s'\n%s", a.c_str(), kUsage);
       return 2;
     }
+  }
+  if (!ops::ConfigureLogFormat(config.log_format())) {
+    std::fprintf(stderr, "passage-broker: log_format: '%s' is not a log format (text or json)\n",
+                 config.log_format().c_str());
+    return 2;
   }
   if (config.data_dir().empty() || config.registry_file().empty()) {
     std::fprintf(stderr, "passage-broker: --data-dir and --registry are required\n%s", kUsage);

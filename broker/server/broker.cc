@@ -13,6 +13,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <span>
 #include <thread>
@@ -706,6 +707,7 @@ class BrokerImpl final : public Broker {
         v1::ServerFrame r;
         r.set_request_id(f.request_id());
         r.mutable_pong()->set_sent_at_ms(f.ping().sent_at_ms());
+        r.mutable_pong()->set_broker_run_id(run_id_);
         Queue(routing, std::move(r));
         return 0;
       }
@@ -742,6 +744,7 @@ class BrokerImpl final : public Broker {
     w->set_max_event_bytes(static_cast<uint32_t>(MaxEventBytes()));
     w->set_max_batch(static_cast<uint32_t>(options_.group_commit_max_events));
     w->set_max_delivery_attempts(static_cast<uint32_t>(options_.max_delivery_attempts));
+    w->set_broker_run_id(run_id_);
     if (f.hello().has_last_seen() && f.hello().last_seen().tree_size() > log_->LastSeq()) {
       logger_->error(
           "agency {} has seen a tree of {} events but the log holds {}: the log was truncated or "
@@ -2300,6 +2303,11 @@ class BrokerImpl final : public Broker {
     v1::ControlResponse reply;
   };
   std::optional<PendingAdmin> admin_pending_;
+
+  // Random per process run, in WELCOME and PONG: lets a client see that the broker restarted
+  // behind a connection ZeroMQ re-established by itself.
+  const uint64_t run_id_ = std::random_device{}() * 0x100000000ull ^ std::random_device{}() ^
+                           static_cast<uint64_t>(NowMs());
 
   std::unique_ptr<ops::MetricsRegistry> own_metrics_;  // when the options bring none
   BrokerMetrics metrics_;

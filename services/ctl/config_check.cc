@@ -557,6 +557,10 @@ class Checker {
           false);
     }
     made_at_start("signing_key_file", c.signing_key_file(), false);
+    if (!c.log_format().empty() && c.log_format() != "text" && c.log_format() != "json") {
+      Add(path, L("log_format"), "log_format",
+          "'" + c.log_format() + "' is not a log format (text or json)");
+    }
     if (c.max_message_bytes() > (1u << 28)) {
       Add(path, L("max_message_bytes"), "max_message_bytes",
           std::to_string(c.max_message_bytes()) + " is above the limit of 268435456 (256 MiB)");
@@ -669,6 +673,10 @@ class Checker {
       Add(path, 0, "sealing_key_file",
           "not set: this node can neither seal nor open personal data", false);
     }
+    for (int i = 0; i < c.previous_sealing_key_files_size(); ++i) {
+      const std::string field = "previous_sealing_key_files[" + std::to_string(i) + "]";
+      CheckSealKey(path, loc.LineOf(field), field, c.previous_sealing_key_files(i));
+    }
     if (!c.person_secret_file().empty()) {
       CheckHexSecret(path, L("person_secret_file"), "person_secret_file", c.person_secret_file(),
                      "the NRM's person-key secret");
@@ -725,6 +733,10 @@ class Checker {
                 "written to DATA_DIR/first-admin-password)",
             false);
       }
+    }
+    if (!c.log_format().empty() && c.log_format() != "text" && c.log_format() != "json") {
+      Add(path, L("log_format"), "log_format",
+          "'" + c.log_format() + "' is not a log format (text or json)");
     }
     if (c.min_k() == 1) {
       Add(path, L("min_k"), "min_k",

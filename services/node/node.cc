@@ -27,6 +27,7 @@
 #include "core/validate.h"
 #include "services/runtime/sealing.h"
 #include "services/node/access.h"
+#include "ops/json_log.h"
 #include "ops/service_notify.h"
 #include "services/node/render.h"
 #include "transport/keys.h"
@@ -271,6 +272,7 @@ Status Node::Init() {
   co.agency_id = agency();
   co.insecure = options_.config.insecure();
   co.store = store_.get();
+  co.on_log_restored = [this](uint64_t log_size, uint64_t seen) { OnLogRestored(log_size, seen); };
   ASSIGN_OR_RETURN(client_, runtime::Client::Create(co));
   client_->OnPublishResult([this](const v1::PublishResult& r) { OnResult(r); });
 
@@ -663,7 +665,7 @@ v1::ControlResponse Node::Personal(const v1::PersonalRequest& req) {
   } else if (options_.sealing.secret_key.empty()) {
     refusal = "this node has no sealing key (sealing_key_file)";
   } else {
-    pd = runtime::Unseal(s.personal(), agency(), options_.sealing);
+    pd = OpenSealed(s.personal());
     if (!pd.ok() && pd.status().code() == StatusCode::kPermissionDenied) {
       // Not (yet) re-sealed for us by the owner's node, which may be offline: the broker hands out
       // the key the owner left for us at intake, now that our referral is accepted.
@@ -673,6 +675,10 @@ v1::ControlResponse Node::Personal(const v1::PersonalRequest& req) {
       if (reply.ok() && reply->has_case_key()) {
         if (reply->case_key().seal_nonce() == s.personal().nonce()) {
           pd = runtime::UnsealWithKey(s.personal(), reply->case_key().key(), options_.sealing);
+          for (const auto& old : options_.previous_sealing) {
+            if (pd.ok()) break;
+            pd = runtime::UnsealWithKey(s.personal(), reply->case_key().key(), old);
+          }
         } else {
           pd = Status::PermissionDenied("the personal data changed after the owner left its key");
         }
@@ -1214,7 +1220,10 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
         << "outbox      " << client_->outbox_size() << " events waiting\n"
         << "cases       " << known_cases_.size() << " known\n"
         << "log size    " << client_->last_tree_head().tree_size() << " (last signed tree head)\n";
-      const std::vector<std::string> problems = logic_->Problems();
+      std::vector<std::string> problems = logic_->Problems();
+      if (!restore_note_.empty()) {
+        problems.push_back(restore_note_);
+      }
       std::string problems_json;
       for (const auto& p : problems) {
         t << "PROBLEM     " << p << "\n";
@@ -1493,6 +1502,75 @@ Status Node::Run() {
 
 void Node::RequestStop() { stop_ = true; }
 
+Result<v1::PersonalData> Node::OpenSealed(const v1::SealedPersonalData& sealed) const {
+  auto pd = runtime::Unseal(sealed, agency(), options_.sealing);
+  // A key wrapped for an earlier sealing key does not open with the current one (Corruption).
+  for (const auto& old : options_.previous_sealing) {
+    if (pd.ok() || pd.status().code() != StatusCode::kCorruption) break;
+    if (auto opened = runtime::Unseal(sealed, agency(), old); opened.ok()) {
+      return opened;
+    }
+  }
+  return pd;
+}
+
+void Node::OnLogRestored(uint64_t log_size, uint64_t seen) {
+  constexpr char kHandled[] = "restore/handled";  // be64: the largest log size given up for a restore
+  if (auto m = store_->Get(kHandled); m.ok() && m->has_value() && (*m)->size() == 8) {
+    uint64_t handled = 0;
+    for (unsigned char c : **m) handled = (handled << 8) | c;
+    if (handled >= seen) {
+      return;  // this restore was handled at an earlier connection
+    }
+  }
+  // Where the restored log and the one this node followed part is not known here (the log may
+  // have grown again before this node came back), so the journal, a copy of what the log said, is
+  // rebuilt from the start of the log; this agency's own events are sent again first (those the
+  // log holds come back as duplicates with their place, the others are appended again).
+  runtime::StateWrite w;
+  std::vector<std::pair<uint64_t, runtime::OutboxEntry>> own;
+  size_t dropped = 0;
+  (void)store_->Scan("j/", [&](std::string_view key, std::string_view v) {
+    v1::Envelope env;
+    if (env.ParseFromArray(v.data(), static_cast<int>(v.size())) && env.producer() == agency()) {
+      own.push_back({env.global_seq(), runtime::OutboxEntry{0, env.event_id(), env.event()}});
+      w.Put(OwnKey(env.event_id()), env.event());  // back in the journal when acknowledged
+    }
+    w.Delete(std::string(key));
+    ++dropped;
+    return true;
+  });
+  (void)store_->Scan("k/", [&](std::string_view key, std::string_view) {
+    w.Delete(std::string(key));
+    return true;
+  });
+  w.Put(kHandled, Be64(seen));
+  const std::string stream = v1::Selector_Name(logic_->selector());
+  if (Status st = store_->Apply(stream, 0, w); !st.ok()) {
+    spdlog::critical("{}: could not record the broker's restore: {}", agency(), st.ToString());
+    return;
+  }
+  known_cases_.clear();
+  views_.clear();
+  caught_up_ = false;
+  catch_up_target_ = 0;
+  logic_->OnLogRestored();
+  std::sort(own.begin(), own.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<runtime::OutboxEntry> again;
+  for (auto& [seq, e] : own) {
+    again.push_back(std::move(e));
+  }
+  if (Status st = client_->RequeueFirst(again); !st.ok()) {
+    spdlog::critical("{}: could not queue this agency's events again: {}", agency(), st.ToString());
+  }
+  restore_note_ = "the broker's log was restored from an older copy: it holds " +
+                  std::to_string(log_size) + " entries where this node had seen " +
+                  std::to_string(seen) + "; " + std::to_string(again.size()) +
+                  " event(s) of this agency sent again and the journal (" +
+                  std::to_string(dropped) + " entries) read again from the log";
+  spdlog::critical("{}: {}", agency(), restore_note_);
+}
+
 // Readiness for systemd and /readyz, and the gauges that follow the connection. Ready once
 // connected to the broker; after a minute without, systemd is told the node is up anyway (staff
 // can work and the outbox carries their events), with the reason in its status line, while
@@ -1593,14 +1671,23 @@ Result<NodeOptions> LoadNodeOptions(const std::string& config_path) {
     o.curve_public_z85 = keys.public_z85;
     o.curve_secret_z85 = keys.secret_z85;
   }
-  if (!c.sealing_key_file().empty()) {
-    ASSIGN_OR_RETURN(std::string text2, ReadFile(c.sealing_key_file()));
+  auto read_seal = [](const std::string& path) -> Result<runtime::SealingKeyPair> {
+    runtime::SealingKeyPair keys;
+    ASSIGN_OR_RETURN(std::string text2, ReadFile(path));
     std::istringstream in(text2);
     std::string label, value;
     while (in >> label >> value) {
-      ASSIGN_OR_RETURN(std::string bytes, runtime::FromHex(value, c.sealing_key_file()));
-      (label == "public:" ? o.sealing.public_key : o.sealing.secret_key) = bytes;
+      ASSIGN_OR_RETURN(std::string bytes, runtime::FromHex(value, path));
+      (label == "public:" ? keys.public_key : keys.secret_key) = bytes;
     }
+    return keys;
+  };
+  if (!c.sealing_key_file().empty()) {
+    ASSIGN_OR_RETURN(o.sealing, read_seal(c.sealing_key_file()));
+  }
+  for (const auto& path : c.previous_sealing_key_files()) {
+    ASSIGN_OR_RETURN(auto keys, read_seal(path));
+    o.previous_sealing.push_back(std::move(keys));
   }
   if (!c.person_secret_file().empty()) {
     ASSIGN_OR_RETURN(std::string hex, ReadFile(c.person_secret_file()));
@@ -1646,6 +1733,11 @@ int NodeMain(int argc, char** argv, const std::string& program,
   auto options = LoadNodeOptions(config);
   if (!options.ok()) {
     std::fprintf(stderr, "%s: %s\n", program.c_str(), options.status().ToString().c_str());
+    return 2;
+  }
+  if (!ops::ConfigureLogFormat(options->config.log_format())) {
+    std::fprintf(stderr, "%s: log_format: '%s' is not a log format (text or json)\n",
+                 program.c_str(), options->config.log_format().c_str());
     return 2;
   }
   if (!broker_endpoint.empty()) {

@@ -45,6 +45,7 @@ struct NodeOptions {
   passage::v1::NodeConfig config;
   passage::v1::AgencyRegistry registry;
   runtime::SealingKeyPair sealing;
+  std::vector<runtime::SealingKeyPair> previous_sealing;  // previous_sealing_key_files
   std::string person_secret;
   std::string curve_public_z85;
   std::string curve_secret_z85;
@@ -71,6 +72,10 @@ class StageLogic {
   }
   // Called every tick_ms once the node has caught up with the log.
   virtual void OnTick(Node& node) {}
+  // The broker's log was restored from an older copy and the journal is read again from its
+  // start: forget what was attempted from memory (a move refused while the log caught up must be
+  // made again).
+  virtual void OnLogRestored() {}
   // What an operator must fix, one line each, shown by `passagectl status` (the router: rules it
   // cannot use).
   virtual std::vector<std::string> Problems() const { return {}; }
@@ -128,6 +133,9 @@ class Node {
   // the node acts in for it.
   const SignedIn* actor() const { return actor_ ? &*actor_ : nullptr; }
   passage::v1::ActorRole acting_role() const { return acting_role_; }
+  // Opens this agency's wrapped key of `sealed` with the current sealing key, then each previous
+  // one: the personal data, or the current key's error.
+  Result<passage::v1::PersonalData> OpenSealed(const passage::v1::SealedPersonalData& sealed) const;
   // The NRM's small-cell threshold for this node (NodeConfig.min_k, default 5).
   uint32_t min_k() const;
 
@@ -175,6 +183,10 @@ class Node {
   struct NodeMetrics;
   std::unique_ptr<NodeMetrics> m_;
   void UpdateReadiness(bool grace_over);
+  // The broker's log holds `log_size` entries where this node saw `seen` (restored from an older
+  // copy): drops the journal entries it no longer has and sends this agency's own ones again.
+  void OnLogRestored(uint64_t log_size, uint64_t seen);
+  std::string restore_note_;  // for passagectl status, once it happened
   void UpdateDeskMetrics(const std::vector<passage::v1::Referral>& inbox);
   bool notified_ready_ = false;
   bool stop_ = false;

@@ -127,6 +127,13 @@ class RouterLogic final : public node::StageLogic {
 
   std::vector<std::string> Problems() const override { return problems_; }
 
+  void OnLogRestored() override {
+    attempted_.clear();
+    reported_.clear();
+    dirty_.clear();
+    watch_.clear();
+  }
+
   void Publish(node::Node& node, v1::Event e, const std::string& what) {
     if (!attempted_.insert(e.event_id()).second) {
       return;

@@ -151,6 +151,9 @@ class ClientImpl final : public Client {
   std::string connection_problem() const override { return connected() ? "" : problem_; }
   const v1::SignedTreeHead& last_tree_head() const override { return last_head_; }
   size_t outbox_size() const override { return o_.store->OutboxSize(); }
+  Status RequeueFirst(const std::vector<OutboxEntry>& first) override {
+    return o_.store->RequeueFirst(first);
+  }
 
  private:
   Status Reconnect() {
@@ -364,6 +367,13 @@ class ClientImpl final : public Client {
           break;
         }
         case v1::ServerFrame::kPong:
+          if (welcomed_ && broker_run_id_ != 0 && f->pong().broker_run_id() != 0 &&
+              f->pong().broker_run_id() != broker_run_id_) {
+            // The broker restarted and ZeroMQ reconnected underneath: the session is gone.
+            spdlog::warn("client {}: the broker restarted; starting a new session", o_.agency_id);
+            welcomed_ = false;
+            SendHello();
+          }
           break;
         case v1::ServerFrame::kError:
           if (f->request_id() == 0 || replies_.size() > 1000) {
@@ -409,6 +419,7 @@ class ClientImpl final : public Client {
 
   void OnWelcome(const v1::Welcome& w) {
     welcomed_ = true;
+    broker_run_id_ = w.broker_run_id();
     blocked_.clear();  // the streams resume from the stored positions
     if (w.max_message_bytes() > 0) {
       max_message_bytes_ = w.max_message_bytes();
@@ -418,11 +429,23 @@ class ClientImpl final : public Client {
       spdlog::warn("client: broker says this key is agency '{}', configured as '{}'", w.agency_id(),
                    o_.agency_id);
     }
-    KeepHead(w.tree_head());
     welcome_log_end_.reset();
     if (w.has_tree_head() && !w.tree_head().signature().empty()) {
       welcome_log_end_ = w.tree_head().tree_size();
+      // What this agency saw of the log: the largest signed head, or further when its streams
+      // read past it.
+      uint64_t seen = last_head_.tree_size();
+      for (const auto& [sel, s] : streams_) {
+        seen = std::max(seen, o_.store->Position(StreamName(sel)));
+      }
+      if (w.tree_head().tree_size() < seen && o_.on_log_restored) {
+        // Restored from an older copy: what this agency sent beyond it is sent again (the
+        // callee queues it first), and the broker's head is the one to follow from now on.
+        o_.on_log_restored(w.tree_head().tree_size(), seen);
+        last_head_ = w.tree_head();
+      }
     }
+    KeepHead(w.tree_head());
     for (auto& [sel, s] : streams_) {
       SendSubscribe(sel, s);
       s.after_seq.reset();  // later reconnects resume from the stored position
@@ -666,6 +689,7 @@ class ClientImpl final : public Client {
   zmq::socket_t monitor_;  // PAIR end of sock_'s monitor
   int monitors_ = 0;
   std::string problem_;    // the last thing the monitor said went wrong
+  uint64_t broker_run_id_ = 0;  // from the last WELCOME
   bool welcomed_ = false;
   int64_t hello_sent_ms_ = 0;
   size_t max_message_bytes_ = 16 << 20;

@@ -42,6 +42,11 @@ struct ClientOptions {
   int resend_after_ms = 3000;
   int liveness_ms = 4000;
   int ping_every_ms = 1000;
+  // Called from WELCOME when the broker's log holds fewer entries than this agency saw before
+  // (restored from an older copy): (entries it holds, entries seen). The callee decides what to
+  // send again (Client::RequeueFirst) before the outbox is sent; the client then takes the
+  // broker's head as the one to follow.
+  std::function<void(uint64_t log_size, uint64_t seen_size)> on_log_restored;
 };
 
 // Handles one delivered event; adds its effects to `write`. kUnavailable asks for redelivery
@@ -80,6 +85,8 @@ class Client {
   virtual std::string connection_problem() const = 0;
   virtual const passage::v1::SignedTreeHead& last_tree_head() const = 0;
   virtual size_t outbox_size() const = 0;
+  // Queues already serialized events ahead of everything pending (see on_log_restored).
+  virtual Status RequeueFirst(const std::vector<OutboxEntry>& first) = 0;
 
  protected:
   Client() = default;

@@ -99,6 +99,36 @@ class RocksLocalStore final : public LocalStore {
     return seq;
   }
 
+  Status RequeueFirst(const std::vector<OutboxEntry>& first) override {
+    std::lock_guard lock(mu_);
+    // The pending entries move behind `first`: every entry gets a fresh local seq, in order.
+    std::vector<std::pair<std::string, std::string>> pending;  // old key, value
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kOutbox]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      pending.emplace_back(it->key().ToString(), it->value().ToString());
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "reading the outbox"));
+    rocksdb::WriteBatch b;
+    uint64_t seq = next_local_;
+    for (const auto& e : first) {
+      std::string v = Be64(e.event_id.size());
+      v.append(e.event_id);
+      v.append(e.event_bytes);
+      b.Put(handles_[kOutbox], Be64(seq++), v);
+    }
+    for (const auto& [key, value] : pending) {
+      b.Delete(handles_[kOutbox], key);
+      b.Put(handles_[kOutbox], Be64(seq++), value);
+    }
+    b.Put(handles_[kState], "outbox_hw", Be64(seq - 1));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    RETURN_IF_ERROR(FromRocks(db_->Write(wo, &b), "writing the outbox"));
+    next_local_ = seq;
+    outbox_size_ += first.size();
+    return Status::Ok();
+  }
+
   Result<std::vector<OutboxEntry>> PendingOutbox(uint64_t after, size_t limit) const override {
     std::vector<OutboxEntry> out;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kOutbox]));

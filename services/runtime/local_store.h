@@ -55,6 +55,9 @@ class LocalStore {
   // Removes the entry and records the broker's result bytes under the event id.
   virtual Status MarkSent(uint64_t local_seq, std::string_view event_id, std::string_view result) = 0;
   virtual Result<std::optional<std::string>> SentResult(std::string_view event_id) const = 0;
+  // Puts `first` at the head of the outbox, before every pending entry, in one synced write: the
+  // events to send again after the broker was restored from an older copy of its log.
+  virtual Status RequeueFirst(const std::vector<OutboxEntry>& first) = 0;
   virtual size_t OutboxSize() const = 0;
 
   // Consumer positions and state.

@@ -75,6 +75,11 @@ class IdentificationLogic final : public node::StageLogic {
       // open this seal.
       readers.erase(node.agency());
       auto sealed = runtime::Rewrap(s.personal(), node.agency(), node.options().sealing, readers);
+      // Sealed before this agency's sealing key was replaced: opened with an earlier one.
+      for (const auto& old : node.options().previous_sealing) {
+        if (sealed.ok()) break;
+        sealed = runtime::Rewrap(s.personal(), node.agency(), old, readers);
+      }
       if (!sealed.ok()) {
         spdlog::warn("{}: cannot re-seal case {}: {}", node.agency(), id,
                      sealed.status().ToString());

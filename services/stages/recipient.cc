@@ -16,6 +16,11 @@ class RecipientLogic final : public node::StageLogic {
   explicit RecipientLogic(std::string name) : name_(std::move(name)) {}
   std::string name() const override { return name_; }
 
+  void OnLogRestored() override {
+    attempted_.clear();
+    accepting_.clear();
+  }
+
   void OnTick(node::Node& node) override {
     auto inbox = node.Inbox(/*include_terminal=*/true);
     uint32_t load = 0;

@@ -11,6 +11,7 @@ without a running systemd allows (issue 12, items 1 and 2):
 usage: check_packages.py BUILD_DIR
 """
 
+import json
 import os
 import re
 import shutil
@@ -209,7 +210,8 @@ def start_broker(root, work):
            "--listen", "tcp://127.0.0.1:0",
            "--metrics-listen", "127.0.0.1:0"]
     log = open(os.path.join(work, "broker.log"), "w")
-    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    env = dict(os.environ, PASSAGE_LOG_FORMAT="json")  # and its log as JSON lines
+    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         port_file = os.path.join(data, "metrics.port")
         ready = ""
@@ -236,6 +238,18 @@ def start_broker(root, work):
             rc = p.wait()
         if rc != 0:
             fail(f"the packaged broker exited {rc} on SIGTERM")
+        lines = open(os.path.join(work, "broker.log")).read().splitlines()
+        try:
+            records = [json.loads(line) for line in lines]
+            if not records or any(set(r) != {"time", "level", "logger", "message"}
+                                  for r in records):
+                fail("PASSAGE_LOG_FORMAT=json: lines without time, level, logger, message")
+            elif not any("listening on" in r["message"] for r in records):
+                fail("PASSAGE_LOG_FORMAT=json: the broker's start is not in its JSON log")
+            else:
+                print(f"the broker's log came out as {len(records)} JSON lines")
+        except ValueError as e:
+            fail(f"PASSAGE_LOG_FORMAT=json: a log line is not JSON ({e}): {lines[:3]}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <regex>
 
 #include "tests/e2e/nrm_harness.h"
@@ -285,6 +286,132 @@ TEST(E2eOps, TheRegistryChangesLiveThroughTheBrokerAdminSocket) {
   EXPECT_NE(exported.out.find(fresh.public_z85), std::string::npos) << exported.out;
   EXPECT_NE(nrm.Log("broker").find("applied 3 registry change(s) from the log"), std::string::npos)
       << nrm.Log("broker");
+}
+
+// The broker is restored from a copy of its log older than what the agencies saw: each node
+// notices (WELCOME says a shorter log than it saw), says so, drops what the old log held beyond the
+// copy from its journal and sends its own events again, so the case recorded after the copy comes
+// back, with its referral, once.
+TEST(E2eOps, ABrokerRestoredFromAnOlderCopyGetsBackWhatAgenciesSentSince) {
+  Nrm nrm({FirstResponder("fia-karachi"),
+           Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER})},
+          WomenToShelterRules());
+  ASSERT_TRUE(nrm.Start());
+  auto one_accepted_per_case = [&](const std::vector<std::string>& cases) {
+    return [cases](const std::vector<v1::Referral>& inbox) {
+      for (const auto& c : cases) {
+        int n = 0;
+        for (const auto& r : inbox) {
+          n += r.case_id() == c && r.status() == v1::REFERRAL_STATUS_ACCEPTED ? 1 : 0;
+        }
+        if (n != 1) return false;
+      }
+      return inbox.size() == cases.size();
+    };
+  };
+  auto first = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(nrm.WaitInbox("shelter-a", one_accepted_per_case({*first}), nullptr,
+                            "the first referral accepted"));
+  ASSERT_TRUE(nrm.Settle(800));
+
+  // The backup: a copy of the stopped broker's log.
+  namespace fs = std::filesystem;
+  const std::string log_dir = nrm.dir() + "/broker/log";
+  const std::string backup = nrm.dir() + "/backup-log";
+  nrm.StopNode("broker");
+  fs::copy(log_dir, backup, fs::copy_options::recursive);
+  ASSERT_TRUE(nrm.RestartBroker(/*same_endpoint=*/true));
+
+  // Work after the backup.
+  auto second = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_TRUE(nrm.WaitInbox("shelter-a", one_accepted_per_case({*first, *second}), nullptr,
+                            "the second referral accepted"));
+  ASSERT_TRUE(nrm.Settle(800));
+
+  // The restore: the log as the backup had it.
+  nrm.StopNode("broker");
+  fs::remove_all(log_dir);
+  fs::copy(backup, log_dir, fs::copy_options::recursive);
+  ASSERT_TRUE(nrm.RestartBroker(/*same_endpoint=*/true));
+
+  // The agencies say what happened ...
+  v1::ControlRequest status;
+  status.mutable_status();
+  std::string text;
+  ASSERT_TRUE(WaitUntil("the first responder to report the restore", [&] {
+    auto st = nrm.Call("fia-karachi", status, 2000);
+    text = st.ok() ? st->text() : "";
+    return text.find("the broker's log was restored from an older copy") != std::string::npos;
+  })) << text;
+  EXPECT_NE(text.find("event(s) of this agency sent again"), std::string::npos) << text;
+  // ... and the second case comes back, with one accepted referral at the shelter, nothing twice.
+  std::vector<v1::Referral> inbox;
+  EXPECT_TRUE(nrm.WaitInbox("shelter-a", one_accepted_per_case({*first, *second}), &inbox,
+                            "both referrals accepted again after the restore"));
+  EXPECT_TRUE(nrm.Settle(800));
+  const auto router_cases = nrm.Cases(kRouterId);
+  int seen = 0;
+  for (const auto& c : router_cases) {
+    seen += (c.case_id() == *first || c.case_id() == *second) ? 1 : 0;
+  }
+  EXPECT_EQ(seen, 2) << "the referral engine knows both cases again";
+}
+
+// An agency replaces its sealing key: what was sealed for the old key still opens, once the node
+// lists the old key file in previous_sealing_key_files; without it, the opening is refused.
+TEST(E2eOps, PersonalDataSealedForAReplacedKeyStillOpensWithTheOldKeyFile) {
+  Nrm nrm({FirstResponder("fia-karachi"),
+           Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER})},
+          WomenToShelterRules());
+  ASSERT_TRUE(nrm.Start());
+  auto c = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(nrm.WaitInbox(
+      "shelter-a",
+      [&](const std::vector<v1::Referral>& in) {
+        return in.size() == 1 && in[0].status() == v1::REFERRAL_STATUS_ACCEPTED;
+      },
+      nullptr, "the referral accepted"));
+  auto personal = [&]() {
+    v1::ControlRequest q;
+    q.mutable_personal()->set_case_id(*c);
+    q.mutable_personal()->set_purpose("admission");
+    auto r = nrm.Call("shelter-a", q);
+    return r.ok() ? *r : v1::ControlResponse();
+  };
+  v1::ControlResponse opened;
+  ASSERT_TRUE(WaitUntil("the shelter to open the personal data", [&] {
+    opened = personal();
+    return opened.code() == v1::CONTROL_CODE_OK;
+  })) << Describe(opened);
+  EXPECT_NE(opened.text().find("Synthetic"), std::string::npos) << opened.text();
+
+  // A new sealing key pair; the old file kept aside.
+  namespace fs = std::filesystem;
+  const std::string keys = nrm.dir() + "/keys/";
+  nrm.StopNode("shelter-a");
+  fs::rename(keys + "shelter-a.seal", keys + "shelter-a.seal.2026");
+  const auto fresh = runtime::GenerateSealingKeyPair();
+  std::ofstream(keys + "shelter-a.seal") << "public: " << runtime::ToHex(fresh.public_key)
+                                         << "\nsecret: " << runtime::ToHex(fresh.secret_key)
+                                         << "\n";
+  ASSERT_TRUE(nrm.StartNode("shelter-a"));
+  opened = personal();
+  EXPECT_NE(opened.code(), v1::CONTROL_CODE_OK) << "the new key alone cannot open the old seal";
+
+  // The old key file listed: it opens again.
+  const std::string config = nrm.dir() + "/nodes/shelter-a.textproto";
+  nrm.StopNode("shelter-a");
+  std::ofstream(config, std::ios::app) << "previous_sealing_key_files: \"" << keys
+                                       << "shelter-a.seal.2026\"\n";
+  ASSERT_TRUE(nrm.StartNode("shelter-a"));
+  ASSERT_TRUE(WaitUntil("the shelter to open the personal data with its old key", [&] {
+    opened = personal();
+    return opened.code() == v1::CONTROL_CODE_OK;
+  })) << Describe(opened);
+  EXPECT_NE(opened.text().find("Synthetic"), std::string::npos) << opened.text();
 }
 
 }  // namespace

@@ -600,10 +600,17 @@ class Nrm {
     return WaitReady(id);
   }
 
-  // Stops the broker and starts it again on the same data directory (a new port: running nodes do
-  // not follow it; for checks on the broker alone).
-  ::testing::AssertionResult RestartBroker() {
+  // Stops the broker (if it runs) and starts it again on the same data directory: on the same
+  // endpoint (the nodes reconnect), or on a new port (running nodes do not follow it; for checks
+  // on the broker alone).
+  ::testing::AssertionResult RestartBroker(bool same_endpoint = false) {
     Terminate("broker", SIGTERM);
+    if (same_endpoint) {  // the nodes then reconnect to it
+      auto& argv = procs_["broker"].argv;
+      for (size_t i = 0; i + 1 < argv.size(); ++i) {
+        if (argv[i] == "--listen") argv[i + 1] = endpoint_;
+      }
+    }
     return StartBroker();
   }
 
