@@ -651,6 +651,7 @@ Journey BuildJourney(
   }
   std::sort(j.referrals.begin(), j.referrals.end(),
             [](const ReferralPath& a, const ReferralPath& b) { return a.number < b.number; });
+  j.unplaced = UnplacedNeeds(projection.state());
   return j;
 }
 
@@ -739,6 +740,14 @@ std::string RenderJourney(const Journey& j) {
       }
       out += "\n";
       previous = s.at_ms;
+    }
+  }
+  if (!j.unplaced.empty()) {
+    out += "\nNeeds no agency has taken (refer by hand, or close the case)\n";
+    for (const UnplacedNeed& n : j.unplaced) {
+      out += "  " + Upper(passage::v1::ServiceType_descriptor(), n.service) +
+             ": the last referral, to " + n.last_agency + ", was " +
+             ReferralStatusName(n.last_status) + "\n";
     }
   }
   return out;

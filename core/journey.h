@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/agency_directory.h"
+#include "core/routing.h"
 #include "passage/v1/common.pb.h"
 #include "passage/v1/events.pb.h"
 
@@ -109,6 +110,7 @@ struct Journey {
   std::vector<StageInterval> stage_intervals;  // by start time, then stage
   std::vector<StageTime> time_in_stage;        // stages ever held, in enum order
   std::vector<ReferralPath> referrals;         // in the order they were sent
+  std::vector<UnplacedNeed> unplaced;          // needs no agency has taken (core/routing.h)
 
   int64_t elapsed_ms() const { return ended_at_ms - started_at_ms; }
 };

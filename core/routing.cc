@@ -532,6 +532,29 @@ Status ValidateRuleSet(const passage::v1::RuleSet& rules, const AgencyRoster& ag
   return Status::Ok();
 }
 
+std::vector<UnplacedNeed> UnplacedNeeds(const passage::v1::CaseState& state) {
+  std::vector<UnplacedNeed> out;
+  if (state.closed()) {
+    return out;
+  }
+  // service -> (a referral still live or completed, the last referral)
+  std::map<int, std::pair<bool, const passage::v1::Referral*>> services;
+  for (const passage::v1::Referral& r : state.referrals()) {
+    auto& [placed, last] = services[r.service()];
+    placed = placed || !IsTerminal(r.status()) || r.status() == passage::v1::REFERRAL_STATUS_COMPLETED;
+    if (last == nullptr || r.sent_at_ms() >= last->sent_at_ms()) {
+      last = &r;
+    }
+  }
+  for (const auto& [service, entry] : services) {
+    if (!entry.first && entry.second != nullptr) {
+      out.push_back({static_cast<passage::v1::ServiceType>(service), entry.second->status(),
+                     entry.second->to_agency(), entry.second->sent_at_ms()});
+    }
+  }
+  return out;
+}
+
 bool IsMinor(const passage::v1::Profile& p) {
   if (p.has_age_years() && p.age_years() < 18) {
     return true;

@@ -86,6 +86,17 @@ class AgencyRoster final : public AgencyDirectory {
 // found.
 Status ValidateRuleSet(const passage::v1::RuleSet& rules, const AgencyRoster& agencies);
 
+// A service the case needs that no agency has taken: every referral for it ended without it
+// (declined, expired, cancelled, could not help) and none is live or completed, in an open case.
+struct UnplacedNeed {
+  passage::v1::ServiceType service = passage::v1::SERVICE_TYPE_UNSPECIFIED;
+  passage::v1::ReferralStatus last_status = passage::v1::REFERRAL_STATUS_UNSPECIFIED;
+  std::string last_agency;  // the agency of the last referral for it
+  int64_t last_sent_at_ms = 0;
+};
+// The case's unplaced needs, by service; none for a closed case.
+std::vector<UnplacedNeed> UnplacedNeeds(const passage::v1::CaseState& state);
+
 // True when the person is a minor: age_years < 18, or majority_at_identification MINOR, or (age
 // unknown) age band 0-8 or 9-17.
 bool IsMinor(const passage::v1::Profile& profile);

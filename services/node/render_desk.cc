@@ -13,6 +13,7 @@
 
 #include "core/codes.h"
 #include "core/referral_state_machine.h"
+#include "core/routing.h"
 #include "services/node/render.h"
 
 namespace passage::node {
@@ -145,8 +146,6 @@ Report Build(const std::vector<const v1::CaseState*>& cases, int64_t now_ms) {
   Report out;
   for (const v1::CaseState* c : cases) {
     if (c == nullptr) continue;
-    // service -> (still possible, last referral)
-    std::map<int, std::pair<bool, const v1::Referral*>> services;
     for (const v1::Referral& r : c->referrals()) {
       Row& row = out.rows[{r.to_agency(), r.service()}];
       const bool awaiting = Awaiting(r);
@@ -176,12 +175,6 @@ Report Build(const std::vector<const v1::CaseState*>& cases, int64_t now_ms) {
       if (awaiting && r.respond_by_ms() != 0 && r.respond_by_ms() < now_ms) {
         ++row.overdue;
       }
-      auto& [possible, last] = services[r.service()];
-      possible = possible || !core::IsTerminal(r.status()) ||
-                 r.status() == v1::REFERRAL_STATUS_COMPLETED;
-      if (last == nullptr || r.sent_at_ms() >= last->sent_at_ms()) {
-        last = &r;
-      }
       if (!r.parent_referral_id().empty()) {
         out.escalations.push_back({&r, c->reference()});
       }
@@ -196,12 +189,8 @@ Report Build(const std::vector<const v1::CaseState*>& cases, int64_t now_ms) {
         }
       }
     }
-    if (c->closed()) continue;  // a closed case needs nothing more
-    for (const auto& [service, state] : services) {
-      if (!state.first && state.second != nullptr) {
-        out.unplaced.push_back({c->case_id(), c->reference(), service,
-                                state.second->status(), state.second->to_agency()});
-      }
+    for (const core::UnplacedNeed& n : core::UnplacedNeeds(*c)) {
+      out.unplaced.push_back({c->case_id(), c->reference(), n.service, n.last_status, n.last_agency});
     }
   }
   return out;

@@ -41,11 +41,16 @@ class RouterLogic final : public node::StageLogic {
     }
     const int64_t now = node.now_ms();
     core::AgencyLoad load;
+    size_t unplaced = 0;
     for (const auto& id : node.KnownCases()) {
       auto view = node.View(id);
       if (view.ok()) {
         core::CountLoad((*view)->state(), &load);
+        unplaced += core::UnplacedNeeds((*view)->state()).size();
       }
+    }
+    if (unplaced_ != nullptr) {
+      unplaced_->Set(static_cast<double>(unplaced));
     }
     std::set<std::string> work = std::move(dirty_);
     dirty_.clear();
@@ -119,6 +124,10 @@ class RouterLogic final : public node::StageLogic {
         .Set(rules_.rules_size());
     metrics.AddGauge("passage_router_rules_broken", "Routing rules the engine skips.")
         .Set(static_cast<double>(problems_.size()));
+    unplaced_ = &metrics.AddGauge(
+        "passage_router_unplaced_needs",
+        "Needs of open cases that no agency has taken: every referral for the service ended "
+        "without it.");
     loaded_ = true;
     spdlog::info("router: {} routing rules in use from {}{}", rules_.rules_size(), path,
                  problems_.empty() ? "" : ", " + std::to_string(problems_.size()) + " skipped");
@@ -230,6 +239,7 @@ class RouterLogic final : public node::StageLogic {
   bool loaded_ = false;
   std::string load_error_;               // the last reason the rules could not be read
   std::vector<std::string> problems_;    // for passagectl status
+  ops::Gauge* unplaced_ = nullptr;        // passage_router_unplaced_needs, once the rules load
   v1::RuleSet rules_;                    // the rules in use
   core::AgencyRoster roster_;
   std::set<std::string> dirty_;      // cases with new events

@@ -17,6 +17,7 @@
 #include "core/case_projection.h"
 #include "core/case_reference.h"
 #include "core/codes.h"
+#include "core/routing.h"
 #include "core/ids.h"
 #include "passage/v1/control.pb.h"
 #include "passage/v1/wire.pb.h"
@@ -1380,6 +1381,22 @@ class WebServer::Impl {
     for (const auto& r : c.referrals()) {
       if (r.to_agency() != options_.agency_id || !me.Answers()) continue;
       body += MoveForm(r, c.case_id(), csrf);
+    }
+    // A need no agency has taken: the owner and the coordinators see it until someone places it.
+    const auto unplaced = core::UnplacedNeeds(c);
+    if (!unplaced.empty() && (c.owner_agency() == options_.agency_id || me.Has("coordinator"))) {
+      body += "<section class=\"unplaced\" role=\"alert\"><h2>" + Tr("Needs no agency has taken") +
+              "</h2><ul>";
+      for (const auto& n : unplaced) {
+        body += "<li>" +
+                Fmt("{0}: the last referral, to {1}, was {2}. Refer it by hand below, or record "
+                    "why it is no longer needed.",
+                    {Esc(Label(v1::ServiceType_descriptor(), n.service)),
+                     "<bdi>" + Esc(AgencyName(n.last_agency)) + "</bdi>",
+                     Esc(Label(v1::ReferralStatus_descriptor(), n.last_status))}) +
+                "</li>";
+      }
+      body += "</ul></section>";
     }
     // Profile: no personal data, the statistics' own fields.
     std::string forms;

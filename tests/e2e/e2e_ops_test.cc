@@ -414,5 +414,64 @@ TEST(E2eOps, PersonalDataSealedForAReplacedKeyStillOpensWithTheOldKeyFile) {
   EXPECT_NE(opened.text().find("Synthetic"), std::string::npos) << opened.text();
 }
 
+// The only shelter declines and no other agency offers shelter: the need is "unplaced", and the
+// case's owner sees it on the case page and in the journey, the coordinator's metrics count it.
+TEST(E2eOps, ANeedNoAgencyTookIsShownOnTheCaseTheJourneyAndTheMetrics) {
+  NrmOptions o;
+  o.metrics = true;
+  o.http = true;
+  Nrm nrm({FirstResponder("fia-karachi"),
+           Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER}, 0,
+                      /*auto_accept=*/false)},
+          WomenToShelterRules(), o);
+  ASSERT_TRUE(nrm.Start());
+  auto c = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::string referral;
+  ASSERT_TRUE(nrm.WaitReceived(*c, "shelter-a", &referral));
+  auto declined = nrm.Act("shelter-a", referral, v1::REFERRAL_STATUS_REJECTED, "no bed",
+                          v1::REJECT_REASON_CAPACITY_FULL);
+  ASSERT_TRUE(declined.ok());
+  ASSERT_EQ(declined->code(), v1::CONTROL_CODE_OK) << Describe(*declined);
+
+  const int router_port = nrm.MetricsPort(kRouterId);
+  ASSERT_TRUE(WaitUntil("the referral engine to count one unplaced need", [&] {
+    return Metric(Get(router_port, "/metrics"), "passage_router_unplaced_needs") == 1;
+  }));
+  const std::string journey = nrm.JourneyText(*c, "fia-karachi");
+  EXPECT_NE(journey.find("Needs no agency has taken"), std::string::npos) << journey;
+  EXPECT_NE(journey.find("SHELTER: the last referral, to shelter-a, was REJECTED"),
+            std::string::npos)
+      << journey;
+
+  // The owner's case page says so, above everything else but its own moves.
+  ASSERT_TRUE(nrm.DeskSession("fia-karachi").ok());
+  httplib::Client web("127.0.0.1", nrm.HttpPort("fia-karachi"));
+  web.set_follow_location(false);
+  auto form = web.Get("/login");
+  ASSERT_TRUE(form);
+  std::string pre;
+  for (const auto& [k, v] : form->headers) {
+    if (k == "Set-Cookie" && v.rfind("psg_pre=", 0) == 0) pre = v.substr(8, v.find(';') - 8);
+  }
+  ASSERT_FALSE(pre.empty());
+  auto signed_in = web.Post("/login", {{"Cookie", "psg_pre=" + pre}},
+                            httplib::Params{{"pre", pre}, {"login", "e2e.desk"},
+                                            {"password", Nrm::kDeskPassword}});
+  ASSERT_TRUE(signed_in);
+  ASSERT_EQ(signed_in->status, 303);
+  std::string session;
+  for (const auto& [k, v] : signed_in->headers) {
+    if (k == "Set-Cookie" && v.rfind("psg_session=", 0) == 0) {
+      session = v.substr(12, v.find(';') - 12);
+    }
+  }
+  auto page = web.Get("/cases/" + *c, {{"Cookie", "psg_session=" + session}});
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->status, 200) << page->body;
+  EXPECT_NE(page->body.find("Needs no agency has taken"), std::string::npos) << page->body;
+  EXPECT_NE(page->body.find("the last referral, to"), std::string::npos) << page->body;
+}
+
 }  // namespace
 }  // namespace passage::e2e
