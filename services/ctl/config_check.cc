@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -439,18 +440,35 @@ class Checker {
   }
 
   // ---- key files --------------------------------------------------------------------------
-  // A CURVE key file: returns its public key ("" when unusable).
-  std::string CheckCurveKey(const std::string& file, int line, const std::string& field,
-                            const std::string& path, bool need_secret, bool forbid_secret) {
+  // The "public:"/"secret:" lines of a key file a config names; nullopt (reported) when unusable.
+  std::optional<KeyLines> ReadKeyFile(const std::string& file, int line, const std::string& field,
+                                      const std::string& path) {
     std::string text;
     if (!Read(path, &text, file, line, field)) {
-      return "";
+      return std::nullopt;
     }
     KeyLines k = ParseKeyLines(text);
     if (!k.problem.empty()) {
       Add(file, line, field, path + " " + k.problem);
+      return std::nullopt;
+    }
+    return k;
+  }
+
+  void CheckLogFormat(const std::string& file, int line, const std::string& format) {
+    if (!format.empty() && format != "text" && format != "json") {
+      Add(file, line, "log_format", "'" + format + "' is not a log format (text or json)");
+    }
+  }
+
+  // A CURVE key file: returns its public key ("" when unusable).
+  std::string CheckCurveKey(const std::string& file, int line, const std::string& field,
+                            const std::string& path, bool need_secret, bool forbid_secret) {
+    std::optional<KeyLines> read = ReadKeyFile(file, line, field, path);
+    if (!read) {
       return "";
     }
+    const KeyLines& k = *read;
     if (!transport::IsZ85Key(k.public_key)) {
       Add(file, line, field, path + " does not hold a CURVE key (40 Z85 characters after 'public:')");
       return "";
@@ -469,15 +487,11 @@ class Checker {
 
   std::string CheckSealKey(const std::string& file, int line, const std::string& field,
                            const std::string& path) {
-    std::string text;
-    if (!Read(path, &text, file, line, field)) {
+    std::optional<KeyLines> read = ReadKeyFile(file, line, field, path);
+    if (!read) {
       return "";
     }
-    KeyLines k = ParseKeyLines(text);
-    if (!k.problem.empty()) {
-      Add(file, line, field, path + " " + k.problem);
-      return "";
-    }
+    const KeyLines& k = *read;
     if (k.public_key.size() != 64 || !IsHex(k.public_key) || k.secret_key.size() != 64 ||
         !IsHex(k.secret_key)) {
       Add(file, line, field,
@@ -557,10 +571,7 @@ class Checker {
           false);
     }
     made_at_start("signing_key_file", c.signing_key_file(), false);
-    if (!c.log_format().empty() && c.log_format() != "text" && c.log_format() != "json") {
-      Add(path, L("log_format"), "log_format",
-          "'" + c.log_format() + "' is not a log format (text or json)");
-    }
+    CheckLogFormat(path, L("log_format"), c.log_format());
     if (c.max_message_bytes() > (1u << 28)) {
       Add(path, L("max_message_bytes"), "max_message_bytes",
           std::to_string(c.max_message_bytes()) + " is above the limit of 268435456 (256 MiB)");
@@ -734,10 +745,7 @@ class Checker {
             false);
       }
     }
-    if (!c.log_format().empty() && c.log_format() != "text" && c.log_format() != "json") {
-      Add(path, L("log_format"), "log_format",
-          "'" + c.log_format() + "' is not a log format (text or json)");
-    }
+    CheckLogFormat(path, L("log_format"), c.log_format());
     if (c.min_k() == 1) {
       Add(path, L("min_k"), "min_k",
           "1 suppresses nothing: a statistic could then single out a person (the default is 5)",
