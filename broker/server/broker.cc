@@ -643,13 +643,7 @@ class BrokerImpl final : public Broker {
       frames.push_back(parts[i].to_string_view());
       total += parts[i].size();
     }
-    if (agency.empty() || directory_.Find(agency) == nullptr) {
-      counters_.malformed++;
-      metrics_.malformed.Add();
-      ReplyError(routing, 0, Status::PermissionDenied("the connection is not a registered agency"));
-      return 0;
-    }
-    if (revoked_.count(agency) != 0 || retired_routes_.count(routing) != 0) {
+    if (!agency.empty() && (revoked_.count(agency) != 0 || retired_routes_.count(routing) != 0)) {
       counters_.refused++;
       metrics_.refused.Add();
       ReplyError(routing, 0,
@@ -658,6 +652,12 @@ class BrokerImpl final : public Broker {
                                                     revoked_[agency]
                                               : "this connection used a key of " + agency +
                                                     " that was replaced; reconnect with the new key"));
+      return 0;
+    }
+    if (agency.empty() || directory_.Find(agency) == nullptr) {
+      counters_.malformed++;
+      metrics_.malformed.Add();
+      ReplyError(routing, 0, Status::PermissionDenied("the connection is not a registered agency"));
       return 0;
     }
     if (auto& seen = routes_[agency]; seen.size() < 64) {
@@ -841,6 +841,14 @@ class BrokerImpl final : public Broker {
     if (core::IsConfigurationEvent(e)) {
       return Status::PermissionDenied(
           "configuration events are written by the broker from its registry", "payload");
+    }
+    if (e.has_referral_sent()) {
+      const std::string& to = e.referral_sent().referral().to_agency();
+      if (auto it = revoked_.find(to); it != revoked_.end()) {
+        return Status::PermissionDenied("agency " + to + " is revoked (" + it->second +
+                                            "): nothing can be referred to it",
+                                        "referral_sent.referral.to_agency");
+      }
     }
     ASSIGN_OR_RETURN(core::CaseProjection * proj, Working(e.case_id()));
     RETURN_IF_ERROR(proj->Check(e, directory_));
@@ -1694,6 +1702,9 @@ class BrokerImpl final : public Broker {
         break;
       }
       case v1::Event::kAgencyRevoked:
+        // It stays in the directory (events that name it, such as a first responder's escrowed
+        // keys from a registry copy that still lists it, remain valid); what is addressed to it
+        // is refused in Stage.
         revoked_[e.agency_revoked().agency_id()] = e.agency_revoked().reason();
         break;
       default:

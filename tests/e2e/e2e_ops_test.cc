@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "core/ids.h"
 #include "tests/e2e/nrm_harness.h"
 
 namespace passage::e2e {
@@ -274,6 +275,33 @@ TEST(E2eOps, TheRegistryChangesLiveThroughTheBrokerAdminSocket) {
   auto st = nrm.Call("shelter-b", broker_status, 2000);
   ASSERT_TRUE(st.ok());
   EXPECT_NE(st->text().find("not connected"), std::string::npos) << st->text();
+  // Nothing can be addressed to it any more: a referral by hand to it is refused.
+  v1::IntakeRequest in = AdultWomanSexuallyExploited();
+  in.mutable_profile()->set_sex(v1::SEX_MALE);  // not one the rules route
+  auto c = nrm.Intake("fia-karachi", in);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::string consent;
+  for (const auto& cs : nrm.Cases("fia-karachi")) {
+    if (cs.case_id() == *c && cs.consents_size() > 0) consent = cs.consents(0).consent_id();
+  }
+  ASSERT_FALSE(consent.empty());
+  v1::Event e;
+  e.set_case_id(*c);
+  auto* r = e.mutable_referral_sent()->mutable_referral();
+  r->set_referral_id(core::NewUuidV7());
+  r->set_case_id(*c);
+  r->set_kind(v1::REFERRAL_KIND_REFERRAL);
+  r->set_to_agency("shelter-b");
+  r->set_service(v1::SERVICE_TYPE_SHELTER);
+  r->set_priority(v1::PRIORITY_URGENT);
+  r->set_reason("onward referral");
+  r->set_respond_by_ms(NowMs() + 3'600'000);
+  r->add_data_scope(v1::DATA_SECTION_PROFILE);
+  r->set_consent_id(consent);
+  auto sent = nrm.Publish("fia-karachi", e);
+  ASSERT_TRUE(sent.ok());
+  EXPECT_NE(sent->code(), v1::CONTROL_CODE_OK) << sent->text();
+  EXPECT_NE(sent->reason().find("shelter-b"), std::string::npos) << sent->reason();
 
   // 4. The broker restarts from its registry file and the log: every change still holds.
   ASSERT_TRUE(nrm.RestartBroker());
