@@ -510,6 +510,39 @@ void AgencyRoster::Upsert(Agency agency) {
   }
 }
 
+void AgencyRoster::Remove(std::string_view id) {
+  auto it = std::lower_bound(agencies_.begin(), agencies_.end(), id,
+                             [](const Agency& a, std::string_view key) { return a.id() < key; });
+  if (it != agencies_.end() && it->id() == id) {
+    agencies_.erase(it);
+  }
+}
+
+void AgencyRoster::Apply(const passage::v1::Event& e) {
+  switch (e.payload_case()) {
+    case passage::v1::Event::kAgencyRegistered:
+      Upsert(e.agency_registered().agency());
+      break;
+    case passage::v1::Event::kKeyRotated:
+      if (const Agency* a = Find(e.key_rotated().agency_id()); a != nullptr) {
+        Agency copy = *a;
+        if (!e.key_rotated().transport_public_key().empty()) {
+          copy.set_transport_public_key(e.key_rotated().transport_public_key());
+        }
+        if (!e.key_rotated().sealing_public_key().empty()) {
+          copy.set_sealing_public_key(e.key_rotated().sealing_public_key());
+        }
+        Upsert(std::move(copy));
+      }
+      break;
+    case passage::v1::Event::kAgencyRevoked:
+      Remove(e.agency_revoked().agency_id());
+      break;
+    default:
+      break;
+  }
+}
+
 const Agency* AgencyRoster::Find(std::string_view id) const {
   auto it = std::lower_bound(agencies_.begin(), agencies_.end(), id,
                              [](const Agency& a, std::string_view key) { return a.id() < key; });

@@ -42,6 +42,7 @@
 #include "core/status.h"
 #include "passage/v1/case.pb.h"
 #include "passage/v1/config.pb.h"
+#include "passage/v1/events.pb.h"
 #include "passage/v1/referral.pb.h"
 
 namespace passage::core {
@@ -61,6 +62,11 @@ class AgencyRoster final : public AgencyDirectory {
   // Adds or replaces the entry with `agency.id()`. Does not validate. Invalidates the pointers
   // that Find and agencies() returned.
   void Upsert(passage::v1::Agency agency);
+  // Forgets an agency (revoked): no referral goes to it any more.
+  void Remove(std::string_view id);
+  // Applies a configuration event (AgencyRegistered, KeyRotated, AgencyRevoked); others are
+  // ignored.
+  void Apply(const passage::v1::Event& e);
 
   const passage::v1::Agency* Find(std::string_view id) const override;
 

@@ -9,6 +9,7 @@
 #include "core/referral_state_machine.h"
 #include "core/routing.h"
 #include "core/text_proto.h"
+#include "core/validate.h"
 #include "services/node/node.h"
 
 // passage-router: the referral engine. It reads the whole log (ALL_READABLE, replayed on every
@@ -32,6 +33,13 @@ class RouterLogic final : public node::StageLogic {
   void OnDelivered(node::Node& node, const v1::Envelope& env, const v1::Event& e) override {
     if (!env.case_id().empty()) {
       dirty_.insert(env.case_id());
+    }
+    if (core::IsConfigurationEvent(e)) {
+      // A registry change made live on the broker: rebuild the roster (file + every change) and
+      // check the rules again at the next tick, so a new agency is routed to, a revoked one not.
+      registry_changes_.push_back(e);
+      loaded_ = false;
+      for (const auto& id : node.KnownCases()) dirty_.insert(id);
     }
   }
 
@@ -82,6 +90,9 @@ class RouterLogic final : public node::StageLogic {
         s = roster.status();
       } else {
         roster_ = std::move(roster).value();
+        for (const auto& change : registry_changes_) {
+          roster_.Apply(change);
+        }
       }
     }
     if (!s.ok()) {
@@ -94,10 +105,19 @@ class RouterLogic final : public node::StageLogic {
       return false;
     }
     auto& metrics = node.metrics();
-    auto& broken_family = metrics.AddGaugeFamily(
-        "passage_router_rule_broken",
-        "1 for each routing rule the engine cannot use and skips (passagectl status says why).",
-        {"rule"});
+    if (broken_family_ == nullptr) {  // registered once; a reload after a registry change reuses them
+      broken_family_ = &metrics.AddGaugeFamily(
+          "passage_router_rule_broken",
+          "1 for each routing rule the engine cannot use and skips (passagectl status says why).",
+          {"rule"});
+      in_use_ = &metrics.AddGauge("passage_router_rules_in_use", "Routing rules the engine applies.");
+      broken_ = &metrics.AddGauge("passage_router_rules_broken", "Routing rules the engine skips.");
+      unplaced_ = &metrics.AddGauge(
+          "passage_router_unplaced_needs",
+          "Needs of open cases that no agency has taken: every referral for the service ended "
+          "without it.");
+    }
+    auto& broken_family = *broken_family_;
     problems_.clear();
     rules_.clear_rules();
     std::set<std::string> names;
@@ -108,11 +128,11 @@ class RouterLogic final : public node::StageLogic {
       if (r.ok() && !names.insert(rule.name()).second) {
         r = Status::InvalidArgument("name", "rule name '" + rule.name() + "' is used twice");
       }
+      broken_family.With({rule.name()}).Set(r.ok() ? 0 : 1);
       if (!r.ok()) {
         std::string why = r.field().rfind("rules[0].", 0) == 0 ? r.field().substr(9) + ": " + r.message()
                                                                : r.ToString();
         problems_.push_back("rule '" + rule.name() + "' is skipped: " + why);
-        broken_family.With({rule.name()}).Set(1);
         spdlog::critical("router: rule '{}' cannot be used and is skipped ({}); the other rules "
                          "route",
                          rule.name(), why);
@@ -120,14 +140,8 @@ class RouterLogic final : public node::StageLogic {
       }
       *rules_.add_rules() = rule;
     }
-    metrics.AddGauge("passage_router_rules_in_use", "Routing rules the engine applies.")
-        .Set(rules_.rules_size());
-    metrics.AddGauge("passage_router_rules_broken", "Routing rules the engine skips.")
-        .Set(static_cast<double>(problems_.size()));
-    unplaced_ = &metrics.AddGauge(
-        "passage_router_unplaced_needs",
-        "Needs of open cases that no agency has taken: every referral for the service ended "
-        "without it.");
+    in_use_->Set(rules_.rules_size());
+    broken_->Set(static_cast<double>(problems_.size()));
     loaded_ = true;
     spdlog::info("router: {} routing rules in use from {}{}", rules_.rules_size(), path,
                  problems_.empty() ? "" : ", " + std::to_string(problems_.size()) + " skipped");
@@ -239,7 +253,11 @@ class RouterLogic final : public node::StageLogic {
   bool loaded_ = false;
   std::string load_error_;               // the last reason the rules could not be read
   std::vector<std::string> problems_;    // for passagectl status
-  ops::Gauge* unplaced_ = nullptr;        // passage_router_unplaced_needs, once the rules load
+  ops::MetricsRegistry::GaugeFamily* broken_family_ = nullptr;  // registered at the first load
+  ops::Gauge* in_use_ = nullptr;
+  ops::Gauge* broken_ = nullptr;
+  ops::Gauge* unplaced_ = nullptr;        // passage_router_unplaced_needs
+  std::vector<v1::Event> registry_changes_;  // configuration events read from the log
   v1::RuleSet rules_;                    // the rules in use
   core::AgencyRoster roster_;
   std::set<std::string> dirty_;      // cases with new events

@@ -369,9 +369,10 @@ class ClientImpl final : public Client {
         case v1::ServerFrame::kPong:
           if (welcomed_ && broker_run_id_ != 0 && f->pong().broker_run_id() != 0 &&
               f->pong().broker_run_id() != broker_run_id_) {
-            // The broker restarted and ZeroMQ reconnected underneath: the session is gone.
+            // The broker restarted and ZeroMQ reconnected underneath: the session (subscriptions,
+            // credits) is gone. HELLO again on this working connection; its WELCOME resubscribes.
+            // Until then every PONG of the new run says the same, so a lost HELLO is sent again.
             spdlog::warn("client {}: the broker restarted; starting a new session", o_.agency_id);
-            welcomed_ = false;
             SendHello();
           }
           break;

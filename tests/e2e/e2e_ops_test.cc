@@ -211,10 +211,19 @@ TEST(E2eOps, TheRegistryChangesLiveThroughTheBrokerAdminSocket) {
   AgencySpec late = Protection("shelter-b", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER});
   late.registered = false;
   late.start = false;
+  // One place at shelter-a: once it is taken, only a shelter registered live can take a woman.
   Nrm nrm({FirstResponder("fia-karachi"),
-           Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER}), late},
+           Protection("shelter-a", v1::AGENCY_TYPE_SHELTER, {v1::SERVICE_TYPE_SHELTER}, 1), late},
           WomenToShelterRules());
   ASSERT_TRUE(nrm.Start());
+  auto first = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(nrm.WaitInbox(
+      "shelter-a",
+      [](const std::vector<v1::Referral>& in) {
+        return in.size() == 1 && in[0].status() == v1::REFERRAL_STATUS_ACCEPTED;
+      },
+      nullptr, "shelter-a's one place taken"));
   const std::string admin = "ipc://" + nrm.dir() + "/broker/admin.sock";
   const std::string sessions = nrm.dir() + "/sessions";
   auto ctl = [&](std::vector<std::string> args) {
@@ -241,6 +250,10 @@ TEST(E2eOps, TheRegistryChangesLiveThroughTheBrokerAdminSocket) {
             std::string::npos)
       << add.out;
   ASSERT_TRUE(nrm.StartNode("shelter-b"));
+  // The referral engine learned of it from the log: the next woman goes to shelter-b.
+  auto second = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_TRUE(nrm.WaitReceived(*second, "shelter-b"));
   CtlProc again = ctl({"admin", "agency", "add", "--file", nrm.dir() + "/agencies/shelter-b.textproto"});
   EXPECT_EQ(again.code, 1) << again.err;
   EXPECT_NE(again.err.find("already registered"), std::string::npos) << again.err;

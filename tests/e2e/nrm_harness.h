@@ -91,7 +91,7 @@ struct AgencySpec {
   bool start = true;                      // started by Nrm::Start (else StartNode later)
   std::vector<v1::ActorRole> override_roles;
   std::string name;                       // the registered name; "" = "E2E agency <id>"
-  // Not in the broker's registry file at start (nodes' copy has it): for registering it live
+  // Not in the registry files of the broker and the other nodes at start: for registering it live
   // (passagectl admin agency add --file DIR/agencies/ID.textproto).
   bool registered = true;
 };
@@ -1003,15 +1003,18 @@ class Nrm {
     };
     for (const auto& a : specs_) add(a, false);
     add(router, true);
-    std::ofstream(dir_ + "/registry.textproto") << reg.DebugString();
-    // The broker's copy leaves out the agencies a test registers live.
-    v1::AgencyRegistry broker_reg;
+    // The broker's and the nodes' copies leave out the agencies a test registers live; those
+    // agencies' own nodes read the whole registry (registry-all.textproto), as an operator hands a
+    // new agency the exported registry.
+    v1::AgencyRegistry known;
     for (const auto& e : reg.agencies()) {
       bool later = false;
       for (const auto& a : specs_) later = later || (a.id == e.id() && !a.registered);
-      if (!later) *broker_reg.add_agencies() = e;
+      if (!later) *known.add_agencies() = e;
     }
-    std::ofstream(dir_ + "/broker-registry.textproto") << broker_reg.DebugString();
+    std::ofstream(dir_ + "/registry-all.textproto") << reg.DebugString();
+    std::ofstream(dir_ + "/registry.textproto") << known.DebugString();
+    std::ofstream(dir_ + "/broker-registry.textproto") << known.DebugString();
     std::ofstream(dir_ + "/rules.textproto") << rules_.DebugString();
 
     procs_["broker"].argv = {PASSAGE_BROKER_BIN,    "--data-dir", dir_ + "/broker",
@@ -1054,7 +1057,9 @@ class Nrm {
     c.set_sealing_key_file(dir_ + "/keys/" + id + ".seal");
     c.set_person_secret_file(dir_ + "/keys/person.secret");
     c.set_data_dir(data);
-    c.set_registry_file(dir_ + "/registry.textproto");
+    bool later = false;
+    for (const auto& a : specs_) later = later || (a.id == id && !a.registered);
+    c.set_registry_file(dir_ + (later ? "/registry-all.textproto" : "/registry.textproto"));
     c.set_tick_ms(options_.tick_ms);
     c.set_auto_accept(node_auto_accept_[id]);
     c.set_min_k(options_.min_k);
