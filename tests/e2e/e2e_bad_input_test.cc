@@ -147,20 +147,8 @@ TEST(E2eBadInput, RefusedWithTheFieldNamedAndNothingRecorded) {
 
   // ---- a referral without consent ----
   auto manual = [&](const std::string& consent_id) {
-    v1::Event e;
-    e.set_case_id(*c);
-    auto* r = e.mutable_referral_sent()->mutable_referral();
-    r->set_referral_id(core::NewUuidV7());
-    r->set_case_id(*c);
-    r->set_kind(v1::REFERRAL_KIND_REFERRAL);
-    r->set_from_agency("fia-karachi");
-    r->set_to_agency("shelter-b");
-    r->set_service(v1::SERVICE_TYPE_SHELTER);
-    r->set_reason("manual");
-    r->set_priority(v1::PRIORITY_URGENT);
-    r->set_respond_by_ms(NowMs() + 3600 * 1000);
-    r->add_data_scope(v1::DATA_SECTION_PROFILE);
-    r->set_consent_id(consent_id);
+    v1::Event e = HandReferral(*c, "shelter-b", v1::SERVICE_TYPE_SHELTER, consent_id, "manual");
+    e.mutable_referral_sent()->mutable_referral()->set_from_agency("fia-karachi");
     return e;
   };
   {

@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <regex>
 
-#include "core/ids.h"
 #include "tests/e2e/nrm_harness.h"
 
 namespace passage::e2e {
@@ -293,24 +292,9 @@ TEST(E2eOps, TheRegistryChangesLiveThroughTheBrokerAdminSocket) {
   in.mutable_profile()->set_sex(v1::SEX_MALE);  // not one the rules route
   auto c = nrm.Intake("fia-karachi", in);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  std::string consent;
-  for (const auto& cs : nrm.Cases("fia-karachi")) {
-    if (cs.case_id() == *c && cs.consents_size() > 0) consent = cs.consents(0).consent_id();
-  }
+  const std::string consent = nrm.FirstConsentId("fia-karachi", *c);
   ASSERT_FALSE(consent.empty());
-  v1::Event e;
-  e.set_case_id(*c);
-  auto* r = e.mutable_referral_sent()->mutable_referral();
-  r->set_referral_id(core::NewUuidV7());
-  r->set_case_id(*c);
-  r->set_kind(v1::REFERRAL_KIND_REFERRAL);
-  r->set_to_agency("shelter-b");
-  r->set_service(v1::SERVICE_TYPE_SHELTER);
-  r->set_priority(v1::PRIORITY_URGENT);
-  r->set_reason("onward referral");
-  r->set_respond_by_ms(NowMs() + 3'600'000);
-  r->add_data_scope(v1::DATA_SECTION_PROFILE);
-  r->set_consent_id(consent);
+  const v1::Event e = HandReferral(*c, "shelter-b", v1::SERVICE_TYPE_SHELTER, consent);
   auto sent = nrm.Publish("fia-karachi", e);
   ASSERT_TRUE(sent.ok());
   EXPECT_NE(sent->code(), v1::CONTROL_CODE_OK) << sent->text();

@@ -740,27 +740,10 @@ TEST(E2ePeople, AReferralSentByHandAnswersWithTheReferralAndItsConsent) {
   in.mutable_profile()->set_sex(v1::SEX_MALE);  // not one the rules route
   auto c = nrm.Intake("fia-karachi", in);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  std::string consent;
-  for (const auto& cs : nrm.Cases("fia-karachi")) {
-    if (cs.case_id() == *c && cs.consents_size() > 0) consent = cs.consents(0).consent_id();
-  }
+  const std::string consent = nrm.FirstConsentId("fia-karachi", *c);
   ASSERT_FALSE(consent.empty());
-  v1::Event e;
-  e.set_case_id(*c);
-  auto* r = e.mutable_referral_sent()->mutable_referral();
-  r->set_referral_id(core::NewUuidV7());
-  r->set_case_id(*c);
-  r->set_kind(v1::REFERRAL_KIND_REFERRAL);
-  r->set_to_agency("shelter-a");
-  r->set_service(v1::SERVICE_TYPE_SHELTER);
-  r->set_priority(v1::PRIORITY_URGENT);
-  r->set_reason("onward referral");
-  r->set_respond_by_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count() +
-                       3'600'000);
-  r->add_data_scope(v1::DATA_SECTION_PROFILE);
-  r->set_consent_id(consent);
+  const v1::Event e = HandReferral(*c, "shelter-a", v1::SERVICE_TYPE_SHELTER, consent);
+  const v1::Referral* r = &e.referral_sent().referral();
   auto sent = nrm.Publish("fia-karachi", e);
   ASSERT_TRUE(sent.ok());
   ASSERT_EQ(sent->code(), v1::CONTROL_CODE_OK) << sent->reason();

@@ -171,6 +171,27 @@ inline v1::RuleSet WomenToShelterRules() {
   return set;
 }
 
+// A referral sent by hand (ReferralSent) of `case_id` to `to` for `service`, relying on
+// `consent_id` ("" = none), urgent, due in an hour, sharing the profile.
+inline v1::Event HandReferral(const std::string& case_id, const std::string& to,
+                              v1::ServiceType service, const std::string& consent_id,
+                              const std::string& reason = "onward referral") {
+  v1::Event e;
+  e.set_case_id(case_id);
+  auto* r = e.mutable_referral_sent()->mutable_referral();
+  r->set_referral_id(core::NewUuidV7());
+  r->set_case_id(case_id);
+  r->set_kind(v1::REFERRAL_KIND_REFERRAL);
+  r->set_to_agency(to);
+  r->set_service(service);
+  r->set_priority(v1::PRIORITY_URGENT);
+  r->set_reason(reason);
+  r->set_respond_by_ms(NowMs() + 3'600'000);
+  r->add_data_scope(v1::DATA_SECTION_PROFILE);
+  r->set_consent_id(consent_id);
+  return e;
+}
+
 inline v1::Consent MakeConsent(v1::ConsentScope scope, v1::ConsentGiver by = v1::CONSENT_GIVER_SELF) {
   v1::Consent c;
   c.set_scope(scope);
@@ -785,6 +806,14 @@ class Nrm {
     auto r = Call(id, req);
     if (!r.ok() || r->code() != v1::CONTROL_CODE_OK) return {};
     return ParseJsonArray<v1::Referral>(r->json());
+  }
+
+  // The id of the first consent of `case_id` as node `id` knows it; "" when none.
+  std::string FirstConsentId(const std::string& id, const std::string& case_id) {
+    for (const auto& cs : Cases(id)) {
+      if (cs.case_id() == case_id && cs.consents_size() > 0) return cs.consents(0).consent_id();
+    }
+    return "";
   }
 
   std::vector<v1::CaseState> Cases(const std::string& id) {
