@@ -192,6 +192,9 @@ def verify_units(root):
                      "PrivateTmp=yes", "Restart=on-failure"]:
             if line not in text:
                 fail(f"{name}: lacks {line}")
+        for doc in re.findall(r"^Documentation=file://(\S+)$", text, re.M):
+            if not os.path.exists(os.path.join(root, doc.lstrip("/"))):
+                fail(f"{name}: Documentation={doc} is in no package")
         rw = re.findall(r"^ReadWritePaths=(.*)$", text, re.M)
         if len(rw) != 1 or not rw[0].startswith("/var/lib/passage/"):
             fail(f"{name}: ReadWritePaths must name only its data directory, has {rw}")
