@@ -1673,17 +1673,19 @@ class BrokerImpl final : public Broker {
   // ---- the registry, changed live ------------------------------------------------------------
 
   // Applies one configuration event to the registry as the broker knows it.
+  // The registry entry of `id` as applied (revoked ones included); nullptr when none.
+  v1::Agency* Registered(const std::string& id) {
+    for (auto& a : *registry_.mutable_agencies()) {
+      if (a.id() == id) return &a;
+    }
+    return nullptr;
+  }
+
   void ApplyConfiguration(const v1::Event& e) {
-    auto find = [&](const std::string& id) -> v1::Agency* {
-      for (auto& a : *registry_.mutable_agencies()) {
-        if (a.id() == id) return &a;
-      }
-      return nullptr;
-    };
     switch (e.payload_case()) {
       case v1::Event::kAgencyRegistered: {
         const v1::Agency& a = e.agency_registered().agency();
-        if (v1::Agency* old = find(a.id()); old != nullptr) {
+        if (v1::Agency* old = Registered(a.id()); old != nullptr) {
           *old = a;
         } else {
           *registry_.add_agencies() = a;
@@ -1694,7 +1696,7 @@ class BrokerImpl final : public Broker {
       }
       case v1::Event::kKeyRotated: {
         const v1::KeyRotated& k = e.key_rotated();
-        if (v1::Agency* a = find(k.agency_id()); a != nullptr) {
+        if (v1::Agency* a = Registered(k.agency_id()); a != nullptr) {
           if (!k.transport_public_key().empty()) a->set_transport_public_key(k.transport_public_key());
           if (!k.sealing_public_key().empty()) a->set_sealing_public_key(k.sealing_public_key());
           directory_.Upsert(*a);
@@ -1800,12 +1802,6 @@ class BrokerImpl final : public Broker {
                  Status::InvalidArgument("request", "is not a passage.v1.BrokerAdminRequest"));
       return;
     }
-    auto find = [&](const std::string& id) -> const v1::Agency* {
-      for (const auto& a : registry_.agencies()) {
-        if (a.id() == id) return &a;
-      }
-      return nullptr;
-    };
     auto key_owner = [&](const std::string& key) -> std::string {
       for (const auto& a : registry_.agencies()) {
         if (!key.empty() && a.transport_public_key() == key) return a.id();
@@ -1833,7 +1829,7 @@ class BrokerImpl final : public Broker {
       }
       case v1::BrokerAdminRequest::kAddAgency: {
         const v1::Agency& a = req.add_agency().agency();
-        if (find(a.id()) != nullptr) {
+        if (Registered(a.id()) != nullptr) {
           AdminError(v1::CONTROL_CODE_REFUSED,
                      Status::AlreadyExists("agency '" + a.id() + "' is already registered" +
                                            (revoked_.count(a.id()) ? " (and revoked)" : "") +
@@ -1864,7 +1860,7 @@ class BrokerImpl final : public Broker {
       }
       case v1::BrokerAdminRequest::kRotateKey: {
         const v1::KeyRotated& k = req.rotate_key();
-        const v1::Agency* a = find(k.agency_id());
+        const v1::Agency* a = Registered(k.agency_id());
         if (a == nullptr || revoked_.count(k.agency_id()) != 0) {
           AdminError(v1::CONTROL_CODE_NOT_FOUND,
                      Status::NotFound(a == nullptr ? "no agency '" + k.agency_id() + "'"
@@ -1897,7 +1893,7 @@ class BrokerImpl final : public Broker {
       }
       case v1::BrokerAdminRequest::kRevoke: {
         const v1::AgencyRevoked& r = req.revoke();
-        const v1::Agency* a = find(r.agency_id());
+        const v1::Agency* a = Registered(r.agency_id());
         if (a == nullptr || revoked_.count(r.agency_id()) != 0) {
           AdminError(v1::CONTROL_CODE_NOT_FOUND,
                      Status::NotFound(a == nullptr ? "no agency '" + r.agency_id() + "'"

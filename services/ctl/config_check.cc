@@ -19,6 +19,7 @@
 #include "core/text_proto.h"
 #include "core/validate.h"
 #include "passage/v1/config.pb.h"
+#include "services/runtime/sealing.h"
 #include "transport/keys.h"
 
 namespace passage::ctl {
@@ -807,23 +808,6 @@ class Checker {
   std::string default_registry_;
 };
 
-std::string JsonStr(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
 
 }  // namespace
 
@@ -915,16 +899,16 @@ std::string ConfigCheckJson(const ConfigCheckResult& r) {
   std::ostringstream out;
   out << "{\"files\":[";
   for (size_t i = 0; i < r.files.size(); ++i) {
-    out << (i ? "," : "") << "{\"file\":" << JsonStr(r.files[i].file)
-        << ",\"kind\":" << JsonStr(KindName(r.files[i].kind))
-        << ",\"what\":" << JsonStr(r.files[i].what) << "}";
+    out << (i ? "," : "") << "{\"file\":" << core::JsonQuote(r.files[i].file)
+        << ",\"kind\":" << core::JsonQuote(KindName(r.files[i].kind))
+        << ",\"what\":" << core::JsonQuote(r.files[i].what) << "}";
   }
   out << "],\"findings\":[";
   for (size_t i = 0; i < r.findings.size(); ++i) {
     const auto& f = r.findings[i];
-    out << (i ? "," : "") << "{\"file\":" << JsonStr(f.file) << ",\"line\":" << f.line
-        << ",\"field\":" << JsonStr(f.field) << ",\"severity\":\""
-        << (f.error ? "error" : "warning") << "\",\"reason\":" << JsonStr(f.reason) << "}";
+    out << (i ? "," : "") << "{\"file\":" << core::JsonQuote(f.file) << ",\"line\":" << f.line
+        << ",\"field\":" << core::JsonQuote(f.field) << ",\"severity\":\""
+        << (f.error ? "error" : "warning") << "\",\"reason\":" << core::JsonQuote(f.reason) << "}";
   }
   out << "],\"errors\":" << r.errors() << ",\"warnings\":" << r.warnings() << "}\n";
   return out.str();
@@ -947,20 +931,17 @@ PublicKeyInfo ReadPublicKey(const std::string& path, bool tree_head) {
       info.error = "is not a tree-head seed (64 hex digits, as the broker writes signing.key)";
       return info;
     }
-    std::string seed;
-    for (size_t i = 0; i < hex.size(); i += 2) {
-      seed.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    auto seed = runtime::FromHex(hex, path);
+    if (!seed.ok()) {
+      info.error = seed.status().message();
+      return info;
     }
-    auto signer = merkle::TreeHeadSigner::FromSeed(seed);
+    auto signer = merkle::TreeHeadSigner::FromSeed(*seed);
     if (!signer.ok()) {
       info.error = signer.status().message();
       return info;
     }
-    static const char* kDigits = "0123456789abcdef";
-    for (unsigned char ch : signer->public_key()) {
-      info.public_key += kDigits[ch >> 4];
-      info.public_key += kDigits[ch & 15];
-    }
+    info.public_key = runtime::ToHex(signer->public_key());
     info.kind = "tree-head";
     return info;
   }

@@ -1479,14 +1479,16 @@ Status Node::Run() {
     if (caught_up_ && std::chrono::steady_clock::now() - last_tick >= tick) {
       last_tick = std::chrono::steady_clock::now();
       logic_->OnTick(*this);
-      // One inbox scan every 2 s for the notifications and the desk metrics.
-      if (last_tick - last_notify >= std::chrono::seconds(2)) {
+      // One inbox scan every 2 s for the notifications and the desk metrics, when either is on.
+      if ((notifier_ || metrics_server_) && last_tick - last_notify >= std::chrono::seconds(2)) {
         last_notify = last_tick;
         const auto inbox = Inbox(false);
         if (notifier_) {
           notifier_->Check(inbox, now_ms());
         }
-        UpdateDeskMetrics(inbox);
+        if (metrics_server_) {
+          UpdateDeskMetrics(inbox);
+        }
       }
     }
     UpdateReadiness(std::chrono::steady_clock::now() - started > std::chrono::minutes(1));

@@ -141,6 +141,8 @@ class Node {
 
   // The node's metrics (docs/operations.md); stage logic adds its own (the router's rules).
   ops::MetricsRegistry& metrics() { return metrics_; }
+  // Whether anyone can read them (metrics_listen set): metrics that cost a scan are kept only then.
+  bool serves_metrics() const { return metrics_server_ != nullptr; }
 
   runtime::LocalStore& store() { return *store_; }
   StaffDirectory& staff() { return *staff_; }

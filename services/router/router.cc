@@ -50,14 +50,17 @@ class RouterLogic final : public node::StageLogic {
     const int64_t now = node.now_ms();
     core::AgencyLoad load;
     size_t unplaced = 0;
+    const bool count_unplaced = unplaced_ != nullptr && node.serves_metrics();
     for (const auto& id : node.KnownCases()) {
       auto view = node.View(id);
       if (view.ok()) {
         core::CountLoad((*view)->state(), &load);
-        unplaced += core::UnplacedNeeds((*view)->state()).size();
+        if (count_unplaced) {
+          unplaced += core::UnplacedNeeds((*view)->state()).size();
+        }
       }
     }
-    if (unplaced_ != nullptr) {
+    if (count_unplaced) {
       unplaced_->Set(static_cast<double>(unplaced));
     }
     std::set<std::string> work = std::move(dirty_);

@@ -118,7 +118,7 @@ header .count{color:#1b1b1b}header label{display:inline;margin:0}
 main{padding:1rem;max-width:60rem;margin:auto}
 table{border-collapse:collapse;width:100%;background:#fff}th,td{border-bottom:1px solid #ddd;padding:.4rem;text-align:start;vertical-align:top}
 td.num{text-align:end;font-variant-numeric:tabular-nums}
-.overdue{color:#b00020;font-weight:bold}.error{background:#fde8e8;border:1px solid #b00020;padding:.6rem}
+.overdue{color:#b00020;font-weight:bold}.error{background:#fde8e8;border:1px solid #b00020;padding:.6rem}.unplaced{background:#fff4e5;border:1px solid #b45309;padding:.2rem .8rem;margin:1rem 0}
 .ok{background:#e8f5e9;border:1px solid #2e7d32;padding:.6rem}
 .count{background:#ffd166;color:#1b1b1b;border-radius:1rem;padding:0 .5rem}
 .ref{font-family:ui-monospace,monospace;letter-spacing:.03em;white-space:nowrap}

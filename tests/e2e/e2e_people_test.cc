@@ -161,10 +161,7 @@ TEST(E2ePeople, EveryCommandAndRoleOfTheRoleTable) {
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   std::string referral;
   ASSERT_TRUE(nrm.WaitReceived(*c, "shelter-a", &referral));
-  std::string consent;
-  for (const auto& s : nrm.Cases("fia-karachi")) {
-    if (s.case_id() == *c && s.consents_size() > 0) consent = s.consents(0).consent_id();
-  }
+  const std::string consent = nrm.FirstConsentId("fia-karachi", *c);
   ASSERT_FALSE(consent.empty());
   AddRoleAccounts(nrm, "fia-karachi");
   AddRoleAccounts(nrm, "shelter-a");
