@@ -1819,14 +1819,14 @@ class WebServer::Impl {
     };
     auto rows = ReportRows(*report);
     table("referrals", "Referrals by agency and service",
-          {"Agency", "Service", "pending", "overdue", "active", "completed", "rejected", "expired"},
+          {"Agency", "Service", "Pending", "Overdue", "Active", "Completed", "Rejected", "Expired"},
           rows["referrals"], false);
     table("unplaced", "Victims with no agency left for a needed service",
           {"Case", "Service", "Last status", "Last agency"}, rows["unplaced"], false);
     table("escalations", "Escalations", {"Case", "Service", "From", "To", "Status"},
           rows["escalations"], false);
     table("months", "Referrals by month",
-          {"Month", "sent", "accepted", "rejected", "median hours to acceptance"}, rows["months"],
+          {"Month", "Sent", "Accepted", "Rejected", "Median hours to acceptance"}, rows["months"],
           false);
     // Disaggregated tables: exactly what `passagectl stats --json` gives, with its suppression.
     for (const auto& spec : StatsTables()) {
