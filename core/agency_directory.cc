@@ -12,6 +12,8 @@ namespace passage::core {
 Result<InMemoryAgencyDirectory> InMemoryAgencyDirectory::FromRegistry(
     const passage::v1::AgencyRegistry& registry) {
   InMemoryAgencyDirectory directory;
+  ASSIGN_OR_RETURN(CrimePolicy policy, CrimePolicy::FromRegistry(registry));
+  directory.set_crime_policy(std::move(policy));
   std::map<std::string, std::string> codes;  // reference code -> first responder's id
   for (int i = 0; i < registry.agencies_size(); ++i) {
     const passage::v1::Agency& agency = registry.agencies(i);

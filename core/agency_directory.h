@@ -13,7 +13,9 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "core/crime_policy.h"
 #include "core/status.h"
 #include "passage/v1/config.pb.h"
 
@@ -34,6 +36,21 @@ class AgencyDirectory {
     const passage::v1::Agency* agency = Find(id);
     return agency != nullptr && agency->system_principal();
   }
+
+  // The NRM's law sections and who may hold the crime sections (core/crime_policy.h), from the
+  // same registry as the agencies.
+  const CrimePolicy& crime_policy() const { return crime_policy_; }
+  void set_crime_policy(CrimePolicy policy) { crime_policy_ = std::move(policy); }
+
+  // True when the registered agency `id` may hold `section` (CrimePolicy::MayHold); false for an
+  // agency that is not registered.
+  bool MayHold(std::string_view id, passage::v1::DataSection section) const {
+    const passage::v1::Agency* agency = Find(id);
+    return agency != nullptr && crime_policy_.MayHold(*agency, section);
+  }
+
+ private:
+  CrimePolicy crime_policy_;
 };
 
 // A map held in memory.

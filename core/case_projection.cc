@@ -1,5 +1,7 @@
 #include "core/case_projection.h"
 
+#include "core/offences.h"
+
 #include "core/case_reference.h"
 
 #include <google/protobuf/io/coded_stream.h>
@@ -214,6 +216,20 @@ void RecomputeStages(CaseState* state) {
   // Added in enum order above, so already sorted.
 }
 
+// Appends the case's classification when it differs from the last one kept.
+void AddClassification(CaseState* state, int64_t at, const std::string& by) {
+  const int n = state->classifications_size();
+  if (n > 0 && state->classifications(n - 1).crime_type() == state->crime_type() &&
+      state->classifications(n - 1).person_role() == state->person_role()) {
+    return;
+  }
+  passage::v1::Classification* c = state->add_classifications();
+  c->set_crime_type(state->crime_type());
+  c->set_person_role(state->person_role());
+  c->set_at_ms(at);
+  c->set_by_agency(by);
+}
+
 // Who may do what, for the events that need access to the case.
 Status RequireAccess(const CaseState& state, const Event& e) {
   if (FindAccess(state, e.actor_agency()) == nullptr) {
@@ -284,6 +300,17 @@ Status CheckReferralSent(const CaseState& state, const Event& e, const AgencyDir
   }
   if (r.to_agency() == sender) {
     return Refuse("an agency cannot refer a case to itself", prefix + "to_agency");
+  }
+  for (int i = 0; i < r.data_scope_size(); ++i) {
+    const auto section = static_cast<DataSection>(r.data_scope(i));
+    if (!agencies.crime_policy().MayHold(*recipient, section)) {
+      // Neither a consent nor an override opens the crime side to a shelter or an NGO.
+      return Deny("agency " + Quoted(r.to_agency()) + " (" +
+                      ShortEnumName(passage::v1::AgencyType_descriptor(), recipient->type()) +
+                      ") may never receive section " + SectionName(section) + "; only " +
+                      agencies.crime_policy().AllowedTypesText(section) + " may",
+                  prefix + "data_scope[" + std::to_string(i) + "]");
+    }
   }
   if (r.kind() == passage::v1::REFERRAL_KIND_TRANSFER && r.to_agency() == state.owner_agency()) {
     return Refuse("agency " + Quoted(r.to_agency()) + " already owns the case",
@@ -441,7 +468,8 @@ Status CheckRecordAccessed(const CaseState& state, const Event& e,
                 "actor_agency");
   }
   for (int i = 0; i < a.sections_size(); ++i) {
-    if (!GrantIncludes(*grant, static_cast<DataSection>(a.sections(i)))) {
+    if (!GrantIncludes(*grant, static_cast<DataSection>(a.sections(i))) ||
+        !agencies.MayHold(e.actor_agency(), static_cast<DataSection>(a.sections(i)))) {
       return Deny("agency " + Quoted(e.actor_agency()) + " may not read section " +
                       SectionName(a.sections(i)) + " of this case",
                   "record_accessed.sections[" + std::to_string(i) + "]");
@@ -641,6 +669,11 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
       case Event::kConsentWithdrawn:
       case Event::kRecordAccessed:
         break;
+      case Event::kOffenceRegistered:
+      case Event::kOffenceStatusChanged:
+      case Event::kSuspectRecorded:
+      case Event::kAccusedUpdated:
+        break;  // a prosecution outlives the protection case
       default:
         return Refuse("the case was closed at " + FormatUtcMs(state_.closed_at_ms()) +
                           "; it accepts only referral transitions, consent withdrawals and " +
@@ -729,6 +762,12 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
     }
     case Event::kRecordAccessed:
       return CheckRecordAccessed(state_, e, agencies);
+    case Event::kOffenceRegistered:
+    case Event::kOffenceStatusChanged:
+    case Event::kSuspectRecorded:
+    case Event::kAccusedUpdated:
+    case Event::kSmugglingRecorded:
+      return CheckCrimeEvent(state_, e, agencies);
     default:
       return Status::InvalidArgument("payload", "this event does not belong to a case");
   }
@@ -760,6 +799,7 @@ void CaseProjection::Apply(const passage::v1::Envelope& env, const Event& e) {
       if (p.has_personal() && keep_personal_) {
         *state_.mutable_personal() = p.personal();
       }
+      AddClassification(&state_, at, actor);
       break;
     }
     case Event::kIdentificationRecorded: {
@@ -776,6 +816,7 @@ void CaseProjection::Apply(const passage::v1::Envelope& env, const Event& e) {
       if (p.channel() != passage::v1::IDENTIFICATION_CHANNEL_UNSPECIFIED) {
         state_.mutable_profile()->set_identification_channel(p.channel());
       }
+      AddClassification(&state_, at, actor);
       break;
     }
     case Event::kProfileUpdated: {
@@ -886,6 +927,13 @@ void CaseProjection::Apply(const passage::v1::Envelope& env, const Event& e) {
       state_.set_closed(true);
       state_.set_closed_at_ms(at);
       break;
+    case Event::kOffenceRegistered:
+    case Event::kOffenceStatusChanged:
+    case Event::kSuspectRecorded:
+    case Event::kAccusedUpdated:
+    case Event::kSmugglingRecorded:
+      ApplyCrimeEvent(&state_, env, e);
+      break;
     default:
       break;  // RecordAccessed, configuration events, unknown payloads: no state change
   }
@@ -934,6 +982,13 @@ std::vector<std::string> AudienceOf(const CaseState& state, const Event& e) {
     case Event::kCriminalProceedingUpdated:
       AddWithSection(state, passage::v1::DATA_SECTION_PROCEEDINGS, &out);
       break;
+    case Event::kOffenceRegistered:
+    case Event::kOffenceStatusChanged:
+    case Event::kSuspectRecorded:
+    case Event::kAccusedUpdated:
+    case Event::kSmugglingRecorded:
+      AddWithSection(state, SectionOf(e), &out);
+      break;
     case Event::kConsentWithdrawn:
     case Event::kReturnRecorded:
     case Event::kCaseClosed:
@@ -945,6 +1000,40 @@ std::vector<std::string> AudienceOf(const CaseState& state, const Event& e) {
   out.erase(actor);
   out.erase(std::string());
   return std::vector<std::string>(out.begin(), out.end());
+}
+
+DataSection SectionOf(const Event& e) {
+  switch (e.payload_case()) {
+    case Event::kConsentGiven:
+    case Event::kConsentWithdrawn:
+      return passage::v1::DATA_SECTION_CONSENTS;
+    case Event::kReferralSent:
+    case Event::kReferralTransition:
+      return passage::v1::DATA_SECTION_REFERRALS;
+    case Event::kServiceDelivered:
+    case Event::kReturnRecorded:
+      return passage::v1::DATA_SECTION_SERVICES;
+    case Event::kCriminalProceedingUpdated:
+      return passage::v1::DATA_SECTION_PROCEEDINGS;
+    case Event::kOffenceRegistered:
+    case Event::kOffenceStatusChanged:
+      return passage::v1::DATA_SECTION_OFFENCE;
+    case Event::kSuspectRecorded:
+    case Event::kAccusedUpdated:
+      return passage::v1::DATA_SECTION_SUSPECT;
+    default:
+      return passage::v1::DATA_SECTION_PROFILE;
+  }
+}
+
+std::vector<std::string> AudienceOf(const CaseState& state, const Event& e,
+                                    const AgencyDirectory& agencies) {
+  std::vector<std::string> out = AudienceOf(state, e);
+  const DataSection section = SectionOf(e);
+  if (IsCrimeSection(section)) {
+    std::erase_if(out, [&](const std::string& id) { return !agencies.MayHold(id, section); });
+  }
+  return out;
 }
 
 }  // namespace passage::core

@@ -121,6 +121,15 @@ class CaseProjection {
 std::vector<std::string> AudienceOf(const passage::v1::CaseState& state,
                                     const passage::v1::Event& e);
 
+// AudienceOf without the agencies that may not hold the event's section (OFFENCE, SUSPECT:
+// core/crime_policy.h), whatever their grants say: what the broker delivers.
+std::vector<std::string> AudienceOf(const passage::v1::CaseState& state,
+                                    const passage::v1::Event& e, const AgencyDirectory& agencies);
+
+// The section whose readers may see `e`: CONSENTS, REFERRALS, SERVICES (services, returns),
+// PROCEEDINGS, OFFENCE (offences), SUSPECT (suspects, accused), else PROFILE.
+passage::v1::DataSection SectionOf(const passage::v1::Event& e);
+
 // OK when `consent` (assumed in force) covers a referral of `referral.service()` to `recipient`:
 // - SHARE_WITH_AGENCIES covers any recipient;
 // - SERVICES covers recipients that are not law enforcement, prosecution or courts, for services

@@ -32,6 +32,11 @@ const std::vector<v1::ActorRole>& RolesForEvent(E::PayloadCase payload) {
     case E::kServiceDelivered:
     case E::kCriminalProceedingUpdated:
     case E::kReturnRecorded:
+    case E::kOffenceRegistered:
+    case E::kOffenceStatusChanged:
+    case E::kSuspectRecorded:
+    case E::kAccusedUpdated:
+    case E::kSmugglingRecorded:
       return kCaseWork;
     case E::kProfileUpdated:      // SYSTEM: the owner's node re-wraps sealed data for recipients
     case E::kPersonalKeysEscrowed:  // made by the owner's node at intake, as part of it

@@ -494,6 +494,7 @@ Result<AgencyRoster> AgencyRoster::FromRegistry(const passage::v1::AgencyRegistr
     return checked.status();
   }
   AgencyRoster roster;
+  roster.set_crime_policy(checked->crime_policy());
   for (const Agency& agency : registry.agencies()) {
     roster.Upsert(agency);
   }

@@ -1,5 +1,7 @@
 #include "core/validate.h"
 
+#include "core/offences.h"
+
 #include <google/protobuf/generated_enum_reflection.h>
 
 #include <algorithm>
@@ -555,6 +557,12 @@ Status CheckPayload(const Event& e, int64_t now_ms) {
       }
       return CheckLength(p.reason(), kMaxShortText, "agency_revoked.reason");
     }
+    case Event::kOffenceRegistered:
+    case Event::kOffenceStatusChanged:
+    case Event::kSuspectRecorded:
+    case Event::kAccusedUpdated:
+    case Event::kSmugglingRecorded:
+      return ValidateCrimePayload(e, now_ms);
     case Event::PAYLOAD_NOT_SET:
       break;
   }

@@ -870,7 +870,7 @@ class BrokerImpl final : public Broker {
     entry.event_bytes = raw;   // the producer's exact bytes, never re-serialized
     entry.checked_new = true;  // OnPublish looked it up just before
     entry.known_case_seq = env.case_seq();
-    for (auto& a : core::AudienceOf(proj->state(), e)) {
+    for (auto& a : core::AudienceOf(proj->state(), e, directory_)) {
       if (a != agency) {
         entry.audience.push_back(std::move(a));
       }
@@ -1621,31 +1621,15 @@ class BrokerImpl final : public Broker {
   }
 
   // ---- case reads ----------------------------------------------------------------------------
-  static v1::DataSection SectionOf(const v1::Event& e) {
-    switch (e.payload_case()) {
-      case v1::Event::kConsentGiven:
-      case v1::Event::kConsentWithdrawn:
-        return v1::DATA_SECTION_CONSENTS;
-      case v1::Event::kReferralSent:
-      case v1::Event::kReferralTransition:
-        return v1::DATA_SECTION_REFERRALS;
-      case v1::Event::kServiceDelivered:
-      case v1::Event::kReturnRecorded:
-        return v1::DATA_SECTION_SERVICES;
-      case v1::Event::kCriminalProceedingUpdated:
-        return v1::DATA_SECTION_PROCEEDINGS;
-      default:
-        return v1::DATA_SECTION_PROFILE;
-    }
-  }
-
   // The sections of `state` that `agency` may read now (empty: none).
   std::set<v1::DataSection> ReadableSections(const v1::CaseState& state,
                                              const std::string& agency) {
     std::set<v1::DataSection> out;
     if (state.owner_agency() == agency || directory_.IsSystemPrincipal(agency)) {
       for (auto s : core::AllDataSections()) {
-        out.insert(s);
+        if (directory_.MayHold(agency, s)) {
+          out.insert(s);
+        }
       }
       return out;
     }
@@ -1667,6 +1651,8 @@ class BrokerImpl final : public Broker {
         out.insert(v1::DATA_SECTION_REFERRALS);
       }
     }
+    // The crime side stays with the agency types that may hold it, owners included.
+    std::erase_if(out, [&](v1::DataSection s) { return !directory_.MayHold(agency, s); });
     return out;
   }
 
@@ -2173,7 +2159,7 @@ class BrokerImpl final : public Broker {
       }
       // Escrowed keys are never listed: an agency gets its own key from OnCaseKey, and only while
       // an accepted referral shares PERSONAL.
-      if (g.sections.count(SectionOf(ev)) != 0 && ev.payload_case() != v1::Event::kRecordAccessed &&
+      if (g.sections.count(core::SectionOf(ev)) != 0 && ev.payload_case() != v1::Event::kRecordAccessed &&
           ev.payload_case() != v1::Event::kPersonalKeysEscrowed) {
         out->add_envelopes(std::move(*bytes));
       }

@@ -393,6 +393,36 @@ void Node::OnResult(const v1::PublishResult& r) {
   }
 }
 
+Status Node::SealSuspectIdentity(const v1::PersonalData& identity, v1::Event* e) {
+  if (!e->has_suspect_recorded()) {
+    return Status::InvalidArgument("suspect_identity",
+                                   "only a suspect record (SuspectRecorded) carries an identity");
+  }
+  v1::Profile none;  // a suspect's age is a band, not checked against a date of birth
+  RETURN_IF_ERROR(core::ValidatePersonalData(identity, none, now_ms(), "suspect_identity"));
+  if (options_.sealing.public_key.empty()) {
+    return Status::InvalidArgument("suspect_identity",
+                                   "this node has no sealing key (sealing_key_file); a suspect's "
+                                   "identity cannot be recorded");
+  }
+  // Readers: this agency and every other agency whose type may hold SUSPECT. Never a system
+  // principal: the referral engine counts suspects, it does not identify them.
+  std::map<std::string, std::string> readers;
+  readers[agency()] = options_.sealing.public_key;
+  for (const auto& a : options_.registry.agencies()) {
+    if (a.id() == agency() || a.system_principal() || a.sealing_public_key().empty() ||
+        !directory_.crime_policy().MayHold(a, v1::DATA_SECTION_SUSPECT)) {
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::string pk, runtime::FromHex(a.sealing_public_key(),
+                                                      "registry: " + a.id() + ".sealing_public_key"));
+    readers[a.id()] = std::move(pk);
+  }
+  ASSIGN_OR_RETURN(v1::SealedPersonalData sealed, runtime::Seal(identity, readers, ""));
+  *e->mutable_suspect_recorded()->mutable_suspect()->mutable_identity() = std::move(sealed);
+  return Status::Ok();
+}
+
 Result<std::string> Node::Publish(v1::Event e) {
   if (e.event_id().empty()) {
     e.set_event_id(core::NewUuidV7());
@@ -1259,7 +1289,14 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
     case v1::ControlRequest::kReferralAction:
       return ReferralAction(req);
     case v1::ControlRequest::kPublish: {
-      auto id = Publish(req.publish().event());
+      v1::Event event = req.publish().event();
+      if (req.publish().has_suspect_identity()) {
+        if (Status st = SealSuspectIdentity(req.publish().suspect_identity(), &event); !st.ok()) {
+          SetError(&resp, st);
+          return resp;
+        }
+      }
+      auto id = Publish(event);
       if (!id.ok()) {
         SetError(&resp, id.status());
         return resp;

@@ -97,6 +97,10 @@ class Node {
   const NodeOptions& options() const { return options_; }
   bool caught_up() const { return caught_up_; }
 
+  // Seals `identity` into the SuspectRecorded `e` for this agency and every agency that may hold
+  // SUSPECT (core/crime_policy.h). InvalidArgument naming the field when it is not a suspect
+  // record or the identity is malformed.
+  Status SealSuspectIdentity(const passage::v1::PersonalData& identity, passage::v1::Event* e);
   // Publishes as this agency: fills event_id (UUIDv7) when empty, actor_agency and occurred_at_ms.
   // While a control request is handled, actor_user and actor_role are the signed-in person's staff
   // id and acting role, whatever `e` said; otherwise actor_role is SYSTEM when unset. Returns the
