@@ -54,6 +54,7 @@
 #include <zmq.hpp>
 
 #include "core/ids.h"
+#include "core/text_proto.h"
 #include "passage/v1/config.pb.h"
 #include "passage/v1/control.pb.h"
 #include "passage/v1/events.pb.h"
@@ -1032,6 +1033,17 @@ class Nrm {
     };
     for (const auto& a : specs_) add(a, false);
     add(router, true);
+    // The NRM's law sections and section access, as the sample registry lists them.
+    {
+      v1::AgencyRegistry sample;
+      std::ifstream in(std::string(PASSAGE_SOURCE_DIR) + "/deploy/config/registry.textproto");
+      std::stringstream text;
+      text << in.rdbuf();
+      if (core::ParseConfigText(text.str(), "deploy/config/registry.textproto", &sample).ok()) {
+        *reg.mutable_law_sections() = sample.law_sections();
+        *reg.mutable_section_access() = sample.section_access();
+      }
+    }
     // The broker's and the nodes' copies leave out the agencies a test registers live; those
     // agencies' own nodes read the whole registry (registry-all.textproto), as an operator hands a
     // new agency the exported registry.
@@ -1041,6 +1053,8 @@ class Nrm {
       for (const auto& a : specs_) later = later || (a.id == e.id() && !a.registered);
       if (!later) *known.add_agencies() = e;
     }
+    *known.mutable_law_sections() = reg.law_sections();
+    *known.mutable_section_access() = reg.section_access();
     std::ofstream(dir_ + "/registry-all.textproto") << reg.DebugString();
     std::ofstream(dir_ + "/registry.textproto") << known.DebugString();
     std::ofstream(dir_ + "/broker-registry.textproto") << known.DebugString();
