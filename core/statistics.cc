@@ -21,18 +21,7 @@ using passage::v1::Referral;
 // Sort position of "not recorded", "unregistered", "withheld": after every real value.
 constexpr int64_t kLast = std::numeric_limits<int64_t>::max();
 
-// One value of a dimension: a label and its place in the dimension's order.
-struct Value {
-  int64_t order = 0;
-  std::string label;
-
-  friend bool operator<(const Value& a, const Value& b) {
-    return std::tie(a.order, a.label) < std::tie(b.order, b.label);
-  }
-  friend bool operator==(const Value& a, const Value& b) {
-    return a.order == b.order && a.label == b.label;
-  }
-};
+using Value = StatsValue;
 
 struct DimensionInfo {
   Dimension dimension;
@@ -472,7 +461,6 @@ Result<StatsTable> ComputeTable(const std::vector<const CaseState*>& cases, cons
   // The units and their values.
   const size_t n = query.by.size();
   std::vector<std::vector<std::vector<Value>>> unit_values;
-  std::vector<std::set<Value>> seen(n);
   for (const CaseState* c : cases) {
     if (c == nullptr) {
       continue;
@@ -482,7 +470,6 @@ Result<StatsTable> ComputeTable(const std::vector<const CaseState*>& cases, cons
       values.reserve(n);
       for (size_t d = 0; d < n; ++d) {
         values.push_back(ValuesOf(query.by[d], *c, r, agencies));
-        seen[d].insert(values.back().begin(), values.back().end());
       }
       unit_values.push_back(std::move(values));
     };
@@ -494,8 +481,44 @@ Result<StatsTable> ComputeTable(const std::vector<const CaseState*>& cases, cons
       add(nullptr);
     }
   }
+  std::vector<std::string> names;
+  std::vector<std::string> multi;
+  for (Dimension d : query.by) {
+    names.emplace_back(DimensionName(d));
+    if (IsMultiValuedDimension(d)) multi.emplace_back(DimensionName(d));
+  }
+  ASSIGN_OR_RETURN(StatsTable counted,
+                   CountUnits(names, unit_values, query.k, table.unit, multi));
+  counted.by = query.by;
+  for (size_t d = 0; d < counted.margins.size(); ++d) {
+    counted.margins[d].dimension = query.by[d];
+  }
+  return counted;
+}
+
+Result<StatsTable> CountUnits(const std::vector<std::string>& names,
+                              const std::vector<std::vector<std::vector<StatsValue>>>& unit_values,
+                              int k, std::string unit,
+                              const std::vector<std::string>& multi_valued) {
+  if (k < 1) {
+    return Status::InvalidArgument(
+        "k", "the suppression threshold k must be at least 1, not " + std::to_string(k));
+  }
+  StatsTable table;
+  table.names = names;
+  table.k = k;
+  table.unit = std::move(unit);
+  table.multi_valued_names = multi_valued;
+  table.multi_valued = !multi_valued.empty();
+  const size_t n = names.size();
+  std::vector<std::set<Value>> seen(n);
+  for (const auto& values : unit_values) {
+    for (size_t d = 0; d < n && d < values.size(); ++d) {
+      seen[d].insert(values[d].begin(), values[d].end());
+    }
+  }
   const int64_t units = static_cast<int64_t>(unit_values.size());
-  table.total = ShownCell({}, units, units > 0 && units < query.k);
+  table.total = ShownCell({}, units, units > 0 && units < k);
   if (n == 0) {
     return table;
   }
@@ -547,7 +570,7 @@ Result<StatsTable> ComputeTable(const std::vector<const CaseState*>& cases, cons
     }
   }
 
-  Suppress(&grid, query.k);
+  Suppress(&grid, k);
   for (int64_t i = 0; i < grid.size(); ++i) {
     if (grid.counts[i] == 0 && !grid.suppressed[i]) {
       continue;
@@ -560,9 +583,9 @@ Result<StatsTable> ComputeTable(const std::vector<const CaseState*>& cases, cons
     table.cells.push_back(ShownCell(std::move(labels), grid.counts[i], grid.suppressed[i]));
   }
   for (size_t d = 0; d < margins.size(); ++d) {
-    Suppress(&margins[d], query.k);
+    Suppress(&margins[d], k);
     StatsMargin margin;
-    margin.dimension = query.by[d];
+    margin.name = names[d];
     for (int64_t i = 0; i < margins[d].size(); ++i) {
       margin.cells.push_back(ShownCell({margins[d].axes[0][static_cast<size_t>(i)].label},
                                        margins[d].counts[i], margins[d].suppressed[i]));
@@ -574,27 +597,29 @@ Result<StatsTable> ComputeTable(const std::vector<const CaseState*>& cases, cons
 
 std::string RenderTable(const StatsTable& table) {
   std::string title = table.unit + " by ";
-  if (table.by.empty()) {
+  if (table.names.empty()) {
     title = table.unit;
   }
-  for (size_t d = 0; d < table.by.size(); ++d) {
+  for (size_t d = 0; d < table.names.size(); ++d) {
     title += d == 0 ? "" : " x ";
-    title += DimensionName(table.by[d]);
+    title += table.names[d];
+  }
+  if (!table.title.empty()) {
+    title = table.title;
   }
   std::string out = title + "\n";
 
   std::vector<std::vector<std::string>> rows;
   size_t left = 1;
-  if (table.by.empty()) {
+  if (table.names.empty()) {
     rows.push_back({"total", CountText(table.total, table.k)});
-  } else if (table.by.size() == 2 && table.margins.size() == 2) {
+  } else if (table.names.size() == 2 && table.margins.size() == 2) {
     // Cross-tab: rows are the first dimension's values, columns the second's.
     std::map<std::pair<std::string, std::string>, const StatsCell*> cells;
     for (const StatsCell& c : table.cells) {
       cells[{c.values[0], c.values[1]}] = &c;
     }
-    std::vector<std::string> header = {std::string(DimensionName(table.by[0])) + " \\ " +
-                                       std::string(DimensionName(table.by[1]))};
+    std::vector<std::string> header = {table.names[0] + " \\ " + table.names[1]};
     for (const StatsCell& col : table.margins[1].cells) {
       header.push_back(col.values[0]);
     }
@@ -616,11 +641,8 @@ std::string RenderTable(const StatsTable& table) {
     totals.push_back(CountText(table.total, table.k));
     rows.push_back(std::move(totals));
   } else {
-    left = table.by.size();
-    std::vector<std::string> header;
-    for (Dimension d : table.by) {
-      header.emplace_back(DimensionName(d));
-    }
+    left = table.names.size();
+    std::vector<std::string> header = table.names;
     header.push_back(table.unit);
     rows.push_back(header);
     for (const StatsCell& c : table.cells) {
@@ -628,7 +650,7 @@ std::string RenderTable(const StatsTable& table) {
       line.push_back(CountText(c, table.k));
       rows.push_back(std::move(line));
     }
-    std::vector<std::string> totals(table.by.size());
+    std::vector<std::string> totals(table.names.size());
     totals[0] = "total";
     totals.push_back(CountText(table.total, table.k));
     rows.push_back(std::move(totals));
@@ -651,13 +673,13 @@ std::string RenderTable(const StatsTable& table) {
   }
   if (table.multi_valued) {
     std::string names;
-    for (Dimension d : table.by) {
-      if (IsMultiValuedDimension(d)) {
-        names += names.empty() ? "" : ", ";
-        names += DimensionName(d);
-      }
+    for (const std::string& d : table.multi_valued_names) {
+      names += names.empty() ? "" : ", ";
+      names += d;
     }
-    out += std::string("note: ") + (table.unit == "referrals" ? "a referral" : "a case") +
+    out += std::string("note: ") + (table.unit == "referrals" ? "a referral"
+                                    : table.unit == "cases"   ? "a case"
+                                                              : "one of the " + table.unit) +
            " can count under several values of " + names +
            ", so counts across those values do not sum to the total\n";
   }
@@ -668,9 +690,9 @@ std::string ToJson(const StatsTable& table) {
   std::string out = "{";
   JsonKey(&out, "by");
   out += "[";
-  for (size_t d = 0; d < table.by.size(); ++d) {
+  for (size_t d = 0; d < table.names.size(); ++d) {
     out += d == 0 ? "" : ",";
-    JsonString(&out, DimensionName(table.by[d]));
+    JsonString(&out, table.names[d]);
   }
   out += "],";
   JsonKey(&out, "unit");
@@ -687,9 +709,9 @@ std::string ToJson(const StatsTable& table) {
     out += i == 0 ? "{" : ",{";
     JsonKey(&out, "values");
     out += "{";
-    for (size_t d = 0; d < c.values.size() && d < table.by.size(); ++d) {
+    for (size_t d = 0; d < c.values.size() && d < table.names.size(); ++d) {
       out += d == 0 ? "" : ",";
-      JsonKey(&out, DimensionName(table.by[d]));
+      JsonKey(&out, table.names[d]);
       JsonString(&out, c.values[d]);
     }
     out += "},";
@@ -705,7 +727,7 @@ std::string ToJson(const StatsTable& table) {
   out += "{";
   for (size_t m = 0; m < table.margins.size(); ++m) {
     out += m == 0 ? "" : ",";
-    JsonKey(&out, DimensionName(table.margins[m].dimension));
+    JsonKey(&out, table.margins[m].name);
     out += "[";
     for (size_t i = 0; i < table.margins[m].cells.size(); ++i) {
       const StatsCell& c = table.margins[m].cells[i];

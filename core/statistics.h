@@ -71,6 +71,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -136,12 +137,16 @@ struct StatsCell {
 
 // The one-dimensional table of one dimension, shown as a margin of a larger table.
 struct StatsMargin {
-  Dimension dimension = Dimension::kSex;
+  Dimension dimension = Dimension::kSex;  // for ComputeTable's tables
+  std::string name;                       // the dimension's name
   std::vector<StatsCell> cells;  // values has one element
 };
 
 struct StatsTable {
-  std::vector<Dimension> by;
+  std::vector<Dimension> by;        // ComputeTable's dimensions; empty for CountUnits tables
+  std::vector<std::string> names;   // every table: the dimensions' names, in display order
+  std::vector<std::string> multi_valued_names;  // those a unit may count under several values of
+  std::string title;                // RenderTable's first line; empty: "<unit> by <names>"
   std::string unit = "cases";  // "cases", or "referrals" when `by` has kOutcome
   int k = 5;
   bool multi_valued = false;  // some dimension is multi-valued: cells may not sum to the total
@@ -158,6 +163,29 @@ struct StatsTable {
 // kMaxStatsCells.
 Result<StatsTable> ComputeTable(const std::vector<const passage::v1::CaseState*>& cases,
                                 const StatsQuery& query, const AgencyDirectory& agencies);
+
+// One value of a dimension for CountUnits: its label and its place in the dimension's order
+// (ties broken by label).
+struct StatsValue {
+  int64_t order = 0;
+  std::string label;
+
+  friend bool operator<(const StatsValue& a, const StatsValue& b) {
+    return std::tie(a.order, a.label) < std::tie(b.order, b.label);
+  }
+  friend bool operator==(const StatsValue& a, const StatsValue& b) {
+    return a.order == b.order && a.label == b.label;
+  }
+};
+
+// The counting and suppression of ComputeTable over units given directly: unit_values[u][d] are
+// the values unit u counts under in dimension d (several for a multi-valued dimension, named in
+// `multi_valued`). Same grid, suppression, totals and margins as ComputeTable. Errors: k < 1, or
+// a grid above kMaxStatsCells.
+Result<StatsTable> CountUnits(const std::vector<std::string>& names,
+                              const std::vector<std::vector<std::vector<StatsValue>>>& unit_values,
+                              int k, std::string unit,
+                              const std::vector<std::string>& multi_valued = {});
 
 // An aligned text table for the terminal. One dimension: a value column and a count column, then
 // the total; two: a cross-tab with row and column totals (the margins); more: one row per listed
