@@ -150,7 +150,7 @@ Status CrimePolicy::CheckLawSection(std::string_view code, std::string_view fiel
   return Status::InvalidArgument(
       std::string(field),
       "'" + std::string(code) + "' is not a law section in the NRM's list" +
-          (nearest.empty() ? std::string(" (passagectl config check --registry shows them)")
+          (nearest.empty() ? std::string(" (the registry's law_sections list them)")
                            : "; did you mean " + nearest + "?"));
 }
 

@@ -427,12 +427,20 @@ Status RequireCrimeWriter(const v1::CaseState& state, const Event& e,
             " records; only " + agencies.crime_policy().AllowedTypesText(section) + " may",
         "actor_agency");
   }
-  if (FindAccess(state, e.actor_agency()) == nullptr) {
+  const v1::AccessGrant* grant = FindAccess(state, e.actor_agency());
+  if (grant == nullptr) {
     return Status::PermissionDenied(
         "agency " + Q(e.actor_agency()) +
             " has no access to this case (it is neither the owner nor the recipient of an "
             "accepted referral)",
         "actor_agency");
+  }
+  if (!GrantIncludes(*grant, section)) {
+    return Status::PermissionDenied("agency " + Q(e.actor_agency()) + " may not read the " +
+                                        EnumName<v1::DataSection>(section) +
+                                        " records of this case, so it may not add to them (its "
+                                        "referral does not share them)",
+                                    "actor_agency");
   }
   return Status::Ok();
 }

@@ -17,9 +17,10 @@
 //     (a conviction then needs its sentence); SENTENCE_CHANGED: CONVICTED only, a new sentence
 //
 // Who may record (Check): an agency with access to the case whose type may hold the section
-// (core/crime_policy.h) — OFFENCE for offences, SUSPECT for suspects and accused. Smuggling
-// details: any agency with access. These events are accepted on a closed case too: a prosecution
-// outlives the protection case.
+// (core/crime_policy.h) and whose grant includes the section — OFFENCE for offences, SUSPECT for
+// suspects and accused. Smuggling details: any agency with access. Offence, suspect and accused
+// events are accepted on a closed case too (a prosecution outlives the protection case);
+// smuggling details are not.
 
 #include <cstdint>
 #include <string_view>

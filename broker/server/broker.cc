@@ -1806,6 +1806,8 @@ class BrokerImpl final : public Broker {
           text += "# revoked: " + id + " (" + reason + ")\n";
         }
         v1::AgencyRegistry live;
+        *live.mutable_law_sections() = registry_.law_sections();
+        *live.mutable_section_access() = registry_.section_access();
         for (const auto& a : registry_.agencies()) {
           if (revoked_.count(a.id()) == 0) *live.add_agencies() = a;
         }
