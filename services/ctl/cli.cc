@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 
 #include "core/case_reference.h"
 #include "core/codes.h"
@@ -45,6 +47,7 @@ commands:
   personal             open a case's sealed personal data (the read is logged)
   cases                the cases this agency knows, with filters
   stats                disaggregated statistics with small-cell suppression
+  report               the state's reports: glotip, smuggling, sdg16, quality
   consent withdraw     record that the victim withdrew a consent
   service              record a service delivered under a referral
   refer                send a referral (onward, or back to protection for a witness)
@@ -325,6 +328,35 @@ options:
 examples:
   passagectl stats --by sex,age_band
   passagectl --json stats --by form --k 10
+)"},
+      {"report",
+       {{"--year", true}, {"--k", true}, {"--population", true}, {"--csv", false}},
+       true,
+       R"(usage: passagectl report glotip|smuggling|sdg16|quality [--year Y] [--k N] [--csv]
+                         [--population FILE]
+
+The reports the state owes, over the cases this agency knows (docs/law-enforcement.md). Small
+cells are suppressed as in passagectl stats; no personal data.
+
+  glotip     UNODC GLOTIP questionnaire tables for year Y: offences recorded by law section and
+             province; persons in formal contact, prosecuted and convicted by sex, adult/child,
+             national/foreign and country; victims detected by form, sex, age and citizenship
+  smuggling  smuggled migrants by sex and age band, citizenship, route, interception and
+             aggravating circumstances; smugglers in formal contact, prosecuted, convicted
+  sdg16      SDG 16.2.2: victims detected per 100,000 population by sex and age group and by
+             form (needs --population)
+  quality    per agency and month, the share of records missing sex, age, citizenship or form
+
+options:
+  --year Y           the reference year (required but for quality)
+  --k N              suppression threshold (default: the node's)
+  --population FILE  CSV lines sex,age_group,population (FEMALE/MALE, CHILD/ADULT)
+  --csv              every sheet as one CSV: sheet,row,column,count,flag
+
+examples:
+  passagectl report glotip --year 2026
+  passagectl report glotip --year 2026 --csv > glotip-2026.csv
+  passagectl report sdg16 --year 2026 --population population-2026.csv
 )"},
       {"consent",
        {{"--scope", true}},
@@ -943,6 +975,49 @@ Status BuildStats(const Parsed& p, Invocation* inv) {
   return Status::Ok();
 }
 
+Status BuildCrimeReport(const Parsed& p, Invocation* inv) {
+  using Kind = v1::CrimeReportRequest;
+  if (p.positionals.size() != 1) {
+    return Usage("", "give one report: glotip, smuggling, sdg16 or quality");
+  }
+  auto* r = inv->request.mutable_crime_report();
+  const std::string& which = p.positionals[0];
+  if (which == "glotip") {
+    r->set_kind(Kind::KIND_GLOTIP);
+  } else if (which == "smuggling") {
+    r->set_kind(Kind::KIND_SMUGGLING);
+  } else if (which == "sdg16") {
+    r->set_kind(Kind::KIND_SDG16);
+  } else if (which == "quality") {
+    r->set_kind(Kind::KIND_QUALITY);
+  } else {
+    return Usage("", "unknown report '" + which + "': glotip, smuggling, sdg16 or quality");
+  }
+  if (auto y = Flag(p, "--year")) {
+    ASSIGN_OR_RETURN(uint64_t n, ParseCount(*y, "--year", 1990, 2100));
+    r->set_year(static_cast<int32_t>(n));
+  } else if (r->kind() != Kind::KIND_QUALITY) {
+    return Usage("--year", "required: the reference year, e.g. --year 2026");
+  }
+  if (auto k = Flag(p, "--k")) {
+    ASSIGN_OR_RETURN(uint64_t n, ParseCount(*k, "--k", 1, 1000000));
+    r->set_k(static_cast<uint32_t>(n));
+  }
+  if (auto file = Flag(p, "--population")) {
+    std::ifstream in(*file);
+    if (!in) {
+      return Usage("--population", "cannot read " + *file);
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    r->set_population_csv(text.str());
+  } else if (r->kind() == Kind::KIND_SDG16) {
+    return Usage("--population", "required for sdg16: CSV lines sex,age_group,population");
+  }
+  r->set_csv(Flag(p, "--csv").has_value());
+  return Status::Ok();
+}
+
 Status BuildEventCommand(const Parsed& p, Invocation* inv) {
   v1::Event* e = inv->request.mutable_publish()->mutable_event();
   const std::string& cmd = p.command;
@@ -1530,6 +1605,8 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
     RETURN_IF_ERROR(BuildCases(p, inv));
   } else if (cmd == "stats") {
     RETURN_IF_ERROR(BuildStats(p, inv));
+  } else if (cmd == "report") {
+    RETURN_IF_ERROR(BuildCrimeReport(p, inv));
   } else if (cmd == "consent" || cmd == "service" || cmd == "proceeding" || cmd == "return" ||
              cmd == "close" || cmd == "refer") {
     RETURN_IF_ERROR(BuildEventCommand(p, inv));

@@ -17,6 +17,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "core/crime_reports.h"
 #include "core/case_reference.h"
 #include "core/codes.h"
 #include "core/ctdc/ctdc_export.h"
@@ -391,6 +392,69 @@ void Node::OnResult(const v1::PublishResult& r) {
   if (!s.ok()) {
     spdlog::error("{}: journaling own event {}: {}", agency(), r.event_id(), s.ToString());
   }
+}
+
+v1::ControlResponse Node::CrimeReport(const v1::CrimeReportRequest& req, bool json) {
+  v1::ControlResponse resp;
+  core::CrimeReportOptions o;
+  o.year = req.year();
+  o.k = static_cast<int>(req.k() == 0 ? min_k() : req.k());
+  if (req.k() != 0 && req.k() < min_k()) {
+    SetError(&resp, Status::PermissionDenied("the NRM's policy keeps every cell below " +
+                                                 std::to_string(min_k()) + " suppressed",
+                                             "k"));
+    return resp;
+  }
+  // The NRM's own country: the one most registered agencies' regions lie in.
+  std::map<std::string, int> countries;
+  for (const auto& a : options_.registry.agencies()) {
+    if (a.region().size() >= 2) ++countries[a.region().substr(0, 2)];
+  }
+  for (const auto& [c, n] : countries) {
+    if (o.national.empty() || n > countries[o.national]) o.national = c;
+  }
+  if (!req.population_csv().empty()) {
+    auto pop = core::ParsePopulation(req.population_csv());
+    if (!pop.ok()) {
+      SetError(&resp, pop.status());
+      return resp;
+    }
+    o.population = std::move(*pop);
+  }
+  const std::vector<const v1::CaseState*> states = KnownStates();
+  Result<std::vector<core::ReportSheet>> sheets = Status::InvalidArgument("kind", "choose a report");
+  std::string heading;
+  const std::string year = std::to_string(req.year());
+  switch (req.kind()) {
+    case v1::CrimeReportRequest::KIND_GLOTIP:
+      sheets = core::GlotipReport(states, directory_, o);
+      heading = "GLOTIP tables for " + year + " (cells below " + std::to_string(o.k) + " suppressed)";
+      break;
+    case v1::CrimeReportRequest::KIND_SMUGGLING:
+      sheets = core::SmugglingReport(states, directory_, o);
+      heading = "Smuggling of migrants, " + year + " (cells below " + std::to_string(o.k) + " suppressed)";
+      break;
+    case v1::CrimeReportRequest::KIND_SDG16:
+      sheets = core::Sdg16Report(states, directory_, o);
+      heading = "SDG 16.2.2, " + year;
+      break;
+    case v1::CrimeReportRequest::KIND_QUALITY:
+      sheets = core::QualityReport(states, directory_, o);
+      heading = "Data quality";
+      break;
+    default:
+      break;
+  }
+  if (!sheets.ok()) {
+    SetError(&resp, sheets.status());
+    return resp;
+  }
+  if (json) {
+    resp.set_json(core::ReportJson(*sheets));
+  } else {
+    resp.set_text(req.csv() ? core::ReportCsv(*sheets) : core::RenderReport(heading, *sheets));
+  }
+  return resp;
 }
 
 Status Node::SealSuspectIdentity(const v1::PersonalData& identity, v1::Event* e) {
@@ -1392,6 +1456,8 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
       (req.json() ? resp.mutable_json() : resp.mutable_text())->assign(*out);
       return resp;
     }
+    case v1::ControlRequest::kCrimeReport:
+      return CrimeReport(req.crime_report(), req.json());
     case v1::ControlRequest::kPersonal:
       return Personal(req.personal());
     case v1::ControlRequest::kFind:

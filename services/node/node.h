@@ -97,6 +97,8 @@ class Node {
   const NodeOptions& options() const { return options_; }
   bool caught_up() const { return caught_up_; }
 
+  // The GLOTIP, smuggling, SDG 16.2.2 or data-quality report over the cases this node knows.
+  passage::v1::ControlResponse CrimeReport(const passage::v1::CrimeReportRequest& req, bool json);
   // Seals `identity` into the SuspectRecorded `e` for this agency and every agency that may hold
   // SUSPECT (core/crime_policy.h). InvalidArgument naming the field when it is not a suspect
   // record or the identity is malformed.
