@@ -1,5 +1,7 @@
 #include "core/journey.h"
 
+#include "core/offences.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -386,6 +388,73 @@ std::string Describe(const Event& e, const CaseState& before, const Namer& names
       }
       return actor + " read the case" + (sections.empty() ? "" : ": " + sections) +
              (a.purpose().empty() ? std::string() : " (purpose: " + a.purpose() + ")");
+    }
+    case Event::kOffenceRegistered: {
+      const passage::v1::Offence& o = e.offence_registered().offence();
+      std::string sections;
+      for (const std::string& code : o.law_sections()) {
+        sections += (sections.empty() ? "" : ", ") + code;
+      }
+      return actor + " registered FIR " + o.fir_number() + " at " + o.police_station() + " (" +
+             CrimeWords(o.crime_type()) + "; " + sections + "; registered " + o.registered_on() +
+             ")";
+    }
+    case Event::kOffenceStatusChanged: {
+      const passage::v1::OffenceStatusChanged& c = e.offence_status_changed();
+      const passage::v1::Offence* o = FindOffence(before, c.offence_id());
+      const std::string fir = o == nullptr ? "an offence" : "FIR " + o->fir_number();
+      return actor + " moved " + fir + " to " +
+             Words(passage::v1::OffenceStatus_descriptor(), c.to()) +
+             (c.closure() == passage::v1::OFFENCE_CLOSURE_UNSPECIFIED
+                  ? std::string()
+                  : " (" + Words(passage::v1::OffenceClosure_descriptor(), c.closure()) + ")");
+    }
+    case Event::kSuspectRecorded: {
+      const passage::v1::Suspect& x = e.suspect_recorded().suspect();
+      const passage::v1::Offence* o = FindOffence(before, x.offence_id());
+      std::string roles;
+      for (int r : x.roles()) {
+        roles += (roles.empty() ? "" : ", ") + Words(passage::v1::SuspectRole_descriptor(), r);
+      }
+      return actor + " recorded a suspect" +
+             (o == nullptr ? std::string() : " of FIR " + o->fir_number()) + " (" +
+             Words(passage::v1::Sex_descriptor(), x.sex()) + ", " + roles +
+             (x.has_identity() ? "; identity sealed" : "") + ")";
+    }
+    case Event::kAccusedUpdated: {
+      const passage::v1::AccusedUpdated& u = e.accused_updated();
+      std::string detail;
+      if (u.sentence_months() != 0) detail += std::to_string(u.sentence_months()) + " months";
+      if (u.fine_amount() != 0) {
+        detail += (detail.empty() ? "" : " and a fine of ") + std::to_string(u.fine_amount()) +
+                  " " + u.fine_currency();
+      }
+      for (const std::string& code : u.charged_sections()) {
+        detail += (detail.empty() ? "under " : ", ") + code;
+      }
+      if (u.appeal_outcome() != passage::v1::APPEAL_OUTCOME_UNSPECIFIED) {
+        detail += Words(passage::v1::AppealOutcome_descriptor(), u.appeal_outcome());
+      }
+      return actor + " recorded that a suspect was " +
+             Words(passage::v1::AccusedStep_descriptor(), u.step()) +
+             (detail.empty() ? std::string() : " (" + detail + ")") +
+             (u.on_date().empty() ? std::string() : " on " + u.on_date());
+    }
+    case Event::kSmugglingRecorded: {
+      const passage::v1::SmugglingDetails& d = e.smuggling_recorded().details();
+      std::string route = d.origin_country();
+      for (const std::string& t : d.transit_countries()) route += " > " + t;
+      route += " > " + d.destination_country();
+      std::string aggravations;
+      for (int a : d.aggravations()) {
+        aggravations += (aggravations.empty() ? "" : ", ") +
+                        Words(passage::v1::Aggravation_descriptor(), a);
+      }
+      return actor + " recorded the smuggling route " + route +
+             (d.interception() == passage::v1::INTERCEPTION_UNSPECIFIED
+                  ? std::string()
+                  : ", intercepted " + Words(passage::v1::Interception_descriptor(), d.interception())) +
+             (aggravations.empty() ? std::string() : " (aggravated: " + aggravations + ")");
     }
     case Event::kAgencyRegistered:
     case Event::kKeyRotated:

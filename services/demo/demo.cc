@@ -11,11 +11,13 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -92,6 +94,7 @@ class Demo {
       return 1;
     }
     IomCaseWorkers();
+    LawEnforcement();
     Settle(8);
     Scenario();
     Say("-- %s comes back online and catches up\n", "lhrla-legal-aid");
@@ -433,6 +436,7 @@ class Demo {
       auto* in_req = req.mutable_intake();
       *in_req->mutable_profile() = rec.profile;
       auto* p = in_req->mutable_profile();
+      p->set_year_of_registration(0);  // registered today: the year comes from the opening
       p->set_country_of_identification("PK");
       p->set_province_of_identification(provinces[rng() % 5]);
       p->set_identification_channel(n % 3 == 0 ? v1::IDENTIFICATION_CHANNEL_POLICE_OPERATION
@@ -468,6 +472,9 @@ class Demo {
         }
       } else {
         cases_.push_back({r->case_ids(0), responder});
+        if (som) {
+          som_cases_.insert(r->case_ids(0));
+        }
       }
       ++n;
       if (n % 50 == 0) {
@@ -518,9 +525,13 @@ class Demo {
     return r.ok() && r->code() == v1::CONTROL_CODE_OK;
   }
 
-  bool PublishAs(const std::string& agency, v1::Event e) {
+  bool PublishAs(const std::string& agency, v1::Event e,
+                 const v1::PersonalData* suspect_identity = nullptr) {
     v1::ControlRequest req;
     *req.mutable_publish()->mutable_event() = std::move(e);
+    if (suspect_identity != nullptr) {
+      *req.mutable_publish()->mutable_suspect_identity() = *suspect_identity;
+    }
     auto r = Call(agency, req);
     if (!r.ok() || r->code() != v1::CONTROL_CODE_OK) {
       std::printf("   %s could not record an event: %s\n", agency.c_str(),
@@ -696,6 +707,198 @@ class Demo {
     Settle(6);
   }
 
+  static int32_t CurrentYear() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    return tm.tm_year + 1900;
+  }
+
+  // ---- the crime side: offences, suspects, prosecutions, smuggling routes ------------------------
+  // The police and the FIA register an FIR for part of their cases, record suspects and take some
+  // of them to a verdict; for smuggling cases they record the route, one of them aggravated under
+  // PSMA 2018 (a migrant died), and one smuggled migrant turns out to be a trafficking victim.
+  void LawEnforcement() {
+    std::mt19937 rng(2018);
+    const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    auto date = [&](int days_ago) {
+      // Within this calendar year, so the year's report counts it.
+      const std::time_t t = static_cast<std::time_t>(now_s - 86400LL * days_ago);
+      std::tm tm{};
+      gmtime_r(&t, &tm);
+      const std::time_t now_t = static_cast<std::time_t>(now_s);
+      std::tm today{};
+      gmtime_r(&now_t, &today);
+      if (tm.tm_year != today.tm_year) tm = today;
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+      return std::string(buf);
+    };
+    auto step = [&](const std::string& agency, const std::string& case_id,
+                    const std::string& suspect, v1::AccusedStep s, uint32_t months = 0) {
+      v1::Event e;
+      e.set_case_id(case_id);
+      auto* u = e.mutable_accused_updated();
+      u->set_suspect_id(suspect);
+      u->set_step(s);
+      if (s == v1::ACCUSED_STEP_CHARGED) u->add_charged_sections("PTPA-2018-3");
+      if (months > 0) {
+        u->set_sentence_months(months);
+        u->set_fine_amount(100000 * (1 + rng() % 10));
+        u->set_fine_currency("PKR");
+      }
+      return PublishAs(agency, e);
+    };
+    auto move = [&](const std::string& agency, const std::string& case_id,
+                    const std::string& offence, v1::OffenceStatus to,
+                    v1::OffenceClosure closure = v1::OFFENCE_CLOSURE_UNSPECIFIED) {
+      v1::Event e;
+      e.set_case_id(case_id);
+      e.mutable_offence_status_changed()->set_offence_id(offence);
+      e.mutable_offence_status_changed()->set_to(to);
+      e.mutable_offence_status_changed()->set_closure(closure);
+      return PublishAs(agency, e);
+    };
+    const char* citizenship[] = {"PK", "PK", "PK", "PK", "AF", "IR", "BD"};
+    const v1::SuspectRole roles[] = {v1::SUSPECT_ROLE_RECRUITER, v1::SUSPECT_ROLE_TRANSPORTER,
+                                     v1::SUSPECT_ROLE_HARBOURER, v1::SUSPECT_ROLE_EXPLOITER};
+    struct Route {
+      const char* origin;
+      std::vector<const char*> transit;
+      const char* destination;
+      v1::Interception where;
+      v1::TransportMode how;
+      v1::FeeBand fee;
+      const char* currency;
+    };
+    const Route routes[] = {
+        {"PK", {"IR", "TR"}, "GR", v1::INTERCEPTION_LAND_BORDER, v1::TRANSPORT_MODE_MIXED,
+         v1::FEE_BAND_5000_TO_9999, "EUR"},
+        {"PK", {}, "AE", v1::INTERCEPTION_AIR_BORDER, v1::TRANSPORT_MODE_AIR,
+         v1::FEE_BAND_1000_TO_4999, "PKR"},
+        {"AF", {}, "PK", v1::INTERCEPTION_INLAND, v1::TRANSPORT_MODE_LAND_VEHICLE,
+         v1::FEE_BAND_UNDER_1000, "PKR"},
+        {"PK", {"IR"}, "OM", v1::INTERCEPTION_SEA_BORDER, v1::TRANSPORT_MODE_BOAT,
+         v1::FEE_BAND_1000_TO_4999, "PKR"},
+    };
+    int offences = 0, suspects = 0, convicted = 0, routes_recorded = 0, n = 0;
+    bool reclassified = false;
+    for (const auto& [case_id, owner] : cases_) {
+      const bool som = som_cases_.count(case_id) != 0;
+      if (!som && n++ % 3 != 0) {
+        continue;  // an FIR for about a third of the trafficking cases
+      }
+      const int k = offences + routes_recorded;
+      if (som) {
+        const Route& r = routes[k % 4];
+        v1::Event e;
+        e.set_case_id(case_id);
+        auto* d = e.mutable_smuggling_recorded()->mutable_details();
+        d->set_origin_country(r.origin);
+        for (const char* t : r.transit) d->add_transit_countries(t);
+        d->set_destination_country(r.destination);
+        d->set_interception(r.where);
+        d->set_interception_province(r.where == v1::INTERCEPTION_LAND_BORDER ? "PK-BA" : "PK-SD");
+        d->set_transport(r.how);
+        d->set_fee_band(r.fee);
+        d->set_fee_currency(r.currency);
+        d->set_document_fraud(r.where == v1::INTERCEPTION_AIR_BORDER);
+        const bool aggravated = aggravated_case_.empty() && r.how == v1::TRANSPORT_MODE_MIXED;
+        if (aggravated) {
+          d->add_aggravations(v1::AGGRAVATION_DEATH);
+          d->add_aggravations(v1::AGGRAVATION_INHUMAN_TREATMENT);
+        }
+        if (!PublishAs(owner, e)) continue;
+        ++routes_recorded;
+        if (aggravated) aggravated_case_ = case_id;
+        if (!reclassified && !aggravated && r.how == v1::TRANSPORT_MODE_BOAT) {
+          // At sea it came out that the fee was a debt to work off: trafficking, not smuggling.
+          v1::Event id;
+          id.set_case_id(case_id);
+          auto* ir = id.mutable_identification_recorded();
+          ir->set_trafficking_status(v1::TRAFFICKING_STATUS_ACTUAL);
+          ir->set_crime_type(v1::CRIME_TYPE_TIP);
+          ir->set_person_role(v1::PERSON_ROLE_VICTIM);
+          reclassified = PublishAs(owner, id);
+          if (reclassified) {
+            std::printf("-- %s re-classified smuggled migrant %s as a trafficking victim "
+                        "(history kept)\n", owner.c_str(), case_id.c_str());
+          }
+          continue;
+        }
+        if (k % 2 == 1 && !aggravated) continue;  // an FIR for half the smuggling cases
+      }
+      const std::string offence = core::NewUuidV7();
+      v1::Event oe;
+      oe.set_case_id(case_id);
+      auto* o = oe.mutable_offence_registered()->mutable_offence();
+      o->set_offence_id(offence);
+      o->set_fir_number(std::to_string(100 + offences) + "/" + date(0).substr(0, 4));
+      o->set_police_station(owner == "fia-ahtc-karachi" ? "FIA AHTC Karachi"
+                                                        : "PS Preedy, Karachi South");
+      o->set_province("PK-SD");
+      o->set_district("Karachi South");
+      o->set_registered_on(date(static_cast<int>(rng() % 200)));
+      if (som) {
+        o->add_law_sections(case_id == aggravated_case_ ? "PSMA-2018-4" : "PSMA-2018-3");
+        o->set_crime_type(v1::CRIME_TYPE_SOM);
+      } else {
+        o->add_law_sections("PTPA-2018-3");
+        if (rng() % 3 == 0) o->add_law_sections("PPC-371A");
+        o->set_crime_type(v1::CRIME_TYPE_TIP);
+      }
+      if (!PublishAs(owner, oe)) continue;
+      ++offences;
+      const int people = case_id == aggravated_case_ ? 2 : 1 + static_cast<int>(rng() % 2);
+      bool court = false, investigating = false;
+      for (int i = 0; i < people; ++i) {
+        const std::string suspect = core::NewUuidV7();
+        v1::Event se;
+        se.set_case_id(case_id);
+        auto* x = se.mutable_suspect_recorded()->mutable_suspect();
+        x->set_suspect_id(suspect);
+        x->set_offence_id(offence);
+        x->set_sex(rng() % 5 == 0 ? v1::SEX_FEMALE : v1::SEX_MALE);
+        x->set_age_band(static_cast<v1::AgeBand>(3 + rng() % 7));
+        x->add_citizenship(citizenship[rng() % 7]);
+        x->add_roles(som ? v1::SUSPECT_ROLE_SMUGGLER : roles[rng() % 4]);
+        x->set_organised_group(rng() % 3 == 0 ? v1::ORGANISED_GROUP_YES : v1::ORGANISED_GROUP_UNKNOWN);
+        v1::PersonalData identity;
+        identity.set_given_name("Suspect " + std::to_string(suspects + 1));
+        identity.set_family_name("(synthetic)");
+        if (!PublishAs(owner, se, &identity)) continue;
+        ++suspects;
+        if (!investigating) {
+          investigating = move(owner, case_id, offence, v1::OFFENCE_STATUS_UNDER_INVESTIGATION);
+        }
+        const uint32_t fate = case_id == aggravated_case_ ? 0 : rng() % 4;
+        if (fate == 3 || !step(owner, case_id, suspect, v1::ACCUSED_STEP_ARRESTED)) continue;
+        if (fate == 2 || !step(owner, case_id, suspect, v1::ACCUSED_STEP_CHARGED)) continue;
+        court = true;
+        if (fate == 1) {
+          (void)step(owner, case_id, suspect, v1::ACCUSED_STEP_BAIL_GRANTED);
+          continue;  // on trial
+        }
+        if (rng() % 4 == 0) {
+          (void)step(owner, case_id, suspect, v1::ACCUSED_STEP_ACQUITTED);
+        } else if (step(owner, case_id, suspect, v1::ACCUSED_STEP_CONVICTED,
+                        case_id == aggravated_case_ ? 168 : 36 + rng() % 84)) {
+          ++convicted;
+        }
+      }
+      if (court) {
+        (void)move(owner, case_id, offence, v1::OFFENCE_STATUS_CHARGE_SHEET_SUBMITTED);
+        (void)move(owner, case_id, offence, v1::OFFENCE_STATUS_SENT_TO_COURT);
+      }
+    }
+    std::printf("-- police and FIA registered %d offence(s) with %d suspect(s) (identities sealed "
+                "for law enforcement and prosecution only); %d convicted; %d smuggling route(s) "
+                "recorded\n",
+                offences, suspects, convicted, routes_recorded);
+  }
+
   // ---- report -----------------------------------------------------------------------------------
   std::string Text(const std::string& agency, v1::ControlRequest req) {
     auto r = Call(agency, req, 30000);
@@ -752,6 +955,22 @@ class Demo {
     auto t2 = Text("nrm-router", stats2);
     std::printf("\n== cases by TIP/SOM and form of exploitation\n%s",
                 t2.substr(0, t2.find("\nReferral")).c_str());
+    v1::ControlRequest glotip;
+    glotip.mutable_crime_report()->set_kind(v1::CrimeReportRequest::KIND_GLOTIP);
+    glotip.mutable_crime_report()->set_year(CurrentYear());
+    glotip.mutable_crime_report()->set_k(5);
+    std::printf("\n== the state's report: %s", Text("nrm-router", glotip).c_str());
+    v1::ControlRequest smuggling;
+    smuggling.mutable_crime_report()->set_kind(v1::CrimeReportRequest::KIND_SMUGGLING);
+    smuggling.mutable_crime_report()->set_year(CurrentYear());
+    smuggling.mutable_crime_report()->set_k(5);
+    const std::string sm = Text("nrm-router", smuggling);
+    // The routes and the aggravated case; the rest is in passagectl report smuggling.
+    const size_t routes = sm.find("Smuggled migrants by route");
+    const size_t after = sm.find("\nSmuggled migrants by where", routes);
+    std::printf("\n== smuggling of migrants (passagectl report smuggling: the route table)\n%s\n",
+                routes == std::string::npos ? sm.c_str()
+                                            : sm.substr(routes, after - routes).c_str());
     // Sealed personal data: readable by the agencies the victim's referrals shared it with, and
     // every read is itself in the log.
     std::string sheltered;
@@ -795,6 +1014,8 @@ class Demo {
   std::map<std::string, Proc> procs_;
   std::map<std::string, std::string> control_;
   std::vector<std::pair<std::string, std::string>> cases_;  // case id, owner
+  std::set<std::string> som_cases_;                         // opened as smuggling of migrants
+  std::string aggravated_case_;                             // the PSMA aggravated case
   std::string prosecution_case_;
   std::string withdrawn_case_;
   std::map<std::string, std::string> sessions_;  // agency -> the driver's session token

@@ -44,6 +44,7 @@ std::vector<v1::ActorRole> RolesForCommand(const v1::ControlRequest& req) {
       return {kCw, kSup, kCo, kDo, kAud};
     case R::kStats:
     case R::kReport:
+    case R::kCrimeReport:
       return {kDo, kCo, kSup};
     case R::kExportCtdc:
       return {kDo};
@@ -101,6 +102,8 @@ std::string CommandName(const v1::ControlRequest& req) {
       return "stats";
     case R::kReport:
       return "report";
+    case R::kCrimeReport:
+      return "crime report";
     case R::kExportCtdc:
       return "export";
     case R::kTreeHead:
