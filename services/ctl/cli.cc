@@ -313,9 +313,9 @@ examples:
   passagectl --json cases --crime tip --limit 20
 )"},
       {"stats",
-       {{"--by", true}, {"--k", true}},
+       {{"--by", true}, {"--k", true}, {"--quality", false}},
        true,
-       R"(usage: passagectl stats [--by D1,D2,...] [--k N]
+       R"(usage: passagectl stats [--by D1,D2,...] [--k N] | --quality
 
 Counts the cases this agency knows by the given dimensions, suppressing small cells (fewer than
 k cases, and the cells that would reveal them), followed by referral indicators.
@@ -324,6 +324,8 @@ options:
   --by D,...   sex, age_band, majority, citizenship, country, form, crime_type, channel,
                agency_type, stage, outcome, year (default: the total only)
   --k N        suppression threshold (default: the node's)
+  --quality    instead: per agency and month, the share of records missing sex, age,
+               citizenship or form (as passagectl report quality)
 
 examples:
   passagectl stats --by sex,age_band
@@ -954,6 +956,11 @@ Status BuildCases(const Parsed& p, Invocation* inv) {
 
 Status BuildStats(const Parsed& p, Invocation* inv) {
   RETURN_IF_ERROR(ExpectPositionals(p, {}));
+  if (Flag(p, "--quality").has_value()) {
+    // The data-quality view of the state's reports (passagectl report quality).
+    inv->request.mutable_crime_report()->set_kind(v1::CrimeReportRequest::KIND_QUALITY);
+    return Status::Ok();
+  }
   auto* s = inv->request.mutable_stats();
   if (auto by = Flag(p, "--by")) {
     auto names = SplitList(*by);
