@@ -134,6 +134,40 @@ TEST(E2eDemo, RunsToCompletionAndPrintsThreeJourneys) {
     EXPECT_NE(s.find("Timeline"), std::string::npos) << s;
     EXPECT_NE(s.find(j.must_contain), std::string::npos) << s;
   }
+
+  // The state's report agrees with what the police and the FIA recorded, as the demo counted it
+  // when each record was acknowledged.
+  int offences = 0, suspects = 0, convicted = 0;
+  const auto said = r.output.find("-- police and FIA registered ");
+  ASSERT_NE(said, std::string::npos) << tail();
+  ASSERT_EQ(std::sscanf(r.output.c_str() + said,
+                        "-- police and FIA registered %d offence(s) with %d suspect(s)", &offences,
+                        &suspects),
+            2);
+  const auto conv = r.output.find(" convicted;", said);
+  ASSERT_NE(conv, std::string::npos);
+  const auto semi = r.output.rfind("; ", conv);
+  convicted = std::atoi(r.output.c_str() + semi + 2);
+  ASSERT_GE(offences, 5);
+  ASSERT_GE(convicted, 5) << "the demo should take enough accused to conviction to show them";
+  const std::string report = Section(r.output, "== the state's report: GLOTIP tables");
+  ASSERT_FALSE(report.empty()) << tail();
+  auto row_total = [&](const std::string& title, const std::string& row) {
+    const auto at = report.find(title);
+    EXPECT_NE(at, std::string::npos) << title << "\n" << report;
+    const auto line = report.find("\n" + row + " ", at);
+    if (at == std::string::npos || line == std::string::npos) return -1;
+    const auto end = report.find('\n', line + 1);
+    const std::string text = report.substr(line + 1, end - line - 1);
+    return std::atoi(text.c_str() + text.find_last_of(' ') + 1);
+  };
+  EXPECT_EQ(row_total("Offences recorded by province and crime type", "total"), offences);
+  EXPECT_EQ(row_total("by stage, national or foreign", "FORMAL_CONTACT"), suspects);
+  EXPECT_EQ(row_total("by stage, national or foreign", "CONVICTED"), convicted);
+  EXPECT_NE(report.find("source: offence records of"), std::string::npos) << report;
+  EXPECT_NE(report.find("Victims detected by form of exploitation and sex"), std::string::npos);
+  const std::string routes = Section(r.output, "== smuggling of migrants");
+  EXPECT_NE(routes.find("PK > IR > TR > GR"), std::string::npos) << routes;
 }
 
 }  // namespace
