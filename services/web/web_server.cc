@@ -429,6 +429,7 @@ class WebServer::Impl {
              Tr("New case") + "</a> <a href=\"/search\">" + Tr("Find") + "</a>";
       }
       if (me->Oversees()) h += " <a href=\"/dashboard\">" + Tr("Dashboard") + "</a>";
+      if (me->Oversees()) h += " <a href=\"/reports\">" + Tr("The state's reports") + "</a>";
       if (me->Audits()) h += " <a href=\"/audit\">" + Tr("Audit") + "</a>";
       h += "</nav>";
       if (me->Answers() || me->Audits()) {
@@ -668,6 +669,12 @@ class WebServer::Impl {
                  [this](const httplib::Request& req, httplib::Response& res) {
                    DashboardCsv(req, res, req.matches[1]);
                  });
+    server_->Get("/reports", [this](const httplib::Request& req, httplib::Response& res) {
+      StateReport(req, res, false);
+    });
+    server_->Get("/reports.csv", [this](const httplib::Request& req, httplib::Response& res) {
+      StateReport(req, res, true);
+    });
     server_->Get("/audit", [this](const httplib::Request& req, httplib::Response& res) {
       Audit(req, res);
     });
@@ -1873,6 +1880,83 @@ class WebServer::Impl {
       table(spec.id, spec.title, head, srows, true);
     }
     Send(res, 200, Page("Dashboard", body, &*me));
+  }
+
+  // The state's reports (docs/law-enforcement.md): GLOTIP, smuggling, data quality, as the node
+  // renders them for `passagectl report`, with the same suppression; the sheets' titles and codes
+  // are the report's own (English), the page around them is in the person's language.
+  void StateReport(const httplib::Request& req, httplib::Response& res, bool csv) {
+    auto me = Require(req, res);
+    if (!me) return;
+    static const std::vector<std::pair<std::string, const char*>> kKinds = {
+        {"glotip", "GLOTIP tables"}, {"smuggling", "Smuggling of migrants"},
+        {"quality", "Data quality"}};
+    std::string kind = req.has_param("kind") ? req.get_param_value("kind") : "glotip";
+    bool known = false;
+    for (const auto& [k, _] : kKinds) known = known || k == kind;
+    if (!known) kind = "glotip";
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    int year = tm.tm_year + 1900;
+    std::string error;
+    if (req.has_param("year")) {
+      const std::string y = req.get_param_value("year");
+      if (y.size() == 4 && y.find_first_not_of("0123456789") == std::string::npos &&
+          std::stoi(y) >= 1990 && std::stoi(y) <= 2100) {
+        year = std::stoi(y);
+      } else {
+        error = TrText("Give a year from 1990 to 2100, e.g. 2026.");
+      }
+    }
+    v1::ControlRequest rq;
+    auto* cr = rq.mutable_crime_report();
+    cr->set_kind(kind == "smuggling" ? v1::CrimeReportRequest::KIND_SMUGGLING
+                 : kind == "quality" ? v1::CrimeReportRequest::KIND_QUALITY
+                                     : v1::CrimeReportRequest::KIND_GLOTIP);
+    cr->set_year(year);
+    cr->set_csv(csv);
+    std::string text;
+    if (error.empty()) {
+      auto r = Call(rq, me->token);
+      if (!r.ok()) {
+        error = r.status().message();
+      } else if (r->code() != v1::CONTROL_CODE_OK) {
+        Failure(res, *r, *me);
+        return;
+      } else {
+        text = r->text();
+      }
+    }
+    if (csv && error.empty()) {
+      Headers(res);
+      res.status = 200;
+      res.set_header("Content-Disposition", "attachment; filename=\"" + kind + "-" +
+                                                std::to_string(year) + ".csv\"");
+      res.set_content(text, "text/csv; charset=utf-8");
+      return;
+    }
+    std::string body = "<p>" +
+                       Tr("The reports the state owes, over the cases this node knows. Small "
+                          "cells are suppressed; no personal data.") +
+                       "</p><form method=\"get\" action=\"/reports\" class=\"inline\"><label>" +
+                       Tr("Report") + " <select name=\"kind\">";
+    for (const auto& [k, title] : kKinds) {
+      body += "<option value=\"" + k + "\"" + (k == kind ? " selected" : "") + ">" + Tr(title) +
+              "</option>";
+    }
+    body += "</select></label> <label>" + Tr("Year") +
+            " <input name=\"year\" inputmode=\"numeric\" size=\"4\" value=\"" +
+            std::to_string(year) + "\"></label> <button type=\"submit\">" + Tr("Show") +
+            "</button></form>";
+    if (!error.empty()) {
+      body += "<p class=\"error\" role=\"alert\">" + Esc(error) + "</p>";
+    } else {
+      body += "<p><a href=\"/reports.csv?kind=" + kind + "&amp;year=" + std::to_string(year) +
+              "\">" + Tr("Download as CSV") + "</a></p><pre id=\"state-report\" dir=\"ltr\">" +
+              Esc(text) + "</pre>";
+    }
+    Send(res, error.empty() ? 200 : 400, Page("The state's reports", body, &*me));
   }
 
   std::map<std::string, std::vector<std::vector<std::string>>> ReportRows(
