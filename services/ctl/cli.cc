@@ -9,6 +9,7 @@
 
 #include "core/case_reference.h"
 #include "core/codes.h"
+#include "core/ctdc/ctdc_import.h"
 #include "core/ids.h"
 #include "core/roles.h"
 #include "core/statistics.h"
@@ -54,6 +55,11 @@ commands:
   proceeding           record a criminal-proceeding milestone
   return               record a return to the country of origin
   close                close a case
+  offence              record an offence (FIR) on a case (law enforcement, prosecution)
+  offence-status       move an offence record: investigation, charge sheet, court, closed
+  suspect              record a suspect of an offence (identity from a file, sealed)
+  accused              record an accused's step: arrest, charge, verdict, sentence, appeal
+  smuggling            record a smuggled migrant's route, interception and fee
   publish              publish any event given as JSON
   import-ctdc          import a CTDC CSV file, one intake per record
   export-ctdc          the cases this node knows as k-anonymised CTDC CSV (recorded)
@@ -409,8 +415,10 @@ a signed-in supervisor (docs/roles.md). Shares the profile, personal data, conse
 
   --within-hours H   respond-by time from now (default 72)
   --parent ID        the referral this one follows (onward referral or re-referral)
-  --scope LIST       sections shared: profile,personal,consents,referrals,services,proceedings
-                     (default profile,personal,consents,referrals; only sections you may read)
+  --scope LIST       sections shared: profile,personal,consents,referrals,services,proceedings,
+                     offence,suspect (default profile,personal,consents,referrals; only sections
+                     you may read; offence and suspect only to law enforcement, prosecution and
+                     courts, whatever the consent or override)
 
 examples:
   passagectl refer 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b --to dastak-shelter --service psychosocial \
@@ -472,6 +480,149 @@ options:
 
 examples:
   passagectl close 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b --reason "reintegrated"
+)"},
+      {"offence",
+       {{"--fir", true}, {"--station", true}, {"--province", true}, {"--district", true},
+        {"--registered", true}, {"--sections", true}, {"--crime", true},
+        {"--investigating-agency", true}, {"--witness-referral", true}},
+       true,
+       R"(usage: passagectl offence CASE --fir N --station S --province PK-XX [--district D]
+                          --registered YYYY-MM-DD --sections CODE,... --crime tip|som|both
+                          [--investigating-agency ID] [--witness-referral REFERRAL_ID]
+
+Records an offence (FIR or complaint) on the victim's case (an OffenceRegistered event) with a new
+offence id, and prints it. Only law-enforcement and prosecution agencies (the registry's
+section_access for OFFENCE) may; the offence starts REGISTERED. CASE is the case's reference or
+its id.
+
+options:
+  --fir N                      the FIR or complaint number, e.g. 112/2026
+  --station S                  the police station or FIA circle, e.g. "FIA AHTC Karachi"
+  --province PK-XX             where it was registered (ISO 3166-2), e.g. PK-SD
+  --district D                 e.g. "Karachi South"
+  --registered YYYY-MM-DD      the date of the FIR (not in the future)
+  --sections CODE,...          law sections from the NRM's list (the registry's law_sections),
+                               e.g. PTPA-2018-3,PPC-370
+  --crime C                    tip|som|both
+  --investigating-agency ID    the agency investigating (default: this agency)
+  --witness-referral ID        the victim's protection referral while a witness
+
+examples:
+  passagectl offence FIAKHI-26-00123-7 --fir 112/2026 --station "FIA AHTC Karachi" \
+      --province PK-SD --registered 2026-11-20 --sections PTPA-2018-3,PPC-370 --crime tip
+  OFFENCE=$(passagectl --json offence ... | jq -r .offence_id)
+)"},
+      {"offence-status",
+       {{"--closure", true}, {"--witness-referral", true}},
+       true,
+       R"(usage: passagectl offence-status CASE OFFENCE_ID STATUS [--closure REASON]
+                                 [--witness-referral REFERRAL_ID]
+
+Moves an offence record (an OffenceStatusChanged event): REGISTERED -> under_investigation ->
+charge_sheet_submitted (challan) -> sent_to_court; closed (with --closure) from any of those; a
+closed offence may be reopened (under_investigation). The broker refuses other moves.
+
+STATUS: under_investigation|charge_sheet_submitted|sent_to_court|closed
+
+options:
+  --closure REASON        closed only: decided_by_court|untraced|insufficient_evidence|
+                          false_complaint|compromise|transferred|other
+  --witness-referral ID   link the victim-witness's protection referral
+
+examples:
+  passagectl offence-status FIAKHI-26-00123-7 0190a3c4-... under_investigation
+  passagectl offence-status FIAKHI-26-00123-7 0190a3c4-... closed --closure untraced
+)"},
+      {"suspect",
+       {{"--sex", true}, {"--role", true}, {"--age-band", true}, {"--majority", true},
+        {"--citizenship", true}, {"--organised-group", true}, {"--identity-file", true}},
+       true,
+       R"(usage: passagectl suspect CASE OFFENCE_ID --sex S --role ROLE,... [--age-band B]
+                          [--majority minor|adult] [--citizenship CC,...]
+                          [--organised-group yes|no|unknown] [--identity-file FILE]
+
+Records a suspect of an offence of the case (a SuspectRecorded event) with a new suspect id, and
+prints it. The suspect's identity (names, CNIC, passport, ...) is never given as an argument (it
+would show in the process list and the shell history): it is read from FILE, a
+passage.v1.PersonalData in protobuf text format ("-" = standard input), and sealed on the node for
+the law-enforcement and prosecution agencies of the registry only, never a shelter or an NGO.
+
+options:
+  --sex S                 female|male|other|unknown
+  --role ROLE,...         recruiter|transporter|harbourer|exploiter|smuggler|document_forger|
+                          financier|other
+  --age-band B            0-8|9-17|18-20|21-23|24-26|27-29|30-38|39-47|48+
+  --majority M            minor|adult (at the time of the offence)
+  --citizenship CC,...    ISO 3166-1 codes, e.g. PK,AF
+  --organised-group G     yes|no|unknown: part of an organised criminal group
+  --identity-file FILE    the identity, e.g.
+                            given_name: "Imran"
+                            family_name: "Khan"
+                            cnic: "42101-1234567-1"
+
+examples:
+  passagectl suspect FIAKHI-26-00123-7 0190a3c4-... --sex male --role recruiter,transporter \
+      --age-band 30-38 --citizenship PK --identity-file suspect.txtpb
+)"},
+      {"accused",
+       {{"--on", true}, {"--sections", true}, {"--months", true}, {"--fine", true},
+        {"--currency", true}, {"--appeal-outcome", true}},
+       true,
+       R"(usage: passagectl accused CASE SUSPECT_ID STEP [--on YYYY-MM-DD] [--sections CODE,...]
+                          [--months N] [--fine AMOUNT --currency CUR]
+                          [--appeal-outcome upheld|overturned|sentence_changed]
+
+Records a step of the criminal-justice process for a suspect (an AccusedUpdated event). The broker
+checks it against where the accused stands: arrested or cautioned, then charged, then convicted
+or acquitted; discharged before a verdict; an appeal after a verdict (docs/law-enforcement.md).
+
+STEP: arrested|cautioned|bail_granted|charged|convicted|acquitted|discharged|appeal_filed|
+      appeal_decided
+
+options:
+  --on YYYY-MM-DD      the date of the step (default: now)
+  --sections CODE,...  charged only: the law sections charged
+  --months N           convicted (or appeal_decided sentence_changed): imprisonment in months
+  --fine AMOUNT        ... and/or a fine, in whole units of --currency (ISO 4217, e.g. PKR)
+  --appeal-outcome O   appeal_decided only: upheld|overturned|sentence_changed
+
+examples:
+  passagectl accused FIAKHI-26-00123-7 0190a3c5-... arrested --on 2026-11-21
+  passagectl accused FIAKHI-26-00123-7 0190a3c5-... charged --sections PTPA-2018-3
+  passagectl accused FIAKHI-26-00123-7 0190a3c5-... convicted --months 84 --fine 500000 \
+      --currency PKR
+)"},
+      {"smuggling",
+       {{"--origin", true}, {"--destination", true}, {"--transit", true},
+        {"--interception", true}, {"--interception-province", true}, {"--transport", true},
+        {"--fee-band", true}, {"--currency", true}, {"--document-fraud", true},
+        {"--aggravation", true}},
+       true,
+       R"(usage: passagectl smuggling CASE --origin CC --destination CC [--transit CC,...]
+                            [--interception WHERE] [--interception-province PK-XX]
+                            [--transport MODE] [--fee-band BAND] [--currency CUR]
+                            [--document-fraud yes|no] [--aggravation A,...]
+
+Records what is known of a smuggled migrant's movement (a SmugglingRecorded event; it names no
+one). A later record replaces the earlier one; the log keeps both.
+
+options:
+  --origin CC                 the country the journey began in (ISO 3166-1, e.g. PK)
+  --destination CC            the intended destination
+  --transit CC,...            the countries in between, in order
+  --interception WHERE        land_border|sea_border|air_border|inland
+  --interception-province P   where intercepted (ISO 3166-2), e.g. PK-BA
+  --transport MODE            land_vehicle|on_foot|boat|air|mixed|other
+  --fee-band BAND             in US dollars' worth: none|under_1000|1000_to_4999|5000_to_9999|
+                              10000_or_more|unknown
+  --currency CUR              the currency the fee was paid in (ISO 4217), e.g. EUR
+  --document-fraud yes|no     forged or fraudulently obtained documents were used
+  --aggravation A,...         death|injury|inhuman_treatment|child_involved (PSMA 2018)
+
+examples:
+  passagectl smuggling FIAKHI-26-00123-7 --origin PK --transit IR,TR --destination GR \
+      --interception land_border --interception-province PK-BA --transport mixed \
+      --fee-band 5000_to_9999 --currency EUR --document-fraud yes
 )"},
       {"publish", {{"--file", true}}, true, R"(usage: passagectl publish --file EVENT.json
 
@@ -1164,6 +1315,328 @@ Status BuildEventCommand(const Parsed& p, Invocation* inv) {
   return Status::Ok();
 }
 
+// ---------------------------------------------------------------------------------------------
+// The crime side: offence, offence-status, suspect, accused, smuggling (docs/law-enforcement.md).
+// Only what the command line itself gets wrong is refused here, naming the option; the broker
+// checks the rest (law-section codes, dates, the state machines) and names the event's field.
+
+Result<std::string> RequiredFlag(const Parsed& p, std::string_view name, std::string_view what) {
+  auto v = Flag(p, name);
+  if (!v || Trim(*v).empty()) {
+    return Usage(std::string(name), "required: " + std::string(what));
+  }
+  return Trim(*v);
+}
+
+// "a,b" -> one enum value per item, each named by `flag` when it is not one of the choices.
+template <typename E>
+Result<std::vector<E>> EnumListFlag(const google::protobuf::EnumDescriptor* type,
+                                    const std::string& text, std::string_view flag) {
+  std::vector<E> out;
+  for (const auto& name : SplitList(text)) {
+    ASSIGN_OR_RETURN(E v, ParseEnumFlag<E>(type, name, flag));
+    out.push_back(v);
+  }
+  if (out.empty()) {
+    return Usage(std::string(flag), "give one or more of: " + EnumChoices(type, ", "));
+  }
+  return out;
+}
+
+// "pk,af" -> {"PK", "AF"} (alpha-3 accepted), each checked against ISO 3166-1.
+Result<std::vector<std::string>> CountryListFlag(const std::string& text, std::string_view flag) {
+  std::vector<std::string> out;
+  for (const auto& code : SplitList(text)) {
+    auto c = core::NormalizeCountry(code, flag);
+    if (!c.ok()) {
+      return Usage(std::string(flag), c.status().message());
+    }
+    out.push_back(*c);
+  }
+  if (out.empty()) {
+    return Usage(std::string(flag), "give one or more ISO 3166-1 country codes, e.g. PK,AF");
+  }
+  return out;
+}
+
+Result<std::string> CountryFlag(const std::string& text, std::string_view flag) {
+  ASSIGN_OR_RETURN(auto list, CountryListFlag(text, flag));
+  if (list.size() != 1) {
+    return Usage(std::string(flag), "give one country code, e.g. PK");
+  }
+  return list[0];
+}
+
+Result<bool> YesNoFlag(const std::string& text, std::string_view flag) {
+  const std::string t = Trim(text);
+  if (t == "yes" || t == "YES" || t == "Yes") {
+    return true;
+  }
+  if (t == "no" || t == "NO" || t == "No") {
+    return false;
+  }
+  return Usage(std::string(flag), "'" + t + "' is not one of: yes, no");
+}
+
+Status AddLawSections(const std::string& text, std::string_view flag,
+                      google::protobuf::RepeatedPtrField<std::string>* out) {
+  for (const auto& code : SplitList(text)) {
+    *out->Add() = code;
+  }
+  if (out->empty()) {
+    return Usage(std::string(flag), "give one or more law sections, e.g. PTPA-2018-3,PPC-370");
+  }
+  return Status::Ok();
+}
+
+Status BuildOffence(const Parsed& p, v1::Event* e) {
+  RETURN_IF_ERROR(ExpectPositionals(p, {"CASE"}));
+  RETURN_IF_ERROR(CheckCase(p.positionals[0], "CASE"));
+  e->set_case_id(p.positionals[0]);
+  v1::Offence* o = e->mutable_offence_registered()->mutable_offence();
+  o->set_offence_id(core::NewUuidV7());
+  ASSIGN_OR_RETURN(*o->mutable_fir_number(),
+                   RequiredFlag(p, "--fir", "the FIR or complaint number, e.g. 112/2026"));
+  ASSIGN_OR_RETURN(*o->mutable_police_station(),
+                   RequiredFlag(p, "--station", "the police station or FIA circle"));
+  ASSIGN_OR_RETURN(
+      *o->mutable_province(),
+      RequiredFlag(p, "--province", "where it was registered (ISO 3166-2, e.g. PK-SD)"));
+  o->set_district(Trim(Flag(p, "--district").value_or("")));
+  ASSIGN_OR_RETURN(*o->mutable_registered_on(),
+                   RequiredFlag(p, "--registered", "the date of the FIR (YYYY-MM-DD)"));
+  ASSIGN_OR_RETURN(std::string sections,
+                   RequiredFlag(p, "--sections", "the law sections, e.g. PTPA-2018-3,PPC-370"));
+  RETURN_IF_ERROR(AddLawSections(sections, "--sections", o->mutable_law_sections()));
+  ASSIGN_OR_RETURN(std::string crime, RequiredFlag(p, "--crime", "tip, som or both"));
+  ASSIGN_OR_RETURN(v1::CrimeType ct,
+                   ParseEnumFlag<v1::CrimeType>(v1::CrimeType_descriptor(), crime, "--crime"));
+  if (ct != v1::CRIME_TYPE_TIP && ct != v1::CRIME_TYPE_SOM && ct != v1::CRIME_TYPE_BOTH) {
+    return Usage("--crime", "an offence is tip, som or both");
+  }
+  o->set_crime_type(ct);
+  if (auto agency = Flag(p, "--investigating-agency")) {
+    if (!core::IsValidAgencyId(*agency)) {
+      return Usage("--investigating-agency", "'" + *agency + "' is not an agency id");
+    }
+    o->set_investigating_agency(*agency);
+  }
+  if (auto ref = Flag(p, "--witness-referral")) {
+    RETURN_IF_ERROR(CheckId(*ref, "--witness-referral"));
+    o->set_witness_referral_id(*ref);
+  }
+  return Status::Ok();
+}
+
+Status BuildOffenceStatus(const Parsed& p, v1::Event* e) {
+  RETURN_IF_ERROR(ExpectPositionals(p, {"CASE", "OFFENCE_ID", "STATUS"}));
+  RETURN_IF_ERROR(CheckCase(p.positionals[0], "CASE"));
+  RETURN_IF_ERROR(CheckId(p.positionals[1], "OFFENCE_ID"));
+  ASSIGN_OR_RETURN(v1::OffenceStatus to,
+                   ParseEnumFlag<v1::OffenceStatus>(v1::OffenceStatus_descriptor(),
+                                                    p.positionals[2], "STATUS"));
+  if (to == v1::OFFENCE_STATUS_REGISTERED) {
+    return Usage("STATUS", "an offence is registered once (passagectl offence); move it to "
+                           "under_investigation, charge_sheet_submitted, sent_to_court or closed");
+  }
+  e->set_case_id(p.positionals[0]);
+  auto* c = e->mutable_offence_status_changed();
+  c->set_offence_id(p.positionals[1]);
+  c->set_to(to);
+  auto closure = Flag(p, "--closure");
+  if (to == v1::OFFENCE_STATUS_CLOSED) {
+    if (!closure) {
+      return Usage("--closure", "required to close an offence; one of: " +
+                                    EnumChoices(v1::OffenceClosure_descriptor(), ", "));
+    }
+    ASSIGN_OR_RETURN(v1::OffenceClosure r, ParseEnumFlag<v1::OffenceClosure>(
+                                               v1::OffenceClosure_descriptor(), *closure,
+                                               "--closure"));
+    c->set_closure(r);
+  } else if (closure) {
+    return Usage("--closure", "is for closed only");
+  }
+  if (auto ref = Flag(p, "--witness-referral")) {
+    RETURN_IF_ERROR(CheckId(*ref, "--witness-referral"));
+    c->set_witness_referral_id(*ref);
+  }
+  return Status::Ok();
+}
+
+Status BuildSuspect(const Parsed& p, Invocation* inv, v1::Event* e) {
+  RETURN_IF_ERROR(ExpectPositionals(p, {"CASE", "OFFENCE_ID"}));
+  RETURN_IF_ERROR(CheckCase(p.positionals[0], "CASE"));
+  RETURN_IF_ERROR(CheckId(p.positionals[1], "OFFENCE_ID"));
+  e->set_case_id(p.positionals[0]);
+  v1::Suspect* s = e->mutable_suspect_recorded()->mutable_suspect();
+  s->set_suspect_id(core::NewUuidV7());
+  s->set_offence_id(p.positionals[1]);
+  ASSIGN_OR_RETURN(std::string sex, RequiredFlag(p, "--sex", "female, male, other or unknown"));
+  ASSIGN_OR_RETURN(v1::Sex sx, ParseEnumFlag<v1::Sex>(v1::Sex_descriptor(), sex, "--sex"));
+  s->set_sex(sx);
+  ASSIGN_OR_RETURN(std::string roles,
+                   RequiredFlag(p, "--role", "the suspect's role(s), e.g. recruiter,transporter"));
+  ASSIGN_OR_RETURN(auto rs, EnumListFlag<v1::SuspectRole>(v1::SuspectRole_descriptor(), roles,
+                                                          "--role"));
+  for (auto r : rs) {
+    s->add_roles(r);
+  }
+  if (auto band = Flag(p, "--age-band")) {
+    const std::string t = Trim(*band);
+    v1::AgeBand b = v1::AGE_BAND_UNSPECIFIED;
+    if (!ctdc::ParseAgeBand(t, &b) || b == v1::AGE_BAND_UNSPECIFIED) {
+      auto named = ParseEnumFlag<v1::AgeBand>(v1::AgeBand_descriptor(), t, "--age-band");
+      if (!named.ok()) {
+        return Usage("--age-band", "'" + t + "' is not one of: 0-8, 9-17, 18-20, 21-23, 24-26, "
+                                             "27-29, 30-38, 39-47, 48+");
+      }
+      b = *named;
+    }
+    s->set_age_band(b);
+  }
+  if (auto m = Flag(p, "--majority")) {
+    ASSIGN_OR_RETURN(v1::MajorityStatus ms, ParseEnumFlag<v1::MajorityStatus>(
+                                                v1::MajorityStatus_descriptor(), *m, "--majority"));
+    s->set_majority(ms);
+  }
+  if (auto c = Flag(p, "--citizenship")) {
+    ASSIGN_OR_RETURN(auto list, CountryListFlag(*c, "--citizenship"));
+    for (auto& code : list) {
+      s->add_citizenship(std::move(code));
+    }
+  }
+  if (auto g = Flag(p, "--organised-group")) {
+    ASSIGN_OR_RETURN(v1::OrganisedGroup og, ParseEnumFlag<v1::OrganisedGroup>(
+                                                v1::OrganisedGroup_descriptor(), *g,
+                                                "--organised-group"));
+    s->set_organised_group(og);
+  }
+  // The identity is read from a file by RunSuspect, never taken from an argument.
+  if (auto f = Flag(p, "--identity-file")) {
+    if (f->empty()) {
+      return Usage("--identity-file", "needs a file name (\"-\" for standard input)");
+    }
+    inv->file = *f;
+    inv->action = Action::kSuspect;
+  }
+  return Status::Ok();
+}
+
+Status BuildAccused(const Parsed& p, v1::Event* e) {
+  RETURN_IF_ERROR(ExpectPositionals(p, {"CASE", "SUSPECT_ID", "STEP"}));
+  RETURN_IF_ERROR(CheckCase(p.positionals[0], "CASE"));
+  RETURN_IF_ERROR(CheckId(p.positionals[1], "SUSPECT_ID"));
+  ASSIGN_OR_RETURN(v1::AccusedStep step, ParseEnumFlag<v1::AccusedStep>(
+                                             v1::AccusedStep_descriptor(), p.positionals[2],
+                                             "STEP"));
+  e->set_case_id(p.positionals[0]);
+  auto* u = e->mutable_accused_updated();
+  u->set_suspect_id(p.positionals[1]);
+  u->set_step(step);
+  if (auto on = Flag(p, "--on")) {
+    u->set_on_date(Trim(*on));
+  }
+  if (auto sections = Flag(p, "--sections")) {
+    RETURN_IF_ERROR(AddLawSections(*sections, "--sections", u->mutable_charged_sections()));
+  }
+  if (auto months = Flag(p, "--months")) {
+    ASSIGN_OR_RETURN(uint64_t n, ParseCount(*months, "--months", 1, UINT32_MAX));
+    u->set_sentence_months(static_cast<uint32_t>(n));
+  }
+  auto fine = Flag(p, "--fine");
+  auto currency = Flag(p, "--currency");
+  if (fine) {
+    ASSIGN_OR_RETURN(uint64_t n, ParseCount(*fine, "--fine", 1, UINT64_MAX));
+    u->set_fine_amount(n);
+    if (!currency) {
+      return Usage("--currency", "required with --fine: the fine's currency (ISO 4217, e.g. PKR)");
+    }
+  }
+  if (currency) {
+    if (!fine) {
+      return Usage("--currency", "only with --fine");
+    }
+    u->set_fine_currency(Trim(*currency));
+  }
+  if (auto outcome = Flag(p, "--appeal-outcome")) {
+    ASSIGN_OR_RETURN(v1::AppealOutcome o, ParseEnumFlag<v1::AppealOutcome>(
+                                              v1::AppealOutcome_descriptor(), *outcome,
+                                              "--appeal-outcome"));
+    u->set_appeal_outcome(o);
+  }
+  return Status::Ok();
+}
+
+Status BuildSmuggling(const Parsed& p, v1::Event* e) {
+  RETURN_IF_ERROR(ExpectPositionals(p, {"CASE"}));
+  RETURN_IF_ERROR(CheckCase(p.positionals[0], "CASE"));
+  e->set_case_id(p.positionals[0]);
+  v1::SmugglingDetails* d = e->mutable_smuggling_recorded()->mutable_details();
+  ASSIGN_OR_RETURN(std::string origin,
+                   RequiredFlag(p, "--origin", "the country the journey began in, e.g. PK"));
+  ASSIGN_OR_RETURN(*d->mutable_origin_country(), CountryFlag(origin, "--origin"));
+  ASSIGN_OR_RETURN(std::string destination,
+                   RequiredFlag(p, "--destination", "the intended destination, e.g. GR"));
+  ASSIGN_OR_RETURN(*d->mutable_destination_country(), CountryFlag(destination, "--destination"));
+  if (auto transit = Flag(p, "--transit")) {
+    ASSIGN_OR_RETURN(auto list, CountryListFlag(*transit, "--transit"));
+    for (auto& code : list) {
+      d->add_transit_countries(std::move(code));
+    }
+  }
+  if (auto f = Flag(p, "--interception")) {
+    ASSIGN_OR_RETURN(v1::Interception i, ParseEnumFlag<v1::Interception>(
+                                             v1::Interception_descriptor(), *f, "--interception"));
+    d->set_interception(i);
+  }
+  if (auto f = Flag(p, "--interception-province")) {
+    d->set_interception_province(Trim(*f));
+  }
+  if (auto f = Flag(p, "--transport")) {
+    ASSIGN_OR_RETURN(v1::TransportMode t, ParseEnumFlag<v1::TransportMode>(
+                                              v1::TransportMode_descriptor(), *f, "--transport"));
+    d->set_transport(t);
+  }
+  if (auto f = Flag(p, "--fee-band")) {
+    ASSIGN_OR_RETURN(v1::FeeBand b,
+                     ParseEnumFlag<v1::FeeBand>(v1::FeeBand_descriptor(), *f, "--fee-band"));
+    d->set_fee_band(b);
+  }
+  if (auto f = Flag(p, "--currency")) {
+    d->set_fee_currency(Trim(*f));
+  }
+  if (auto f = Flag(p, "--document-fraud")) {
+    ASSIGN_OR_RETURN(bool fraud, YesNoFlag(*f, "--document-fraud"));
+    d->set_document_fraud(fraud);
+  }
+  if (auto f = Flag(p, "--aggravation")) {
+    ASSIGN_OR_RETURN(auto list, EnumListFlag<v1::Aggravation>(v1::Aggravation_descriptor(), *f,
+                                                              "--aggravation"));
+    for (auto a : list) {
+      d->add_aggravations(a);
+    }
+  }
+  return Status::Ok();
+}
+
+Status BuildCrimeCommand(const Parsed& p, Invocation* inv) {
+  v1::Event* e = inv->request.mutable_publish()->mutable_event();
+  const std::string& cmd = p.command;
+  if (cmd == "offence") {
+    return BuildOffence(p, e);
+  }
+  if (cmd == "offence-status") {
+    return BuildOffenceStatus(p, e);
+  }
+  if (cmd == "suspect") {
+    return BuildSuspect(p, inv, e);
+  }
+  if (cmd == "accused") {
+    return BuildAccused(p, e);
+  }
+  return BuildSmuggling(p, e);
+}
+
 Status BuildImport(const Parsed& p, Invocation* inv) {
   RETURN_IF_ERROR(ExpectPositionals(p, {"FILE"}));
   inv->action = Action::kImportCtdc;
@@ -1617,6 +2090,9 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
   } else if (cmd == "consent" || cmd == "service" || cmd == "proceeding" || cmd == "return" ||
              cmd == "close" || cmd == "refer") {
     RETURN_IF_ERROR(BuildEventCommand(p, inv));
+  } else if (cmd == "offence" || cmd == "offence-status" || cmd == "suspect" ||
+             cmd == "accused" || cmd == "smuggling") {
+    RETURN_IF_ERROR(BuildCrimeCommand(p, inv));
   } else if (cmd == "export-ctdc") {
     RETURN_IF_ERROR(ExpectPositionals(p, {}));
     auto* x = inv->request.mutable_export_ctdc();

@@ -60,6 +60,8 @@ enum class Action {
   kKeysShow,    // print the public halves of key files; no node involved
   kConfigCheck, // check configuration files as the programs would read them; no node involved
   kBrokerAdmin, // admin agency ...: a BrokerAdminRequest on the broker's admin socket
+  kSuspect,     // suspect --identity-file: send request.publish with suspect_identity read from
+                // `file` (a PersonalData in text format), never from an argument
 };
 
 // keys show and config check (docs/configuration.md).
@@ -114,7 +116,8 @@ struct Invocation {
   bool json = false;
   int timeout_ms = kDefaultTimeoutMs;
   passage::v1::ControlRequest request;  // with request.json == json
-  std::string file;  // intake/publish --file, login/staff --password-file; "-" = standard input
+  std::string file;  // intake/publish --file, login/staff --password-file, suspect
+                     // --identity-file; "-" = standard input
   ImportSettings import;                // kImportCtdc
   std::string key_prefix;               // kKeygen
   bool overwrite = false;               // kKeygen --force

@@ -159,6 +159,28 @@ int RunPublish(const Invocation& inv, CtlIo& io) {
   return CallAndReport(inv, req, io);
 }
 
+// `suspect --identity-file F`: the identity goes to the node beside the event, which seals it; a
+// mistake in F is named as F:LINE: field.
+int RunSuspect(const Invocation& inv, CtlIo& io) {
+  v1::ControlRequest req = inv.request;
+  auto text = ReadInput(inv.file, io.in);
+  const std::string name = inv.file == "-" ? "standard input" : inv.file;
+  if (!text.ok()) {
+    return Fail(
+        io, Status(text.status().code(), name + " " + text.status().message(), "--identity-file"));
+  }
+  if (Trim(*text).empty()) {
+    return Fail(io, Status::InvalidArgument("--identity-file",
+                                            name + " is empty; expected a passage.v1.PersonalData "
+                                                   "in text format (given_name: \"...\")"));
+  }
+  Status s = core::ParseConfigText(*text, name, req.mutable_publish()->mutable_suspect_identity());
+  if (!s.ok()) {
+    return Fail(io, Status(s.code(), s.message(), "--identity-file"));
+  }
+  return CallAndReport(inv, req, io);
+}
+
 // `referral resume`: the node takes a target state, so find the state the referral was held from.
 int RunResume(const Invocation& inv, CtlIo& io) {
   const std::string& id = inv.request.referral_action().referral_id();
@@ -843,6 +865,8 @@ int RunPassagectl(const std::vector<std::string>& args, CtlIo& io) {
       return RunConfigCheck(inv, io);
     case Action::kBrokerAdmin:
       return RunBrokerAdmin(inv, io);
+    case Action::kSuspect:
+      return RunSuspect(inv, io);
     case Action::kAudit:
       return RunAudit(inv, io);
     case Action::kReplay:

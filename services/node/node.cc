@@ -1354,6 +1354,15 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
       return ReferralAction(req);
     case v1::ControlRequest::kPublish: {
       v1::Event event = req.publish().event();
+      // A case reference where the case id goes (passagectl offence FIAKHI-26-00123-7 ...).
+      if (core::LooksLikeCaseReference(event.case_id())) {
+        auto case_id = ResolveCase(event.case_id(), "case_id");
+        if (!case_id.ok()) {
+          SetError(&resp, case_id.status());
+          return resp;
+        }
+        event.set_case_id(*case_id);
+      }
       if (req.publish().has_suspect_identity()) {
         if (Status st = SealSuspectIdentity(req.publish().suspect_identity(), &event); !st.ok()) {
           SetError(&resp, st);
@@ -1367,7 +1376,8 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
       }
       AwaitResults({*id}, 5000, &resp);
       if (resp.code() == v1::CONTROL_CODE_OK) {
-        const v1::Event& e = req.publish().event();
+        const v1::Event& e = event;
+        const std::string event_json = "{\"event_id\":\"" + *id + "\"";
         if (e.has_referral_sent()) {
           // What people act on next is the referral, not the event that carried it.
           const v1::Referral& r = e.referral_sent().referral();
@@ -1378,9 +1388,47 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
           resp.set_json("{\"event_id\":\"" + *id + "\",\"referral_id\":" +
                         core::JsonQuote(r.referral_id()) +
                         ",\"consent_id\":" + core::JsonQuote(r.consent_id()) + "}");
+        } else if (e.has_offence_registered()) {
+          // The crime side: the ids people act on next, never a suspect's identity.
+          const v1::Offence& o = e.offence_registered().offence();
+          resp.set_text("recorded offence " + o.offence_id() + " (FIR " + o.fir_number() + ", " +
+                        o.police_station() + "; event " + *id + ")");
+          resp.set_json(event_json + ",\"offence_id\":" + core::JsonQuote(o.offence_id()) + "}");
+        } else if (e.has_offence_status_changed()) {
+          const v1::OffenceStatusChanged& c = e.offence_status_changed();
+          std::string to = core::ShortEnumName(v1::OffenceStatus_descriptor(), c.to());
+          if (c.closure() != v1::OFFENCE_CLOSURE_UNSPECIFIED) {
+            to += " (" + core::ShortEnumName(v1::OffenceClosure_descriptor(), c.closure()) + ")";
+          }
+          resp.set_text("moved offence " + c.offence_id() + " to " + to + " (event " + *id + ")");
+          resp.set_json(event_json + ",\"offence_id\":" + core::JsonQuote(c.offence_id()) + "}");
+        } else if (e.has_suspect_recorded()) {
+          const v1::Suspect& s = e.suspect_recorded().suspect();
+          resp.set_text("recorded suspect " + s.suspect_id() + " of offence " + s.offence_id() +
+                        (s.has_identity() ? ", identity sealed" : "") + " (event " + *id + ")");
+          resp.set_json(event_json + ",\"suspect_id\":" + core::JsonQuote(s.suspect_id()) +
+                        ",\"offence_id\":" + core::JsonQuote(s.offence_id()) + "}");
+        } else if (e.has_accused_updated()) {
+          const v1::AccusedUpdated& u = e.accused_updated();
+          std::string step = core::ShortEnumName(v1::AccusedStep_descriptor(), u.step());
+          for (char& c : step) {  // "BAIL_GRANTED" -> "bail granted"
+            c = c == '_' ? ' ' : (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+          }
+          resp.set_text("recorded " + step + " for suspect " + u.suspect_id() + " (event " + *id +
+                        ")");
+          resp.set_json(event_json + ",\"suspect_id\":" + core::JsonQuote(u.suspect_id()) + "}");
+        } else if (e.has_smuggling_recorded()) {
+          const v1::SmugglingDetails& d = e.smuggling_recorded().details();
+          std::string route = d.origin_country();
+          for (const auto& c : d.transit_countries()) {
+            route += " \u2192 " + c;
+          }
+          route += " \u2192 " + d.destination_country();
+          resp.set_text("recorded smuggling route " + route + " (event " + *id + ")");
+          resp.set_json(event_json + "}");
         } else {
           resp.set_text("recorded event " + *id);
-          resp.set_json("{\"event_id\":\"" + *id + "\"}");
+          resp.set_json(event_json + "}");
         }
       }
       return resp;

@@ -10,6 +10,7 @@
 
 #include "services/ctl/cli.h"
 #include "core/case_reference.h"
+#include "core/codes.h"
 #include "services/ctl/intake_prompt.h"
 #include "services/ctl/names.h"
 #include "tests/testing/status_matchers.h"
@@ -216,7 +217,8 @@ TEST(CtlArgs, GlobalOptionsGoBeforeOrAfterTheCommand) {
 TEST(CtlArgs, EveryCommandHasHelp) {
   for (std::string cmd :
        {"status", "intake", "inbox", "referral", "journey", "personal", "cases", "stats", "consent",
-        "service", "refer", "export-ctdc", "proceeding", "return", "close", "publish", "import-ctdc", "keygen"}) {
+        "service", "refer", "export-ctdc", "proceeding", "return", "close", "publish", "import-ctdc", "keygen",
+        "offence", "offence-status", "suspect", "accused", "smuggling"}) {
     // --help needs no node and wins over anything else on the line.
     for (auto args : std::vector<std::vector<std::string>>{{cmd, "--help"},
                                                            {cmd, "-h"},
@@ -401,6 +403,107 @@ TEST(CtlArgs, EventCommandsBuildThePublishedEvent) {
   e = &inv->request.publish().event();
   EXPECT_TRUE(e->has_case_closed());
   EXPECT_EQ(e->case_closed().reason(), "reintegrated");
+}
+
+TEST(CtlArgs, CrimeCommandsBuildTheirEvents) {
+  constexpr char kOffence[] = "0190a3c4-8091-7000-8d3e-4f5a6b7c8d9e";
+  const std::string reference = core::FormatCaseReference("FIAKHI", 2026, 123);
+  auto inv = Parse({"offence", reference, "--fir", "112/2026", "--station",
+                    "FIA AHTC Karachi", "--province", "PK-SD", "--registered", "2026-11-20",
+                    "--sections", "PTPA-2018-3, PPC-370", "--crime", "tip"});
+  ASSERT_OK(inv);
+  EXPECT_EQ(inv->action, Action::kCall);
+  const v1::Event* e = &inv->request.publish().event();
+  EXPECT_EQ(e->case_id(), reference);  // the node resolves a reference
+  const v1::Offence& o = e->offence_registered().offence();
+  EXPECT_OK(core::ValidateUuid(o.offence_id(), "offence_id"));
+  EXPECT_EQ(o.fir_number(), "112/2026");
+  EXPECT_EQ(o.law_sections_size(), 2);
+  EXPECT_EQ(o.law_sections(1), "PPC-370");
+  EXPECT_EQ(o.crime_type(), v1::CRIME_TYPE_TIP);
+  // Options passagectl can check are named by it; the rest is the broker's.
+  EXPECT_EQ(UsageField({"offence", kCase, "--fir", "1", "--station", "x", "--province", "PK-SD",
+                        "--registered", "2026-11-20", "--crime", "tip"}),
+            "--sections");
+  EXPECT_EQ(UsageField({"offence", kCase, "--fir", "1", "--station", "x", "--province", "PK-SD",
+                        "--registered", "2026-11-20", "--sections", "PTPA-2018-3", "--crime",
+                        "undetermined"}),
+            "--crime");
+  auto unknown = Parse({"offence", kCase, "--fir", "1", "--station", "x", "--province", "PK-SD",
+                        "--registered", "2026-11-20", "--sections", "PTPA-2018-99", "--crime",
+                        "som"});
+  ASSERT_OK(unknown);
+
+  inv = Parse({"offence-status", kCase, kOffence, "closed", "--closure", "untraced"});
+  ASSERT_OK(inv);
+  e = &inv->request.publish().event();
+  EXPECT_EQ(e->offence_status_changed().to(), v1::OFFENCE_STATUS_CLOSED);
+  EXPECT_EQ(e->offence_status_changed().closure(), v1::OFFENCE_CLOSURE_UNTRACED);
+  EXPECT_EQ(UsageField({"offence-status", kCase, kOffence, "closed"}), "--closure");
+  EXPECT_EQ(UsageField({"offence-status", kCase, kOffence, "sent_to_court", "--closure", "other"}),
+            "--closure");
+  EXPECT_EQ(UsageField({"offence-status", kCase, kOffence, "registered"}), "STATUS");
+
+  inv = Parse({"suspect", kCase, kOffence, "--sex", "male", "--role", "recruiter,smuggler",
+               "--age-band", "30-38", "--majority", "adult", "--citizenship", "pk,AFG",
+               "--organised-group", "unknown", "--identity-file", "suspect.txtpb"});
+  ASSERT_OK(inv);
+  EXPECT_EQ(inv->action, Action::kSuspect);
+  EXPECT_EQ(inv->file, "suspect.txtpb");
+  const v1::Suspect& s = inv->request.publish().event().suspect_recorded().suspect();
+  EXPECT_OK(core::ValidateUuid(s.suspect_id(), "suspect_id"));
+  EXPECT_EQ(s.offence_id(), kOffence);
+  EXPECT_EQ(s.roles_size(), 2);
+  EXPECT_EQ(s.age_band(), v1::AGE_BAND_30_38);
+  EXPECT_EQ(s.citizenship(1), "AF");
+  EXPECT_EQ(s.organised_group(), v1::ORGANISED_GROUP_UNKNOWN);
+  EXPECT_FALSE(inv->request.publish().has_suspect_identity());  // read from the file later
+  EXPECT_EQ(Parse({"suspect", kCase, kOffence, "--sex", "male", "--role", "other"})->action,
+            Action::kCall);
+  for (std::string flag : {"--name", "--given-name", "--cnic", "--identity", "--passport"}) {
+    EXPECT_EQ(
+        UsageField({"suspect", kCase, kOffence, "--sex", "male", "--role", "other", flag, "Imran"}),
+        flag);
+  }
+  EXPECT_EQ(UsageField({"suspect", kCase, kOffence, "--sex", "male", "--role", "boss"}), "--role");
+  EXPECT_EQ(UsageField({"suspect", kCase, kOffence, "--sex", "male", "--role", "other",
+                        "--age-band", "30-40"}),
+            "--age-band");
+  EXPECT_EQ(UsageField({"suspect", kCase, kOffence, "--role", "other"}), "--sex");
+
+  inv = Parse({"accused", kCase, kReferral, "convicted", "--months", "84", "--fine", "500000",
+               "--currency", "PKR", "--on", "2026-11-30"});
+  ASSERT_OK(inv);
+  const v1::AccusedUpdated& u = inv->request.publish().event().accused_updated();
+  EXPECT_EQ(u.step(), v1::ACCUSED_STEP_CONVICTED);
+  EXPECT_EQ(u.sentence_months(), 84u);
+  EXPECT_EQ(u.fine_amount(), 500000u);
+  EXPECT_EQ(u.fine_currency(), "PKR");
+  EXPECT_EQ(u.on_date(), "2026-11-30");
+  EXPECT_EQ(UsageField({"accused", kCase, kReferral, "convicted", "--fine", "10"}), "--currency");
+  EXPECT_EQ(UsageField({"accused", kCase, kReferral, "hanged"}), "STEP");
+  // A sentence on an acquittal is the broker's to refuse (accused_updated.sentence_months).
+  EXPECT_OK(Parse({"accused", kCase, kReferral, "acquitted", "--months", "12"}));
+
+  inv = Parse({"smuggling", kCase, "--origin", "PAK", "--transit", "ir,TR", "--destination", "GR",
+               "--fee-band", "5000_to_9999", "--document-fraud", "no", "--aggravation",
+               "death,child_involved"});
+  ASSERT_OK(inv);
+  const v1::SmugglingDetails& d = inv->request.publish().event().smuggling_recorded().details();
+  EXPECT_EQ(d.origin_country(), "PK");
+  EXPECT_EQ(d.transit_countries(0), "IR");
+  EXPECT_EQ(d.fee_band(), v1::FEE_BAND_5000_TO_9999);
+  EXPECT_TRUE(d.has_document_fraud());
+  EXPECT_FALSE(d.document_fraud());
+  EXPECT_EQ(d.aggravations_size(), 2);
+  EXPECT_EQ(UsageField({"smuggling", kCase, "--origin", "PK", "--destination", "XQ"}),
+            "--destination");
+  EXPECT_EQ(UsageField({"smuggling", kCase, "--destination", "GR"}), "--origin");
+  EXPECT_EQ(UsageField({"smuggling", kCase, "--origin", "PK", "--destination", "GR",
+                        "--document-fraud", "maybe"}),
+            "--document-fraud");
+  // Origin = destination is no route, but that is the broker's to say.
+  EXPECT_OK(Parse({"smuggling", kCase, "--origin", "PK", "--destination", "PK"}));
 }
 
 TEST(CtlArgs, PublishAndIntakeTakeFiles) {
