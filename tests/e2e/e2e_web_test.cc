@@ -226,6 +226,33 @@ TEST(E2eWeb, DashboardAuditSearchLanguageAndHostileNames) {
   ASSERT_TRUE(no_table);
   EXPECT_EQ(no_table->status, 404);
 
+  // The state's reports: the same text and CSV as passagectl report, the year checked.
+  auto glotip = web.Get("/reports?kind=glotip&year=2026", me);
+  ASSERT_TRUE(glotip);
+  EXPECT_EQ(glotip->status, 200) << glotip->body.substr(0, 400);
+  EXPECT_NE(glotip->body.find("Offences recorded by law section and crime type, 2026"),
+            std::string::npos);
+  EXPECT_NE(glotip->body.find("Victims detected by form of exploitation and sex, 2026"),
+            std::string::npos);
+  v1::ControlRequest same;
+  same.set_session_token(*token);
+  same.mutable_crime_report()->set_kind(v1::CrimeReportRequest::KIND_QUALITY);
+  auto quality_ctl = nrm.CallRaw("shelter-a", same);
+  ASSERT_TRUE(quality_ctl.ok() && quality_ctl->code() == v1::CONTROL_CODE_OK);
+  auto quality = web.Get("/reports?kind=quality", me);
+  ASSERT_TRUE(quality);
+  EXPECT_NE(quality->body.find("Records missing each required disaggregation"),
+            std::string::npos);
+  EXPECT_NE(quality_ctl->text().find("victims"), std::string::npos) << quality_ctl->text();
+  auto report_csv = web.Get("/reports.csv?kind=smuggling&year=2026", me);
+  ASSERT_TRUE(report_csv);
+  EXPECT_EQ(report_csv->status, 200);
+  EXPECT_EQ(report_csv->body.rfind("sheet,row,column,count,flag\n", 0), 0u) << report_csv->body;
+  auto bad_year = web.Get("/reports?kind=glotip&year=20x6", me);
+  ASSERT_TRUE(bad_year);
+  EXPECT_EQ(bad_year->status, 400);
+  EXPECT_NE(bad_year->body.find("Give a year from 1990 to 2100"), std::string::npos);
+
   // A case worker does not oversee: the node refuses the dashboard.
   {
     auto admin = nrm.SignIn("shelter-a", "admin", Nrm::kAdminPassword);
@@ -249,6 +276,9 @@ TEST(E2eWeb, DashboardAuditSearchLanguageAndHostileNames) {
   auto refused_csv = web.Get("/dashboard/referrals.csv", cw_me);
   ASSERT_TRUE(refused_csv);
   EXPECT_EQ(refused_csv->status, 403);
+  auto refused_report = web.Get("/reports?kind=glotip&year=2026", cw_me);
+  ASSERT_TRUE(refused_report);
+  EXPECT_EQ(refused_report->status, 403);
 
   // The auditor's check: consistent, and said so on the page.
   auto forged = web.Post("/audit/check", me, httplib::Params{});
