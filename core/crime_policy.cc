@@ -118,6 +118,12 @@ Result<CrimePolicy> CrimePolicy::FromRegistry(const passage::v1::AgencyRegistry&
       }
       types.insert(t);
     }
+    if (types.empty()) {
+      return Status::InvalidArgument(
+          field + ".agency_types",
+          "no agency type may hold this section then, not even the police who record it; list "
+          "the types that may (e.g. AGENCY_TYPE_LAW_ENFORCEMENT)");
+    }
     policy.allowed_[a.section()] = std::move(types);
   }
   return policy;

@@ -634,6 +634,17 @@ Status CheckCrimeEvent(const v1::CaseState& state, const Event& e, const AgencyD
       }
       for (int i = 0; i < o.law_sections_size(); ++i) {
         RETURN_IF_ERROR(policy.CheckLawSection(o.law_sections(i), At(p + "law_sections", i)));
+        // A smuggling section on a trafficking offence (or the other way round) would put the
+        // offence in the wrong GLOTIP table: the offence is BOTH then.
+        const v1::CrimeType section = policy.FindLawSection(o.law_sections(i))->crime_type();
+        if (section != v1::CRIME_TYPE_BOTH && o.crime_type() != v1::CRIME_TYPE_BOTH &&
+            section != o.crime_type()) {
+          return Status::InvalidArgument(
+              At(p + "law_sections", i),
+              o.law_sections(i) + " is a " + EnumName<v1::CrimeType>(section) +
+                  " section and the offence is " + EnumName<v1::CrimeType>(o.crime_type()) +
+                  "; record the offence as BOTH if it is both");
+        }
       }
       if (!o.investigating_agency().empty()) {
         const v1::Agency* a = agencies.Find(o.investigating_agency());

@@ -225,6 +225,19 @@ Status CheckRule(const RoutingRule& rule, const std::string& prefix, const Agenc
       continue;
     }
     ++eligible;
+    for (int i = 0; i < rule.data_scope_size(); ++i) {
+      const auto section = static_cast<passage::v1::DataSection>(rule.data_scope(i));
+      if (!agencies.crime_policy().MayHold(agency, section)) {
+        // The broker would refuse every such referral; say so when the rules are read.
+        return Status::InvalidArgument(
+            prefix + ".data_scope[" + std::to_string(i) + "]",
+            "the rule could send section " + Name<passage::v1::DataSection>(section) + " to " +
+                Quoted(agency.id()) + " (" + Name<passage::v1::AgencyType>(agency.type()) +
+                "), which may never hold it; only " +
+                agencies.crime_policy().AllowedTypesText(section) +
+                " may (narrow agency_types or drop the section)");
+      }
+    }
     Status covered = ConsentCovers(consent, referral, agency, prefix + ".consent_scope");
     if (!covered.ok()) {
       return Status::InvalidArgument(prefix + ".consent_scope",

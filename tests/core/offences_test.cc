@@ -242,8 +242,16 @@ TEST(CrimeSide, BadInputNamesTheFieldAndRecordsNothing) {
   no_fir.mutable_offence_registered()->mutable_offence()->set_fir_number(" ");
   ExpectRefused(b.Publish(no_fir), StatusCode::kInvalidArgument,
                 "offence_registered.offence.fir_number");
+  Event mixed = OffenceEvent(kFia, 1, {"PTPA-2018-3", "PSMA-2018-3"});
+  ExpectRefused(b.Publish(mixed), StatusCode::kInvalidArgument,
+                "offence_registered.offence.law_sections[1]");
+  mixed.mutable_offence_registered()->mutable_offence()->set_crime_type(v1::CRIME_TYPE_BOTH);
+  mixed.mutable_offence_registered()->mutable_offence()->set_offence_id(OffenceId(9));
+  mixed.mutable_offence_registered()->mutable_offence()->set_fir_number("909/2024");
   EXPECT_EQ(b.state().version(), version);
   EXPECT_EQ(b.state().offences_size(), 0);
+  ASSERT_OK(b.Publish(mixed)) << "a TIP and a SOM section on an offence of both";
+  EXPECT_EQ(b.state().offences_size(), 1);
 
   ASSERT_OK(b.Publish(OffenceEvent(kFia, 1)));
   ExpectRefused(b.Publish(SuspectEvent(kFia, 1, 2)), StatusCode::kFailedPrecondition,
@@ -397,6 +405,9 @@ TEST(CrimePolicy, TheRegistryCannotOpenTheCrimeSideToSheltersOrNgos) {
   EXPECT_EQ(p.status().field(), "section_access[0].agency_types[1]");
   a->mutable_agency_types()->RemoveLast();
   ASSERT_TRUE(CrimePolicy::FromRegistry(r).ok());
+  v1::AgencyRegistry empty = r;
+  empty.mutable_section_access(0)->clear_agency_types();
+  EXPECT_EQ(CrimePolicy::FromRegistry(empty).status().field(), "section_access[0].agency_types");
   v1::Agency prosecutor = MakeAgency("p", v1::AGENCY_TYPE_PROSECUTION);
   EXPECT_FALSE(CrimePolicy::FromRegistry(r)->MayHold(prosecutor, v1::DATA_SECTION_SUSPECT))
       << "narrowed to law enforcement";

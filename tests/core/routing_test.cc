@@ -234,6 +234,19 @@ TEST(RoutingSamples, RegistryAndRulesParseAndValidate) {
 
   const RuleSet rules = SampleRules();
   EXPECT_OK(ValidateRuleSet(rules, *roster));
+  // A shelter rule that would share the suspects section is refused when the rules are read,
+  // naming the section (the broker would refuse each referral anyway).
+  RuleSet leaky = rules;
+  for (RoutingRule& rule : *leaky.mutable_rules()) {
+    if (rule.service() == passage::v1::SERVICE_TYPE_SHELTER) {
+      rule.add_data_scope(passage::v1::DATA_SECTION_SUSPECT);
+      break;
+    }
+  }
+  Status refused = ValidateRuleSet(leaky, *roster);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.field().find(".data_scope["), std::string::npos) << refused.ToString();
+  EXPECT_NE(refused.message().find("may never hold it"), std::string::npos) << refused.ToString();
   std::set<std::string> names;
   for (const RoutingRule& rule : rules.rules()) {
     names.insert(rule.name());
