@@ -286,9 +286,9 @@ examples:
   passagectl --json journey 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b
 )"},
       {"personal",
-       {{"--purpose", true}},
+       {{"--purpose", true}, {"--suspect", true}},
        true,
-       R"(usage: passagectl personal CASE [--purpose P]
+       R"(usage: passagectl personal CASE [--purpose P] [--suspect SUSPECT_ID]
 
 Shows the personal data of a case (names, date of birth, CNIC, ...) opened with this agency's
 sealing key. The read is first recorded in the NRM's access log (RecordAccessed, section
@@ -296,10 +296,13 @@ PERSONAL); if it cannot be recorded nothing is shown. Only agencies the data was
 read it. CASE is the case's reference or its id.
 
 options:
-  --purpose P  why it is read, recorded with the access (default "view personal data")
+  --purpose P     why it is read, recorded with the access (default "view personal data")
+  --suspect ID    open that suspect's sealed identity instead (section SUSPECT: law
+                  enforcement, prosecution and courts that hold the case's suspect records)
 
 examples:
   passagectl personal 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b --purpose "shelter admission"
+  passagectl personal FIAKHI-26-00123-7 --suspect 0190a3c4-... --purpose "summons"
 )"},
       {"cases",
        {{"--stage", true}, {"--crime", true}, {"--minors", false}, {"--limit", true}},
@@ -2081,6 +2084,10 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
     auto* r = inv->request.mutable_personal();
     r->set_case_id(p.positionals[0]);
     r->set_purpose(Flag(p, "--purpose").value_or(""));
+    if (auto suspect = Flag(p, "--suspect")) {
+      RETURN_IF_ERROR(CheckId(*suspect, "--suspect"));
+      r->set_suspect_id(*suspect);
+    }
   } else if (cmd == "cases") {
     RETURN_IF_ERROR(BuildCases(p, inv));
   } else if (cmd == "stats") {

@@ -18,6 +18,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "core/crime_reports.h"
+#include "core/offences.h"
 #include "core/case_reference.h"
 #include "core/codes.h"
 #include "core/ctdc/ctdc_export.h"
@@ -742,25 +743,44 @@ v1::ControlResponse Node::Personal(const v1::PersonalRequest& req) {
   }
   // A copy: publishing below updates the journal, which drops the cached view.
   const v1::CaseState s = (*view)->state();
-  if (!s.has_personal() || s.personal().ciphertext().empty()) {
+  // The victim's personal data, or (suspect_id) a suspect's sealed identity.
+  const bool suspect = !req.suspect_id().empty();
+  const v1::DataSection section = suspect ? v1::DATA_SECTION_SUSPECT : v1::DATA_SECTION_PERSONAL;
+  const v1::SealedPersonalData* sealed = &s.personal();
+  if (suspect) {
+    const v1::Suspect* x = core::FindSuspect(s, req.suspect_id());
+    if (x == nullptr || !x->has_identity() || x->identity().ciphertext().empty()) {
+      SetError(&resp, Status::NotFound("no suspect " + req.suspect_id() +
+                                       " with a recorded identity is known to " + agency() +
+                                       " in case " + req.case_id()));
+      resp.set_field("suspect_id");
+      return resp;
+    }
+    sealed = &x->identity();
+  } else if (!s.has_personal() || s.personal().ciphertext().empty()) {
     SetError(&resp, Status::NotFound("no personal data was recorded for case " + req.case_id() +
                                      " (or it was not shared with " + agency() + ")"));
     return resp;
   }
   // Open it in memory first; what is recorded is what happened: a read, or a refused attempt.
   const v1::AccessGrant* grant = core::FindAccess(s, agency());
-  const bool granted = s.owner_agency() == agency() ||
-                       (grant != nullptr && core::GrantIncludes(*grant, v1::DATA_SECTION_PERSONAL));
-  const std::string purpose = req.purpose().empty() ? "view personal data" : req.purpose();
+  const bool granted = (s.owner_agency() == agency() ||
+                        (grant != nullptr && core::GrantIncludes(*grant, section))) &&
+                       directory_.MayHold(agency(), section);
+  const std::string purpose = req.purpose().empty()
+                                  ? (suspect ? "view a suspect's identity" : "view personal data")
+                                  : req.purpose();
   std::string refusal;
   Result<v1::PersonalData> pd = Status::PermissionDenied("not opened");
   if (!granted) {
-    refusal = "no accepted referral of " + agency() + " shares the personal data of this case";
+    refusal = suspect ? agency() + " does not hold the suspect records of this case"
+                      : "no accepted referral of " + agency() +
+                            " shares the personal data of this case";
   } else if (options_.sealing.secret_key.empty()) {
     refusal = "this node has no sealing key (sealing_key_file)";
   } else {
-    pd = OpenSealed(s.personal());
-    if (!pd.ok() && pd.status().code() == StatusCode::kPermissionDenied) {
+    pd = OpenSealed(*sealed);
+    if (!suspect && !pd.ok() && pd.status().code() == StatusCode::kPermissionDenied) {
       // Not (yet) re-sealed for us by the owner's node, which may be offline: the broker hands out
       // the key the owner left for us at intake, now that our referral is accepted.
       v1::ClientFrame ask;
@@ -780,7 +800,12 @@ v1::ControlResponse Node::Personal(const v1::PersonalRequest& req) {
         pd = Status::PermissionDenied(reply->error().reason());
       }
     }
-    if (!pd.ok()) {
+    if (!pd.ok() && suspect) {
+      refusal = pd.status().code() == StatusCode::kPermissionDenied
+                    ? "the suspect's identity was not sealed for " + agency() +
+                          " (it was recorded before this agency was registered)"
+                    : pd.status().message();
+    } else if (!pd.ok()) {
       refusal = pd.status().code() == StatusCode::kPermissionDenied
                     ? "the personal data is not yet sealed for " + agency() + " (" +
                           pd.status().message() +
@@ -791,7 +816,7 @@ v1::ControlResponse Node::Personal(const v1::PersonalRequest& req) {
   v1::Event e;
   e.set_case_id(req.case_id());
   auto* ra = e.mutable_record_accessed();
-  ra->add_sections(v1::DATA_SECTION_PERSONAL);
+  ra->add_sections(section);
   ra->set_purpose(purpose);
   if (!refusal.empty()) {
     ra->set_refused(true);
@@ -804,8 +829,8 @@ v1::ControlResponse Node::Personal(const v1::PersonalRequest& req) {
         recorded = "; the attempt was recorded in the NRM's access log";
       }
     }
-    staff_->Record("personal data refused", actor_ ? actor_->account.staff_id() : "",
-                   "case " + req.case_id() + ": " + refusal);
+    staff_->Record(suspect ? "suspect identity refused" : "personal data refused",
+                   actor_ ? actor_->account.staff_id() : "", "case " + req.case_id() + ": " + refusal);
     SetError(&resp, Status::PermissionDenied(refusal + recorded, "case_id"));
     return resp;
   }

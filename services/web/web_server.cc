@@ -1447,6 +1447,59 @@ class WebServer::Impl {
               "</td><td>" + When(r.respond_by_ms()) + "</td></tr>";
     }
     body += "</tbody></table></section>";
+    // The crime side: only nodes of agencies that may hold it ever receive it (the broker keeps
+    // it from everyone else), so what the state holds may be shown. No identity: it stays sealed
+    // until someone opens it, and that opening is recorded.
+    if (c.offences_size() > 0) {
+      body += "<section id=\"offences\"><h2>" + Tr("Offences and accused") +
+              "</h2><table><thead><tr><th>" + Tr("FIR") + "</th><th>" + Tr("Police station") +
+              "</th><th>" + Tr("Law sections") + "</th><th>" + Tr("Registered") + "</th><th>" +
+              Tr("Status") + "</th></tr></thead><tbody>";
+      for (const auto& o : c.offences()) {
+        std::string sections;
+        for (const auto& code : o.law_sections()) sections += (sections.empty() ? "" : ", ") + code;
+        body += "<tr><td><bdi>" + Esc(o.fir_number()) + "</bdi></td><td><bdi>" +
+                Esc(o.police_station()) + "</bdi></td><td dir=\"ltr\">" + Esc(sections) +
+                "</td><td>" + Esc(o.registered_on()) + "</td><td>" +
+                Esc(Label(v1::OffenceStatus_descriptor(), o.status())) + "</td></tr>";
+      }
+      body += "</tbody></table>";
+      if (c.suspects_size() > 0) {
+        body += "<table><thead><tr><th>" + Tr("Suspect") + "</th><th>" + Tr("Sex") + "</th><th>" +
+                Tr("Role") + "</th><th>" + Tr("Status") + "</th><th>" + Tr("Sentence") +
+                "</th><th></th></tr></thead><tbody>";
+        int n = 0;
+        for (const auto& x : c.suspects()) {
+          std::string roles;
+          for (int r : x.roles()) {
+            roles += (roles.empty() ? "" : ", ") + Label(v1::SuspectRole_descriptor(), r);
+          }
+          std::string sentence;
+          if (x.sentence_months() != 0) {
+            sentence = Fmt("{0} months", {std::to_string(x.sentence_months())});
+          }
+          if (x.fine_amount() != 0) {
+            sentence += (sentence.empty() ? "" : ", ") + std::to_string(x.fine_amount()) + " " +
+                        Esc(x.fine_currency());
+          }
+          std::string open;
+          if (me.Answers() && x.has_identity()) {
+            open = "<form method=\"post\" action=\"/cases/" + Esc(c.case_id()) +
+                   "/personal\"><input type=\"hidden\" name=\"csrf\" value=\"" + csrf +
+                   "\"><input type=\"hidden\" name=\"suspect\" value=\"" + Esc(x.suspect_id()) +
+                   "\"><label>" + Tr("Purpose (recorded in the access log)") +
+                   " <input name=\"purpose\" required maxlength=\"200\"></label><button>" +
+                   Tr("Open identity") + "</button></form>";
+          }
+          body += "<tr><td>" + std::to_string(++n) + "</td><td>" +
+                  Esc(Label(v1::Sex_descriptor(), x.sex())) + "</td><td>" + Esc(roles) +
+                  "</td><td>" + Esc(Label(v1::AccusedStatus_descriptor(), x.status())) +
+                  "</td><td>" + sentence + "</td><td>" + open + "</td></tr>";
+        }
+        body += "</tbody></table>";
+      }
+      body += "</section>";
+    }
     if (me.Answers()) {
       body += "<section><h2>" + Tr("Personal data") +
               "</h2><form method=\"post\" action=\"/cases/" + Esc(c.case_id()) +
@@ -2307,6 +2360,9 @@ class WebServer::Impl {
     q.set_json(true);
     q.mutable_personal()->set_case_id(case_id);
     q.mutable_personal()->set_purpose(req.get_param_value("purpose"));
+    if (const std::string suspect = req.get_param_value("suspect"); IsUuid(suspect)) {
+      q.mutable_personal()->set_suspect_id(suspect);  // a suspect's identity, not the victim's
+    }
     auto r = Call(q, me->token);
     if (!r.ok()) {
       Send(res, 503,

@@ -543,6 +543,17 @@ TEST(E2eCrime, TheCrimeSideReachesAProsecutorThatAcceptedItNeverAShelter) {
       },
       nullptr, "the prosecutor's charge"));
 
+  // The prosecutor opens the suspect's identity; the read is recorded. The shelter cannot.
+  p = desk.Run(kProsecution, {"personal", case_arg, "--suspect", suspect, "--purpose",
+                              "summons for the hearing"});
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.out.find("Imran Synthetic-Khan"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("42101-1234567-1"), std::string::npos) << p.out;
+  p = desk.Run(kShelter, {"personal", case_arg, "--suspect", suspect, "--purpose", "curiosity"});
+  EXPECT_NE(p.code, 0) << p.out;
+  EXPECT_EQ(p.out.find("Imran"), std::string::npos) << p.out;
+  EXPECT_EQ(p.err.find("Imran"), std::string::npos) << p.err;
+
   // The shelter: the case, never the crime side. It may not record any either.
   p = desk.Run(kShelter,
                {"offence", case_arg, "--fir", "1/2026", "--station", "x", "--province", "PK-SD",
@@ -574,6 +585,13 @@ TEST(E2eCrime, TheCrimeSideReachesAProsecutorThatAcceptedItNeverAShelter) {
              e.event == "accused_updated";
   }
   EXPECT_EQ(crime, 4) << all->Summary();
+  bool read_recorded = false;
+  for (const auto& e : all->entries) {
+    read_recorded = read_recorded || (e.event == "record_accessed" &&
+                                      e.text.find("SUSPECT") != std::string::npos &&
+                                      e.text.find("summons for the hearing") != std::string::npos);
+  }
+  EXPECT_TRUE(read_recorded) << all->Summary();
 }
 
 }  // namespace
