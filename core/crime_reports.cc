@@ -1,6 +1,8 @@
 #include "core/crime_reports.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -111,18 +113,47 @@ Values JusticeStages(const v1::Suspect& s, int32_t year) {
   return out;
 }
 
+// One offence with several victims is recorded on each victim's case: the same FIR of the same
+// station is one offence, whatever its ids. Spaces and case do not make another FIR.
+std::string FirKey(const v1::Offence& o) {
+  std::string key;
+  for (const std::string* part : {&o.police_station(), &o.fir_number()}) {
+    for (char c : *part) {
+      if (c != ' ') key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    key += '|';
+  }
+  return key;
+}
+
 struct Collected {
-  std::map<std::string, const v1::Offence*> offences;
-  std::map<std::string, std::pair<const v1::Suspect*, const v1::Offence*>> suspects;
+  std::map<std::string, const v1::Offence*> offences;  // by FIR key
+  // A person accused in several victims' cases carries one suspect id; each case's copy holds
+  // the steps recorded there, so the copies are merged: the earliest recording, every step.
+  std::map<std::string, std::pair<v1::Suspect, const v1::Offence*>> suspects;
 };
 
 Collected Collect(const std::vector<const CaseState*>& cases) {
   Collected c;
   for (const CaseState* s : cases) {
     if (s == nullptr) continue;
-    for (const v1::Offence& o : s->offences()) c.offences.emplace(o.offence_id(), &o);
+    for (const v1::Offence& o : s->offences()) c.offences.emplace(FirKey(o), &o);
     for (const v1::Suspect& x : s->suspects()) {
-      c.suspects.emplace(x.suspect_id(), std::make_pair(&x, FindOffence(*s, x.offence_id())));
+      auto [it, fresh] =
+          c.suspects.emplace(x.suspect_id(), std::make_pair(x, FindOffence(*s, x.offence_id())));
+      if (fresh) continue;
+      v1::Suspect& merged = it->second.first;
+      if (x.recorded_at_ms() != 0 &&
+          (merged.recorded_at_ms() == 0 || x.recorded_at_ms() < merged.recorded_at_ms())) {
+        merged.set_recorded_at_ms(x.recorded_at_ms());
+      }
+      for (const v1::AccusedRecord& r : x.history()) {
+        bool seen = false;
+        for (const v1::AccusedRecord& m : merged.history()) {
+          seen = seen || (m.step() == r.step() && AccusedRecordDate(m) == AccusedRecordDate(r));
+        }
+        if (!seen) *merged.add_history() = r;
+      }
     }
   }
   return c;
@@ -219,7 +250,7 @@ Result<std::vector<ReportSheet>> GlotipReport(const std::vector<const CaseState*
 
   // Persons brought into formal contact, prosecuted, convicted.
   std::vector<std::pair<const v1::Suspect*, const v1::Offence*>> people;
-  for (const auto& [id, p] : all.suspects) people.push_back(p);
+  for (const auto& [id, p] : all.suspects) people.emplace_back(&p.first, p.second);
   RETURN_IF_ERROR(PersonSheets(people, "persons",
                                "Persons in formal contact with the police, prosecuted, convicted",
                                agencies, o, &out));
@@ -317,9 +348,9 @@ Result<std::vector<ReportSheet>> SmugglingReport(const std::vector<const CaseSta
   for (const auto& [id, p] : all.suspects) {
     const bool som_offence = p.second != nullptr && (p.second->crime_type() == v1::CRIME_TYPE_SOM ||
                                                      p.second->crime_type() == v1::CRIME_TYPE_BOTH);
-    const bool smuggler = std::find(p.first->roles().begin(), p.first->roles().end(),
-                                    v1::SUSPECT_ROLE_SMUGGLER) != p.first->roles().end();
-    if (som_offence || smuggler) smugglers.push_back(p);
+    const bool smuggler = std::find(p.first.roles().begin(), p.first.roles().end(),
+                                    v1::SUSPECT_ROLE_SMUGGLER) != p.first.roles().end();
+    if (som_offence || smuggler) smugglers.emplace_back(&p.first, p.second);
   }
   RETURN_IF_ERROR(PersonSheets(smugglers, "smugglers",
                                "Smugglers in formal contact, prosecuted, convicted", agencies, o,
@@ -353,8 +384,11 @@ Result<std::vector<ReportSheet>> Sdg16Report(const std::vector<const CaseState*>
   }
   ASSIGN_OR_RETURN(StatsTable t, CountUnits({"sex", "age_group"}, units, o.k, "victims"));
   ASSIGN_OR_RETURN(StatsTable tf, CountUnits({"form"}, forms, o.k, "victims", {"form"}));
+  // The whole population only when every group is given: a rate over part of it would be wrong.
   int64_t everyone = 0;
-  for (const auto& [key, n] : o.population) everyone += n;
+  if (o.population.size() == 4) {
+    for (const auto& [key, n] : o.population) everyone += n;
+  }
   auto rate = [](int64_t count, int64_t population) -> std::string {
     if (population <= 0) return "";
     char buf[32];
@@ -367,6 +401,7 @@ Result<std::vector<ReportSheet>> Sdg16Report(const std::vector<const CaseState*>
             std::to_string(o.year);
   s.source = SourceText(source, agencies, "case records") + "; population as given";
   s.header = {"sex", "age_group", "victims", "population", "per_100000"};
+  s.key_columns = 2;
   for (const StatsCell& c : t.cells) {
     auto it = o.population.find({c.values[0], c.values[1]});
     const int64_t pop = it == o.population.end() ? 0 : it->second;
@@ -377,7 +412,7 @@ Result<std::vector<ReportSheet>> Sdg16Report(const std::vector<const CaseState*>
   }
   s.rows.push_back({"total", "", t.total.suppressed ? "<" + std::to_string(o.k)
                                                     : std::to_string(t.total.count),
-                    std::to_string(everyone),
+                    everyone > 0 ? std::to_string(everyone) : "not all given",
                     t.total.suppressed ? "suppressed" : rate(t.total.count, everyone)});
   ReportSheet f;
   f.name = "sdg16_by_form";
@@ -397,24 +432,32 @@ Result<std::vector<ReportSheet>> QualityReport(const std::vector<const CaseState
                                                const CrimeReportOptions& o) {
   (void)agencies;
   struct Counts {
-    int64_t records = 0, sex = 0, age = 0, citizenship = 0, form = 0;
+    int64_t records = 0, sex = 0, age = 0, citizenship = 0, trafficking = 0, form = 0;
   };
   std::map<std::tuple<std::string, std::string, std::string>, Counts> rows;
+  std::map<std::string, std::vector<Unit>> units;  // kind -> (agency, month) units
   auto missing_sex = [](v1::Sex s) { return s == v1::SEX_UNSPECIFIED || s == v1::SEX_UNKNOWN; };
   for (const CaseState* c : cases) {
     if (c == nullptr) continue;
     if (o.year == 0 || RegistrationYear(*c) == o.year) {
       const v1::Profile& p = c->profile();
-      Counts& n = rows[{c->opened_by(), Month(c->opened_at_ms()), "victims"}];
+      const std::string month = Month(c->opened_at_ms());
+      Counts& n = rows[{c->opened_by(), month, "victims"}];
+      units["victims"].push_back({{Text(c->opened_by())}, {Text(month)}});
       ++n.records;
       n.sex += missing_sex(p.sex());
       n.age += p.age_band() == v1::AGE_BAND_UNSPECIFIED && !p.has_age_years();
       n.citizenship += p.citizenship().empty();
-      n.form += IsTraffickingVictim(*c) && p.exploitation_forms().empty();
+      if (IsTraffickingVictim(*c)) {
+        ++n.trafficking;
+        n.form += p.exploitation_forms().empty();
+      }
     }
     for (const v1::Suspect& s : c->suspects()) {
       if (o.year != 0 && UtcYearOfMs(s.recorded_at_ms()) != o.year) continue;
-      Counts& n = rows[{s.recorded_by(), Month(s.recorded_at_ms()), "suspects"}];
+      const std::string month = Month(s.recorded_at_ms());
+      Counts& n = rows[{s.recorded_by(), month, "suspects"}];
+      units["suspects"].push_back({{Text(s.recorded_by())}, {Text(month)}});
       ++n.records;
       n.sex += missing_sex(s.sex());
       n.age += s.age_band() == v1::AGE_BAND_UNSPECIFIED &&
@@ -422,17 +465,37 @@ Result<std::vector<ReportSheet>> QualityReport(const std::vector<const CaseState
       n.citizenship += s.citizenship().empty();
     }
   }
+  // The record counts suppressed as a table of agency x month, for each kind.
+  std::set<std::tuple<std::string, std::string, std::string>> hidden;
+  for (const auto& [kind, list] : units) {
+    ASSIGN_OR_RETURN(StatsTable t, CountUnits({"agency", "month"}, list, o.k, kind));
+    for (const StatsCell& cell : t.cells) {
+      if (cell.suppressed) hidden.insert({cell.values[0], cell.values[1], kind});
+    }
+  }
+  const std::string small = "<" + std::to_string(o.k);
+  auto share = [&](int64_t missing, int64_t of) -> std::string {
+    if (of == 0) return "n/a";
+    if ((missing > 0 && missing < o.k) || (of - missing > 0 && of - missing < o.k)) return small;
+    return Percent(missing, of);
+  };
   ReportSheet q;
   q.name = "data_quality";
   q.title = "Records missing each required disaggregation, by agency and month" +
             (o.year == 0 ? std::string() : ", " + std::to_string(o.year));
   q.source = "every case and suspect record this node knows";
-  q.header = {"agency", "month", "records", "count", "no_sex", "no_age", "no_citizenship", "no_form"};
+  q.header = {"agency", "month", "kind", "records", "no_sex", "no_age", "no_citizenship",
+              "no_form"};
+  q.key_columns = 3;
   for (const auto& [key, n] : rows) {
     const auto& [agency, month, kind] = key;
-    q.rows.push_back({agency, month, kind, std::to_string(n.records), Percent(n.sex, n.records),
-                      Percent(n.age, n.records), Percent(n.citizenship, n.records),
-                      kind == "victims" ? Percent(n.form, n.records) : "n/a"});
+    if (hidden.count({agency, month, kind}) != 0) {
+      q.rows.push_back({agency, month, kind, small, "", "", "", ""});
+      continue;
+    }
+    q.rows.push_back({agency, month, kind, std::to_string(n.records), share(n.sex, n.records),
+                      share(n.age, n.records), share(n.citizenship, n.records),
+                      kind == "victims" ? share(n.form, n.trafficking) : "n/a"});
   }
   return std::vector<ReportSheet>{std::move(q)};
 }
@@ -458,7 +521,9 @@ Result<std::map<std::pair<std::string, std::string>, int64_t>> ParsePopulation(s
       x.erase(0, x.find_first_not_of(' '));
       x.erase(x.find_last_not_of(' ') + 1);
     }
-    if (number == 1 && f[2] == "population") continue;  // the header
+    std::string third = f[2];
+    std::transform(third.begin(), third.end(), third.begin(), ::tolower);
+    if (number == 1 && third == "population") continue;  // the header
     std::string sex = f[0], group = f[1];
     std::transform(sex.begin(), sex.end(), sex.begin(), ::toupper);
     std::transform(group.begin(), group.end(), group.begin(), ::toupper);
@@ -470,10 +535,11 @@ Result<std::map<std::pair<std::string, std::string>, int64_t>> ParsePopulation(s
                                                        f[1] + "'");
     }
     char* end = nullptr;
+    errno = 0;
     const long long n = std::strtoll(f[2].c_str(), &end, 10);
-    if (f[2].empty() || *end != '\0' || n <= 0) {
+    if (f[2].empty() || *end != '\0' || errno == ERANGE || n <= 0 || n > 100'000'000'000LL) {
       return Status::InvalidArgument("population", where + ": '" + f[2] +
-                                                       "' is not a population (a whole number above 0)");
+                                                       "' is not a population (a whole number from 1 to 100000000000)");
     }
     if (!out.emplace(std::make_pair(sex, group), n).second) {
       return Status::InvalidArgument("population", where + ": " + sex + "," + group + " is given twice");
@@ -535,9 +601,14 @@ std::string ReportCsv(const std::vector<ReportSheet>& sheets) {
   for (const ReportSheet& s : sheets) {
     if (!s.has_table) {
       for (const auto& r : s.rows) {
-        for (size_t i = 1; i < r.size() && i < s.header.size(); ++i) {
-          out += CsvField(s.name) + "," + CsvField(r[0]) + "," + CsvField(s.header[i]) + "," +
-                 CsvField(r[i]) + ",\n";
+        std::string key;
+        for (size_t i = 0; i < s.key_columns && i < r.size(); ++i) {
+          key += (i == 0 ? "" : " / ") + r[i];
+        }
+        for (size_t i = s.key_columns; i < r.size() && i < s.header.size(); ++i) {
+          const bool hidden = r[i].rfind("<", 0) == 0 || r[i] == "suppressed";
+          out += CsvField(s.name) + "," + CsvField(key) + "," + CsvField(s.header[i]) + "," +
+                 (hidden ? std::string(",suppressed") : CsvField(r[i]) + ",") + "\n";
         }
       }
       continue;

@@ -47,6 +47,7 @@ struct ReportSheet {
   StatsTable table;
   std::vector<std::string> header;            // rows sheets
   std::vector<std::vector<std::string>> rows;
+  size_t key_columns = 1;  // rows sheets: the leading columns that name a row (the CSV's row)
 };
 
 Result<std::vector<ReportSheet>> GlotipReport(const std::vector<const passage::v1::CaseState*>& cases,
@@ -60,20 +61,26 @@ Result<std::vector<ReportSheet>> Sdg16Report(const std::vector<const passage::v1
                                              const AgencyDirectory& agencies,
                                              const CrimeReportOptions& options);
 // Per agency and month: records and the share missing each required disaggregation (victims:
-// sex, age, citizenship, form of exploitation; suspects: sex, age, citizenship). Unspecified and
-// "unknown" both count as missing. Operational figures about records: not suppressed.
+// sex, age, citizenship, form of exploitation, the last over trafficking victims only; suspects:
+// sex, age, citizenship). Unspecified and "unknown" both count as missing. The record counts are
+// a table (agency x month, for victims and for suspects) suppressed like the others, and a share
+// is shown only where neither the records missing it nor those having it number 1 to k-1, so
+// that no small count of people can be worked out from a share.
 Result<std::vector<ReportSheet>> QualityReport(
     const std::vector<const passage::v1::CaseState*>& cases, const AgencyDirectory& agencies,
     const CrimeReportOptions& options);
 
-// Parses the population table: CSV lines "sex,age_group,population" (a header line is skipped);
-// sex FEMALE or MALE, age group CHILD or ADULT. InvalidArgument naming "population" and the line.
+// Parses the population table: CSV lines "sex,age_group,population" (a header line is skipped,
+// any case); sex FEMALE or MALE, age group CHILD or ADULT, population a whole number from 1 to
+// 10^11. InvalidArgument naming "population" and the line. The total and by-form rates need all
+// four groups; with fewer, only the groups given have a rate.
 Result<std::map<std::pair<std::string, std::string>, int64_t>> ParsePopulation(std::string_view csv);
 
 // Printable text: each sheet's title, its table and its source.
 std::string RenderReport(const std::string& heading, const std::vector<ReportSheet>& sheets);
 // One CSV stream: sheet,row,column,count,flag (flag "suppressed" or empty). Row and column are
-// the values of the first and second dimension ("total" for margins).
+// the values of the first and second dimension ("total" for margins); for a rows sheet, row is
+// its key columns joined with " / " and column the name of each other column.
 std::string ReportCsv(const std::vector<ReportSheet>& sheets);
 // {"sheets":[{"name","title","source","table":<ToJson>} | {"name","title","source","header":[..],"rows":[[..]]}]}
 std::string ReportJson(const std::vector<ReportSheet>& sheets);

@@ -433,7 +433,8 @@ std::string Describe(const Event& e, const CaseState& before, const Namer& names
         detail += (detail.empty() ? "under " : ", ") + code;
       }
       if (u.appeal_outcome() != passage::v1::APPEAL_OUTCOME_UNSPECIFIED) {
-        detail += Words(passage::v1::AppealOutcome_descriptor(), u.appeal_outcome());
+        detail = Words(passage::v1::AppealOutcome_descriptor(), u.appeal_outcome()) +
+                 (detail.empty() ? "" : ": " + detail);
       }
       return actor + " recorded that a suspect was " +
              Words(passage::v1::AccusedStep_descriptor(), u.step()) +

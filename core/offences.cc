@@ -729,6 +729,16 @@ Status CheckCrimeEvent(const v1::CaseState& state, const Event& e, const AgencyD
         RETURN_IF_ERROR(
             policy.CheckLawSection(u.charged_sections(i), At("accused_updated.charged_sections", i)));
       }
+      const Offence* o = FindOffence(state, s->offence_id());
+      if (o != nullptr && o->status() == v1::OFFENCE_STATUS_CLOSED &&
+          o->closure() != v1::OFFENCE_CLOSURE_DECIDED_BY_COURT &&
+          u.step() != v1::ACCUSED_STEP_DISCHARGED) {
+        return Status::FailedPrecondition(
+            "offence " + o->offence_id() + " (FIR " + o->fir_number() + ") was closed as " +
+                EnumName<v1::OffenceClosure>(o->closure()) +
+                "; reopen it (UNDER_INVESTIGATION) before recording more for its accused",
+            "accused_updated.step");
+      }
       return NextAccusedStatus(*s, u).status();
     }
     case Event::kSmugglingRecorded:
@@ -821,6 +831,10 @@ void ApplyCrimeEvent(v1::CaseState* state, const v1::Envelope& env, const Event&
         break;
       }
       s->set_status(*next);
+      if (*next == v1::ACCUSED_STATUS_CONVICTED || *next == v1::ACCUSED_STATUS_ACQUITTED ||
+          *next == v1::ACCUSED_STATUS_DISCHARGED) {
+        s->set_on_bail(false);  // bail ends with the verdict or the discharge
+      }
       switch (u.step()) {
         case v1::ACCUSED_STEP_BAIL_GRANTED:
           s->set_on_bail(true);

@@ -487,14 +487,17 @@ examples:
       {"offence",
        {{"--fir", true}, {"--station", true}, {"--province", true}, {"--district", true},
         {"--registered", true}, {"--sections", true}, {"--crime", true},
-        {"--investigating-agency", true}, {"--witness-referral", true}},
+        {"--investigating-agency", true}, {"--witness-referral", true}, {"--offence-id", true}},
        true,
        R"(usage: passagectl offence CASE --fir N --station S --province PK-XX [--district D]
                           --registered YYYY-MM-DD --sections CODE,... --crime tip|som|both
                           [--investigating-agency ID] [--witness-referral REFERRAL_ID]
+                          [--offence-id ID]
 
 Records an offence (FIR or complaint) on the victim's case (an OffenceRegistered event) with a new
-offence id, and prints it. Only law-enforcement and prosecution agencies (the registry's
+offence id, and prints it. An FIR with several victims is recorded on each victim's case with
+the same --offence-id (the id the first recording printed); the reports count it once (and count
+one FIR of one station once whatever its ids). Only law-enforcement and prosecution agencies (the registry's
 section_access for OFFENCE) may; the offence starts REGISTERED. CASE is the case's reference or
 its id.
 
@@ -538,14 +541,17 @@ examples:
 )"},
       {"suspect",
        {{"--sex", true}, {"--role", true}, {"--age-band", true}, {"--majority", true},
-        {"--citizenship", true}, {"--organised-group", true}, {"--identity-file", true}},
+        {"--citizenship", true}, {"--organised-group", true}, {"--identity-file", true},
+        {"--suspect-id", true}},
        true,
        R"(usage: passagectl suspect CASE OFFENCE_ID --sex S --role ROLE,... [--age-band B]
                           [--majority minor|adult] [--citizenship CC,...]
                           [--organised-group yes|no|unknown] [--identity-file FILE]
+                          [--suspect-id ID]
 
 Records a suspect of an offence of the case (a SuspectRecorded event) with a new suspect id, and
-prints it. The suspect's identity (names, CNIC, passport, ...) is never given as an argument (it
+prints it. The same person accused in several victims' cases is recorded on each with the same
+--suspect-id; the reports count the person once, with every step recorded on any of the cases. The suspect's identity (names, CNIC, passport, ...) is never given as an argument (it
 would show in the process list and the shell history): it is read from FILE, a
 passage.v1.PersonalData in protobuf text format ("-" = standard input), and sealed on the node for
 the law-enforcement and prosecution agencies of the registry only, never a shelter or an NGO.
@@ -1397,7 +1403,12 @@ Status BuildOffence(const Parsed& p, v1::Event* e) {
   RETURN_IF_ERROR(CheckCase(p.positionals[0], "CASE"));
   e->set_case_id(p.positionals[0]);
   v1::Offence* o = e->mutable_offence_registered()->mutable_offence();
-  o->set_offence_id(core::NewUuidV7());
+  if (auto id = Flag(p, "--offence-id")) {
+    RETURN_IF_ERROR(CheckId(*id, "--offence-id"));
+    o->set_offence_id(*id);  // the same FIR, recorded on another victim's case
+  } else {
+    o->set_offence_id(core::NewUuidV7());
+  }
   ASSIGN_OR_RETURN(*o->mutable_fir_number(),
                    RequiredFlag(p, "--fir", "the FIR or complaint number, e.g. 112/2026"));
   ASSIGN_OR_RETURN(*o->mutable_police_station(),
@@ -1472,7 +1483,12 @@ Status BuildSuspect(const Parsed& p, Invocation* inv, v1::Event* e) {
   RETURN_IF_ERROR(CheckId(p.positionals[1], "OFFENCE_ID"));
   e->set_case_id(p.positionals[0]);
   v1::Suspect* s = e->mutable_suspect_recorded()->mutable_suspect();
-  s->set_suspect_id(core::NewUuidV7());
+  if (auto id = Flag(p, "--suspect-id")) {
+    RETURN_IF_ERROR(CheckId(*id, "--suspect-id"));
+    s->set_suspect_id(*id);  // the same person, accused in another victim's case
+  } else {
+    s->set_suspect_id(core::NewUuidV7());
+  }
   s->set_offence_id(p.positionals[1]);
   ASSIGN_OR_RETURN(std::string sex, RequiredFlag(p, "--sex", "female, male, other or unknown"));
   ASSIGN_OR_RETURN(v1::Sex sx, ParseEnumFlag<v1::Sex>(v1::Sex_descriptor(), sex, "--sex"));

@@ -406,6 +406,14 @@ v1::ControlResponse Node::CrimeReport(const v1::CrimeReportRequest& req, bool js
                                              "k"));
     return resp;
   }
+  if (req.k() > min_k() && acting_role_ != v1::ACTOR_ROLE_DATA_OFFICER) {
+    // As for stats: tables at several thresholds side by side would narrow hidden cells.
+    SetError(&resp, Status::PermissionDenied("only a data officer may raise the suppression "
+                                             "threshold above the policy's " +
+                                                 std::to_string(min_k()),
+                                             "k"));
+    return resp;
+  }
   // The NRM's own country: the one most registered agencies' regions lie in.
   std::map<std::string, int> countries;
   for (const auto& a : options_.registry.agencies()) {

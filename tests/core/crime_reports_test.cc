@@ -49,6 +49,8 @@ std::vector<v1::CaseState> Generate(int n, uint32_t seed) {
     if (pick(2)) {
       v1::Offence* o = c.add_offences();
       o->set_offence_id(Id('f', i));
+      o->set_fir_number(std::to_string(i) + "/2025");
+      o->set_police_station(pick(2) ? "PS Clifton" : "FIA AHTC Karachi");
       o->set_registered_on(pick(3) ? "2025-02-03" : "2024-11-30");
       o->set_province(pick(2) ? "PK-SD" : "PK-BA");
       o->add_law_sections(sections[pick(3)]);
@@ -278,6 +280,134 @@ TEST(Sdg16Report, RatesPer100000FromThePopulationTable) {
   EXPECT_TRUE(child);
   o.population.clear();
   EXPECT_EQ(Sdg16Report(ptrs, TestDirectory(), o).status().field(), "population");
+}
+
+TEST(GlotipReport, OneFirWithThreeVictimsAndOneAccusedCountOnce) {
+  // The police record one FIR on each of three victims' cases (the CLI gave each recording its own
+  // id) and the one accused on each with the same suspect id; the conviction is recorded on the
+  // second case only.
+  std::vector<v1::CaseState> cases(3);
+  for (int i = 0; i < 3; ++i) {
+    v1::CaseState& c = cases[static_cast<size_t>(i)];
+    c.set_case_id(Id('c', i));
+    c.set_crime_type(v1::CRIME_TYPE_TIP);
+    v1::Offence* o = c.add_offences();
+    o->set_offence_id(Id('f', i));
+    o->set_fir_number(i == 1 ? "112/2025 " : "112/2025");
+    o->set_police_station(i == 2 ? "fia ahtc karachi" : "FIA AHTC Karachi");
+    o->set_registered_on("2025-02-01");
+    o->add_law_sections("PTPA-2018-3");
+    o->set_crime_type(v1::CRIME_TYPE_TIP);
+    v1::Suspect* x = c.add_suspects();
+    x->set_suspect_id(Id('s', 1));
+    x->set_offence_id(o->offence_id());
+    x->set_sex(v1::SEX_MALE);
+    x->set_recorded_at_ms(kMs2025 + i * 1000);
+    if (i == 1) {
+      auto* h = x->add_history();
+      h->set_step(v1::ACCUSED_STEP_CONVICTED);
+      h->set_on_date("2025-06-01");
+    }
+  }
+  std::vector<const v1::CaseState*> ptrs;
+  for (const auto& c : cases) ptrs.push_back(&c);
+  CrimeReportOptions o;
+  o.year = 2025;
+  o.k = 1;
+  auto r = GlotipReport(ptrs, TestDirectory(), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(SheetNamed(*r, "offences_by_section").table.total.count, 1);
+  EXPECT_EQ(Shown(SheetNamed(*r, "persons_by_sex").table, "FORMAL_CONTACT", "MALE"), 1);
+  EXPECT_EQ(Shown(SheetNamed(*r, "persons_by_sex").table, "CONVICTED", "MALE"), 1)
+      << "the conviction recorded on another victim's case counts";
+}
+
+TEST(QualityReport, NoSmallCountOfPeopleCanBeReadFromIt) {
+  // 12 victims of one agency in one month (3 without a sex), 2 of another agency.
+  std::vector<v1::CaseState> cases(14);
+  for (int i = 0; i < 14; ++i) {
+    v1::CaseState& c = cases[static_cast<size_t>(i)];
+    c.set_case_id(Id('c', i));
+    c.set_crime_type(v1::CRIME_TYPE_TIP);
+    c.set_opened_by(i < 12 ? "fia-karachi" : "sindh-police");
+    c.set_opened_at_ms(kMs2025);
+    c.mutable_profile()->set_year_of_registration(2025);
+    c.mutable_profile()->set_sex(i < 3 ? v1::SEX_UNSPECIFIED : v1::SEX_FEMALE);
+    c.mutable_profile()->set_age_band(v1::AGE_BAND_24_26);
+    c.mutable_profile()->add_citizenship("PK");
+    c.mutable_profile()->add_exploitation_forms(v1::EXPLOITATION_FORM_FORCED_LABOUR);
+  }
+  std::vector<const v1::CaseState*> ptrs;
+  for (const auto& c : cases) ptrs.push_back(&c);
+  CrimeReportOptions o;
+  o.year = 2025;
+  o.k = 5;
+  auto r = QualityReport(ptrs, TestDirectory(), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const ReportSheet& q = (*r)[0];
+  ASSERT_EQ(q.rows.size(), 2u);
+  for (const auto& row : q.rows) {
+    ASSERT_EQ(row.size(), q.header.size());
+    EXPECT_EQ(row[2], "victims");
+    if (row[0] == "sindh-police") {
+      EXPECT_EQ(row[3], "<5") << "two records: the count is hidden";
+      EXPECT_EQ(row[4], "");
+    } else {
+      // 12 is hidden too: with the other agency's 2 hidden, the month's line would give it away.
+      EXPECT_EQ(row[3], "<5");
+    }
+  }
+  // With more records the shares show, but never a share that is 1 to 4 people.
+  for (int i = 0; i < 6; ++i) {
+    cases.push_back(cases[13]);
+    cases.back().set_case_id(Id('d', i));
+  }
+  ptrs.clear();
+  for (const auto& c : cases) ptrs.push_back(&c);
+  r = QualityReport(ptrs, TestDirectory(), o);
+  ASSERT_TRUE(r.ok());
+  for (const auto& row : (*r)[0].rows) {
+    if (row[0] == "fia-karachi") {
+      EXPECT_EQ(row[3], "12");
+      EXPECT_EQ(row[4], "<5") << "3 of 12 without a sex: not shown as 25%";
+      EXPECT_EQ(row[5], "0%");
+    } else {
+      EXPECT_EQ(row[3], "8");
+    }
+  }
+  const std::string csv = ReportCsv(*r);
+  EXPECT_NE(csv.find("data_quality,fia-karachi / 2025-01 / victims,no_sex,,suppressed"),
+            std::string::npos)
+      << csv;
+}
+
+TEST(Sdg16Report, APartialPopulationGivesNoTotalAndTheCsvKeepsBothKeys) {
+  auto pop = ParsePopulation("Sex,Age_Group,Population\nFEMALE,CHILD,1000000\n");
+  ASSERT_TRUE(pop.ok()) << pop.status().ToString();
+  EXPECT_FALSE(ParsePopulation("FEMALE,CHILD,99999999999999999999\n").ok());
+  std::vector<v1::CaseState> cases(6);
+  for (int i = 0; i < 6; ++i) {
+    v1::CaseState& c = cases[static_cast<size_t>(i)];
+    c.set_case_id(Id('c', i));
+    c.set_crime_type(v1::CRIME_TYPE_TIP);
+    c.mutable_profile()->set_year_of_registration(2025);
+    c.mutable_profile()->set_sex(v1::SEX_FEMALE);
+    c.mutable_profile()->set_age_band(v1::AGE_BAND_9_17);
+  }
+  std::vector<const v1::CaseState*> ptrs;
+  for (const auto& c : cases) ptrs.push_back(&c);
+  CrimeReportOptions o;
+  o.year = 2025;
+  o.k = 5;
+  o.population = *pop;
+  auto r = Sdg16Report(ptrs, TestDirectory(), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const auto& total = (*r)[0].rows.back();
+  EXPECT_EQ(total[3], "not all given");
+  EXPECT_EQ(total[4], "");
+  const std::string csv = ReportCsv(*r);
+  EXPECT_NE(csv.find("sdg16_by_sex_age,FEMALE / CHILD,per_100000,0.60,"), std::string::npos)
+      << csv;
 }
 
 }  // namespace

@@ -192,6 +192,8 @@ TEST(CrimeSide, OffenceSuspectAndConvictionThroughTheProjection) {
 
   ASSERT_OK(b.Publish(AccusedEvent(kFia, 1, v1::ACCUSED_STEP_ARRESTED)));
   ASSERT_OK(b.Publish(AccusedEvent(kFia, 1, v1::ACCUSED_STEP_CHARGED)));
+  ASSERT_OK(b.Publish(AccusedEvent(kFia, 1, v1::ACCUSED_STEP_BAIL_GRANTED)));
+  EXPECT_TRUE(b.state().suspects(0).on_bail());
   Event conviction = AccusedEvent(kFia, 1, v1::ACCUSED_STEP_CONVICTED);
   conviction.mutable_accused_updated()->set_fine_amount(500000);
   conviction.mutable_accused_updated()->set_fine_currency("PKR");
@@ -200,10 +202,11 @@ TEST(CrimeSide, OffenceSuspectAndConvictionThroughTheProjection) {
   const v1::Suspect& s = b.state().suspects(0);
   EXPECT_EQ(s.status(), v1::ACCUSED_STATUS_CONVICTED);
   EXPECT_EQ(s.sentence_months(), 84u);
+  EXPECT_FALSE(s.on_bail()) << "bail ends with the verdict";
   EXPECT_EQ(s.fine_amount(), 500000u);
   ASSERT_EQ(s.charged_sections_size(), 1);
-  ASSERT_EQ(s.history_size(), 3);
-  EXPECT_EQ(AccusedRecordDate(s.history(2)), "2024-04-20");
+  ASSERT_EQ(s.history_size(), 4);
+  EXPECT_EQ(AccusedRecordDate(s.history(3)), "2024-04-20");
 
   Event moved = BaseEvent(kFia);
   moved.mutable_offence_status_changed()->set_offence_id(OffenceId(1));
@@ -267,6 +270,15 @@ TEST(CrimeSide, BadInputNamesTheFieldAndRecordsNothing) {
   ExpectRefused(b.Publish(acquittal), StatusCode::kInvalidArgument,
                 "accused_updated.sentence_months");
   EXPECT_EQ(b.state().suspects(0).status(), v1::ACCUSED_STATUS_CHARGED);
+
+  // A closed offence (no offender traced) takes no more steps for its accused until reopened.
+  Event closed = BaseEvent(kFia);
+  closed.mutable_offence_status_changed()->set_offence_id(OffenceId(1));
+  closed.mutable_offence_status_changed()->set_to(v1::OFFENCE_STATUS_CLOSED);
+  closed.mutable_offence_status_changed()->set_closure(v1::OFFENCE_CLOSURE_UNTRACED);
+  ASSERT_OK(b.Publish(closed));
+  ExpectRefused(b.Publish(AccusedEvent(kFia, 1, v1::ACCUSED_STEP_ACQUITTED)),
+                StatusCode::kFailedPrecondition, "accused_updated.step");
 
   // Impossible routes and unknown countries.
   Event route = BaseEvent(kFia);
