@@ -161,11 +161,15 @@ Status CrimePolicy::CheckLawSection(std::string_view code, std::string_view fiel
 }
 
 bool CrimePolicy::MayHold(const passage::v1::Agency& agency, DataSection section) const {
-  if (!IsCrimeSection(section) || agency.system_principal()) {
+  return agency.system_principal() || TypeMayHold(agency.type(), section);
+}
+
+bool CrimePolicy::TypeMayHold(passage::v1::AgencyType type, DataSection section) const {
+  if (!IsCrimeSection(section)) {
     return true;
   }
   auto it = allowed_.find(section);
-  return it != allowed_.end() && it->second.count(agency.type()) != 0;
+  return it != allowed_.end() && it->second.count(type) != 0;
 }
 
 std::string CrimePolicy::AllowedTypesText(DataSection section) const {

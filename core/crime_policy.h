@@ -47,6 +47,11 @@ class CrimePolicy {
   // True when `agency` may hold `section` of a case it has access to (see above).
   bool MayHold(const passage::v1::Agency& agency, passage::v1::DataSection section) const;
 
+  // True when agencies of `type` may hold `section`: MayHold without the system principal's
+  // exception. What a node shows its own people (journeys, case views) follows this: the
+  // referral engine receives the crime side to count it, its staff do not read it.
+  bool TypeMayHold(passage::v1::AgencyType type, passage::v1::DataSection section) const;
+
   // The agency types that may hold `section`, e.g. "LAW_ENFORCEMENT, PROSECUTION, COURT".
   std::string AllowedTypesText(passage::v1::DataSection section) const;
 

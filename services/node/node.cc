@@ -466,6 +466,41 @@ v1::ControlResponse Node::CrimeReport(const v1::CrimeReportRequest& req, bool js
   return resp;
 }
 
+bool Node::PeopleSeeCrimeSide() const {
+  const v1::Agency* self = directory_.Find(agency());
+  return self != nullptr &&
+         directory_.crime_policy().TypeMayHold(self->type(), v1::DATA_SECTION_OFFENCE);
+}
+
+v1::ControlResponse Node::CasesWithoutCrimeSide(const v1::ControlRequest& req) {
+  // The same answer as for anyone else, from copies with offences and suspects left out.
+  v1::ControlResponse resp;
+  std::vector<v1::CaseState> copies;
+  if (!req.cases().case_id().empty()) {
+    auto id = ResolveCase(req.cases().case_id(), "case_id");
+    auto view = id.ok() ? View(*id) : Result<const core::CaseProjection*>(id.status());
+    if (!view.ok() || !(*view)->exists()) {
+      SetError(&resp, view.ok() ? Status::NotFound("no case " + req.cases().case_id() +
+                                                   " is known to " + agency())
+                                : view.status());
+      resp.set_field("case_id");
+      return resp;
+    }
+    copies.push_back((*view)->state());
+  } else {
+    for (const v1::CaseState* s : KnownStates()) copies.push_back(*s);
+  }
+  std::vector<const v1::CaseState*> states;
+  for (v1::CaseState& c : copies) {
+    c.clear_offences();
+    c.clear_suspects();
+    states.push_back(&c);
+  }
+  resp.set_text(RenderCases(states, req.cases()));
+  resp.set_json(CasesJson(states, req.cases()));
+  return resp;
+}
+
 Status Node::SealSuspectIdentity(const v1::PersonalData& identity, v1::Event* e) {
   if (!e->has_suspect_recorded()) {
     return Status::InvalidArgument("suspect_identity",
@@ -1467,6 +1502,9 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
       return resp;
     }
     case v1::ControlRequest::kCases: {
+      if (!PeopleSeeCrimeSide()) {
+        return CasesWithoutCrimeSide(req);
+      }
       std::vector<const v1::CaseState*> states;
       if (!req.cases().case_id().empty()) {
         auto id = ResolveCase(req.cases().case_id(), "case_id");
@@ -1505,6 +1543,12 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
         return resp;
       }
       RecordJourneyView(id, req.journey());
+      if (!PeopleSeeCrimeSide()) {
+        // The referral engine's node holds the crime side only to count it.
+        std::erase_if(*entries, [](const JournalEntry& je) {
+          return core::IsCrimeSection(core::SectionOf(je.second));
+        });
+      }
       resp.set_text(RenderJourneyText(*entries, directory_));
       resp.set_json(RenderJourneyJson(*entries, directory_));
       return resp;

@@ -97,6 +97,10 @@ class Node {
   const NodeOptions& options() const { return options_; }
   bool caught_up() const { return caught_up_; }
 
+  // False on a node whose agency's type may not hold the crime side (the referral engine's):
+  // its people see no offence or suspect in journeys and case views; reports still count them.
+  bool PeopleSeeCrimeSide() const;
+  passage::v1::ControlResponse CasesWithoutCrimeSide(const passage::v1::ControlRequest& req);
   // The GLOTIP, smuggling, SDG 16.2.2 or data-quality report over the cases this node knows.
   passage::v1::ControlResponse CrimeReport(const passage::v1::CrimeReportRequest& req, bool json);
   // Seals `identity` into the SuspectRecorded `e` for this agency and every agency that may hold

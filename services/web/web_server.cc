@@ -1448,8 +1448,9 @@ class WebServer::Impl {
     }
     body += "</tbody></table></section>";
     // The crime side: only nodes of agencies that may hold it ever receive it (the broker keeps
-    // it from everyone else), so what the state holds may be shown. No identity: it stays sealed
-    // until someone opens it, and that opening is recorded.
+    // it from everyone else), and the referral engine's node, which receives it to count it,
+    // leaves it out of the case views it gives (Node::PeopleSeeCrimeSide). No identity: it stays
+    // sealed until someone opens it, and that opening is recorded.
     if (c.offences_size() > 0) {
       body += "<section id=\"offences\"><h2>" + Tr("Offences and accused") +
               "</h2><table><thead><tr><th>" + Tr("FIR") + "</th><th>" + Tr("Police station") +
