@@ -65,9 +65,18 @@ bool IsTraffickingVictim(const CaseState& c) {
          c.trafficking_status() != v1::TRAFFICKING_STATUS_NOT_TRAFFICKED;
 }
 
+// A smuggled migrant now, or when first detected: one re-classified as a trafficking victim
+// still counts among the migrants smuggled in the year they were detected.
 bool IsSmuggledMigrant(const CaseState& c) {
-  return c.crime_type() == v1::CRIME_TYPE_SOM || c.crime_type() == v1::CRIME_TYPE_BOTH ||
-         c.person_role() == v1::PERSON_ROLE_SMUGGLED_MIGRANT;
+  auto smuggling = [](v1::CrimeType crime, v1::PersonRole role) {
+    return crime == v1::CRIME_TYPE_SOM || crime == v1::CRIME_TYPE_BOTH ||
+           role == v1::PERSON_ROLE_SMUGGLED_MIGRANT;
+  };
+  if (smuggling(c.crime_type(), c.person_role())) return true;
+  for (const v1::Classification& k : c.classifications()) {
+    if (smuggling(k.crime_type(), k.person_role())) return true;
+  }
+  return false;
 }
 
 // The agencies named, as "Name (id), ...".

@@ -850,6 +850,19 @@ class BrokerImpl final : public Broker {
                                         "referral_sent.referral.to_agency");
       }
     }
+    if (e.has_suspect_recorded()) {
+      // A suspect's identity is never sealed for a revoked agency, nor for a key it no longer has.
+      const auto& keys = e.suspect_recorded().suspect().identity().wrapped_keys();
+      for (int i = 0; i < keys.size(); ++i) {
+        const std::string field = "suspect_recorded.suspect.identity.wrapped_keys[" +
+                                  std::to_string(i) + "].agency_id";
+        if (auto it = revoked_.find(keys.Get(i).agency_id()); it != revoked_.end()) {
+          return Status::PermissionDenied("agency " + it->first + " is revoked (" + it->second +
+                                              "): nothing may be sealed for it",
+                                          field);
+        }
+      }
+    }
     ASSIGN_OR_RETURN(core::CaseProjection * proj, Working(e.case_id()));
     RETURN_IF_ERROR(proj->Check(e, directory_));
     const uint64_t seq = next_seq_++;

@@ -219,6 +219,14 @@ TEST(SmugglingReport, RoutesAndSmugglersAreCounted) {
     d->set_interception(v1::INTERCEPTION_LAND_BORDER);
     if (i == 0) d->add_aggravations(v1::AGGRAVATION_DEATH);
     if (i == 11) c.set_crime_type(v1::CRIME_TYPE_TIP);  // not smuggling: not counted
+    if (i == 10) {
+      // Detected as a smuggled migrant, re-classified since as a trafficking victim: counted.
+      auto* k = c.add_classifications();
+      k->set_crime_type(v1::CRIME_TYPE_SOM);
+      k->set_person_role(v1::PERSON_ROLE_SMUGGLED_MIGRANT);
+      c.set_crime_type(v1::CRIME_TYPE_TIP);
+      c.set_person_role(v1::PERSON_ROLE_VICTIM);
+    }
   }
   std::vector<const v1::CaseState*> ptrs;
   for (const auto& c : cases) ptrs.push_back(&c);

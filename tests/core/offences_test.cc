@@ -338,6 +338,16 @@ TEST(CrimeSide, AShelterNeverHoldsOffenceOrSuspectRecordsEvenByOverride) {
   r->add_data_scope(v1::DATA_SECTION_OFFENCE);
   EXPECT_EQ(b.Publish(overridden).code(), StatusCode::kPermissionDenied);
 
+  // An NGO neither.
+  b.agencies().Upsert(MakeAgency("outreach-ngo", v1::AGENCY_TYPE_NGO));
+  Event to_ngo = ReferralSentEvent(kFia, ReferralId(7), "outreach-ngo",
+                                   v1::SERVICE_TYPE_PSYCHOSOCIAL, ConsentId(1));
+  to_ngo.mutable_referral_sent()->mutable_referral()->add_data_scope(v1::DATA_SECTION_OFFENCE);
+  s = b.Publish(to_ngo);
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
+  EXPECT_FALSE(b.agencies().MayHold("outreach-ngo", v1::DATA_SECTION_OFFENCE));
+  EXPECT_FALSE(b.agencies().MayHold("outreach-ngo", v1::DATA_SECTION_SUSPECT));
+
   // A plain referral to the shelter, accepted; the prosecution gets OFFENCE and SUSPECT.
   b.SendAndAccept(2, kFia, kShelter, v1::SERVICE_TYPE_SHELTER, ConsentId(1));
   Event to_prosecutor = ReferralSentEvent(kFia, ReferralId(3), kProsecutor,
