@@ -673,6 +673,7 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
       case Event::kOffenceStatusChanged:
       case Event::kSuspectRecorded:
       case Event::kAccusedUpdated:
+      case Event::kSuspectIdentityResealed:
         break;  // a prosecution outlives the protection case
       default:
         return Refuse("the case was closed at " + FormatUtcMs(state_.closed_at_ms()) +
@@ -767,6 +768,7 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
     case Event::kSuspectRecorded:
     case Event::kAccusedUpdated:
     case Event::kSmugglingRecorded:
+    case Event::kSuspectIdentityResealed:
       return CheckCrimeEvent(state_, e, agencies);
     default:
       return Status::InvalidArgument("payload", "this event does not belong to a case");
@@ -932,6 +934,7 @@ void CaseProjection::Apply(const passage::v1::Envelope& env, const Event& e) {
     case Event::kSuspectRecorded:
     case Event::kAccusedUpdated:
     case Event::kSmugglingRecorded:
+    case Event::kSuspectIdentityResealed:
       ApplyCrimeEvent(&state_, env, e);
       break;
     default:
@@ -987,6 +990,7 @@ std::vector<std::string> AudienceOf(const CaseState& state, const Event& e) {
     case Event::kSuspectRecorded:
     case Event::kAccusedUpdated:
     case Event::kSmugglingRecorded:
+    case Event::kSuspectIdentityResealed:
       AddWithSection(state, SectionOf(e), &out);
       break;
     case Event::kConsentWithdrawn:
@@ -1020,6 +1024,7 @@ DataSection SectionOf(const Event& e) {
       return passage::v1::DATA_SECTION_OFFENCE;
     case Event::kSuspectRecorded:
     case Event::kAccusedUpdated:
+    case Event::kSuspectIdentityResealed:
       return passage::v1::DATA_SECTION_SUSPECT;
     default:
       return passage::v1::DATA_SECTION_PROFILE;

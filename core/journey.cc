@@ -441,6 +441,10 @@ std::string Describe(const Event& e, const CaseState& before, const Namer& names
              (detail.empty() ? std::string() : " (" + detail + ")") +
              (u.on_date().empty() ? std::string() : " on " + u.on_date());
     }
+    case Event::kSuspectIdentityResealed:
+      return actor + " re-sealed a suspect's identity for the " +
+             std::to_string(e.suspect_identity_resealed().identity().wrapped_keys_size()) +
+             " agencies that now hold the suspect records";
     case Event::kSmugglingRecorded: {
       const passage::v1::SmugglingDetails& d = e.smuggling_recorded().details();
       std::string route = d.origin_country();

@@ -445,6 +445,34 @@ Status RequireCrimeWriter(const v1::CaseState& state, const Event& e,
   return Status::Ok();
 }
 
+// A suspect's identity opens only for agencies of a type that may hold SUSPECT which hold it for
+// this case now (the owner or an accepted referral sharing SUSPECT); never the referral engine.
+Status CheckIdentityReaders(const v1::CaseState& state, const v1::SealedPersonalData& identity,
+                            const AgencyDirectory& agencies, const std::string& field) {
+  const CrimePolicy& policy = agencies.crime_policy();
+  for (int i = 0; i < identity.wrapped_keys_size(); ++i) {
+    const std::string& id = identity.wrapped_keys(i).agency_id();
+    const v1::Agency* a = agencies.Find(id);
+    const v1::AccessGrant* grant = FindAccess(state, id);
+    std::string why;
+    if (a == nullptr) {
+      why = Q(id) + " is not registered";
+    } else if (a->system_principal() || !policy.MayHold(*a, v1::DATA_SECTION_SUSPECT)) {
+      why = "it may be opened only by " + policy.AllowedTypesText(v1::DATA_SECTION_SUSPECT) +
+            " agencies; " + Q(id) + " is " + EnumName<v1::AgencyType>(a->type());
+    } else if (grant == nullptr || !GrantIncludes(*grant, v1::DATA_SECTION_SUSPECT)) {
+      why = Q(id) + " does not hold the suspect records of this case (no accepted referral "
+                    "shares them)";
+    }
+    if (!why.empty()) {
+      return Status::PermissionDenied("the suspect's identity cannot be sealed for " + Q(id) + ": " +
+                                          why,
+                                      At(field, i) + ".agency_id");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool IsCrimeEvent(const Event& e) {
@@ -454,6 +482,7 @@ bool IsCrimeEvent(const Event& e) {
     case Event::kSuspectRecorded:
     case Event::kAccusedUpdated:
     case Event::kSmugglingRecorded:
+    case Event::kSuspectIdentityResealed:
       return true;
     default:
       return false;
@@ -491,6 +520,17 @@ Status ValidateCrimePayload(const Event& e, int64_t now_ms) {
       return ValidateAccusedUpdated(e.accused_updated(), now_ms);
     case Event::kSmugglingRecorded:
       return ValidateSmuggling(e.smuggling_recorded().details());
+    case Event::kSuspectIdentityResealed: {
+      const v1::SuspectIdentityResealed& r = e.suspect_identity_resealed();
+      RETURN_IF_ERROR(ValidateUuid(r.suspect_id(), "suspect_identity_resealed.suspect_id"));
+      const v1::SealedPersonalData& id = r.identity();
+      if (id.scheme() != 1 || id.nonce().size() != 24 || id.ciphertext().empty() ||
+          id.wrapped_keys().empty()) {
+        return Invalid("suspect_identity_resealed.identity",
+                       "a re-seal carries the sealed identity (scheme 1) and its wrapped keys");
+      }
+      return Status::Ok();
+    }
     default:
       return Status::Ok();
   }
@@ -701,21 +741,32 @@ Status CheckCrimeEvent(const v1::CaseState& state, const Event& e, const AgencyD
             p + "offence_id");
       }
       if (s.has_identity()) {
-        for (int i = 0; i < s.identity().wrapped_keys_size(); ++i) {
-          const std::string& id = s.identity().wrapped_keys(i).agency_id();
-          const v1::Agency* a = agencies.Find(id);
-          if (a == nullptr || a->system_principal() ||
-              !policy.MayHold(*a, v1::DATA_SECTION_SUSPECT)) {
-            return Status::PermissionDenied(
-                "the suspect's identity may be opened only by " +
-                    policy.AllowedTypesText(v1::DATA_SECTION_SUSPECT) + " agencies; " + Q(id) +
-                    (a == nullptr ? " is not registered"
-                                  : " is " + EnumName<v1::AgencyType>(a->type())),
-                At(p + "identity.wrapped_keys", i) + ".agency_id");
-          }
-        }
+        return CheckIdentityReaders(state, s.identity(), agencies, p + "identity.wrapped_keys");
       }
       return Status::Ok();
+    }
+    case Event::kSuspectIdentityResealed: {
+      RETURN_IF_ERROR(RequireCrimeWriter(state, e, agencies, v1::DATA_SECTION_SUSPECT));
+      const v1::SuspectIdentityResealed& r = e.suspect_identity_resealed();
+      const Suspect* s = FindSuspect(state, r.suspect_id());
+      if (s == nullptr || !s->has_identity()) {
+        return Status::FailedPrecondition("suspect " + r.suspect_id() +
+                                              " has no sealed identity in this case",
+                                          "suspect_identity_resealed.suspect_id");
+      }
+      if (s->recorded_by() != e.actor_agency()) {
+        return Status::PermissionDenied("only the agency that recorded suspect " + s->suspect_id() +
+                                            " (" + s->recorded_by() + ") re-seals its identity",
+                                        "actor_agency");
+      }
+      if (r.identity().nonce() != s->identity().nonce() ||
+          r.identity().ciphertext() != s->identity().ciphertext()) {
+        return Status::InvalidArgument("suspect_identity_resealed.identity",
+                                       "a re-seal changes the wrapped keys only, never the sealed "
+                                       "identity");
+      }
+      return CheckIdentityReaders(state, r.identity(), agencies,
+                                  "suspect_identity_resealed.identity.wrapped_keys");
     }
     case Event::kAccusedUpdated: {
       RETURN_IF_ERROR(RequireCrimeWriter(state, e, agencies, v1::DATA_SECTION_SUSPECT));
@@ -867,6 +918,14 @@ void ApplyCrimeEvent(v1::CaseState* state, const v1::Envelope& env, const Event&
       h->set_at_ms(at);
       h->set_by_agency(actor);
       h->set_on_date(u.on_date());
+      break;
+    }
+    case Event::kSuspectIdentityResealed: {
+      const v1::SuspectIdentityResealed& r = e.suspect_identity_resealed();
+      Suspect* s = FindMutableSuspect(state, r.suspect_id());
+      if (s != nullptr && s->has_identity() && s->identity().nonce() == r.identity().nonce()) {
+        *s->mutable_identity() = r.identity();
+      }
       break;
     }
     case Event::kSmugglingRecorded: {

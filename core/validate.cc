@@ -562,6 +562,7 @@ Status CheckPayload(const Event& e, int64_t now_ms) {
     case Event::kSuspectRecorded:
     case Event::kAccusedUpdated:
     case Event::kSmugglingRecorded:
+    case Event::kSuspectIdentityResealed:
       return ValidateCrimePayload(e, now_ms);
     case Event::PAYLOAD_NOT_SET:
       break;

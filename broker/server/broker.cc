@@ -850,12 +850,16 @@ class BrokerImpl final : public Broker {
                                         "referral_sent.referral.to_agency");
       }
     }
-    if (e.has_suspect_recorded()) {
-      // A suspect's identity is never sealed for a revoked agency, nor for a key it no longer has.
-      const auto& keys = e.suspect_recorded().suspect().identity().wrapped_keys();
+    if (e.has_suspect_recorded() || e.has_suspect_identity_resealed()) {
+      // A suspect's identity is never sealed for a revoked agency.
+      const bool resealed = e.has_suspect_identity_resealed();
+      const auto& keys = resealed ? e.suspect_identity_resealed().identity().wrapped_keys()
+                                  : e.suspect_recorded().suspect().identity().wrapped_keys();
       for (int i = 0; i < keys.size(); ++i) {
-        const std::string field = "suspect_recorded.suspect.identity.wrapped_keys[" +
-                                  std::to_string(i) + "].agency_id";
+        const std::string field =
+            std::string(resealed ? "suspect_identity_resealed.identity"
+                                 : "suspect_recorded.suspect.identity") +
+            ".wrapped_keys[" + std::to_string(i) + "].agency_id";
         if (auto it = revoked_.find(keys.Get(i).agency_id()); it != revoked_.end()) {
           return Status::PermissionDenied("agency " + it->first + " is revoked (" + it->second +
                                               "): nothing may be sealed for it",

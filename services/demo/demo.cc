@@ -894,7 +894,8 @@ class Demo {
       }
     }
     std::printf("-- police and FIA registered %d offence(s) with %d suspect(s) (identities sealed "
-                "for law enforcement and prosecution only); %d convicted; %d smuggling route(s) "
+                "for the police and the prosecutors holding the case only); %d convicted; %d "
+                "smuggling route(s) "
                 "recorded\n",
                 offences, suspects, convicted, routes_recorded);
   }

@@ -466,6 +466,74 @@ v1::ControlResponse Node::CrimeReport(const v1::CrimeReportRequest& req, bool js
   return resp;
 }
 
+std::map<std::string, std::string> Node::SuspectReaders(const v1::CaseState& state) const {
+  std::map<std::string, std::string> readers;
+  for (const auto& g : state.access()) {
+    const v1::Agency* a = directory_.Find(g.agency_id());
+    if (a == nullptr || a->system_principal() || !core::GrantIncludes(g, v1::DATA_SECTION_SUSPECT) ||
+        !directory_.crime_policy().MayHold(*a, v1::DATA_SECTION_SUSPECT)) {
+      continue;
+    }
+    if (a->id() == agency()) {
+      readers[a->id()] = options_.sealing.public_key;
+      continue;
+    }
+    auto pk = runtime::FromHex(a->sealing_public_key(), "sealing_public_key");
+    if (pk.ok() && pk->size() == 32) {
+      readers[a->id()] = *pk;
+    }
+  }
+  return readers;
+}
+
+void Node::ResealSuspectIdentities() {
+  if (options_.sealing.secret_key.empty() || !PeopleSeeCrimeSide()) {
+    return;
+  }
+  for (const auto& id : KnownCases()) {
+    auto view = View(id);
+    if (!view.ok()) {
+      continue;
+    }
+    const v1::CaseState s = (*view)->state();  // a copy: publishing drops the cached view
+    for (const v1::Suspect& x : s.suspects()) {
+      if (x.recorded_by() != agency() || !x.has_identity() || x.identity().ciphertext().empty()) {
+        continue;
+      }
+      std::map<std::string, std::string> readers = SuspectReaders(s);
+      readers[agency()] = options_.sealing.public_key;
+      std::set<std::string> have, want;
+      for (const auto& w : x.identity().wrapped_keys()) have.insert(w.agency_id());
+      for (const auto& [a, _] : readers) want.insert(a);
+      const std::string key = x.suspect_id() + "/" + std::to_string(s.version());
+      if (have == want || !resealed_suspects_.insert(key).second) {
+        continue;
+      }
+      readers.erase(agency());
+      auto sealed = runtime::Rewrap(x.identity(), agency(), options_.sealing, readers);
+      for (const auto& old : options_.previous_sealing) {
+        if (sealed.ok()) break;
+        sealed = runtime::Rewrap(x.identity(), agency(), old, readers);
+      }
+      if (!sealed.ok()) {
+        spdlog::warn("{}: cannot re-seal a suspect's identity in case {}: {}", agency(), id,
+                     sealed.status().ToString());
+        continue;
+      }
+      v1::Event e;
+      e.set_case_id(id);
+      e.set_actor_role(v1::ACTOR_ROLE_SYSTEM);
+      e.set_actor_user(agency() + "/sealing");
+      e.mutable_suspect_identity_resealed()->set_suspect_id(x.suspect_id());
+      *e.mutable_suspect_identity_resealed()->mutable_identity() = std::move(*sealed);
+      if (Publish(std::move(e)).ok()) {
+        spdlog::info("{}: a suspect's identity in case {} re-sealed for {} agencies", agency(), id,
+                     want.size());
+      }
+    }
+  }
+}
+
 bool Node::PeopleSeeCrimeSide() const {
   const v1::Agency* self = directory_.Find(agency());
   return self != nullptr &&
@@ -513,19 +581,14 @@ Status Node::SealSuspectIdentity(const v1::PersonalData& identity, v1::Event* e)
                                    "this node has no sealing key (sealing_key_file); a suspect's "
                                    "identity cannot be recorded");
   }
-  // Readers: this agency and every other agency whose type may hold SUSPECT. Never a system
-  // principal: the referral engine counts suspects, it does not identify them.
-  std::map<std::string, std::string> readers;
-  readers[agency()] = options_.sealing.public_key;
-  for (const auto& a : options_.registry.agencies()) {
-    if (a.id() == agency() || a.system_principal() || a.sealing_public_key().empty() ||
-        !directory_.crime_policy().MayHold(a, v1::DATA_SECTION_SUSPECT)) {
-      continue;
-    }
-    ASSIGN_OR_RETURN(std::string pk, runtime::FromHex(a.sealing_public_key(),
-                                                      "registry: " + a.id() + ".sealing_public_key"));
-    readers[a.id()] = std::move(pk);
+  // Readers: this agency and the agencies that hold the case's suspect records now; the node
+  // re-seals when that set changes (ResealSuspectIdentities). Never the referral engine.
+  auto view = View(e->case_id());
+  if (!view.ok() || !(*view)->exists()) {
+    return Status::NotFound("no case " + e->case_id() + " is known to " + agency());
   }
+  std::map<std::string, std::string> readers = SuspectReaders((*view)->state());
+  readers[agency()] = options_.sealing.public_key;
   ASSIGN_OR_RETURN(v1::SealedPersonalData sealed, runtime::Seal(identity, readers, ""));
   *e->mutable_suspect_recorded()->mutable_suspect()->mutable_identity() = std::move(sealed);
   return Status::Ok();
@@ -1707,6 +1770,7 @@ Status Node::Run() {
     if (caught_up_ && std::chrono::steady_clock::now() - last_tick >= tick) {
       last_tick = std::chrono::steady_clock::now();
       logic_->OnTick(*this);
+      ResealSuspectIdentities();
       // One inbox scan every 2 s for the notifications and the desk metrics, when either is on.
       if ((notifier_ || metrics_server_) && last_tick - last_notify >= std::chrono::seconds(2)) {
         last_notify = last_tick;

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,12 @@ class Node {
   // False on a node whose agency's type may not hold the crime side (the referral engine's):
   // its people see no offence or suspect in journeys and case views; reports still count them.
   bool PeopleSeeCrimeSide() const;
+  // Agency id -> sealing public key of the agencies that hold SUSPECT for `state` now and whose
+  // type may (never the referral engine).
+  std::map<std::string, std::string> SuspectReaders(const passage::v1::CaseState& state) const;
+  // Each tick: re-seals the identities of the suspects this agency recorded whose readers
+  // changed (a SuspectIdentityResealed each), as the owner's node re-seals personal data.
+  void ResealSuspectIdentities();
   passage::v1::ControlResponse CasesWithoutCrimeSide(const passage::v1::ControlRequest& req);
   // The GLOTIP, smuggling, SDG 16.2.2 or data-quality report over the cases this node knows.
   passage::v1::ControlResponse CrimeReport(const passage::v1::CrimeReportRequest& req, bool json);
@@ -199,6 +206,7 @@ class Node {
   // copy): drops the journal entries it no longer has and sends this agency's own ones again.
   void OnLogRestored(uint64_t log_size, uint64_t seen);
   std::string restore_note_;  // for passagectl status, once it happened
+  std::set<std::string> resealed_suspects_;  // suspect/case version re-sealed in this run
   void UpdateDeskMetrics(const std::vector<passage::v1::Referral>& inbox);
   bool notified_ready_ = false;
   bool stop_ = false;

@@ -369,6 +369,47 @@ TEST(CrimeSide, AShelterNeverHoldsOffenceOrSuspectRecordsEvenByOverride) {
   EXPECT_EQ(AudienceOf(b.state(), offence, b.agencies()), std::vector<std::string>{kProsecutor});
   ASSERT_OK(b.Publish(suspect));
 
+  // A suspect's identity is sealed only for agencies that hold the suspect records of the case:
+  // the police station with no referral of it holds none, the referral engine never.
+  for (const char* reader : {kPolice, kRouter, kShelter}) {
+    Event sealed = SuspectEvent(kFia, 2, 1);
+    auto* id = sealed.mutable_suspect_recorded()->mutable_suspect()->mutable_identity();
+    id->set_scheme(1);
+    id->set_nonce(std::string(24, 'n'));
+    id->set_ciphertext("c");
+    id->add_wrapped_keys()->set_agency_id(kFia);
+    id->mutable_wrapped_keys(0)->set_sealed_key("k");
+    id->add_wrapped_keys()->set_agency_id(reader);
+    id->mutable_wrapped_keys(1)->set_sealed_key("k");
+    ExpectRefused(b.Publish(sealed), StatusCode::kPermissionDenied,
+                  "suspect_recorded.suspect.identity.wrapped_keys[1].agency_id");
+  }
+  Event sealed = SuspectEvent(kFia, 3, 1);
+  auto* id = sealed.mutable_suspect_recorded()->mutable_suspect()->mutable_identity();
+  id->set_scheme(1);
+  id->set_nonce(std::string(24, 'n'));
+  id->set_ciphertext("c");
+  for (const char* reader : {kFia, kProsecutor}) {
+    auto* w = id->add_wrapped_keys();
+    w->set_agency_id(reader);
+    w->set_sealed_key("k");
+  }
+  ASSERT_OK(b.Publish(sealed));
+  // Re-sealed by the recorder only, and only its keys may change.
+  Event reseal = BaseEvent(kProsecutor);
+  reseal.set_actor_role(v1::ACTOR_ROLE_SYSTEM);
+  reseal.mutable_suspect_identity_resealed()->set_suspect_id(SuspectId(3));
+  *reseal.mutable_suspect_identity_resealed()->mutable_identity() = *id;
+  ExpectRefused(b.Publish(reseal), StatusCode::kPermissionDenied, "actor_agency");
+  reseal.set_actor_agency(kFia);
+  reseal.mutable_suspect_identity_resealed()->mutable_identity()->set_ciphertext("other");
+  ExpectRefused(b.Publish(reseal), StatusCode::kInvalidArgument,
+                "suspect_identity_resealed.identity");
+  reseal.mutable_suspect_identity_resealed()->mutable_identity()->set_ciphertext("c");
+  reseal.mutable_suspect_identity_resealed()->mutable_identity()->mutable_wrapped_keys()->RemoveLast();
+  ASSERT_OK(b.Publish(reseal));
+  EXPECT_EQ(FindSuspect(b.state(), SuspectId(3))->identity().wrapped_keys_size(), 1);
+
   // The shelter may neither write the crime side nor record having read it.
   Event by_shelter = OffenceEvent(kShelter, 2);
   EXPECT_EQ(b.Publish(by_shelter).code(), StatusCode::kPermissionDenied);

@@ -484,18 +484,12 @@ TEST(E2eCrime, TheCrimeSideReachesAProsecutorThatAcceptedItNeverAShelter) {
   p = desk.Run(kFia, {"--json", "refer", case_arg, "--to", kShelter, "--service", "shelter",
                       "--consent", services, "--scope", "profile,referrals"});
   ASSERT_EQ(p.code, 0) << p.err;
-  p = desk.Run(kFia,
-               {"--json", "refer", case_arg, "--to", kProsecution, "--service", "prosecution",
-                "--consent", law_enforcement, "--scope", "profile,referrals,offence,suspect"});
-  ASSERT_EQ(p.code, 0) << p.err;
-  for (const char* id : {kShelter, kProsecution}) {
-    ASSERT_TRUE(nrm.WaitInbox(
-        id,
-        [&](const std::vector<v1::Referral>& in) {
-          return in.size() == 1 && in[0].status() == v1::REFERRAL_STATUS_ACCEPTED;
-        },
-        nullptr, std::string(id) + " to accept by policy"));
-  }
+  ASSERT_TRUE(nrm.WaitInbox(
+      kShelter,
+      [&](const std::vector<v1::Referral>& in) {
+        return in.size() == 1 && in[0].status() == v1::REFERRAL_STATUS_ACCEPTED;
+      },
+      nullptr, "the shelter to accept by policy"));
 
   // The police record the offence, the suspect (with his identity) and the arrest.
   p = desk.Run(kFia, {"--json", "offence", case_arg, "--fir", "99/2026", "--station", "PS Clifton",
@@ -511,6 +505,27 @@ TEST(E2eCrime, TheCrimeSideReachesAProsecutorThatAcceptedItNeverAShelter) {
   ASSERT_FALSE(suspect.empty()) << p.out;
   p = desk.Run(kFia, {"accused", case_arg, suspect, "arrested"});
   ASSERT_EQ(p.code, 0) << p.err;
+  // Sealed for the police alone so far: no one else holds the suspect records yet.
+  {
+    auto at_fia = desk.Case(kFia, case_arg);
+    ASSERT_TRUE(at_fia.has_value());
+    const v1::Suspect* x = SuspectOf(*at_fia, suspect);
+    ASSERT_NE(x, nullptr);
+    EXPECT_EQ(KeyHolders(*x), std::set<std::string>{kFia});
+  }
+
+  // Then the case goes to the prosecutor, sharing the offence and the suspect: the police node
+  // re-seals the identity for it.
+  p = desk.Run(kFia,
+               {"--json", "refer", case_arg, "--to", kProsecution, "--service", "prosecution",
+                "--consent", law_enforcement, "--scope", "profile,referrals,offence,suspect"});
+  ASSERT_EQ(p.code, 0) << p.err;
+  ASSERT_TRUE(nrm.WaitInbox(
+      kProsecution,
+      [&](const std::vector<v1::Referral>& in) {
+        return in.size() == 1 && in[0].status() == v1::REFERRAL_STATUS_ACCEPTED;
+      },
+      nullptr, "the prosecutor to accept by policy"));
 
   // The prosecutor sees them, with the suspect's attributes, and charges on its own node.
   ASSERT_TRUE(desk.WaitCase(
@@ -518,9 +533,9 @@ TEST(E2eCrime, TheCrimeSideReachesAProsecutorThatAcceptedItNeverAShelter) {
       [&](const v1::CaseState& s) {
         const auto* x = SuspectOf(s, suspect);
         return OffenceOf(s, offence) != nullptr && x != nullptr &&
-               x->status() == v1::ACCUSED_STATUS_ARRESTED;
+               x->status() == v1::ACCUSED_STATUS_ARRESTED && KeyHolders(*x).count(kProsecution);
       },
-      &c, "the offence, the suspect and the arrest"));
+      &c, "the offence, the suspect, the arrest and the identity re-sealed for the prosecutor"));
   const v1::Suspect* s = SuspectOf(c, suspect);
   EXPECT_EQ(s->sex(), v1::SEX_FEMALE);
   EXPECT_EQ(s->age_band(), v1::AGE_BAND_39_47);
