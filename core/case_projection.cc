@@ -683,6 +683,9 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
     }
   }
 
+  if (IsCrimeEvent(e)) {
+    return CheckCrimeEvent(state_, e, agencies);
+  }
   switch (e.payload_case()) {
     case Event::kCaseOpened:
       if (!actor->first_responder()) {
@@ -763,13 +766,6 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
     }
     case Event::kRecordAccessed:
       return CheckRecordAccessed(state_, e, agencies);
-    case Event::kOffenceRegistered:
-    case Event::kOffenceStatusChanged:
-    case Event::kSuspectRecorded:
-    case Event::kAccusedUpdated:
-    case Event::kSmugglingRecorded:
-    case Event::kSuspectIdentityResealed:
-      return CheckCrimeEvent(state_, e, agencies);
     default:
       return Status::InvalidArgument("payload", "this event does not belong to a case");
   }
@@ -929,16 +925,11 @@ void CaseProjection::Apply(const passage::v1::Envelope& env, const Event& e) {
       state_.set_closed(true);
       state_.set_closed_at_ms(at);
       break;
-    case Event::kOffenceRegistered:
-    case Event::kOffenceStatusChanged:
-    case Event::kSuspectRecorded:
-    case Event::kAccusedUpdated:
-    case Event::kSmugglingRecorded:
-    case Event::kSuspectIdentityResealed:
-      ApplyCrimeEvent(&state_, env, e);
-      break;
     default:
-      break;  // RecordAccessed, configuration events, unknown payloads: no state change
+      if (IsCrimeEvent(e)) {
+        ApplyCrimeEvent(&state_, env, e);
+      }
+      break;  // else RecordAccessed, configuration events, unknown payloads: no state change
   }
   RecomputeAccess(&state_);
   RecomputeStages(&state_);
@@ -985,21 +976,16 @@ std::vector<std::string> AudienceOf(const CaseState& state, const Event& e) {
     case Event::kCriminalProceedingUpdated:
       AddWithSection(state, passage::v1::DATA_SECTION_PROCEEDINGS, &out);
       break;
-    case Event::kOffenceRegistered:
-    case Event::kOffenceStatusChanged:
-    case Event::kSuspectRecorded:
-    case Event::kAccusedUpdated:
-    case Event::kSmugglingRecorded:
-    case Event::kSuspectIdentityResealed:
-      AddWithSection(state, SectionOf(e), &out);
-      break;
     case Event::kConsentWithdrawn:
     case Event::kReturnRecorded:
     case Event::kCaseClosed:
       AddAll(state, &out);
       break;
     default:
-      break;  // CaseOpened, RecordAccessed, configuration events
+      if (IsCrimeEvent(e)) {
+        AddWithSection(state, SectionOf(e), &out);  // OFFENCE, SUSPECT, or PROFILE (smuggling)
+      }
+      break;  // else CaseOpened, RecordAccessed, configuration events
   }
   out.erase(actor);
   out.erase(std::string());

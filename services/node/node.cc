@@ -540,10 +540,9 @@ bool Node::PeopleSeeCrimeSide() const {
          directory_.crime_policy().TypeMayHold(self->type(), v1::DATA_SECTION_OFFENCE);
 }
 
-v1::ControlResponse Node::CasesWithoutCrimeSide(const v1::ControlRequest& req) {
-  // The same answer as for anyone else, from copies with offences and suspects left out.
+v1::ControlResponse Node::Cases(const v1::ControlRequest& req) {
   v1::ControlResponse resp;
-  std::vector<v1::CaseState> copies;
+  std::vector<const v1::CaseState*> states;
   if (!req.cases().case_id().empty()) {
     auto id = ResolveCase(req.cases().case_id(), "case_id");
     auto view = id.ok() ? View(*id) : Result<const core::CaseProjection*>(id.status());
@@ -554,15 +553,20 @@ v1::ControlResponse Node::CasesWithoutCrimeSide(const v1::ControlRequest& req) {
       resp.set_field("case_id");
       return resp;
     }
-    copies.push_back((*view)->state());
+    states.push_back(&(*view)->state());
   } else {
-    for (const v1::CaseState* s : KnownStates()) copies.push_back(*s);
+    states = KnownStates();
   }
-  std::vector<const v1::CaseState*> states;
-  for (v1::CaseState& c : copies) {
-    c.clear_offences();
-    c.clear_suspects();
-    states.push_back(&c);
+  std::vector<v1::CaseState> copies;
+  if (!PeopleSeeCrimeSide()) {
+    // The referral engine's people: the same answer from copies without offences and suspects.
+    copies.reserve(states.size());
+    for (const v1::CaseState* c : states) {
+      copies.push_back(*c);
+      copies.back().clear_offences();
+      copies.back().clear_suspects();
+    }
+    for (size_t i = 0; i < copies.size(); ++i) states[i] = &copies[i];
   }
   resp.set_text(RenderCases(states, req.cases()));
   resp.set_json(CasesJson(states, req.cases()));
@@ -1564,31 +1568,8 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
       }
       return resp;
     }
-    case v1::ControlRequest::kCases: {
-      if (!PeopleSeeCrimeSide()) {
-        return CasesWithoutCrimeSide(req);
-      }
-      std::vector<const v1::CaseState*> states;
-      if (!req.cases().case_id().empty()) {
-        auto id = ResolveCase(req.cases().case_id(), "case_id");
-        auto view = id.ok() ? View(*id) : Result<const core::CaseProjection*>(id.status());
-        if (!view.ok() || !(*view)->exists()) {
-          SetError(&resp, view.ok() ? Status::NotFound("no case " + req.cases().case_id() +
-                                                       " is known to " + agency())
-                                    : view.status());
-          resp.set_field("case_id");
-          return resp;
-        }
-        states.push_back(&(*view)->state());
-        resp.set_text(RenderCases(states, req.cases()));
-        resp.set_json(CasesJson(states, req.cases()));
-        return resp;
-      }
-      states = KnownStates();
-      resp.set_text(RenderCases(states, req.cases()));
-      resp.set_json(CasesJson(states, req.cases()));
-      return resp;
-    }
+    case v1::ControlRequest::kCases:
+      return Cases(req);
     case v1::ControlRequest::kJourney: {
       const std::string& id = req.journey().case_id();
       auto entries = Journal(id);

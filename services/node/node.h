@@ -107,7 +107,9 @@ class Node {
   // Each tick: re-seals the identities of the suspects this agency recorded whose readers
   // changed (a SuspectIdentityResealed each), as the owner's node re-seals personal data.
   void ResealSuspectIdentities();
-  passage::v1::ControlResponse CasesWithoutCrimeSide(const passage::v1::ControlRequest& req);
+  // The cases command: one case or every case this node knows, without the crime side where its
+  // people do not see it.
+  passage::v1::ControlResponse Cases(const passage::v1::ControlRequest& req);
   // The GLOTIP, smuggling, SDG 16.2.2 or data-quality report over the cases this node knows.
   passage::v1::ControlResponse CrimeReport(const passage::v1::CrimeReportRequest& req, bool json);
   // Seals `identity` into the SuspectRecorded `e` for this agency and every agency that may hold
