@@ -221,6 +221,19 @@ std::string Percent(int64_t part, int64_t whole) {
   return buf;
 }
 
+// Each distinct form of exploitation of a victim's case (a case counts under each);
+// UNSPECIFIED when none was recorded.
+Values FormsOf(const CaseState& c) {
+  Values forms;
+  for (int f : c.profile().exploitation_forms()) {
+    forms.push_back(Enum(v1::ExploitationForm_descriptor(), f));
+  }
+  if (forms.empty()) forms.push_back({kLast, "UNSPECIFIED"});
+  std::sort(forms.begin(), forms.end());
+  forms.erase(std::unique(forms.begin(), forms.end()), forms.end());
+  return forms;
+}
+
 std::string Month(int64_t ms) { return ms == 0 ? "unknown" : FormatUtcMs(ms).substr(0, 7); }
 
 }  // namespace
@@ -271,14 +284,7 @@ Result<std::vector<ReportSheet>> GlotipReport(const std::vector<const CaseState*
     if (c == nullptr || !IsTraffickingVictim(*c) || RegistrationYear(*c) != o.year) continue;
     victims_source.insert(c->opened_by());
     const StatsValue sex = Enum(v1::Sex_descriptor(), c->profile().sex());
-    Values forms;
-    for (int f : c->profile().exploitation_forms()) {
-      forms.push_back(Enum(v1::ExploitationForm_descriptor(), f));
-    }
-    if (forms.empty()) forms.push_back({kLast, "UNSPECIFIED"});
-    std::sort(forms.begin(), forms.end());
-    forms.erase(std::unique(forms.begin(), forms.end()), forms.end());
-    by_form.push_back({forms, {sex}});
+    by_form.push_back({FormsOf(*c), {sex}});
     by_age.push_back({{AgeGroup(c->profile().majority_at_identification(), c->profile().age_band())},
                       {sex}});
     by_nat.push_back({{Nationality(c->profile().citizenship(), o.national)}, {sex}});
@@ -384,12 +390,7 @@ Result<std::vector<ReportSheet>> Sdg16Report(const std::vector<const CaseState*>
     source.insert(c->opened_by());
     units.push_back({{Enum(v1::Sex_descriptor(), c->profile().sex())},
                      {AgeGroup(c->profile().majority_at_identification(), c->profile().age_band())}});
-    Values f;
-    for (int x : c->profile().exploitation_forms()) f.push_back(Enum(v1::ExploitationForm_descriptor(), x));
-    if (f.empty()) f.push_back({kLast, "UNSPECIFIED"});
-    std::sort(f.begin(), f.end());
-    f.erase(std::unique(f.begin(), f.end()), f.end());
-    forms.push_back({f});
+    forms.push_back({FormsOf(*c)});
   }
   ASSIGN_OR_RETURN(StatsTable t, CountUnits({"sex", "age_group"}, units, o.k, "victims"));
   ASSIGN_OR_RETURN(StatsTable tf, CountUnits({"form"}, forms, o.k, "victims", {"form"}));
