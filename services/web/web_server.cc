@@ -675,6 +675,12 @@ class WebServer::Impl {
     server_->Get("/reports.csv", [this](const httplib::Request& req, httplib::Response& res) {
       StateReport(req, res, true);
     });
+    // SDG 16.2.2 needs the population table: posted, never in a URL.
+    server_->Post("/reports", [this](const httplib::Request& req, httplib::Response& res) {
+      auto me = RequirePost(req, res);
+      if (!me) return;
+      StateReport(req, res, req.get_param_value("format") == "csv");
+    });
     server_->Get("/audit", [this](const httplib::Request& req, httplib::Response& res) {
       Audit(req, res);
     });
@@ -1944,7 +1950,7 @@ class WebServer::Impl {
     if (!me) return;
     static const std::vector<std::pair<std::string, const char*>> kKinds = {
         {"glotip", "GLOTIP tables"}, {"smuggling", "Smuggling of migrants"},
-        {"quality", "Data quality"}};
+        {"sdg16", "SDG 16.2.2 (victims per 100,000)"}, {"quality", "Data quality"}};
     std::string kind = req.has_param("kind") ? req.get_param_value("kind") : "glotip";
     bool known = false;
     for (const auto& [k, _] : kKinds) known = known || k == kind;
@@ -1967,14 +1973,20 @@ class WebServer::Impl {
     auto* cr = rq.mutable_crime_report();
     cr->set_kind(kind == "smuggling" ? v1::CrimeReportRequest::KIND_SMUGGLING
                  : kind == "quality" ? v1::CrimeReportRequest::KIND_QUALITY
+                 : kind == "sdg16"   ? v1::CrimeReportRequest::KIND_SDG16
                                      : v1::CrimeReportRequest::KIND_GLOTIP);
     cr->set_year(year);
     cr->set_csv(csv);
+    const std::string population = req.get_param_value("population");
+    cr->set_population_csv(population);
+    const bool ask_population = kind == "sdg16" && population.empty();
     std::string text;
-    if (error.empty()) {
+    if (error.empty() && !ask_population) {
       auto r = Call(rq, me->token);
       if (!r.ok()) {
         error = r.status().message();
+      } else if (r->code() == v1::CONTROL_CODE_INVALID && r->field() == "population") {
+        error = r->reason();  // shown beside the table to correct
       } else if (r->code() != v1::CONTROL_CODE_OK) {
         Failure(res, *r, *me);
         return;
@@ -2003,12 +2015,29 @@ class WebServer::Impl {
             " <input name=\"year\" inputmode=\"numeric\" size=\"4\" value=\"" +
             std::to_string(year) + "\"></label> <button type=\"submit\">" + Tr("Show") +
             "</button></form>";
+    if (kind == "sdg16") {
+      // The population table is posted with the year; the answer's CSV is posted again.
+      auto form = [&](const std::string& format, const char* button) {
+        return "<form method=\"post\" action=\"/reports\"><input type=\"hidden\" name=\"csrf\" "
+               "value=\"" + Csrf(me->token) + "\"><input type=\"hidden\" name=\"kind\" "
+               "value=\"sdg16\"><input type=\"hidden\" name=\"format\" value=\"" + format +
+               "\"><label>" + Tr("Year") + " <input name=\"year\" inputmode=\"numeric\" size=\"4\" "
+               "value=\"" + std::to_string(year) + "\"></label><label>" +
+               Tr("Population (CSV lines: sex,age_group,population)") +
+               " <textarea name=\"population\" rows=\"5\" cols=\"40\" required dir=\"ltr\">" +
+               Esc(population) + "</textarea></label><button>" + Tr(button) + "</button></form>";
+      };
+      body += form("text", "Show");
+      if (!population.empty() && error.empty()) body += form("csv", "Download as CSV");
+    }
     if (!error.empty()) {
       body += "<p class=\"error\" role=\"alert\">" + Esc(error) + "</p>";
-    } else {
-      body += "<p><a href=\"/reports.csv?kind=" + kind + "&amp;year=" + std::to_string(year) +
-              "\">" + Tr("Download as CSV") + "</a></p><pre id=\"state-report\" dir=\"ltr\">" +
-              Esc(text) + "</pre>";
+    } else if (!ask_population) {
+      if (kind != "sdg16") {
+        body += "<p><a href=\"/reports.csv?kind=" + kind + "&amp;year=" + std::to_string(year) +
+                "\">" + Tr("Download as CSV") + "</a></p>";
+      }
+      body += "<pre id=\"state-report\" dir=\"ltr\">" + Esc(text) + "</pre>";
     }
     Send(res, error.empty() ? 200 : 400, Page("The state's reports", body, &*me));
   }

@@ -248,6 +248,29 @@ TEST(E2eWeb, DashboardAuditSearchLanguageAndHostileNames) {
   ASSERT_TRUE(report_csv);
   EXPECT_EQ(report_csv->status, 200);
   EXPECT_EQ(report_csv->body.rfind("sheet,row,column,count,flag\n", 0), 0u) << report_csv->body;
+  // SDG 16.2.2: the population is posted (never in a URL), a malformed table named by line.
+  auto sdg_form = web.Get("/reports?kind=sdg16&year=2026", me);
+  ASSERT_TRUE(sdg_form);
+  EXPECT_EQ(sdg_form->status, 200);
+  EXPECT_NE(sdg_form->body.find("<textarea name=\"population\""), std::string::npos);
+  const std::string report_csrf = Hidden(sdg_form->body, "csrf");
+  auto sdg = web.Post("/reports", me,
+                      httplib::Params{{"csrf", report_csrf}, {"kind", "sdg16"}, {"year", "2026"},
+                                      {"format", "text"},
+                                      {"population", "FEMALE,ADULT,2000000\nMALE,ADULT,2000000\n"}});
+  ASSERT_TRUE(sdg);
+  EXPECT_EQ(sdg->status, 200) << sdg->body.substr(0, 600);
+  EXPECT_NE(sdg->body.find("SDG 16.2.2: victims detected per 100,000 population"),
+            std::string::npos);
+  auto bad_pop = web.Post("/reports", me,
+                          httplib::Params{{"csrf", report_csrf}, {"kind", "sdg16"},
+                                          {"year", "2026"}, {"population", "WOMAN,ADULT,5\n"}});
+  ASSERT_TRUE(bad_pop);
+  EXPECT_EQ(bad_pop->status, 400);
+  EXPECT_NE(bad_pop->body.find("population line 1"), std::string::npos);
+  auto unsigned_post = web.Post("/reports", me, httplib::Params{{"kind", "sdg16"}});
+  ASSERT_TRUE(unsigned_post);
+  EXPECT_EQ(unsigned_post->status, 403);
   auto bad_year = web.Get("/reports?kind=glotip&year=20x6", me);
   ASSERT_TRUE(bad_year);
   EXPECT_EQ(bad_year->status, 400);
