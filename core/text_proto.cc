@@ -1,5 +1,7 @@
 #include "core/text_proto.h"
 
+#include "core/strict_json.h"
+
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
@@ -31,6 +33,11 @@ Status ParseConfigText(std::string_view text, std::string_view filename,
                        google::protobuf::Message* out) {
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && text[first] == '{') {
+    if (Status strict = CheckStrictJson(text, out->GetDescriptor()); !strict.ok()) {
+      return Status::InvalidArgument(std::string(filename),
+                                     (strict.field().empty() ? "" : strict.field() + ": ") +
+                                         strict.message());
+    }
     auto st = google::protobuf::util::JsonStringToMessage(std::string(text), out);
     if (!st.ok()) {
       return Status::InvalidArgument(std::string(filename), std::string(st.message()));

@@ -17,6 +17,7 @@
 #include <optional>
 #include <sstream>
 
+#include "core/strict_json.h"
 #include "core/codes.h"
 #include "core/ctdc/ctdc_import.h"
 #include "core/referral_state_machine.h"
@@ -113,6 +114,13 @@ Status LoadJson(const std::string& file, std::istream& in, google::protobuf::Mes
   const std::string name = file == "-" ? "standard input" : file;
   if (Trim(text).empty()) {
     return Status::InvalidArgument(name, "is empty; expected a " + msg->GetTypeName() + " in JSON");
+  }
+  // The protobuf reader forgives what would store a mistake (a key given twice, a trailing
+  // comma, a value for a list): refused first, naming the field.
+  if (Status strict = core::CheckStrictJson(text, msg->GetDescriptor()); !strict.ok()) {
+    return Status::InvalidArgument(
+        strict.field().empty() ? name : strict.field(),
+        (strict.field().empty() ? "" : "in " + name + ": ") + strict.message());
   }
   google::protobuf::util::JsonParseOptions opts;
   opts.ignore_unknown_fields = false;

@@ -411,6 +411,24 @@ TEST(PassagectlProcess, BadIntakeFileIsNamedAndNothingIsSent) {
   EXPECT_EQ(Lines(r.err), 1);
   EXPECT_EQ(r.err.rfind("passagectl: " + dir.Sub("bad.json") + ": is not a valid", 0), 0u) << r.err;
 
+  // What the protobuf reader would forgive is refused, naming the field: TIP then SOM would have
+  // stored the case as smuggling.
+  std::ofstream(dir.Sub("twice.json"))
+      << R"({"crime_type":"CRIME_TYPE_TIP","profile":{"sex":"SEX_FEMALE"},)"
+      << R"("crime_type":"CRIME_TYPE_SOM"})";
+  r = RunCtl(dir, {"--node", dir.path(), "intake", "--file", dir.Sub("twice.json")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err.rfind("passagectl: crime_type: in " + dir.Sub("twice.json") +
+                            ": is given twice",
+                        0),
+            0u)
+      << r.err;
+  std::ofstream(dir.Sub("nested.json")) << R"({"profile":{"citizenship":[["PK"]]}})";
+  r = RunCtl(dir, {"--node", dir.path(), "intake", "--file", dir.Sub("nested.json")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("profile.citizenship[0]"), std::string::npos) << r.err;
+  EXPECT_TRUE(node.requests().empty()) << "nothing was sent for a bad file";
+
   r = RunCtl(dir, {"--node", dir.path(), "intake", "--file", dir.Sub("missing.json")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err.rfind("passagectl: " + dir.Sub("missing.json") + ": cannot be read", 0), 0u)
