@@ -955,7 +955,7 @@ class Demo {
     stats2.mutable_stats()->set_k(5);
     auto t2 = Text("nrm-router", stats2);
     std::printf("\n== cases by TIP/SOM and form of exploitation\n%s",
-                t2.substr(0, t2.find("\nReferral")).c_str());
+                t2.substr(0, t2.find("\nreferral indicators")).c_str());
     v1::ControlRequest glotip;
     glotip.mutable_crime_report()->set_kind(v1::CrimeReportRequest::KIND_GLOTIP);
     glotip.mutable_crime_report()->set_year(CurrentYear());
