@@ -645,4 +645,42 @@ std::string JsonQuote(std::string_view s) {
   return out;
 }
 
+size_t EditDistance(std::string_view a, std::string_view b) {
+  // Optimal string alignment: insertions, deletions, substitutions and swaps of two neighbours
+  // ("stast" is one swap from "stats") each cost 1.
+  auto same = [](char x, char y) {
+    return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
+  };
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
+                          d[i - 1][j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
+      if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1])) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+std::string Nearest(std::string_view word, const std::vector<std::string>& candidates,
+                    size_t max_distance) {
+  std::string best;
+  size_t best_distance = max_distance + 1;
+  for (const std::string& c : candidates) {
+    const size_t d = EditDistance(word, c);
+    if (d == 0) {
+      return "";  // the word is a candidate itself: nothing to suggest
+    }
+    if (d < best_distance) {
+      best_distance = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
 }  // namespace passage::core

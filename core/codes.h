@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 #include "passage/v1/common.pb.h"
@@ -89,6 +90,15 @@ std::string FormatUtcMs(int64_t ms);
 
 // The UTC calendar year of Unix milliseconds `ms`.
 int32_t UtcYearOfMs(int64_t ms);
+
+// Edit distance between `a` and `b` (insertions, deletions, substitutions and swaps of two
+// neighbouring letters each count 1), letters compared without case.
+size_t EditDistance(std::string_view a, std::string_view b);
+
+// The candidate nearest to `word` (by EditDistance) when it is at most `max_distance` away;
+// empty when none is, or when `word` is a candidate itself. For "did you mean".
+std::string Nearest(std::string_view word, const std::vector<std::string>& candidates,
+                    size_t max_distance = 2);
 
 // The name of `value` in `type` without the type prefix that every Passage enum shares (the
 // prefix of its *_UNSPECIFIED value): REFERRAL_STATUS_SENT -> "SENT". An unknown numeric value

@@ -29,26 +29,6 @@ std::string TypeName(int type) {
   return ShortEnumName(passage::v1::AgencyType_descriptor(), type);
 }
 
-// Edit distance, for "did you mean".
-size_t Distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         diag + (std::toupper(static_cast<unsigned char>(a[i - 1])) ==
-                                         std::toupper(static_cast<unsigned char>(b[j - 1]))
-                                     ? 0
-                                     : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 }  // namespace
 
 bool IsCrimeSection(DataSection section) {
@@ -144,15 +124,9 @@ Status CrimePolicy::CheckLawSection(std::string_view code, std::string_view fiel
                                        std::string(code) + "' cannot be checked; add law_sections "
                                                            "to the registry");
   }
-  std::string nearest;
-  size_t best = 3;
-  for (const auto& [known, _] : law_sections_) {
-    const size_t d = Distance(code, known);
-    if (d < best) {
-      best = d;
-      nearest = known;
-    }
-  }
+  std::vector<std::string> known;
+  for (const auto& [c, _] : law_sections_) known.push_back(c);
+  const std::string nearest = Nearest(code, known);
   return Status::InvalidArgument(
       std::string(field),
       "'" + std::string(code) + "' is not a law section in the NRM's list" +

@@ -911,7 +911,14 @@ Status Tokenize(const std::vector<std::string>& args, Parsed* p) {
         p->command = a;
         spec = FindCommand(a);
         if (spec == nullptr && a != "help") {
-          return Usage("", "unknown command '" + a + "' (try passagectl --help)");
+          std::vector<std::string> names;
+          for (const auto& c : Commands()) {
+            names.emplace_back(c.name.substr(0, c.name.find(' ')));
+          }
+          const std::string near = core::Nearest(a, names);
+          return Usage("", "unknown command '" + a + "'" +
+                               (near.empty() ? "" : "; did you mean '" + near + "'?") +
+                               " (try passagectl --help)");
         }
       } else {
         p->positionals.push_back(a);
@@ -949,9 +956,15 @@ Status Tokenize(const std::vector<std::string>& args, Parsed* p) {
       if (p->help) {
         continue;  // `passagectl referral --help --whatever`: help wins
       }
+      std::vector<std::string> flags = {"--node", "--json", "--timeout", "--help"};
+      if (spec != nullptr) {
+        for (const auto& [flag, _] : spec->flags) flags.emplace_back(flag);
+      }
+      const std::string near = core::Nearest(name, flags);
+      const std::string hint = near.empty() ? "" : "; did you mean " + near + "?";
       return Usage(name, p->command.empty() || p->command == "help"
-                             ? "unknown option (try passagectl --help)"
-                             : "unknown option for " + p->command + " (try passagectl " +
+                             ? "unknown option" + hint + " (try passagectl --help)"
+                             : "unknown option for " + p->command + hint + " (try passagectl " +
                                    p->command + " --help)");
     }
     std::string value;
@@ -1158,7 +1171,10 @@ Status BuildCrimeReport(const Parsed& p, Invocation* inv) {
   } else if (which == "quality") {
     r->set_kind(Kind::KIND_QUALITY);
   } else {
-    return Usage("", "unknown report '" + which + "': glotip, smuggling, sdg16 or quality");
+    const std::string near = core::Nearest(which, {"glotip", "smuggling", "sdg16", "quality"});
+    return Usage("", "unknown report '" + which + "'" +
+                         (near.empty() ? "" : " (did you mean '" + near + "'?)") +
+                         "; the reports are glotip, smuggling, sdg16 and quality");
   }
   if (auto y = Flag(p, "--year")) {
     ASSIGN_OR_RETURN(uint64_t n, ParseCount(*y, "--year", 1990, 2100));

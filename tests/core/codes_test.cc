@@ -186,4 +186,15 @@ TEST(EnumNames, PrefixIsStripped) {
 }
 
 }  // namespace
+TEST(Nearest, SwappedLettersTypedAndMissingOnesFindTheWord) {
+  const std::vector<std::string> commands = {"stats", "staff", "status", "inbox", "report"};
+  EXPECT_EQ(EditDistance("stast", "stats"), 1u);
+  EXPECT_EQ(EditDistance("STATS", "stats"), 0u);
+  EXPECT_EQ(Nearest("stast", commands), "stats");
+  EXPECT_EQ(Nearest("inbx", commands), "inbox");
+  EXPECT_EQ(Nearest("reprot", commands), "report");
+  EXPECT_EQ(Nearest("zzzzzz", commands), "");
+  EXPECT_EQ(Nearest("stats", commands), "") << "the word itself is no suggestion";
+}
+
 }  // namespace passage::core
