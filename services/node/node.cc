@@ -495,7 +495,16 @@ void Node::ResealSuspectIdentities() {
     if (!view.ok()) {
       continue;
     }
-    const v1::CaseState s = (*view)->state();  // a copy: publishing drops the cached view
+    // Most cases have no suspect this agency recorded: look before copying (publishing below
+    // drops the cached view, so the loop works on a copy).
+    bool mine = false;
+    for (const v1::Suspect& x : (*view)->state().suspects()) {
+      mine = mine || (x.recorded_by() == agency() && x.has_identity());
+    }
+    if (!mine) {
+      continue;
+    }
+    const v1::CaseState s = (*view)->state();
     for (const v1::Suspect& x : s.suspects()) {
       if (x.recorded_by() != agency() || !x.has_identity() || x.identity().ciphertext().empty()) {
         continue;
