@@ -1,5 +1,6 @@
 #include "core/case_projection.h"
 
+#include "core/notes.h"
 #include "core/offences.h"
 
 #include "core/case_reference.h"
@@ -675,6 +676,8 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
       case Event::kAccusedUpdated:
       case Event::kSuspectIdentityResealed:
         break;  // a prosecution outlives the protection case
+      case Event::kNoteResealed:
+        break;  // new holders of the notes may still open them
       default:
         return Refuse("the case was closed at " + FormatUtcMs(state_.closed_at_ms()) +
                           "; it accepts only referral transitions, consent withdrawals and " +
@@ -685,6 +688,9 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
 
   if (IsCrimeEvent(e)) {
     return CheckCrimeEvent(state_, e, agencies);
+  }
+  if (IsNoteEvent(e)) {
+    return CheckNoteEvent(state_, e, agencies);
   }
   switch (e.payload_case()) {
     case Event::kCaseOpened:
@@ -928,6 +934,8 @@ void CaseProjection::Apply(const passage::v1::Envelope& env, const Event& e) {
     default:
       if (IsCrimeEvent(e)) {
         ApplyCrimeEvent(&state_, env, e);
+      } else if (IsNoteEvent(e)) {
+        ApplyNoteEvent(&state_, env, e);
       }
       break;  // else RecordAccessed, configuration events, unknown payloads: no state change
   }
@@ -982,8 +990,9 @@ std::vector<std::string> AudienceOf(const CaseState& state, const Event& e) {
       AddAll(state, &out);
       break;
     default:
-      if (IsCrimeEvent(e)) {
-        AddWithSection(state, SectionOf(e), &out);  // OFFENCE, SUSPECT, or PROFILE (smuggling)
+      if (IsCrimeEvent(e) || IsNoteEvent(e)) {
+        // OFFENCE, SUSPECT, PROFILE (smuggling) or NOTES
+        AddWithSection(state, SectionOf(e), &out);
       }
       break;  // else CaseOpened, RecordAccessed, configuration events
   }
@@ -1012,6 +1021,10 @@ DataSection SectionOf(const Event& e) {
     case Event::kAccusedUpdated:
     case Event::kSuspectIdentityResealed:
       return passage::v1::DATA_SECTION_SUSPECT;
+    case Event::kNoteAdded:
+    case Event::kDocumentAttached:
+    case Event::kNoteResealed:
+      return passage::v1::DATA_SECTION_NOTES;
     default:
       return passage::v1::DATA_SECTION_PROFILE;
   }

@@ -441,6 +441,22 @@ std::string Describe(const Event& e, const CaseState& before, const Namer& names
              (detail.empty() ? std::string() : " (" + detail + ")") +
              (u.on_date().empty() ? std::string() : " on " + u.on_date());
     }
+    case Event::kNoteAdded:
+      return actor + " wrote a case note" +
+             (e.note_added().referral_id().empty() ? std::string() : " on a referral") +
+             " (sealed for " + std::to_string(e.note_added().text().wrapped_keys_size()) +
+             " agencies)";
+    case Event::kDocumentAttached: {
+      const passage::v1::DocumentAttached& d = e.document_attached();
+      return actor + " attached a document: " +
+             Words(passage::v1::DocumentKind_descriptor(), d.kind()) + " (" + d.media_type() +
+             ", " + std::to_string((d.size_bytes() + 1023) / 1024) + " KiB; sealed for " +
+             std::to_string(d.meta().wrapped_keys_size()) + " agencies)";
+    }
+    case Event::kNoteResealed:
+      return actor + " re-sealed a note for the " +
+             std::to_string(e.note_resealed().sealed().wrapped_keys_size()) +
+             " agencies that now hold the case notes";
     case Event::kSuspectIdentityResealed:
       return actor + " re-sealed a suspect's identity for the " +
              std::to_string(e.suspect_identity_resealed().identity().wrapped_keys_size()) +

@@ -37,9 +37,12 @@ const std::vector<v1::ActorRole>& RolesForEvent(E::PayloadCase payload) {
     case E::kSuspectRecorded:
     case E::kAccusedUpdated:
     case E::kSmugglingRecorded:
+    case E::kNoteAdded:
+    case E::kDocumentAttached:
       return kCaseWork;
     case E::kProfileUpdated:      // SYSTEM: the owner's node re-wraps sealed data for recipients
     case E::kSuspectIdentityResealed:  // SYSTEM: the recording node re-wraps for new holders
+    case E::kNoteResealed:        // SYSTEM: the writing node re-wraps for new holders
     case E::kPersonalKeysEscrowed:  // made by the owner's node at intake, as part of it
     case E::kReferralSent:        // SYSTEM: the referral engine sends on the owner's behalf
     case E::kReferralTransition:  // SYSTEM: automatic receipt, expiry, acceptance by policy

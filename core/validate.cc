@@ -1,5 +1,6 @@
 #include "core/validate.h"
 
+#include "core/notes.h"
 #include "core/offences.h"
 
 #include <google/protobuf/generated_enum_reflection.h>
@@ -327,7 +328,9 @@ Status CheckProfile(const Profile& p, std::string_view prefix, Profile* out) {
   return Status::Ok();
 }
 
-Status CheckSealed(const passage::v1::SealedPersonalData& s, std::string_view prefix) {
+}  // namespace
+
+Status ValidateSealed(const passage::v1::SealedPersonalData& s, std::string_view prefix) {
   if (s.scheme() > 1) {
     return Invalid(Join(prefix, "scheme"),
                    "sealing scheme " + std::to_string(s.scheme()) + " is not known (only 1)");
@@ -355,6 +358,8 @@ Status CheckSealed(const passage::v1::SealedPersonalData& s, std::string_view pr
   }
   return Status::Ok();
 }
+
+namespace {
 
 Status CheckTransitionPayload(const passage::v1::ReferralTransition& t) {
   RETURN_IF_ERROR(ValidateUuid(t.referral_id(), "referral_transition.referral_id"));
@@ -428,7 +433,7 @@ Status CheckPayload(const Event& e, int64_t now_ms) {
                              Quoted(*canonical));
         }
       }
-      return CheckSealed(p.personal(), "case_opened.personal");
+      return ValidateSealed(p.personal(), "case_opened.personal");
     }
     case Event::kIdentificationRecorded: {
       const passage::v1::IdentificationRecorded& p = e.identification_recorded();
@@ -453,7 +458,7 @@ Status CheckPayload(const Event& e, int64_t now_ms) {
         return Invalid("profile_updated.profile", "the corrected profile is missing");
       }
       RETURN_IF_ERROR(ValidateProfile(p.profile(), "profile_updated.profile"));
-      return CheckSealed(p.personal(), "profile_updated.personal");
+      return ValidateSealed(p.personal(), "profile_updated.personal");
     }
     case Event::kConsentGiven: {
       if (!e.consent_given().has_consent()) {
@@ -564,6 +569,10 @@ Status CheckPayload(const Event& e, int64_t now_ms) {
     case Event::kSmugglingRecorded:
     case Event::kSuspectIdentityResealed:
       return ValidateCrimePayload(e, now_ms);
+    case Event::kNoteAdded:
+    case Event::kDocumentAttached:
+    case Event::kNoteResealed:
+      return ValidateNotePayload(e);
     case Event::PAYLOAD_NOT_SET:
       break;
   }

@@ -67,6 +67,9 @@ Status ValidateAgency(const passage::v1::Agency& a, std::string_view prefix);
 // only in leap years).
 Status ValidateIsoDate(std::string_view text, std::string_view field);
 
+// The shape of sealed data (scheme, nonce, ciphertext, wrapped keys), errors under `prefix`.
+Status ValidateSealed(const passage::v1::SealedPersonalData& s, std::string_view prefix);
+
 // Limits on personal data (docs/architecture.md, "Quality bars"), checked on the node before it
 // seals anything: names 200 bytes each, at most 10 other names, address 500, narrative 32 KiB,
 // CNIC 13 digits (dashes allowed), passport 6 to 20 letters and digits, phone 7 to 20 digits with

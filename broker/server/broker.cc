@@ -25,6 +25,7 @@
 #include "broker/log/event_log.h"
 #include "core/agency_directory.h"
 #include "core/case_projection.h"
+#include "core/notes.h"
 #include "core/codes.h"
 #include "core/ids.h"
 #include "core/validate.h"
@@ -719,6 +720,12 @@ class BrokerImpl final : public Broker {
       case v1::ClientFrame::kPersonLookup:
         OnPersonLookup(routing, agency, f);
         return 0;
+      case v1::ClientFrame::kDocumentPut:
+        OnDocumentPut(routing, agency, f);
+        return 0;
+      case v1::ClientFrame::kDocumentGet:
+        OnDocumentGet(routing, agency, f);
+        return 0;
       case v1::ClientFrame::kInclusionProof:
       case v1::ClientFrame::kConsistencyProof:
         OnProof(routing, f);
@@ -869,6 +876,9 @@ class BrokerImpl final : public Broker {
     }
     ASSIGN_OR_RETURN(core::CaseProjection * proj, Working(e.case_id()));
     RETURN_IF_ERROR(proj->Check(e, directory_));
+    if (e.has_document_attached()) {
+      RETURN_IF_ERROR(CheckStoredDocument(e));
+    }
     const uint64_t seq = next_seq_++;
     v1::Envelope env;
     env.set_global_seq(seq);
@@ -2101,6 +2111,140 @@ class BrokerImpl final : public Broker {
                                   req.case_id() + " (the consents did not cover it at intake)"));
       return;
     }
+    Queue(routing, std::move(r));
+  }
+
+  // The key of a document's encrypted bytes in the state column family
+  // (docs/event-log-format.md §7).
+  static std::string DocumentKey(const std::string& case_id, const std::string& document_id) {
+    return "d/" + case_id + "/" + document_id;
+  }
+
+  // Whether `agency` holds NOTES of the case (the documents' section); the reason when not.
+  Result<const core::CaseProjection*> NotesHolder(const std::string& agency,
+                                                  const std::string& case_id,
+                                                  const std::string& field) {
+    if (Status u = core::ValidateUuid(case_id, field); !u.ok()) {
+      return u;
+    }
+    ASSIGN_OR_RETURN(core::CaseProjection * proj, Working(case_id));
+    if (!proj->exists()) {
+      return Status::NotFound("no case " + case_id);
+    }
+    const v1::AccessGrant* grant = core::FindAccess(proj->state(), agency);
+    if (grant == nullptr || !core::GrantIncludes(*grant, v1::DATA_SECTION_NOTES) ||
+        !directory_.MayHold(agency, v1::DATA_SECTION_NOTES)) {
+      return Status::PermissionDenied("agency " + agency + " does not hold the notes and "
+                                          "documents of case " + case_id,
+                                      field);
+    }
+    return static_cast<const core::CaseProjection*>(proj);
+  }
+
+  // Stores a document's encrypted bytes, synced, before the DocumentAttached event that names
+  // them may be published. The bytes are opaque here: sealed on the writer's node.
+  void OnDocumentPut(const std::string& routing, const std::string& agency,
+                     const v1::ClientFrame& f) {
+    const auto& req = f.document_put();
+    auto holder = NotesHolder(agency, req.case_id(), "document_put.case_id");
+    Status st = holder.ok() ? core::ValidateUuid(req.document_id(), "document_put.document_id")
+                            : holder.status();
+    if (st.ok() && (*holder)->state().closed()) {
+      st = Status::FailedPrecondition("case " + req.case_id() + " is closed", "document_put");
+    }
+    if (st.ok() && (req.content().empty() ||
+                    req.content().size() > core::kMaxDocumentBytes + core::kSealOverheadBytes)) {
+      st = Status::InvalidArgument("document_put.content",
+                                   "the encrypted document is " +
+                                       std::to_string(req.content().size()) +
+                                       " bytes; from 1 to " +
+                                       std::to_string(core::kMaxDocumentBytes +
+                                                      core::kSealOverheadBytes));
+    }
+    if (st.ok() && core::FindDocument((*holder)->state(), req.document_id()) != nullptr) {
+      st = Status::FailedPrecondition("document " + req.document_id() +
+                                          " is already attached to this case",
+                                      "document_put.document_id");
+    }
+    const std::string key = DocumentKey(req.case_id(), req.document_id());
+    if (st.ok()) {
+      auto stored = log_->GetState(key);
+      if (!stored.ok()) {
+        st = stored.status();
+      } else if (stored->has_value() && **stored != req.content()) {
+        st = Status::FailedPrecondition("other bytes are already stored as document " +
+                                            req.document_id() + "; use a new document id",
+                                        "document_put.document_id");
+      } else if (!stored->has_value()) {
+        const std::pair<std::string, std::string> put{key, req.content()};
+        st = log_->PutState(std::span(&put, 1), {}, /*sync=*/true);
+      }
+    }
+    if (!st.ok()) {
+      ReplyError(routing, f.request_id(), st);
+      return;
+    }
+    const merkle::Hash h = merkle::Sha256(req.content());
+    v1::ServerFrame r;
+    r.set_request_id(f.request_id());
+    auto* out = r.mutable_document_stored();
+    out->set_case_id(req.case_id());
+    out->set_document_id(req.document_id());
+    out->set_content_sha256(std::string(reinterpret_cast<const char*>(h.data()), h.size()));
+    out->set_content_bytes(req.content().size());
+    Queue(routing, std::move(r));
+  }
+
+  // A DocumentAttached event is accepted only over bytes stored for its case and id with its
+  // hash and size, so no acknowledged document is missing its content.
+  Status CheckStoredDocument(const v1::Event& e) {
+    const v1::DocumentAttached& d = e.document_attached();
+    ASSIGN_OR_RETURN(auto stored, log_->GetState(DocumentKey(e.case_id(), d.document_id())));
+    if (!stored.has_value()) {
+      return Status::FailedPrecondition("no bytes are stored for document " + d.document_id() +
+                                            " of this case; store them first (DocumentPut)",
+                                        "document_attached.document_id");
+    }
+    const merkle::Hash h = merkle::Sha256(*stored);
+    if (stored->size() != d.content_bytes() ||
+        std::string_view(reinterpret_cast<const char*>(h.data()), h.size()) !=
+            d.content_sha256()) {
+      return Status::FailedPrecondition("the stored bytes of document " + d.document_id() +
+                                            " do not have this hash and size",
+                                        "document_attached.content_sha256");
+    }
+    return Status::Ok();
+  }
+
+  // The encrypted bytes of an attached document, for an agency holding NOTES of the case.
+  void OnDocumentGet(const std::string& routing, const std::string& agency,
+                     const v1::ClientFrame& f) {
+    const auto& req = f.document_get();
+    auto holder = NotesHolder(agency, req.case_id(), "document_get.case_id");
+    if (!holder.ok()) {
+      ReplyError(routing, f.request_id(), holder.status());
+      return;
+    }
+    if (core::FindDocument((*holder)->state(), req.document_id()) == nullptr) {
+      ReplyError(routing, f.request_id(),
+                 Status::NotFound("no document " + req.document_id() + " is attached to case " +
+                                  req.case_id()));
+      return;
+    }
+    auto stored = log_->GetState(DocumentKey(req.case_id(), req.document_id()));
+    if (!stored.ok() || !stored->has_value()) {
+      ReplyError(routing, f.request_id(),
+                 stored.ok() ? Status::Corruption("the bytes of document " + req.document_id() +
+                                                  " are missing from the broker's store")
+                             : stored.status());
+      return;
+    }
+    v1::ServerFrame r;
+    r.set_request_id(f.request_id());
+    auto* out = r.mutable_document_content();
+    out->set_case_id(req.case_id());
+    out->set_document_id(req.document_id());
+    out->set_content(std::move(**stored));
     Queue(routing, std::move(r));
   }
 

@@ -108,50 +108,103 @@ Result<std::string> FromHex(std::string_view hex, std::string_view field) {
   return out;
 }
 
-Result<passage::v1::SealedPersonalData> Seal(const passage::v1::PersonalData& pd,
-                                             const std::map<std::string, std::string>& readers,
-                                             std::string_view person_secret) {
-  EnsureSodium();
-  if (readers.empty()) {
-    return Status::InvalidArgument("readers",
-                                   "personal data must be sealed for at least one agency");
-  }
-  std::string plain = pd.SerializeAsString();
-  unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
-  crypto_aead_xchacha20poly1305_ietf_keygen(key);
+namespace {
+
+using DataKey = std::array<unsigned char, crypto_aead_xchacha20poly1305_ietf_KEYBYTES>;
+
+std::string Encrypt(std::string_view plain, const DataKey& key, std::string* nonce_out) {
   unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
   randombytes_buf(nonce, sizeof(nonce));
   std::string cipher(plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
   unsigned long long clen = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(reinterpret_cast<unsigned char*>(cipher.data()), &clen,
                                              reinterpret_cast<const unsigned char*>(plain.data()),
-                                             plain.size(), nullptr, 0, nullptr, nonce, key);
+                                             plain.size(), nullptr, 0, nullptr, nonce, key.data());
   cipher.resize(clen);
-  sodium_memzero(plain.data(), plain.size());
+  nonce_out->assign(reinterpret_cast<char*>(nonce), sizeof(nonce));
+  return cipher;
+}
+
+Result<std::string> Decrypt(std::string_view cipher, std::string_view nonce, const DataKey& key,
+                            std::string_view what) {
+  if (nonce.size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
+      cipher.size() < crypto_aead_xchacha20poly1305_ietf_ABYTES) {
+    return Status::Corruption(std::string(what) + " is malformed");
+  }
+  std::string plain(cipher.size(), '\0');
+  unsigned long long plen = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          reinterpret_cast<unsigned char*>(plain.data()), &plen, nullptr,
+          reinterpret_cast<const unsigned char*>(cipher.data()), cipher.size(), nullptr, 0,
+          reinterpret_cast<const unsigned char*>(nonce.data()), key.data()) != 0) {
+    sodium_memzero(plain.data(), plain.size());
+    return Status::Corruption(std::string(what) + " was altered (authentication failed)");
+  }
+  plain.resize(plen);
+  return plain;
+}
+
+Result<std::vector<passage::v1::WrappedKey>> WrapFor(
+    const DataKey& key, const std::map<std::string, std::string>& readers);
+
+// `plain` encrypted with a fresh data key, wrapped for each reader; the key is left in `key`.
+Result<passage::v1::SealedPersonalData> SealWithKey(std::string_view plain,
+                                                    const std::map<std::string, std::string>& readers,
+                                                    DataKey* key) {
+  EnsureSodium();
+  if (readers.empty()) {
+    return Status::InvalidArgument("readers",
+                                   "personal data must be sealed for at least one agency");
+  }
+  crypto_aead_xchacha20poly1305_ietf_keygen(key->data());
   passage::v1::SealedPersonalData out;
   out.set_scheme(1);
-  out.set_nonce(std::string(reinterpret_cast<char*>(nonce), sizeof(nonce)));
-  out.set_ciphertext(std::move(cipher));
-  for (const auto& [agency, pk] : readers) {
-    if (pk.size() != crypto_box_PUBLICKEYBYTES) {
-      sodium_memzero(key, sizeof(key));
-      return Status::InvalidArgument("sealing_public_key",
-                                     "the sealing key of " + agency + " is not 32 bytes");
-    }
-    std::string wrapped(sizeof(key) + crypto_box_SEALBYTES, '\0');
-    crypto_box_seal(reinterpret_cast<unsigned char*>(wrapped.data()), key, sizeof(key),
-                    reinterpret_cast<const unsigned char*>(pk.data()));
-    auto* w = out.add_wrapped_keys();
-    w->set_agency_id(agency);
-    w->set_sealed_key(std::move(wrapped));
+  std::string nonce;
+  out.set_ciphertext(Encrypt(plain, *key, &nonce));
+  out.set_nonce(std::move(nonce));
+  ASSIGN_OR_RETURN(auto wrapped, WrapFor(*key, readers));
+  for (auto& w : wrapped) {
+    *out.add_wrapped_keys() = std::move(w);
   }
-  sodium_memzero(key, sizeof(key));
+  return out;
+}
+
+}  // namespace
+
+Result<passage::v1::SealedPersonalData> Seal(const passage::v1::PersonalData& pd,
+                                             const std::map<std::string, std::string>& readers,
+                                             std::string_view person_secret) {
+  (void)person_secret;  // the person key is set by the caller (PersonKey)
+  std::string plain = pd.SerializeAsString();
+  auto out = SealBytes(plain, readers);
+  sodium_memzero(plain.data(), plain.size());
+  return out;
+}
+
+Result<passage::v1::SealedPersonalData> SealBytes(std::string_view plain,
+                                                  const std::map<std::string, std::string>& readers) {
+  DataKey key;
+  auto out = SealWithKey(plain, readers, &key);
+  sodium_memzero(key.data(), key.size());
+  return out;
+}
+
+Result<SealedContent> SealWithContent(std::string_view meta, std::string_view content,
+                                      const std::map<std::string, std::string>& readers) {
+  DataKey key;
+  auto sealed = SealWithKey(meta, readers, &key);
+  if (!sealed.ok()) {
+    sodium_memzero(key.data(), key.size());
+    return sealed.status();
+  }
+  SealedContent out;
+  out.meta = std::move(*sealed);
+  out.content = Encrypt(content, key, &out.content_nonce);
+  sodium_memzero(key.data(), key.size());
   return out;
 }
 
 namespace {
-
-using DataKey = std::array<unsigned char, crypto_aead_xchacha20poly1305_ietf_KEYBYTES>;
 
 Status OpenKey(const passage::v1::WrappedKey& w, const SealingKeyPair& keys, DataKey* key) {
   if (w.sealed_key().size() != key->size() + crypto_box_SEALBYTES ||
@@ -233,30 +286,47 @@ Result<passage::v1::PersonalData> UnsealWithKey(const passage::v1::SealedPersona
   EnsureSodium();
   DataKey key;
   RETURN_IF_ERROR(OpenKey(wrapped, keys, &key));
-  if (sealed.nonce().size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
-      sealed.ciphertext().size() < crypto_aead_xchacha20poly1305_ietf_ABYTES) {
-    sodium_memzero(key.data(), key.size());
-    return Status::Corruption("sealed personal data is malformed");
-  }
-  std::string plain(sealed.ciphertext().size(), '\0');
-  unsigned long long plen = 0;
-  int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
-      reinterpret_cast<unsigned char*>(plain.data()), &plen, nullptr,
-      reinterpret_cast<const unsigned char*>(sealed.ciphertext().data()),
-      sealed.ciphertext().size(), nullptr, 0,
-      reinterpret_cast<const unsigned char*>(sealed.nonce().data()), key.data());
+  auto plain = Decrypt(sealed.ciphertext(), sealed.nonce(), key, "sealed personal data");
   sodium_memzero(key.data(), key.size());
-  if (rc != 0) {
-    return Status::Corruption("sealed personal data was altered (authentication failed)");
+  if (!plain.ok()) {
+    return plain.status();
   }
-  plain.resize(plen);
   passage::v1::PersonalData pd;
-  const bool parsed = pd.ParseFromString(plain);
-  sodium_memzero(plain.data(), plain.size());
+  const bool parsed = pd.ParseFromString(*plain);
+  sodium_memzero(plain->data(), plain->size());
   if (!parsed) {
     return Status::Corruption("sealed personal data does not parse");
   }
   return pd;
+}
+
+Result<std::string> UnsealBytes(const passage::v1::SealedPersonalData& sealed,
+                                std::string_view agency_id, const SealingKeyPair& keys) {
+  EnsureSodium();
+  const passage::v1::WrappedKey* mine = KeyOf(sealed, agency_id);
+  if (mine == nullptr) {
+    return Status::PermissionDenied("it was not sealed for " + std::string(agency_id));
+  }
+  DataKey key;
+  RETURN_IF_ERROR(OpenKey(*mine, keys, &key));
+  auto plain = Decrypt(sealed.ciphertext(), sealed.nonce(), key, "the sealed data");
+  sodium_memzero(key.data(), key.size());
+  return plain;
+}
+
+Result<std::string> OpenContent(const passage::v1::SealedPersonalData& sealed,
+                                std::string_view content_nonce, std::string_view content,
+                                std::string_view agency_id, const SealingKeyPair& keys) {
+  EnsureSodium();
+  const passage::v1::WrappedKey* mine = KeyOf(sealed, agency_id);
+  if (mine == nullptr) {
+    return Status::PermissionDenied("it was not sealed for " + std::string(agency_id));
+  }
+  DataKey key;
+  RETURN_IF_ERROR(OpenKey(*mine, keys, &key));
+  auto plain = Decrypt(content, content_nonce, key, "the document's content");
+  sodium_memzero(key.data(), key.size());
+  return plain;
 }
 
 Result<passage::v1::PersonalData> Unseal(const passage::v1::SealedPersonalData& sealed,

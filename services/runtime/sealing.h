@@ -33,6 +33,29 @@ Result<passage::v1::SealedPersonalData> Seal(const passage::v1::PersonalData& pd
                                              const std::map<std::string, std::string>& readers,
                                              std::string_view person_secret);
 
+// Seals any bytes as Seal does (no person key): case notes, a document's title.
+Result<passage::v1::SealedPersonalData> SealBytes(std::string_view plain,
+                                                  const std::map<std::string, std::string>& readers);
+
+// Opens bytes sealed by SealBytes as `agency_id` (PermissionDenied, Corruption as Unseal).
+Result<std::string> UnsealBytes(const passage::v1::SealedPersonalData& sealed,
+                                std::string_view agency_id, const SealingKeyPair& keys);
+
+// A document: `meta` sealed as SealBytes does, and `content` encrypted with the same data key
+// under a nonce of its own (so a re-wrap of `meta` opens the content for new readers too).
+struct SealedContent {
+  passage::v1::SealedPersonalData meta;
+  std::string content_nonce;  // 24 bytes
+  std::string content;        // ciphertext: the content's size + 16 bytes
+};
+Result<SealedContent> SealWithContent(std::string_view meta, std::string_view content,
+                                      const std::map<std::string, std::string>& readers);
+
+// The content of a SealWithContent, opened with the data key `sealed` wraps for `agency_id`.
+Result<std::string> OpenContent(const passage::v1::SealedPersonalData& sealed,
+                                std::string_view content_nonce, std::string_view content,
+                                std::string_view agency_id, const SealingKeyPair& keys);
+
 // Opens `sealed` as `agency_id`. PermissionDenied when no key was wrapped for it; Corruption when the
 // ciphertext was altered.
 Result<passage::v1::PersonalData> Unseal(const passage::v1::SealedPersonalData& sealed,

@@ -76,6 +76,36 @@ TEST(Sealing, EscrowedAndRewrappedKeysOpenTheSameSeal) {
             StatusCode::kPermissionDenied);
 }
 
+TEST(Sealing, ADocumentsContentOpensForWhoeverItsTitleIsRewrappedFor) {
+  auto fia = GenerateSealingKeyPair();
+  auto shelter = GenerateSealingKeyPair();
+  const std::string content = "%PDF-1.4 a certificate";
+  auto sealed = SealWithContent("title", content, {{"fia", fia.public_key}});
+  ASSERT_OK(sealed);
+  EXPECT_EQ(sealed->content.size(), content.size() + 16);
+  EXPECT_EQ(sealed->content.find("certificate"), std::string::npos);
+  EXPECT_NE(sealed->content_nonce, sealed->meta.nonce());
+  // Not sealed for the shelter yet.
+  EXPECT_EQ(OpenContent(sealed->meta, sealed->content_nonce, sealed->content, "shelter", shelter)
+                .status()
+                .code(),
+            StatusCode::kPermissionDenied);
+  // Re-wrapping the title's key opens the content too.
+  auto rewrapped = Rewrap(sealed->meta, "fia", fia, {{"shelter", shelter.public_key}});
+  ASSERT_OK(rewrapped);
+  auto opened = OpenContent(*rewrapped, sealed->content_nonce, sealed->content, "shelter", shelter);
+  ASSERT_OK(opened);
+  EXPECT_EQ(*opened, content);
+  auto title = UnsealBytes(*rewrapped, "shelter", shelter);
+  ASSERT_OK(title);
+  EXPECT_EQ(*title, "title");
+  // One altered byte is detected.
+  std::string altered = sealed->content;
+  altered[3] ^= 1;
+  EXPECT_EQ(OpenContent(*rewrapped, sealed->content_nonce, altered, "fia", fia).status().code(),
+            StatusCode::kCorruption);
+}
+
 TEST(PersonKey, SpellingsOfOneNameAreOnePerson) {
   EXPECT_EQ(NormalisedName(Person("Muhammad", "Hussain")),
             NormalisedName(Person("mohammed", "HUSAIN")));
