@@ -285,6 +285,64 @@ examples:
   passagectl journey 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b
   passagectl --json journey 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b
 )"},
+      {"note",
+       {{"--file", true}, {"--referral", true}, {"--note", true}, {"--purpose", true}},
+       true,
+       R"(usage: passagectl note add CASE --file FILE [--referral REFERRAL_ID]
+       passagectl note list CASE
+       passagectl note open CASE [--note NOTE_ID] [--purpose P]
+
+Case notes (docs/notes-and-documents.md). A note is sealed on this node for this agency and the
+agencies that hold the case's notes (the owner, and agencies whose accepted referral shares
+NOTES); neither the broker nor the log ever hold its text in clear. The text is read from a file
+("-" for standard input), never from an argument, because it is personal data.
+
+  add    seal and record a note (UTF-8, at most 20,000 bytes)
+  list   who wrote which note or attached which document, and when (no text)
+  open   show the notes' texts and the documents' titles; the read is recorded first in the
+         NRM's access log (section NOTES)
+
+options:
+  --file FILE         add: the note's text ("-" = standard input)
+  --referral ID       add: the referral the note is about
+  --note NOTE_ID      open: only this note
+  --purpose P         open: why it is read, recorded with the access
+
+examples:
+  passagectl note add FIAKHI-26-00123-7 --file visit.txt
+  echo "Called the family; safe." | passagectl note add FIAKHI-26-00123-7 --file -
+  passagectl note open FIAKHI-26-00123-7 --purpose "case conference"
+)"},
+      {"document",
+       {{"--kind", true}, {"--title", true}, {"--referral", true}, {"--out", true},
+        {"--purpose", true}},
+       true,
+       R"(usage: passagectl document attach CASE FILE --kind KIND [--title T] [--referral ID]
+       passagectl document open CASE DOCUMENT_ID --out FILE [--purpose P]
+
+Documents of a case (docs/notes-and-documents.md): PDF, JPEG or PNG files up to 10 MiB, the type
+read from the file's first bytes, not its name. The file is encrypted on this node; the broker
+keeps the encrypted bytes outside the event log and the log keeps their SHA-256, so an altered
+copy is detected when opened. Title and file name are sealed like a note.
+
+  attach   encrypt, store and record a document
+  open     fetch and decrypt a document into FILE (created with mode 0600; an existing file is
+           not overwritten); the read is recorded first in the NRM's access log
+
+kinds: medical_certificate, court_summons, court_order, identity_document, police_report,
+       assessment, consent_form, other
+
+options:
+  --kind KIND       attach: what the document is
+  --title T         attach: a short title (sealed; at most 200 characters)
+  --referral ID     attach: the referral the document belongs to
+  --out FILE        open: where to write the document
+  --purpose P       open: why it is read, recorded with the access
+
+examples:
+  passagectl document attach FIAKHI-26-00123-7 certificate.pdf --kind medical_certificate
+  passagectl document open FIAKHI-26-00123-7 0190a3c4-... --out /tmp/certificate.pdf
+)"},
       {"personal",
        {{"--purpose", true}, {"--suspect", true}},
        true,
@@ -1557,6 +1615,92 @@ Status BuildSuspect(const Parsed& p, Invocation* inv, v1::Event* e) {
   return Status::Ok();
 }
 
+Status BuildNote(const Parsed& p, Invocation* inv) {
+  if (p.positionals.empty()) {
+    return Usage("ACTION", "say add, list or open");
+  }
+  const std::string& action = p.positionals[0];
+  auto* n = inv->request.mutable_note();
+  if (action == "add") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"ACTION", "CASE"}));
+    auto f = Flag(p, "--file");
+    if (!f || f->empty()) {
+      return Usage("--file", "the note's text comes from a file (\"-\" for standard input), "
+                             "never from an argument");
+    }
+    inv->file = *f;
+    inv->action = Action::kNoteAdd;
+    n->mutable_add()->set_referral_id(Flag(p, "--referral").value_or(""));
+    if (!n->add().referral_id().empty()) {
+      RETURN_IF_ERROR(CheckId(n->add().referral_id(), "--referral"));
+    }
+  } else if (action == "list") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"ACTION", "CASE"}));
+    n->set_list(true);
+  } else if (action == "open") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"ACTION", "CASE"}));
+    n->mutable_open()->set_note_id(Flag(p, "--note").value_or(""));
+    if (!n->open().note_id().empty()) {
+      RETURN_IF_ERROR(CheckId(n->open().note_id(), "--note"));
+    }
+    n->mutable_open()->set_purpose(Flag(p, "--purpose").value_or(""));
+  } else {
+    return Usage("ACTION", "'" + action + "' is not add, list or open");
+  }
+  for (std::string_view only : {"--file", "--referral"}) {
+    if (action != "add" && Flag(p, std::string(only))) {
+      return Usage(std::string(only), "only for note add");
+    }
+  }
+  RETURN_IF_ERROR(CheckCase(p.positionals[1], "CASE"));
+  n->set_case_id(p.positionals[1]);
+  return Status::Ok();
+}
+
+Status BuildDocument(const Parsed& p, Invocation* inv) {
+  if (p.positionals.empty()) {
+    return Usage("ACTION", "say attach or open");
+  }
+  const std::string& action = p.positionals[0];
+  auto* d = inv->request.mutable_document();
+  if (action == "attach") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"ACTION", "CASE", "FILE"}));
+    auto kind = Flag(p, "--kind");
+    if (!kind) {
+      return Usage("--kind", "say what the document is (medical_certificate, court_summons, ...)");
+    }
+    ASSIGN_OR_RETURN(v1::DocumentKind k, ParseEnumFlag<v1::DocumentKind>(
+                                             v1::DocumentKind_descriptor(), *kind, "--kind"));
+    auto* a = d->mutable_attach();
+    a->set_kind(k);
+    a->set_title(Flag(p, "--title").value_or(""));
+    a->set_referral_id(Flag(p, "--referral").value_or(""));
+    if (!a->referral_id().empty()) {
+      RETURN_IF_ERROR(CheckId(a->referral_id(), "--referral"));
+    }
+    inv->file = p.positionals[2];
+    const size_t slash = inv->file.find_last_of('/');
+    a->set_file_name(slash == std::string::npos ? inv->file : inv->file.substr(slash + 1));
+    inv->action = Action::kDocumentAttach;
+  } else if (action == "open") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"ACTION", "CASE", "DOCUMENT_ID"}));
+    RETURN_IF_ERROR(CheckId(p.positionals[2], "DOCUMENT_ID"));
+    auto out = Flag(p, "--out");
+    if (!out || out->empty()) {
+      return Usage("--out", "name the file to write the document to");
+    }
+    d->mutable_open()->set_document_id(p.positionals[2]);
+    d->mutable_open()->set_purpose(Flag(p, "--purpose").value_or(""));
+    inv->file = *out;
+    inv->action = Action::kDocumentOpen;
+  } else {
+    return Usage("ACTION", "'" + action + "' is not attach or open");
+  }
+  RETURN_IF_ERROR(CheckCase(p.positionals[1], "CASE"));
+  d->set_case_id(p.positionals[1]);
+  return Status::Ok();
+}
+
 Status BuildAccused(const Parsed& p, v1::Event* e) {
   RETURN_IF_ERROR(ExpectPositionals(p, {"CASE", "SUSPECT_ID", "STEP"}));
   RETURN_IF_ERROR(CheckCase(p.positionals[0], "CASE"));
@@ -2110,6 +2254,10 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
     RETURN_IF_ERROR(ExpectPositionals(p, {"CASE"}));
     RETURN_IF_ERROR(CheckCase(p.positionals[0], "CASE"));
     inv->request.mutable_journey()->set_case_id(p.positionals[0]);
+  } else if (cmd == "note") {
+    RETURN_IF_ERROR(BuildNote(p, inv));
+  } else if (cmd == "document") {
+    RETURN_IF_ERROR(BuildDocument(p, inv));
   } else if (cmd == "personal") {
     RETURN_IF_ERROR(ExpectPositionals(p, {"CASE"}));
     RETURN_IF_ERROR(CheckCase(p.positionals[0], "CASE"));

@@ -62,6 +62,9 @@ enum class Action {
   kBrokerAdmin, // admin agency ...: a BrokerAdminRequest on the broker's admin socket
   kSuspect,     // suspect --identity-file: send request.publish with suspect_identity read from
                 // `file` (a PersonalData in text format), never from an argument
+  kNoteAdd,     // note add --file: send request.note with the text read from `file`
+  kDocumentAttach,  // document attach: send request.document with the content of `file`
+  kDocumentOpen,    // document open: send request.document, write the content to `file`
 };
 
 // keys show and config check (docs/configuration.md).

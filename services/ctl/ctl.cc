@@ -189,6 +189,70 @@ int RunSuspect(const Invocation& inv, CtlIo& io) {
   return CallAndReport(inv, req, io);
 }
 
+int RunNoteAdd(const Invocation& inv, CtlIo& io) {
+  v1::ControlRequest req = inv.request;
+  auto text = ReadInput(inv.file, io.in);
+  if (!text.ok()) {
+    return Fail(io, Status(text.status().code(),
+                           (inv.file == "-" ? std::string("standard input") : inv.file) + " " +
+                               text.status().message(),
+                           "--file"));
+  }
+  req.mutable_note()->mutable_add()->set_text(std::move(*text));
+  return CallAndReport(inv, req, io);
+}
+
+int RunDocumentAttach(const Invocation& inv, CtlIo& io) {
+  v1::ControlRequest req = inv.request;
+  std::ifstream f(inv.file, std::ios::binary);
+  if (!f) {
+    return Fail(io, Status::InvalidArgument(
+                        "FILE", inv.file + " cannot be read: " + std::strerror(errno)));
+  }
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  req.mutable_document()->mutable_attach()->set_content(std::move(bytes));
+  Invocation slow = inv;
+  slow.timeout_ms = std::max(inv.timeout_ms, 60000);  // up to 10 MiB sealed and stored
+  return CallAndReport(slow, req, io);
+}
+
+int RunDocumentOpen(const Invocation& inv, CtlIo& io) {
+  Invocation slow = inv;
+  slow.timeout_ms = std::max(inv.timeout_ms, 60000);
+  auto resp = CallNode(inv.endpoint, inv.request, slow.timeout_ms);
+  if (!resp.ok()) {
+    return Fail(io, resp.status());
+  }
+  if (resp->code() != v1::CONTROL_CODE_OK) {
+    return Report(inv, *resp, io);
+  }
+  // Personal data: a new file only the user can read.
+  const int fd = ::open(inv.file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Fail(io, Status::InvalidArgument("--out", inv.file + " cannot be created: " +
+                                                         std::strerror(errno) +
+                                                         " (an existing file is not replaced)"));
+  }
+  const std::string& c = resp->content();
+  size_t done = 0;
+  while (done < c.size()) {
+    const ssize_t n = ::write(fd, c.data() + done, c.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      ::unlink(inv.file.c_str());
+      return Fail(io, Status::IoError("writing " + inv.file + ": " + std::strerror(errno)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    return Fail(io, Status::IoError("writing " + inv.file + ": " + std::strerror(errno)));
+  }
+  v1::ControlResponse shown = *resp;
+  shown.clear_content();
+  shown.set_text(shown.text() + "written to " + inv.file + "\n");
+  return Report(inv, shown, io);
+}
+
 // `referral resume`: the node takes a target state, so find the state the referral was held from.
 int RunResume(const Invocation& inv, CtlIo& io) {
   const std::string& id = inv.request.referral_action().referral_id();
@@ -875,6 +939,12 @@ int RunPassagectl(const std::vector<std::string>& args, CtlIo& io) {
       return RunBrokerAdmin(inv, io);
     case Action::kSuspect:
       return RunSuspect(inv, io);
+    case Action::kNoteAdd:
+      return RunNoteAdd(inv, io);
+    case Action::kDocumentAttach:
+      return RunDocumentAttach(inv, io);
+    case Action::kDocumentOpen:
+      return RunDocumentOpen(inv, io);
     case Action::kAudit:
       return RunAudit(inv, io);
     case Action::kReplay:

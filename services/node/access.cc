@@ -32,6 +32,12 @@ std::vector<v1::ActorRole> RolesForCommand(const v1::ControlRequest& req) {
     case R::kIntake:
     case R::kReferralAction:
     case R::kPersonal:
+    case R::kDocument:
+      return {kCw, kSup};
+    case R::kNote:
+      if (req.note().has_list()) {
+        return {kCw, kSup, kCo, kAud};  // who wrote what when: no text
+      }
       return {kCw, kSup};
     case R::kJourney:
       return {kCw, kSup, kCo, kAud};
@@ -92,6 +98,10 @@ std::string CommandName(const v1::ControlRequest& req) {
       return "referral action";
     case R::kPersonal:
       return "personal";
+    case R::kNote:
+      return req.note().has_add() ? "note add" : req.note().has_open() ? "note open" : "note list";
+    case R::kDocument:
+      return req.document().has_attach() ? "document attach" : "document open";
     case R::kJourney:
       return "journey";
     case R::kFind:

@@ -62,6 +62,8 @@ Result<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
+}  // namespace
+
 v1::ControlCode CodeFor(const Status& s) {
   switch (s.code()) {
     case StatusCode::kOk:
@@ -102,6 +104,8 @@ StatusCode StatusFromWire(v1::ErrorCode code) {
       return StatusCode::kUnavailable;
   }
 }
+
+namespace {
 
 // The broker names fields from the root of its PUBLISH batch ("events[3].referral_sent...");
 // the position in the node's batch means nothing to whoever made the request.
@@ -486,10 +490,11 @@ std::map<std::string, std::string> Node::SuspectReaders(const v1::CaseState& sta
   return readers;
 }
 
-void Node::ResealSuspectIdentities() {
-  if (options_.sealing.secret_key.empty() || !PeopleSeeCrimeSide()) {
+void Node::ResealOwnSeals() {
+  if (options_.sealing.secret_key.empty()) {
     return;
   }
+  const bool suspects = PeopleSeeCrimeSide();
   for (const auto& id : KnownCases()) {
     auto view = View(id);
     if (!view.ok()) {
@@ -499,12 +504,25 @@ void Node::ResealSuspectIdentities() {
     // drops the cached view, so the loop works on a copy).
     bool mine = false;
     for (const v1::Suspect& x : (*view)->state().suspects()) {
-      mine = mine || (x.recorded_by() == agency() && x.has_identity());
+      mine = mine || (suspects && x.recorded_by() == agency() && x.has_identity());
+    }
+    bool notes = false;
+    for (const v1::CaseNote& n : (*view)->state().notes()) {
+      notes = notes || n.written_by() == agency();
+    }
+    for (const v1::CaseDocument& d : (*view)->state().documents()) {
+      notes = notes || d.written_by() == agency();
+    }
+    if (!mine && !notes) {
+      continue;
+    }
+    const v1::CaseState s = (*view)->state();
+    if (notes) {
+      ResealNotesOf(s);
     }
     if (!mine) {
       continue;
     }
-    const v1::CaseState s = (*view)->state();
     for (const v1::Suspect& x : s.suspects()) {
       if (x.recorded_by() != agency() || !x.has_identity() || x.identity().ciphertext().empty()) {
         continue;
@@ -595,7 +613,7 @@ Status Node::SealSuspectIdentity(const v1::PersonalData& identity, v1::Event* e)
                                    "identity cannot be recorded");
   }
   // Readers: this agency and the agencies that hold the case's suspect records now; the node
-  // re-seals when that set changes (ResealSuspectIdentities). Never the referral engine.
+  // re-seals when that set changes (ResealOwnSeals). Never the referral engine.
   auto view = View(e->case_id());
   if (!view.ok() || !(*view)->exists()) {
     return Status::NotFound("no case " + e->case_id() + " is known to " + agency());
@@ -1638,6 +1656,10 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
       return CrimeReport(req.crime_report(), req.json());
     case v1::ControlRequest::kPersonal:
       return Personal(req.personal());
+    case v1::ControlRequest::kNote:
+      return Notes(req.note());
+    case v1::ControlRequest::kDocument:
+      return Documents(req.document());
     case v1::ControlRequest::kFind:
       return Find(req.find());
     case v1::ControlRequest::kPreferences: {
@@ -1760,7 +1782,7 @@ Status Node::Run() {
     if (caught_up_ && std::chrono::steady_clock::now() - last_tick >= tick) {
       last_tick = std::chrono::steady_clock::now();
       logic_->OnTick(*this);
-      ResealSuspectIdentities();
+      ResealOwnSeals();
       // One inbox scan every 2 s for the notifications and the desk metrics, when either is on.
       if ((notifier_ || metrics_server_) && last_tick - last_notify >= std::chrono::seconds(2)) {
         last_notify = last_tick;

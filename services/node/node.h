@@ -104,9 +104,25 @@ class Node {
   // Agency id -> sealing public key of the agencies that hold SUSPECT for `state` now and whose
   // type may (never the referral engine).
   std::map<std::string, std::string> SuspectReaders(const passage::v1::CaseState& state) const;
-  // Each tick: re-seals the identities of the suspects this agency recorded whose readers
-  // changed (a SuspectIdentityResealed each), as the owner's node re-seals personal data.
-  void ResealSuspectIdentities();
+  // Each tick: re-seals what this agency sealed for a case's holders when they changed: the
+  // identities of the suspects it recorded (SuspectIdentityResealed) and the notes and
+  // documents it wrote (NoteResealed), as the owner's node re-seals personal data.
+  void ResealOwnSeals();
+  // Agency id -> sealing public key of this agency and the agencies that hold NOTES for `state`
+  // now (never a system principal): whom a note or document is sealed for.
+  std::map<std::string, std::string> NotesReaders(const passage::v1::CaseState& state) const;
+  // PermissionDenied (field case_id) unless this agency holds NOTES of the case and can seal.
+  Status RequireNotes(const passage::v1::CaseState& state) const;
+  // Bytes sealed for this agency, opened with its sealing key or an earlier one.
+  Result<std::string> OpenSealedBytes(const passage::v1::SealedPersonalData& sealed) const;
+  // Records a read (or, with `refusal`, a refused attempt) of section NOTES; waits for the ack.
+  Status RecordNotesRead(const std::string& case_id, const std::string& purpose,
+                         const std::string& refusal);
+  // The note and document commands (services/node/notes.cc).
+  passage::v1::ControlResponse Notes(const passage::v1::NoteRequest& req);
+  passage::v1::ControlResponse Documents(const passage::v1::DocumentRequest& req);
+  // Re-seals the notes and documents this agency wrote in `state` whose readers changed.
+  void ResealNotesOf(const passage::v1::CaseState& state);
   // The cases command: one case or every case this node knows, without the crime side where its
   // people do not see it.
   passage::v1::ControlResponse Cases(const passage::v1::ControlRequest& req);
@@ -222,6 +238,12 @@ class Node {
 };
 
 // Reads a NodeConfig file and everything it points to (registry, keys) into NodeOptions.
+// The control code for a status; a response carrying it (code, field, reason); the status of a
+// broker error code. Shared by the node's source files.
+passage::v1::ControlCode CodeFor(const Status& s);
+void SetError(passage::v1::ControlResponse* r, const Status& s);
+StatusCode StatusFromWire(passage::v1::ErrorCode code);
+
 Result<NodeOptions> LoadNodeOptions(const std::string& config_path);
 
 // The `main` of every node binary: flags (--config FILE), signals, Run.

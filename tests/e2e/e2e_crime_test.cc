@@ -17,6 +17,7 @@
 #include <set>
 
 #include "core/codes.h"
+#include "tests/e2e/desk.h"
 #include "tests/e2e/nrm_harness.h"
 
 namespace passage::e2e {
@@ -25,89 +26,6 @@ namespace {
 constexpr const char* kFia = "fia-karachi";
 constexpr const char* kShelter = "dastak-shelter";
 constexpr const char* kProsecution = "sindh-prosecution";
-
-// One string field of a flat JSON object ("" when absent).
-std::string JsonField(const std::string& json, const std::string& key) {
-  google::protobuf::Struct s;
-  if (!google::protobuf::util::JsonStringToMessage(json, &s).ok()) {
-    return "";
-  }
-  return detail::Str(s, key);
-}
-
-std::string Today() { return core::FormatUtcMs(NowMs()).substr(0, 10); }
-
-// What a person at a desk types: passagectl signed in on the nodes of the test's NRM as the
-// harness's desk account (sessions in one directory, one per node).
-class Desk {
- public:
-  explicit Desk(Nrm& nrm) : nrm_(nrm), sessions_(nrm.dir() + "/sessions") {}
-
-  ::testing::AssertionResult SignIn(const std::string& id) {
-    auto made = nrm_.DeskSession(id);  // makes the account on first use
-    if (!made.ok()) {
-      return ::testing::AssertionFailure()
-             << "desk account on " << id << ": " << made.status().ToString();
-    }
-    CtlProc p = Run(id, {"login", "e2e.desk", "--password-file", "-"},
-                    std::string(Nrm::kDeskPassword) + "\n");
-    if (p.code != 0) {
-      return ::testing::AssertionFailure() << "login on " << id << ": " << p.err;
-    }
-    return ::testing::AssertionSuccess();
-  }
-
-  CtlProc Run(const std::string& id, std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {"--node", nrm_.dir() + "/nodes/" + id});
-    return Passagectl(args, input, sessions_, nrm_.dir());
-  }
-
-  // The case as node `id` lists it (passagectl --json cases), or nullopt.
-  std::optional<v1::CaseState> Case(const std::string& id, const std::string& case_id) {
-    CtlProc p = Run(id, {"--json", "cases"});
-    if (p.code != 0) {
-      return std::nullopt;
-    }
-    for (auto& c : ParseJsonArray<v1::CaseState>(p.out)) {
-      if (c.case_id() == case_id) {
-        return c;
-      }
-    }
-    return std::nullopt;
-  }
-
-  // Polls node `id`'s view of the case until `pred` holds; the state that satisfied it in `out`.
-  ::testing::AssertionResult WaitCase(const std::string& id, const std::string& case_id,
-                                      const std::function<bool(const v1::CaseState&)>& pred,
-                                      v1::CaseState* out, const std::string& what) {
-    v1::CaseState last;
-    auto r = WaitUntil(
-        what + " (" + id + "'s view of case " + case_id + ")",
-        [&] {
-          auto c = Case(id, case_id);
-          if (!c) {
-            return false;
-          }
-          last = *c;
-          return pred(last);
-        },
-        kWaitMs, [&] { return last.ShortDebugString().substr(0, 3000); }, 200);
-    if (r && out != nullptr) {
-      *out = last;
-    }
-    return r;
-  }
-
-  std::string WriteFile(const std::string& name, const std::string& text) {
-    const std::string path = nrm_.dir() + "/" + name;
-    std::ofstream(path) << text;
-    return path;
-  }
-
- private:
-  Nrm& nrm_;
-  std::string sessions_;
-};
 
 const v1::Suspect* SuspectOf(const v1::CaseState& c, const std::string& id) {
   for (const auto& s : c.suspects()) {
@@ -127,13 +45,6 @@ std::set<std::string> KeyHolders(const v1::Suspect& s) {
   std::set<std::string> out;
   for (const auto& k : s.identity().wrapped_keys()) out.insert(k.agency_id());
   return out;
-}
-
-std::string ConsentOf(const v1::CaseState& c, v1::ConsentScope scope) {
-  for (const auto& x : c.consents()) {
-    if (x.scope() == scope) return x.consent_id();
-  }
-  return "";
 }
 
 constexpr const char* kIdentity = R"(# the suspect, as the FIR names him (synthetic)
