@@ -9,6 +9,7 @@
 #include <fstream>
 #include <deque>
 #include <map>
+#include <regex>
 #include <mutex>
 #include <thread>
 
@@ -95,6 +96,11 @@ std::string Fmt(std::string_view english, std::initializer_list<std::string_view
 std::string WordsText(std::string_view english) { return TrText(english); }
 
 // A time as people read it: the node's time zone in the page's language, UTC on hover.
+// Request bodies: a document upload up to 10 MiB (with its form around it), anything else 64 KiB.
+constexpr size_t kMaxFormBytes = 64 * 1024;
+constexpr size_t kMaxUploadBytes = 10 * 1024 * 1024 + 64 * 1024;
+const std::regex kUploadPath(R"(/cases/[0-9a-f-]{36}/documents)");
+
 std::string When(int64_t ms) {
   if (ms == 0) return "";
   return "<time datetime=\"" + core::FormatUtcMs(ms) + "\" title=\"" + Esc(FormatUtc(ms)) +
@@ -602,10 +608,19 @@ class WebServer::Impl {
 
   // ---- routes ----
   void Routes() {
-    server_->set_payload_max_length(64 * 1024);
+    // A document upload takes up to 10 MiB (docs/notes-and-documents.md); every other request
+    // is refused above 64 KiB before its body is read.
+    server_->set_payload_max_length(kMaxUploadBytes);
     // Every request starts in the language its cookie asks for (the account's own choice replaces
     // it once signed in) and in the node's time zone.
-    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) >
+              kMaxFormBytes &&
+          !std::regex_match(req.path, kUploadPath)) {
+        res.status = 413;
+        res.set_content("request too large", "text/plain");
+        return httplib::Server::HandlerResponse::Handled;
+      }
       tl_lang = "en";
       const std::string asked =
           req.path == "/login" && req.has_param("lang") ? req.get_param_value("lang")
@@ -768,6 +783,22 @@ class WebServer::Impl {
     server_->Post(R"(/cases/([0-9a-f-]{36})/personal)",
                   [this](const httplib::Request& req, httplib::Response& res) {
                     Personal(req, res, req.matches[1]);
+                  });
+    server_->Post(R"(/cases/([0-9a-f-]{36})/notes)",
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                    NoteAdd(req, res, req.matches[1]);
+                  });
+    server_->Post(R"(/cases/([0-9a-f-]{36})/notes/open)",
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                    NotesOpen(req, res, req.matches[1]);
+                  });
+    server_->Post(R"(/cases/([0-9a-f-]{36})/documents)",
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                    DocumentAttach(req, res, req.matches[1]);
+                  });
+    server_->Post(R"(/cases/([0-9a-f-]{36})/documents/([0-9a-f-]{36}))",
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                    DocumentOpen(req, res, req.matches[1], req.matches[2]);
                   });
     server_->Post(R"(/referrals/([0-9a-f-]{36}))",
                   [this](const httplib::Request& req, httplib::Response& res) {
@@ -1507,6 +1538,7 @@ class WebServer::Impl {
       }
       body += "</section>";
     }
+    body += NotesSection(c, me, csrf);
     if (me.Answers()) {
       body += "<section><h2>" + Tr("Personal data") +
               "</h2><form method=\"post\" action=\"/cases/" + Esc(c.case_id()) +
@@ -2381,6 +2413,187 @@ class WebServer::Impl {
     }
     const std::string case_id = req.get_param_value("case");
     Redirect(res, IsUuid(case_id) ? "/cases/" + case_id : "/");
+  }
+
+  // Notes and documents (docs/notes-and-documents.md): the list for whoever sees the case, the
+  // forms for those who work it. Nodes of agencies that do not hold the notes never receive them.
+  std::string NotesSection(const v1::CaseState& c, const Me& me, const std::string& csrf) {
+    const std::string action = "/cases/" + Esc(c.case_id());
+    const std::string hidden = "<input type=\"hidden\" name=\"csrf\" value=\"" + csrf + "\">";
+    std::string body = "<section id=\"notes\"><h2>" + Tr("Notes and documents") + "</h2>";
+    if (c.notes_size() + c.documents_size() > 0) {
+      body += "<table><thead><tr><th>" + Tr("What") + "</th><th>" + Tr("Written by") +
+              "</th><th>" + Tr("When") + "</th><th></th></tr></thead><tbody>";
+      for (const auto& n : c.notes()) {
+        body += "<tr><td>" + Tr("Note") + "</td><td><bdi>" + Esc(AgencyName(n.written_by())) +
+                "</bdi></td><td>" + When(n.at_ms()) + "</td><td></td></tr>";
+      }
+      for (const auto& d : c.documents()) {
+        std::string open;
+        if (me.Answers()) {
+          open = "<form method=\"post\" action=\"" + action + "/documents/" +
+                 Esc(d.document_id()) + "\">" + hidden + "<label>" +
+                 Tr("Purpose (recorded in the access log)") +
+                 " <input name=\"purpose\" required maxlength=\"200\"></label><button>" +
+                 Tr("Download") + "</button></form>";
+        }
+        body += "<tr><td>" + Esc(Label(v1::DocumentKind_descriptor(), d.kind())) + " (" +
+                Esc(d.media_type()) + ", " + std::to_string((d.size_bytes() + 1023) / 1024) +
+                " KiB)</td><td><bdi>" + Esc(AgencyName(d.written_by())) + "</bdi></td><td>" +
+                When(d.at_ms()) + "</td><td>" + open + "</td></tr>";
+      }
+      body += "</tbody></table>";
+    } else {
+      body += "<p>" + Tr("No notes or documents your agency can read.") + "</p>";
+    }
+    if (!me.Answers()) {
+      return body + "</section>";
+    }
+    if (c.notes_size() > 0 || c.documents_size() > 0) {
+      body += "<form method=\"post\" action=\"" + action + "/notes/open\">" + hidden +
+              "<label>" + Tr("Purpose (recorded in the access log)") +
+              " <input name=\"purpose\" required maxlength=\"200\"></label><button>" +
+              Tr("Read the notes") + "</button></form>";
+    }
+    body += "<form method=\"post\" action=\"" + action + "/notes\">" + hidden + "<label>" +
+            Tr("New note (sealed: only agencies that hold the case's notes can read it)") +
+            " <textarea name=\"text\" required maxlength=\"20000\" rows=\"4\"></textarea></label>"
+            "<button>" + Tr("Save the note") + "</button></form>";
+    body += "<form method=\"post\" action=\"" + action +
+            "/documents\" enctype=\"multipart/form-data\">" + hidden + "<label>" +
+            Tr("Document (PDF, JPEG or PNG, up to 10 MiB)") +
+            " <input type=\"file\" name=\"file\" required "
+            "accept=\"application/pdf,image/jpeg,image/png\"></label><label>" +
+            Tr("Kind") + " <select name=\"kind\">";
+    for (int i = 1; i < v1::DocumentKind_descriptor()->value_count(); ++i) {
+      const auto* v = v1::DocumentKind_descriptor()->value(i);
+      body += "<option value=\"" + v->name() + "\">" +
+              Esc(Label(v1::DocumentKind_descriptor(), v->number())) + "</option>";
+    }
+    body += "</select></label><label>" + Tr("Title") +
+            " <input name=\"title\" maxlength=\"200\"></label><button>" +
+            Tr("Attach the document") + "</button></form>";
+    return body + "</section>";
+  }
+
+  // Answers a note or document command: the error page, or nullopt when it succeeded.
+  std::optional<v1::ControlResponse> CallNotes(const v1::ControlRequest& q, const Me& me,
+                                               httplib::Response& res, const char* title) {
+    auto r = Call(q, me.token);
+    if (!r.ok()) {
+      Send(res, 503, Page(title, "<p class=\"error\">" + Esc(r.status().message()) + "</p>", &me));
+      return std::nullopt;
+    }
+    if (r->code() != v1::CONTROL_CODE_OK) {
+      Failure(res, *r, me);
+      return std::nullopt;
+    }
+    return *r;
+  }
+
+  void NoteAdd(const httplib::Request& req, httplib::Response& res, const std::string& case_id) {
+    auto me = RequirePost(req, res);
+    if (!me) return;
+    v1::ControlRequest q;
+    q.set_json(true);
+    q.mutable_note()->set_case_id(case_id);
+    q.mutable_note()->mutable_add()->set_text(req.get_param_value("text"));
+    if (CallNotes(q, *me, res, "Not done")) {
+      Redirect(res, "/cases/" + case_id + "#notes");
+    }
+  }
+
+  void NotesOpen(const httplib::Request& req, httplib::Response& res, const std::string& case_id) {
+    auto me = RequirePost(req, res);
+    if (!me) return;
+    v1::ControlRequest q;
+    q.set_json(true);
+    q.mutable_note()->set_case_id(case_id);
+    q.mutable_note()->mutable_open()->set_purpose(req.get_param_value("purpose"));
+    auto r = CallNotes(q, *me, res, "Not opened");
+    if (!r) return;
+    google::protobuf::Struct opened;
+    (void)google::protobuf::util::JsonStringToMessage(r->json(), &opened);
+    std::string body = "<p class=\"ok\">" +
+                       Tr("This opening was recorded in the NRM's access log.") + "</p>";
+    const auto& f = opened.fields();
+    if (auto it = f.find("notes"); it != f.end()) {
+      for (const auto& v : it->second.list_value().values()) {
+        const auto& n = v.struct_value().fields();
+        auto str = [&](const char* k) {
+          auto x = n.find(k);
+          return x == n.end() ? std::string() : x->second.string_value();
+        };
+        body += "<article class=\"note\"><p class=\"meta\"><bdi>" +
+                Esc(AgencyName(str("written_by"))) + "</bdi> · " + Esc(str("at")) +
+                "</p><p class=\"text\"><bdi>" + Esc(str("text")) + "</bdi></p></article>";
+      }
+    }
+    if (auto it = f.find("documents"); it != f.end() && it->second.list_value().values_size() > 0) {
+      body += "<h2>" + Tr("Documents") + "</h2><ul>";
+      for (const auto& v : it->second.list_value().values()) {
+        const auto& d = v.struct_value().fields();
+        auto str = [&](const char* k) {
+          auto x = d.find(k);
+          return x == d.end() ? std::string() : x->second.string_value();
+        };
+        body += "<li><bdi>" + Esc(str("title").empty() ? str("file_name") : str("title")) +
+                "</bdi></li>";
+      }
+      body += "</ul>";
+    }
+    body += "<p><a href=\"/cases/" + Esc(case_id) + "\">" + Tr("Back to the case") + "</a></p>";
+    Send(res, 200, Page("Notes and documents", body, &*me));
+  }
+
+  void DocumentAttach(const httplib::Request& req, httplib::Response& res,
+                      const std::string& case_id) {
+    auto me = RequirePost(req, res);
+    if (!me) return;
+    v1::ControlRequest q;
+    q.set_json(true);
+    q.mutable_document()->set_case_id(case_id);
+    auto* a = q.mutable_document()->mutable_attach();
+    const auto field = [&](const char* k) {
+      return req.has_file(k) ? req.get_file_value(k).content : std::string();
+    };
+    v1::DocumentKind kind = v1::DOCUMENT_KIND_UNSPECIFIED;
+    (void)v1::DocumentKind_Parse(field("kind"), &kind);
+    a->set_kind(kind);
+    a->set_title(field("title"));
+    if (req.has_file("file")) {
+      const auto& file = req.get_file_value("file");
+      a->set_file_name(file.filename);
+      a->set_content(file.content);
+    }
+    if (CallNotes(q, *me, res, "Not done")) {
+      Redirect(res, "/cases/" + case_id + "#notes");
+    }
+  }
+
+  void DocumentOpen(const httplib::Request& req, httplib::Response& res,
+                    const std::string& case_id, const std::string& document_id) {
+    auto me = RequirePost(req, res);
+    if (!me) return;
+    v1::ControlRequest q;
+    q.mutable_document()->set_case_id(case_id);
+    q.mutable_document()->mutable_open()->set_document_id(document_id);
+    q.mutable_document()->mutable_open()->set_purpose(req.get_param_value("purpose"));
+    auto r = CallNotes(q, *me, res, "Not opened");
+    if (!r) return;
+    // A download, never shown in the page: the browser keeps it as a file. The name is the
+    // sealed one only when it is plain ASCII, otherwise a neutral one.
+    std::string name = "document";
+    if (r->media_type() == "application/pdf") name += ".pdf";
+    else if (r->media_type() == "image/png") name += ".png";
+    else name += ".jpg";
+    bool plain = !r->file_name().empty() && r->file_name().size() <= 100;
+    for (unsigned char ch : r->file_name()) {
+      plain = plain && (std::isalnum(ch) || ch == '.' || ch == '-' || ch == '_');
+    }
+    if (plain) name = r->file_name();
+    res.set_header("Content-Disposition", "attachment; filename=\"" + name + "\"");
+    res.set_content(r->content(), r->media_type());
   }
 
   void Personal(const httplib::Request& req, httplib::Response& res, const std::string& case_id) {
