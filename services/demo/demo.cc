@@ -96,6 +96,7 @@ class Demo {
     IomCaseWorkers();
     LawEnforcement();
     Settle(8);
+    NotesAndDocuments();
     Scenario();
     Say("-- %s comes back online and catches up\n", "lhrla-legal-aid");
     Start("lhrla-legal-aid");
@@ -537,6 +538,103 @@ class Demo {
       std::printf("   %s could not record an event: %s\n", agency.c_str(),
                   r.ok() ? r->reason().c_str() : r.status().ToString().c_str());
       return false;
+    }
+    return true;
+  }
+
+  // A case worker at the identifying agency writes a note and attaches a medical certificate on
+  // a case whose shelter placement shares the notes (the womens-shelter rule); the writer's node
+  // re-seals both for the shelter, whose case worker then reads them. Each read is recorded.
+  void NotesAndDocuments() {
+    for (const auto& r : Referrals("dastak-shelter", false)) {
+      const bool notes = std::find(r.data_scope().begin(), r.data_scope().end(),
+                                   v1::DATA_SECTION_NOTES) != r.data_scope().end();
+      if (r.status() != v1::REFERRAL_STATUS_ACCEPTED || !notes) {
+        continue;
+      }
+      std::string owner;
+      for (const auto& [id, who] : cases_) {
+        if (id == r.case_id()) owner = who;
+      }
+      if (owner.empty()) {
+        continue;
+      }
+      v1::ControlRequest add;
+      add.mutable_note()->set_case_id(r.case_id());
+      add.mutable_note()->mutable_add()->set_text(
+          "Met her at the shelter's clinic with a female officer; she is ready to give a "
+          "statement next week. (synthetic)");
+      v1::ControlRequest attach;
+      attach.mutable_document()->set_case_id(r.case_id());
+      auto* a = attach.mutable_document()->mutable_attach();
+      a->set_kind(v1::DOCUMENT_KIND_MEDICAL_CERTIFICATE);
+      a->set_title("Medical examination (synthetic)");
+      a->set_file_name("certificate.pdf");
+      a->set_content("%PDF-1.4\n% a synthetic medical certificate for the demo\n%%EOF\n");
+      auto added = Call(owner, add);
+      auto attached = Call(owner, attach, 30000);
+      if (!added.ok() || added->code() != v1::CONTROL_CODE_OK || !attached.ok() ||
+          attached->code() != v1::CONTROL_CODE_OK) {
+        ok_ = false;
+        std::printf("-- notes: %s could not record a note or a document: %s\n", owner.c_str(),
+                    added.ok() && added->code() != v1::CONTROL_CODE_OK ? added->reason().c_str()
+                    : attached.ok()                                    ? attached->reason().c_str()
+                                                                       : "no answer");
+        return;
+      }
+      const auto t0 = Clock::now();
+      v1::ControlRequest open;
+      open.mutable_note()->set_case_id(r.case_id());
+      open.mutable_note()->mutable_open()->set_purpose("shelter case review");
+      for (int i = 0; i < 40; ++i) {
+        // The case as the shelter holds it: read once both are sealed for it.
+        v1::ControlRequest cq;
+        cq.set_json(true);
+        cq.mutable_cases()->set_case_id(r.case_id());
+        auto c = Call("dastak-shelter", cq);
+        const bool sealed = c.ok() && ResealedFor(c->json(), "dastak-shelter");
+        if (sealed) {
+          auto read = Call("dastak-shelter", open);
+          if (read.ok() && read->code() == v1::CONTROL_CODE_OK) {
+            std::printf("-- notes: %s wrote a note and attached a medical certificate (PDF) on "
+                        "case %s; dastak-shelter read them %.1f s later, once %s's node had "
+                        "re-sealed them for it (both reads are in the access log)\n",
+                        owner.c_str(), r.case_reference().c_str(),
+                        std::chrono::duration<double>(Clock::now() - t0).count(), owner.c_str());
+            return;
+          }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      }
+      ok_ = false;
+      std::printf("-- notes: dastak-shelter could not read the note on case %s within 10 s\n",
+                  r.case_reference().c_str());
+      return;
+    }
+    std::printf("-- notes: no shelter placement in this run shares the case notes\n");
+  }
+
+  // Whether every note and document in a case's JSON carries a wrapped key for `agency`.
+  static bool ResealedFor(const std::string& json, const std::string& agency) {
+    v1::CaseList list;
+    google::protobuf::util::JsonParseOptions o;
+    o.ignore_unknown_fields = true;
+    if (!google::protobuf::util::JsonStringToMessage("{\"cases\":" + json + "}", &list, o).ok() ||
+        list.cases_size() != 1 || list.cases(0).notes_size() == 0 ||
+        list.cases(0).documents_size() == 0) {
+      return false;
+    }
+    auto holds = [&](const v1::SealedPersonalData& s) {
+      for (const auto& k : s.wrapped_keys()) {
+        if (k.agency_id() == agency) return true;
+      }
+      return false;
+    };
+    for (const auto& n : list.cases(0).notes()) {
+      if (!holds(n.text())) return false;
+    }
+    for (const auto& d : list.cases(0).documents()) {
+      if (!holds(d.meta())) return false;
     }
     return true;
   }

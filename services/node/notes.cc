@@ -261,6 +261,19 @@ v1::ControlResponse Node::Notes(const v1::NoteRequest& req) {
           }
         }
       }
+      if (opened.empty() && titles.empty() && !unopened.empty()) {
+        // Nothing opened: what is recorded is what happened, a refused attempt.
+        const std::string why = "none of the notes is sealed for " + agency() +
+                                " yet (the writer's node re-seals them when it sees the new "
+                                "holder)";
+        Status recorded = RecordNotesRead(s.case_id(), purpose, why);
+        SetError(&resp, Status::PermissionDenied(
+                            why + (recorded.ok() ? "; the attempt was recorded in the NRM's "
+                                                   "access log"
+                                                 : "; the attempt was not recorded"),
+                            "case_id"));
+        return resp;
+      }
       if (Status rec = RecordNotesRead(s.case_id(), purpose, ""); !rec.ok()) {
         SetError(&resp, rec);
         return resp;

@@ -617,8 +617,7 @@ class WebServer::Impl {
       if (std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) >
               kMaxFormBytes &&
           !std::regex_match(req.path, kUploadPath)) {
-        res.status = 413;
-        res.set_content("request too large", "text/plain");
+        res.status = 413;  // the error handler writes the page
         return httplib::Server::HandlerResponse::Handled;
       }
       tl_lang = "en";

@@ -116,6 +116,8 @@ TEST(E2eDemo, RunsToCompletionAndPrintsThreeJourneys) {
   ASSERT_TRUE(WIFEXITED(r.status)) << "passage-demo died by a signal:\n" << tail();
   EXPECT_EQ(WEXITSTATUS(r.status), 0) << tail();
   EXPECT_NE(r.output.find("demo finished"), std::string::npos) << tail();
+  // A note and a document written at the police reach the shelter that holds the case's notes.
+  EXPECT_NE(r.output.find("dastak-shelter read them"), std::string::npos) << tail();
 
   struct Expect {
     const char* title;

@@ -603,5 +603,94 @@ TEST(E2eWeb, SelfSignedTlsAtFirstStart) {
   EXPECT_EQ(before, after);
 }
 
+TEST(E2eWeb, CaseWorkerWritesANoteAndAttachesADocumentOnTheCasePage) {
+  NrmOptions o;
+  o.http = true;
+  Nrm nrm({FirstResponder("fia-karachi")}, v1::RuleSet(), o);
+  ASSERT_TRUE(nrm.Start());
+  ASSERT_TRUE(nrm.DeskSession("fia-karachi").ok());
+  auto c = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited(true));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  httplib::Client web("127.0.0.1", nrm.HttpPort("fia-karachi"));
+  web.set_follow_location(false);
+  auto form = web.Get("/login");
+  ASSERT_TRUE(form);
+  const std::string pre = SetCookie(form, "psg_pre");
+  auto in = web.Post(
+      "/login", {{"Cookie", "psg_pre=" + pre}},
+      httplib::Params{{"pre", pre}, {"login", "e2e.desk"}, {"password", Nrm::kDeskPassword}});
+  ASSERT_TRUE(in);
+  const httplib::Headers me = {{"Cookie", "psg_session=" + SetCookie(in, "psg_session")}};
+  const std::string page_path = "/cases/" + *c;
+  ASSERT_TRUE(WaitUntil("the case on the web", [&] {
+    auto p = web.Get(page_path, me);
+    return p && p->status == 200 && p->body.find("id=\"notes\"") != std::string::npos;
+  }));
+  auto page = web.Get(page_path, me);
+  const std::string csrf = Hidden(page->body, "csrf");
+  ASSERT_FALSE(csrf.empty());
+
+  // A note, with markup in it: stored sealed, shown escaped.
+  const std::string text = "Visit: she asked for <b>legal aid</b> & a doctor.";
+  auto added = web.Post(page_path + "/notes", me, httplib::Params{{"csrf", csrf}, {"text", text}});
+  ASSERT_TRUE(added);
+  EXPECT_EQ(added->status, 303) << added->body;
+  auto empty = web.Post(page_path + "/notes", me, httplib::Params{{"csrf", csrf}, {"text", " "}});
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->status, 400) << empty->body;
+  auto no_token = web.Post(page_path + "/notes", me, httplib::Params{{"text", "forged"}});
+  ASSERT_TRUE(no_token);
+  EXPECT_EQ(no_token->status, 403);
+
+  // A document: the type from its bytes, not its name.
+  const std::string pdf = "%PDF-1.4\n% web upload\n%%EOF\n";
+  auto upload = [&](const std::string& name, const std::string& bytes) {
+    httplib::MultipartFormDataItems items = {{"csrf", csrf, "", ""},
+                                             {"kind", "DOCUMENT_KIND_COURT_SUMMONS", "", ""},
+                                             {"title", "Summons for the hearing", "", ""},
+                                             {"file", bytes, name, "application/pdf"}};
+    return web.Post(page_path + "/documents", me, items);
+  };
+  auto fake = upload("summons.pdf", "<html>not a pdf</html>");
+  ASSERT_TRUE(fake);
+  EXPECT_EQ(fake->status, 400) << fake->body;
+  EXPECT_NE(fake->body.find("document.content"), std::string::npos) << fake->body;
+  auto real = upload("summons.pdf", pdf);
+  ASSERT_TRUE(real);
+  EXPECT_EQ(real->status, 303) << real->body;
+
+  // The case page lists both; the notes open with a purpose, recorded.
+  std::string document;
+  ASSERT_TRUE(WaitUntil("the note and the document on the case page", [&] {
+    auto p = web.Get(page_path, me);
+    std::smatch m;
+    if (!p || !std::regex_search(p->body, m, std::regex("/documents/([0-9a-f-]{36})"))) {
+      return false;
+    }
+    document = m[1].str();
+    return p->body.find("court summons") != std::string::npos;
+  }));
+  auto notes = web.Post(page_path + "/notes/open", me,
+                        httplib::Params{{"csrf", csrf}, {"purpose", "case conference"}});
+  ASSERT_TRUE(notes);
+  ASSERT_EQ(notes->status, 200) << notes->body;
+  EXPECT_NE(notes->body.find("&lt;b&gt;legal aid&lt;/b&gt; &amp; a doctor"), std::string::npos)
+      << notes->body;
+  EXPECT_EQ(notes->body.find("<b>legal aid"), std::string::npos);
+  EXPECT_NE(notes->body.find("Summons for the hearing"), std::string::npos);
+  auto down = web.Post(page_path + "/documents/" + document, me,
+                       httplib::Params{{"csrf", csrf}, {"purpose", "court date"}});
+  ASSERT_TRUE(down);
+  ASSERT_EQ(down->status, 200);
+  EXPECT_EQ(down->body, pdf);
+  EXPECT_EQ(down->get_header_value("Content-Type"), "application/pdf");
+  EXPECT_NE(down->get_header_value("Content-Disposition").find("attachment"), std::string::npos);
+
+  // Only the upload takes a large body.
+  auto big = web.Post("/search", me, std::string(200 * 1024, 'x'), "application/x-www-form-urlencoded");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+}
+
 }  // namespace
 }  // namespace passage::e2e
