@@ -1,5 +1,6 @@
 #include "core/case_projection.h"
 
+#include "core/case_work.h"
 #include "core/offences.h"
 
 #include "core/case_reference.h"
@@ -686,6 +687,9 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
   if (IsCrimeEvent(e)) {
     return CheckCrimeEvent(state_, e, agencies);
   }
+  if (IsCaseWorkEvent(e)) {
+    return CheckCaseWorkEvent(state_, e);
+  }
   switch (e.payload_case()) {
     case Event::kCaseOpened:
       if (!actor->first_responder()) {
@@ -928,6 +932,8 @@ void CaseProjection::Apply(const passage::v1::Envelope& env, const Event& e) {
     default:
       if (IsCrimeEvent(e)) {
         ApplyCrimeEvent(&state_, env, e);
+      } else if (IsCaseWorkEvent(e)) {
+        ApplyCaseWorkEvent(&state_, env, e);
       }
       break;  // else RecordAccessed, configuration events, unknown payloads: no state change
   }
@@ -984,6 +990,14 @@ std::vector<std::string> AudienceOf(const CaseState& state, const Event& e) {
     default:
       if (IsCrimeEvent(e)) {
         AddWithSection(state, SectionOf(e), &out);  // OFFENCE, SUSPECT, or PROFILE (smuggling)
+      } else if (IsCaseWorkEvent(e)) {
+        // The readers of the section, and both parties of the referral it is about.
+        AddWithSection(state, SectionOf(e), &out);
+        const Referral* r = FindReferral(state, CaseWorkReferralId(e));
+        if (r != nullptr) {
+          out.insert(r->from_agency());
+          out.insert(r->to_agency());
+        }
       }
       break;  // else CaseOpened, RecordAccessed, configuration events
   }
@@ -1012,6 +1026,12 @@ DataSection SectionOf(const Event& e) {
     case Event::kAccusedUpdated:
     case Event::kSuspectIdentityResealed:
       return passage::v1::DATA_SECTION_SUSPECT;
+    case Event::kFieldCorrected:
+    case Event::kServicePlanned:
+    case Event::kServicePlanItemUpdated:
+    case Event::kFollowUpScheduled:
+    case Event::kFollowUpDone:
+      return CaseWorkSection(e);
     default:
       return passage::v1::DATA_SECTION_PROFILE;
   }

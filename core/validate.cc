@@ -1,5 +1,6 @@
 #include "core/validate.h"
 
+#include "core/case_work.h"
 #include "core/offences.h"
 
 #include <google/protobuf/generated_enum_reflection.h>
@@ -564,6 +565,12 @@ Status CheckPayload(const Event& e, int64_t now_ms) {
     case Event::kSmugglingRecorded:
     case Event::kSuspectIdentityResealed:
       return ValidateCrimePayload(e, now_ms);
+    case Event::kFieldCorrected:
+    case Event::kServicePlanned:
+    case Event::kServicePlanItemUpdated:
+    case Event::kFollowUpScheduled:
+    case Event::kFollowUpDone:
+      return ValidateCaseWorkPayload(e, now_ms);
     case Event::PAYLOAD_NOT_SET:
       break;
   }
