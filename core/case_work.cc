@@ -5,9 +5,9 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <cstdio>
+#include <cctype>
 #include <memory>
-#include <set>
+#include <tuple>
 
 #include "core/case_projection.h"
 #include "core/codes.h"
@@ -121,13 +121,12 @@ void EncodeElement(const Message& m, const FieldDescriptor* fd, int index, std::
       *out += std::to_string(rep ? r->GetRepeatedUInt32(m, fd, index) : r->GetUInt32(m, fd));
       return;
     case FieldDescriptor::CPPTYPE_INT64:
-      *out += "\"" +
-              std::to_string(rep ? r->GetRepeatedInt64(m, fd, index) : r->GetInt64(m, fd)) + "\"";
+      *out += "\"" + std::to_string(rep ? r->GetRepeatedInt64(m, fd, index) : r->GetInt64(m, fd)) +
+              "\"";
       return;
     case FieldDescriptor::CPPTYPE_UINT64:
       *out += "\"" +
-              std::to_string(rep ? r->GetRepeatedUInt64(m, fd, index) : r->GetUInt64(m, fd)) +
-              "\"";
+              std::to_string(rep ? r->GetRepeatedUInt64(m, fd, index) : r->GetUInt64(m, fd)) + "\"";
       return;
     default:
       *out += "null";  // no correctable field has another type
@@ -261,8 +260,7 @@ Status CheckReceivingReferral(const CaseState& state, const Event& e, std::strin
                               const std::string& field, std::string_view what) {
   const v1::Referral* r = FindReferral(state, referral_id);
   if (r == nullptr) {
-    return NotFound("referral " + std::string(referral_id) + " is not in this case",
-                            field);
+    return NotFound("referral " + std::string(referral_id) + " is not in this case", field);
   }
   if (r->to_agency() != e.actor_agency()) {
     return Deny("only the agency that received referral " + r->referral_id() + " (" +
@@ -349,8 +347,8 @@ Status CheckCorrection(const CaseState& state, const Event& e) {
   }
   ASSIGN_OR_RETURN(std::string current, CurrentValue(state, p, "field_corrected.path"));
   if (Sha256Hex(current) != c.old_value_sha256()) {
-    return Refuse("the value of " + c.path() + " changed since it was read (it is now " +
-                      current + "); read the case again and decide again",
+    return Refuse("the value of " + c.path() + " changed since it was read (it is now " + current +
+                      "); read the case again and decide again",
                   "field_corrected.old_value_sha256");
   }
   if (current == c.new_value()) {
@@ -476,8 +474,9 @@ Status ValidatePlanPayload(const Event& e) {
       RETURN_IF_ERROR(ValidateUuid(u.referral_id(), "service_plan_item_updated.referral_id"));
       RETURN_IF_ERROR(ValidateUuid(u.item_id(), "service_plan_item_updated.item_id"));
       if (u.to() != v1::PLAN_ITEM_STATUS_DONE && u.to() != v1::PLAN_ITEM_STATUS_NOT_DONE) {
-        return Invalid("service_plan_item_updated.to", "a planned service is marked DONE or "
-                                                       "NOT_DONE");
+        return Invalid("service_plan_item_updated.to",
+                       "a planned service is marked DONE or "
+                       "NOT_DONE");
       }
       if (u.to() == v1::PLAN_ITEM_STATUS_NOT_DONE && IsBlank(u.reason())) {
         return Invalid("service_plan_item_updated.reason",
@@ -494,7 +493,8 @@ Status ValidatePlanPayload(const Event& e) {
       if (IsBlank(f.purpose())) {
         return Invalid("follow_up_scheduled.follow_up.purpose", "say what the follow-up is for");
       }
-      RETURN_IF_ERROR(CheckText(f.purpose(), kMaxPlanText, "follow_up_scheduled.follow_up.purpose"));
+      RETURN_IF_ERROR(
+          CheckText(f.purpose(), kMaxPlanText, "follow_up_scheduled.follow_up.purpose"));
       if (f.done() || f.scheduled_at_ms() != 0 || !f.scheduled_by().empty() ||
           f.done_at_ms() != 0) {
         return Invalid("follow_up_scheduled.follow_up.done",
@@ -529,9 +529,9 @@ Status CheckPlan(const CaseState& state, const Event& e) {
       const v1::Referral* r = nullptr;
       const v1::ServicePlanItem* item = FindPlanItem(state, u.item_id(), &r);
       if (item == nullptr || r->referral_id() != u.referral_id()) {
-        return NotFound("no planned service " + u.item_id() + " under referral " +
-                                    u.referral_id() + " in this case",
-                                "service_plan_item_updated.item_id");
+        return NotFound("no planned service " + u.item_id() + " under referral " + u.referral_id() +
+                            " in this case",
+                        "service_plan_item_updated.item_id");
       }
       if (r->to_agency() != e.actor_agency()) {
         return Deny("only the agency that planned it (" + r->to_agency() + ") marks it",
@@ -547,9 +547,8 @@ Status CheckPlan(const CaseState& state, const Event& e) {
     }
     case Event::kFollowUpScheduled: {
       const v1::FollowUpScheduled& s = e.follow_up_scheduled();
-      RETURN_IF_ERROR(CheckReceivingReferral(state, e, s.referral_id(),
-                                             "follow_up_scheduled.referral_id",
-                                             "schedules follow-ups"));
+      RETURN_IF_ERROR(CheckReceivingReferral(
+          state, e, s.referral_id(), "follow_up_scheduled.referral_id", "schedules follow-ups"));
       if (IdTaken(state, s.follow_up().follow_up_id())) {
         return Refuse("follow-up " + s.follow_up().follow_up_id() + " is already in this case",
                       "follow_up_scheduled.follow_up.follow_up_id");
@@ -561,9 +560,9 @@ Status CheckPlan(const CaseState& state, const Event& e) {
       const v1::Referral* r = nullptr;
       const v1::FollowUp* f = FindFollowUp(state, d.follow_up_id(), &r);
       if (f == nullptr || r->referral_id() != d.referral_id()) {
-        return NotFound("no follow-up " + d.follow_up_id() + " under referral " +
-                                    d.referral_id() + " in this case",
-                                "follow_up_done.follow_up_id");
+        return NotFound("no follow-up " + d.follow_up_id() + " under referral " + d.referral_id() +
+                            " in this case",
+                        "follow_up_done.follow_up_id");
       }
       if (r->to_agency() != e.actor_agency()) {
         return Deny("only the agency that scheduled it (" + r->to_agency() + ") marks it done",
@@ -662,7 +661,8 @@ std::string PlainElement(const FieldDescriptor* fd, std::string_view text) {
     case FieldDescriptor::CPPTYPE_ENUM: {
       std::string up;
       for (char c : t) {
-        up += c == '-' || c == ' ' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        up += c == '-' || c == ' ' ? '_'
+                                   : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       }
       const auto* type = fd->enum_type();
       std::string prefix = type->value(0)->name();
@@ -793,9 +793,9 @@ Result<FieldPath> ParseFieldPath(std::string_view path, std::string_view field) 
       rest = path.substr(close + 2);
       canonical_prefix = std::string(consent ? "consents[" : "referrals[") + p.id + "].";
       if (!ValidateUuid(p.id, "id").ok()) {
-        return Invalid(std::string(field),
-                       Quoted(p.id) + " is not a " + (consent ? "consent" : "referral") +
-                           " id (a UUID) in " + Quoted(path));
+        return Invalid(std::string(field), Quoted(p.id) + " is not a " +
+                                               (consent ? "consent" : "referral") +
+                                               " id (a UUID) in " + Quoted(path));
       }
     }
   }
@@ -834,8 +834,9 @@ Result<FieldPath> ParseFieldPath(std::string_view path, std::string_view field) 
   }
   std::string reason = Quoted(path) + " is not a field that can be corrected";
   if (!canonical_prefix.empty() && TargetType(p.target)->FindFieldByName(p.field) != nullptr) {
-    reason += " (ids, statuses, history, times the case keeps and sealed personal data are not "
-              "corrected; docs/case-work.md)";
+    reason +=
+        " (ids, statuses, history, times the case keeps and sealed personal data are not "
+        "corrected; docs/case-work.md)";
   }
   std::string near = Nearest(path, candidates, 3);
   if (near.empty() && !canonical_prefix.empty()) {
@@ -847,8 +848,9 @@ Result<FieldPath> ParseFieldPath(std::string_view path, std::string_view field) 
   if (!near.empty()) {
     reason += "; did you mean " + Quoted(near) + "?";
   } else {
-    reason += "; correctable: profile.<field>, consents[<consent_id>].{scope,agency_ids,"
-              "agency_types}, referrals[<referral_id>].{service,priority,respond_by_ms,reason}";
+    reason +=
+        "; correctable: profile.<field>, consents[<consent_id>].{scope,agency_ids,"
+        "agency_types}, referrals[<referral_id>].{service,priority,respond_by_ms,reason}";
   }
   return Invalid(std::string(field), reason);
 }
@@ -862,16 +864,14 @@ Result<std::string> CurrentValue(const CaseState& state, const FieldPath& path,
     case FieldPath::Target::kConsent: {
       const v1::Consent* c = FindConsent(state, path.id);
       if (c == nullptr) {
-        return NotFound("consent " + path.id + " is not recorded in this case",
-                                std::string(field));
+        return NotFound("consent " + path.id + " is not recorded in this case", std::string(field));
       }
       return Encode(*c, fd);
     }
     case FieldPath::Target::kReferral: {
       const v1::Referral* r = FindReferral(state, path.id);
       if (r == nullptr) {
-        return NotFound("referral " + path.id + " is not in this case",
-                                std::string(field));
+        return NotFound("referral " + path.id + " is not in this case", std::string(field));
       }
       return Encode(*r, fd);
     }
@@ -946,13 +946,8 @@ Result<std::string> CanonicalValueFromText(const FieldPath& path, std::string_vi
     if (!Decode(canonical, fd, &normal)) {
       return Invalid(f, Quoted(text) + " is not " + TypeWords(fd));
     }
-    const FieldPath& p = path;
-    (void)p;
-    if (fd->name().find("countr") != std::string::npos || fd->name() == "citizenship" ||
-        fd->name().find("province") != std::string::npos) {
-      RETURN_IF_ERROR(Named(NormalizeProfile(&normal, "profile"), f));
-      canonical = Encode(normal, fd);
-    }
+    RETURN_IF_ERROR(Named(NormalizeProfile(&normal, "profile"), f));
+    canonical = Encode(normal, fd);
   }
   return canonical;
 }
@@ -1134,8 +1129,8 @@ std::string RemindersJson(const std::vector<Reminder>& reminders) {
     out += "{\"kind\":" + JsonQuote(m.follow_up ? "follow_up" : "plan_item") +
            ",\"id\":" + JsonQuote(m.id) + ",\"case_id\":" + JsonQuote(m.case_id) +
            ",\"case_reference\":" + JsonQuote(m.case_reference) +
-           ",\"referral_id\":" + JsonQuote(m.referral_id) + ",\"due_date\":" +
-           JsonQuote(m.due_date) + ",\"what\":" + JsonQuote(m.what) +
+           ",\"referral_id\":" + JsonQuote(m.referral_id) +
+           ",\"due_date\":" + JsonQuote(m.due_date) + ",\"what\":" + JsonQuote(m.what) +
            ",\"overdue\":" + (m.overdue ? "true" : "false") + "}";
   }
   return out + "]";

@@ -130,8 +130,8 @@ struct Reminder {
   std::string id;          // item or follow-up id
   bool follow_up = false;  // else a plan item
   std::string due_date;
-  std::string what;        // service code (plan item) or purpose (follow-up)
-  bool overdue = false;    // due date before today
+  std::string what;      // service code (plan item) or purpose (follow-up)
+  bool overdue = false;  // due date before today
 };
 
 // The open plan items and follow-ups of referrals `agency` receives, due on or before the day

@@ -492,9 +492,10 @@ std::string Describe(const Event& e, const CaseState& before, const Namer& names
       const passage::v1::ServicePlanItemUpdated& u = e.service_plan_item_updated();
       const passage::v1::ServicePlanItem* i = FindPlanItem(before, u.item_id());
       const std::string what =
-          i == nullptr ? "a planned service"
-                       : "the planned " + Upper(passage::v1::ServiceType_descriptor(), i->service()) +
-                             " service (due " + i->due_date() + ")";
+          i == nullptr
+              ? std::string("a planned service")
+              : "the planned " + Upper(passage::v1::ServiceType_descriptor(), i->service()) +
+                    " service (due " + i->due_date() + ")";
       if (u.to() == passage::v1::PLAN_ITEM_STATUS_NOT_DONE) {
         return actor + " marked " + what + " not done: " + u.reason();
       }

@@ -62,8 +62,8 @@ Event ItemUpdate(const std::string& actor, const std::string& referral_id, const
   return e;
 }
 
-Event FollowUpEvent(const std::string& actor, const std::string& referral_id,
-                    const std::string& id, const std::string& due) {
+Event FollowUpEvent(const std::string& actor, const std::string& referral_id, const std::string& id,
+                    const std::string& due) {
   Event e = BaseEvent(actor);
   auto* s = e.mutable_follow_up_scheduled();
   s->set_referral_id(referral_id);
@@ -273,9 +273,9 @@ TEST(CaseWork, PlansBelongToTheReceivingAgencyOfAnAcceptedReferral) {
                                         passage::v1::SERVICE_TYPE_SHELTER, ConsentId(1))));
   ExpectRefused(b.Publish(PlanEvent(kShelter, ReferralId(1), ItemId(1), "2024-05-10")),
                 StatusCode::kFailedPrecondition, "service_planned.referral_id");
-  ASSERT_OK(b.Publish(TransitionEvent(kShelter, ReferralId(1),
-                                      passage::v1::REFERRAL_STATUS_RECEIVED,
-                                      passage::v1::ACTOR_ROLE_SYSTEM)));
+  ASSERT_OK(
+      b.Publish(TransitionEvent(kShelter, ReferralId(1), passage::v1::REFERRAL_STATUS_RECEIVED,
+                                passage::v1::ACTOR_ROLE_SYSTEM)));
   ASSERT_OK(
       b.Publish(TransitionEvent(kShelter, ReferralId(1), passage::v1::REFERRAL_STATUS_ACCEPTED)));
   ExpectRefused(b.Publish(PlanEvent(kFia, ReferralId(1), ItemId(1), "2024-05-10")),
@@ -303,9 +303,9 @@ TEST(CaseWork, PlansBelongToTheReceivingAgencyOfAnAcceptedReferral) {
   ExpectRefused(b.Publish(ItemUpdate(kShelter, ReferralId(1), ItemId(1),
                                      passage::v1::PLAN_ITEM_STATUS_NOT_DONE)),
                 StatusCode::kInvalidArgument, "service_plan_item_updated.reason");
-  ExpectRefused(b.Publish(ItemUpdate(kFia, ReferralId(1), ItemId(1),
-                                     passage::v1::PLAN_ITEM_STATUS_DONE)),
-                StatusCode::kPermissionDenied, "service_plan_item_updated.item_id");
+  ExpectRefused(
+      b.Publish(ItemUpdate(kFia, ReferralId(1), ItemId(1), passage::v1::PLAN_ITEM_STATUS_DONE)),
+      StatusCode::kPermissionDenied, "service_plan_item_updated.item_id");
   ASSERT_OK(b.Publish(
       ItemUpdate(kShelter, ReferralId(1), ItemId(1), passage::v1::PLAN_ITEM_STATUS_DONE)));
   EXPECT_EQ(b.referral(1).plan(0).status(), passage::v1::PLAN_ITEM_STATUS_DONE);
@@ -327,8 +327,7 @@ TEST(CaseWork, PlansBelongToTheReceivingAgencyOfAnAcceptedReferral) {
   EXPECT_NE(all.find("planned a MEDICAL service under R1, due 2024-05-10 (MED-CHECK)"),
             std::string::npos)
       << all;
-  EXPECT_NE(all.find("marked the planned MEDICAL service (due 2024-05-10) done"),
-            std::string::npos)
+  EXPECT_NE(all.find("marked the planned MEDICAL service (due 2024-05-10) done"), std::string::npos)
       << all;
   EXPECT_NE(all.find("completed the follow-up due 2024-05-03 (check-in call)"), std::string::npos)
       << all;

@@ -53,8 +53,7 @@ class Desk {
     return ::testing::AssertionSuccess();
   }
 
-  CtlProc Run(const std::string& id, std::vector<std::string> args,
-              const std::string& input = "") {
+  CtlProc Run(const std::string& id, std::vector<std::string> args, const std::string& input = "") {
     args.insert(args.begin(), {"--node", nrm_.dir() + "/nodes/" + id});
     return Passagectl(args, input, sessions_, nrm_.dir());
   }
@@ -124,8 +123,8 @@ TEST(E2eCaseWork, ACorrectionIsCheckedShownAndReplayedByteIdentically) {
   ASSERT_EQ(c.profile().sex(), v1::SEX_FEMALE);
 
   // Accepted: the node hashes the value it holds now.
-  CtlProc p = desk.Run(kFia, {"--json", "correct", c.reference(), "profile.sex", "male",
-                              "--reason", "sex recorded wrongly at intake"});
+  CtlProc p = desk.Run(kFia, {"--json", "correct", c.reference(), "profile.sex", "male", "--reason",
+                              "sex recorded wrongly at intake"});
   ASSERT_EQ(p.code, 0) << p.err;
   EXPECT_EQ(JsonField(p.out, "new_value"), "\"SEX_MALE\"") << p.out;
   EXPECT_EQ(JsonField(p.out, "old_value_sha256"), core::Sha256Hex("\"SEX_FEMALE\"")) << p.out;
@@ -165,8 +164,8 @@ TEST(E2eCaseWork, ACorrectionIsCheckedShownAndReplayedByteIdentically) {
   EXPECT_EQ(p.code, 2) << p.err;
   EXPECT_NE(p.err.find("--reason"), std::string::npos) << p.err;
   // A second correction on the corrected value is fine.
-  p = desk.Run(kFia, {"correct", *case_id, "profile.citizenship", "PAK,AFG", "--reason",
-                      "dual citizen"});
+  p = desk.Run(kFia,
+               {"correct", *case_id, "profile.citizenship", "PAK,AFG", "--reason", "dual citizen"});
   ASSERT_EQ(p.code, 0) << p.err;
   ASSERT_TRUE(desk.WaitCase(
       kFia, *case_id, [](const v1::CaseState& s) { return s.corrections_size() == 2; }, &c,
@@ -206,9 +205,8 @@ TEST(E2eCaseWork, PlansAndFollowUpsUnderAnAcceptedReferralReachTheInbox) {
       kFia, *case_id, [](const v1::CaseState& s) { return s.consents_size() == 2; }, &c,
       "the consents"));
   const std::string consent = ConsentOf(c, v1::CONSENT_SCOPE_SERVICES);
-  CtlProc p = desk.Run(kFia, {"--json", "refer", *case_id, "--to", kShelter, "--service",
-                              "shelter", "--consent", consent, "--scope",
-                              "profile,referrals,services"});
+  CtlProc p = desk.Run(kFia, {"--json", "refer", *case_id, "--to", kShelter, "--service", "shelter",
+                              "--consent", consent, "--scope", "profile,referrals,services"});
   ASSERT_EQ(p.code, 0) << p.err;
   const std::string to_shelter = JsonField(p.out, "referral_id");
   p = desk.Run(kFia, {"--json", "refer", *case_id, "--to", kClinic, "--service", "medical",
