@@ -1618,6 +1618,7 @@ class WebServer::Impl {
 
   // The service plan and follow-ups of a referral this agency accepted (docs/case-work.md): each
   // open item with its "done" / "not done" form, and forms to add one. POST /cases/{id}/plan.
+  // Field names differ from the other forms of the case page ("purpose" is the personal data's).
   std::string PlanForms(const v1::Referral& r, const std::string& case_id,
                         const std::string& csrf) {
     const std::string open = "<form method=\"post\" action=\"/cases/" + Esc(case_id) +
@@ -1672,7 +1673,7 @@ class WebServer::Impl {
     body += open + "<input type=\"hidden\" name=\"step\" value=\"followup\"><label>" +
             Tr("Due date") + " <input type=\"date\" name=\"due\" required></label><label>" +
             Tr("Purpose (no names)") +
-            " <input name=\"purpose\" required maxlength=\"140\"></label><button>" +
+            " <input name=\"followup_purpose\" required maxlength=\"140\"></label><button>" +
             Tr("Schedule a follow-up") + "</button></form>";
     return body;
   }
@@ -1697,7 +1698,7 @@ class WebServer::Impl {
     } else if (step == "followup") {
       p->set_action(A::ACTION_ADD_FOLLOW_UP);
       p->set_due_date(req.get_param_value("due"));
-      p->set_note(req.get_param_value("purpose"));
+      p->set_note(req.get_param_value("followup_purpose"));
     } else if (step == "done") {
       p->set_action(A::ACTION_ITEM_DONE);
     } else if (step == "not_done") {
