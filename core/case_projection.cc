@@ -1,6 +1,7 @@
 #include "core/case_projection.h"
 
 #include "core/notes.h"
+#include "core/case_work.h"
 #include "core/offences.h"
 
 #include "core/case_reference.h"
@@ -692,6 +693,9 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
   if (IsNoteEvent(e)) {
     return CheckNoteEvent(state_, e, agencies);
   }
+  if (IsCaseWorkEvent(e)) {
+    return CheckCaseWorkEvent(state_, e);
+  }
   switch (e.payload_case()) {
     case Event::kCaseOpened:
       if (!actor->first_responder()) {
@@ -936,6 +940,8 @@ void CaseProjection::Apply(const passage::v1::Envelope& env, const Event& e) {
         ApplyCrimeEvent(&state_, env, e);
       } else if (IsNoteEvent(e)) {
         ApplyNoteEvent(&state_, env, e);
+      } else if (IsCaseWorkEvent(e)) {
+        ApplyCaseWorkEvent(&state_, env, e);
       }
       break;  // else RecordAccessed, configuration events, unknown payloads: no state change
   }
@@ -993,6 +999,14 @@ std::vector<std::string> AudienceOf(const CaseState& state, const Event& e) {
       if (IsCrimeEvent(e) || IsNoteEvent(e)) {
         // OFFENCE, SUSPECT, PROFILE (smuggling) or NOTES
         AddWithSection(state, SectionOf(e), &out);
+      } else if (IsCaseWorkEvent(e)) {
+        // The readers of the section, and both parties of the referral it is about.
+        AddWithSection(state, SectionOf(e), &out);
+        const Referral* r = FindReferral(state, CaseWorkReferralId(e));
+        if (r != nullptr) {
+          out.insert(r->from_agency());
+          out.insert(r->to_agency());
+        }
       }
       break;  // else CaseOpened, RecordAccessed, configuration events
   }
@@ -1025,6 +1039,12 @@ DataSection SectionOf(const Event& e) {
     case Event::kDocumentAttached:
     case Event::kNoteResealed:
       return passage::v1::DATA_SECTION_NOTES;
+    case Event::kFieldCorrected:
+    case Event::kServicePlanned:
+    case Event::kServicePlanItemUpdated:
+    case Event::kFollowUpScheduled:
+    case Event::kFollowUpDone:
+      return CaseWorkSection(e);
     default:
       return passage::v1::DATA_SECTION_PROFILE;
   }

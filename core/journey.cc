@@ -1,5 +1,6 @@
 #include "core/journey.h"
 
+#include "core/case_work.h"
 #include "core/offences.h"
 
 #include <algorithm>
@@ -278,6 +279,24 @@ std::string DescribeTransition(const Event& e, const CaseState& before, const Na
   return text;
 }
 
+// "Correction: profile: sex changed from MALE to FEMALE — reason". The old value is shown only
+// when the case as this reader holds it has the value the correction replaced (a reader without
+// the section never held it).
+std::string DescribeCorrection(const Event& e, const CaseState& before, const std::string& actor) {
+  const passage::v1::FieldCorrected& c = e.field_corrected();
+  auto path = ParseFieldPath(c.path(), "path");
+  if (!path.ok()) {
+    return actor + " corrected " + c.path();
+  }
+  std::string from;
+  if (auto current = CurrentValue(before, *path, "path");
+      current.ok() && Sha256Hex(*current) == c.old_value_sha256()) {
+    from = " from " + ValueWords(*path, *current);
+  }
+  return "Correction: " + PathWords(*path) + " changed" + from + " to " +
+         ValueWords(*path, c.new_value()) + " \u2014 " + c.reason() + " (by " + actor + ")";
+}
+
 // What `e` did, in words, given the case state before it.
 std::string Describe(const Event& e, const CaseState& before, const Namer& names) {
   const std::string actor = names.Agency(e.actor_agency());
@@ -477,6 +496,39 @@ std::string Describe(const Event& e, const CaseState& before, const Namer& names
                   : ", intercepted " + Words(passage::v1::Interception_descriptor(), d.interception())) +
              (aggravations.empty() ? std::string() : " (aggravated: " + aggravations + ")");
     }
+    case Event::kFieldCorrected:
+      return DescribeCorrection(e, before, actor);
+    case Event::kServicePlanned: {
+      const passage::v1::ServicePlanItem& i = e.service_planned().item();
+      return actor + " planned a " + Upper(passage::v1::ServiceType_descriptor(), i.service()) +
+             " service under " + names.Referral(e.service_planned().referral_id()) + ", due " +
+             i.due_date() + (i.note().empty() ? std::string() : " (" + i.note() + ")");
+    }
+    case Event::kServicePlanItemUpdated: {
+      const passage::v1::ServicePlanItemUpdated& u = e.service_plan_item_updated();
+      const passage::v1::ServicePlanItem* i = FindPlanItem(before, u.item_id());
+      const std::string what =
+          i == nullptr
+              ? std::string("a planned service")
+              : "the planned " + Upper(passage::v1::ServiceType_descriptor(), i->service()) +
+                    " service (due " + i->due_date() + ")";
+      if (u.to() == passage::v1::PLAN_ITEM_STATUS_NOT_DONE) {
+        return actor + " marked " + what + " not done: " + u.reason();
+      }
+      return actor + " marked " + what + " done" +
+             (u.reason().empty() ? std::string() : " (" + u.reason() + ")");
+    }
+    case Event::kFollowUpScheduled: {
+      const passage::v1::FollowUp& f = e.follow_up_scheduled().follow_up();
+      return actor + " scheduled a follow-up under " +
+             names.Referral(e.follow_up_scheduled().referral_id()) + " for " + f.due_date() +
+             ": " + f.purpose();
+    }
+    case Event::kFollowUpDone: {
+      const passage::v1::FollowUp* f = FindFollowUp(before, e.follow_up_done().follow_up_id());
+      return actor + " completed the follow-up" +
+             (f == nullptr ? std::string() : " due " + f->due_date() + " (" + f->purpose() + ")");
+    }
     case Event::kAgencyRegistered:
     case Event::kKeyRotated:
     case Event::kAgencyRevoked:
@@ -497,7 +549,7 @@ std::string ReferralIdOf(const Event& e) {
     case Event::kReturnRecorded:
       return e.return_recorded().referral_id();
     default:
-      return "";
+      return CaseWorkReferralId(e);
   }
 }
 

@@ -39,6 +39,11 @@ const std::vector<v1::ActorRole>& RolesForEvent(E::PayloadCase payload) {
     case E::kSmugglingRecorded:
     case E::kNoteAdded:
     case E::kDocumentAttached:
+    case E::kFieldCorrected:
+    case E::kServicePlanned:
+    case E::kServicePlanItemUpdated:
+    case E::kFollowUpScheduled:
+    case E::kFollowUpDone:
       return kCaseWork;
     case E::kProfileUpdated:      // SYSTEM: the owner's node re-wraps sealed data for recipients
     case E::kSuspectIdentityResealed:  // SYSTEM: the recording node re-wraps for new holders

@@ -1,6 +1,7 @@
 #include "core/validate.h"
 
 #include "core/notes.h"
+#include "core/case_work.h"
 #include "core/offences.h"
 
 #include <google/protobuf/generated_enum_reflection.h>
@@ -573,6 +574,12 @@ Status CheckPayload(const Event& e, int64_t now_ms) {
     case Event::kDocumentAttached:
     case Event::kNoteResealed:
       return ValidateNotePayload(e);
+    case Event::kFieldCorrected:
+    case Event::kServicePlanned:
+    case Event::kServicePlanItemUpdated:
+    case Event::kFollowUpScheduled:
+    case Event::kFollowUpDone:
+      return ValidateCaseWorkPayload(e, now_ms);
     case Event::PAYLOAD_NOT_SET:
       break;
   }

@@ -8,11 +8,13 @@
 #include <sstream>
 
 #include "core/case_reference.h"
+#include "core/case_work.h"
 #include "core/codes.h"
 #include "core/ctdc/ctdc_import.h"
 #include "core/ids.h"
 #include "core/roles.h"
 #include "core/statistics.h"
+#include "core/validate.h"
 #include "services/ctl/control_client.h"
 #include "services/ctl/names.h"
 
@@ -40,7 +42,7 @@ global options (before or after the command):
 commands:
   status               the node: agency, broker connection, outbox, known cases
   intake               record a presumed victim (JSON file or interactive questions)
-  inbox                referrals addressed to this agency
+  inbox                referrals addressed to this agency, and plan items and follow-ups due
   referral             move a referral: receive, accept, reject, start, hold, resume, complete,
                        fail, cancel, request-cancel
   find                 a case by its reference, or a person by name and date of birth
@@ -51,6 +53,9 @@ commands:
   report               the state's reports: glotip, smuggling, sdg16, quality
   consent withdraw     record that the victim withdrew a consent
   service              record a service delivered under a referral
+  correct              correct a field of the profile, a consent or a referral, with a reason
+  plan                 plan services under an accepted referral; mark them done or not done
+  followup             schedule a follow-up under an accepted referral; mark it done
   refer                send a referral (onward, or back to protection for a witness)
   proceeding           record a criminal-proceeding milestone
   return               record a return to the country of origin
@@ -205,7 +210,9 @@ examples:
       {"inbox", {{"--all", false}}, true, R"(usage: passagectl inbox [--all]
 
 Lists the referrals addressed to this agency, most urgent first: priority, then respond-by time.
-Overdue referrals (still SENT or RECEIVED after their respond-by time) are marked.
+Overdue referrals (still SENT or RECEIVED after their respond-by time) are marked. Then the plan
+items and follow-ups of this agency due within 7 days or overdue (passagectl plan due --within N
+for another horizon); in --json each referral carries its "plan" and "follow_ups".
 
 options:
   --all        also list referrals in a terminal state (rejected, completed, failed, cancelled,
@@ -497,6 +504,82 @@ SERVICE: shelter|medical|psychosocial|legal_aid|child_protection|return_reintegr
 
 examples:
   passagectl service 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b 0190a3c5-0000-7000-8000-000000000001 medical
+)"},
+      {"correct",
+       {{"--reason", true}, {"--old-value-sha256", true}},
+       true,
+       R"(usage: passagectl correct CASE PATH NEW_VALUE --reason TEXT [--old-value-sha256 HEX]
+
+Corrects one field of the case profile, a consent or a referral detail (a FieldCorrected event).
+The original stays in the log; the journey shows "Correction: ... changed from X to Y - reason",
+and statistics count the corrected value. The node hashes the value it holds now (or give
+--old-value-sha256): if the case changed since, the broker refuses the correction (exit 1) and you
+read the case again. Sealed personal data is not corrected here (docs/case-work.md).
+
+PATH:
+  profile.FIELD                      any profile field: sex, age_years, citizenship,
+                                     country_of_exploitation, exploitation_forms, ...
+  consents[CONSENT_ID].FIELD         scope, agency_ids, agency_types   (the case owner)
+  referrals[REFERRAL_ID].FIELD       service, priority, respond_by_ms, reason  (the sender)
+NEW_VALUE: a plain value (male; PK,AF for a list; 25; none for an unset optional; YYYY-MM-DD for
+  respond_by_ms, the end of that day UTC) or its canonical encoding ("SEX_MALE", ["PK","AF"]).
+  Quote paths with [ ] in the shell.
+
+options:
+  --reason TEXT            required: why (at most 500 bytes; no personal data)
+  --old-value-sha256 HEX   the SHA-256 of the value you saw (docs/case-work.md, "Canonical
+                           encoding"), for a correction decided elsewhere
+
+examples:
+  passagectl correct FIAKHI-26-00123-7 profile.sex male --reason "sex recorded wrongly at intake"
+  passagectl correct 0190a3c4-5d6e-7f00-8a1b-2c3d4e5f6a7b 'referrals[0190a3c5-0000-7000-8000-000000000001].priority' \
+      urgent --reason "victim's health worsened"
+)"},
+      {"plan",
+       {{"--service", true}, {"--due", true}, {"--note", true}, {"--reason", true},
+        {"--within", true}},
+       true,
+       R"(usage: passagectl plan add CASE REFERRAL_ID --service S --due YYYY-MM-DD [--note N]
+       passagectl plan done CASE ITEM_ID
+       passagectl plan not-done CASE ITEM_ID --reason TEXT
+       passagectl plan due [--within DAYS]
+
+The service plan of a referral this agency received and accepted (docs/case-work.md). `add` plans
+a service with a due date (a ServicePlanned event) and prints the new item's id; `done` and
+`not-done` mark an item once (not-done needs a reason); `due` lists this agency's open plan items
+and follow-ups due within DAYS (default 7) or overdue (passagectl inbox lists a week's).
+
+options:
+  --service S   shelter|medical|psychosocial|legal_aid|child_protection|return_reintegration|
+                prosecution|investigation|interpretation|livelihood|other
+  --due DATE    YYYY-MM-DD
+  --note N      a short code or note, at most 140 bytes: never a name, a number or an address
+  --reason R    not-done: why
+  --within N    due: days ahead, 1 to 366
+
+examples:
+  passagectl plan add FIAKHI-26-00123-7 0190a3c5-0000-7000-8000-000000000001 --service medical \
+      --due 2026-12-20 --note MED-CHECK
+  passagectl plan not-done FIAKHI-26-00123-7 0190a3c6-0000-7000-8000-000000000002 \
+      --reason "victim moved to another province"
+)"},
+      {"followup",
+       {{"--due", true}, {"--purpose", true}},
+       true,
+       R"(usage: passagectl followup add CASE REFERRAL_ID --due YYYY-MM-DD --purpose TEXT
+       passagectl followup done CASE FOLLOW_UP_ID
+
+A follow-up reminder under a referral this agency received and accepted (FollowUpScheduled,
+FollowUpDone; docs/case-work.md). It shows in passagectl inbox from a week before it is due
+until it is marked done.
+
+options:
+  --due DATE       YYYY-MM-DD
+  --purpose TEXT   what to follow up, at most 140 bytes: never a name, a number or an address
+
+examples:
+  passagectl followup add FIAKHI-26-00123-7 0190a3c5-0000-7000-8000-000000000001 --due 2026-12-24 \
+      --purpose "check-in call after discharge"
 )"},
       {"proceeding",
        {{"--reference", true}},
@@ -1159,6 +1242,120 @@ Status BuildReferral(const Parsed& p, Invocation* inv) {
   }
   inv->action = resume ? Action::kResume : Action::kCall;
   return Status::Ok();
+}
+
+Status BuildCorrect(const Parsed& p, Invocation* inv) {
+  RETURN_IF_ERROR(ExpectPositionals(p, {"CASE", "PATH", "NEW_VALUE"}));
+  RETURN_IF_ERROR(CheckCase(p.positionals[0], "CASE"));
+  if (auto path = core::ParseFieldPath(p.positionals[1], "PATH"); !path.ok()) {
+    return Usage("PATH", path.status().message());
+  }
+  auto reason = Flag(p, "--reason");
+  if (!reason || Trim(*reason).empty()) {
+    return Usage("--reason", "required: say why the value is corrected");
+  }
+  auto* c = inv->request.mutable_correct();
+  c->set_case_id(p.positionals[0]);
+  c->set_path(p.positionals[1]);
+  c->set_new_value(p.positionals[2]);
+  c->set_reason(*reason);
+  if (auto hash = Flag(p, "--old-value-sha256")) {
+    c->set_old_value_sha256(*hash);
+  }
+  return Status::Ok();
+}
+
+Status BuildPlan(const Parsed& p, Invocation* inv) {
+  using A = v1::PlanRequest;
+  auto* r = inv->request.mutable_plan();
+  const std::string sub = p.positionals.empty() ? "" : p.positionals[0];
+  auto due = [&]() -> Status {
+    auto d = Flag(p, "--due");
+    if (!d) {
+      return Usage("--due", "required: the due date, YYYY-MM-DD");
+    }
+    if (Status s = core::ValidateIsoDate(*d, "--due"); !s.ok()) {
+      return Usage("--due", s.message());
+    }
+    r->set_due_date(*d);
+    return Status::Ok();
+  };
+  if (p.command == "followup") {
+    if (sub == "add") {
+      RETURN_IF_ERROR(ExpectPositionals(p, {"add", "CASE", "REFERRAL_ID"}));
+      RETURN_IF_ERROR(CheckCase(p.positionals[1], "CASE"));
+      RETURN_IF_ERROR(CheckId(p.positionals[2], "REFERRAL_ID"));
+      r->set_action(A::ACTION_ADD_FOLLOW_UP);
+      r->set_case_id(p.positionals[1]);
+      r->set_referral_id(p.positionals[2]);
+      RETURN_IF_ERROR(due());
+      auto purpose = Flag(p, "--purpose");
+      if (!purpose || Trim(*purpose).empty()) {
+        return Usage("--purpose", "required: what the follow-up is for");
+      }
+      r->set_note(*purpose);
+      return Status::Ok();
+    }
+    if (sub == "done") {
+      RETURN_IF_ERROR(ExpectPositionals(p, {"done", "CASE", "FOLLOW_UP_ID"}));
+      RETURN_IF_ERROR(CheckCase(p.positionals[1], "CASE"));
+      RETURN_IF_ERROR(CheckId(p.positionals[2], "FOLLOW_UP_ID"));
+      r->set_action(A::ACTION_FOLLOW_UP_DONE);
+      r->set_case_id(p.positionals[1]);
+      r->set_item_id(p.positionals[2]);
+      return Status::Ok();
+    }
+    return Usage("ACTION", "'" + sub + "' is not a followup action (add, done)");
+  }
+  if (sub == "add") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"add", "CASE", "REFERRAL_ID"}));
+    RETURN_IF_ERROR(CheckCase(p.positionals[1], "CASE"));
+    RETURN_IF_ERROR(CheckId(p.positionals[2], "REFERRAL_ID"));
+    r->set_action(A::ACTION_ADD_ITEM);
+    r->set_case_id(p.positionals[1]);
+    r->set_referral_id(p.positionals[2]);
+    auto service = Flag(p, "--service");
+    if (!service) {
+      return Usage("--service", "required: the service planned");
+    }
+    ASSIGN_OR_RETURN(v1::ServiceType st, ParseEnumFlag<v1::ServiceType>(
+                                             v1::ServiceType_descriptor(), *service, "--service"));
+    r->set_service(st);
+    RETURN_IF_ERROR(due());
+    r->set_note(Flag(p, "--note").value_or(""));
+    return Status::Ok();
+  }
+  if (sub == "done" || sub == "not-done") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"ACTION", "CASE", "ITEM_ID"}));
+    RETURN_IF_ERROR(CheckCase(p.positionals[1], "CASE"));
+    RETURN_IF_ERROR(CheckId(p.positionals[2], "ITEM_ID"));
+    r->set_case_id(p.positionals[1]);
+    r->set_item_id(p.positionals[2]);
+    auto reason = Flag(p, "--reason");
+    if (sub == "done") {
+      r->set_action(A::ACTION_ITEM_DONE);
+      r->set_reason(reason.value_or(""));
+    } else {
+      if (!reason || Trim(*reason).empty()) {
+        return Usage("--reason", "required: say why the service was not done");
+      }
+      r->set_action(A::ACTION_ITEM_NOT_DONE);
+      r->set_reason(*reason);
+    }
+    return Status::Ok();
+  }
+  if (sub == "due") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"due"}));
+    r->set_action(A::ACTION_DUE);
+    if (auto w = Flag(p, "--within")) {
+      ASSIGN_OR_RETURN(uint64_t n, ParseCount(*w, "--within", 1, 366));
+      r->set_within_days(static_cast<uint32_t>(n));
+    }
+    return Status::Ok();
+  }
+  return Usage("ACTION", sub.empty() ? "missing: add, done, not-done or due"
+                                     : "'" + sub + "' is not a plan action (add, done, not-done, "
+                                                   "due)");
 }
 
 Status BuildCases(const Parsed& p, Invocation* inv) {
@@ -2231,6 +2428,10 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
     inv->request.mutable_inbox()->set_include_closed(Flag(p, "--all").has_value());
   } else if (cmd == "referral") {
     RETURN_IF_ERROR(BuildReferral(p, inv));
+  } else if (cmd == "correct") {
+    RETURN_IF_ERROR(BuildCorrect(p, inv));
+  } else if (cmd == "plan" || cmd == "followup") {
+    RETURN_IF_ERROR(BuildPlan(p, inv));
   } else if (cmd == "find") {
     auto* f = inv->request.mutable_find();
     if (Flag(p, "--person")) {

@@ -33,10 +33,16 @@ std::vector<v1::ActorRole> RolesForCommand(const v1::ControlRequest& req) {
     case R::kReferralAction:
     case R::kPersonal:
     case R::kDocument:
+    case R::kCorrect:
       return {kCw, kSup};
     case R::kNote:
       if (req.note().has_list()) {
         return {kCw, kSup, kCo, kAud};  // who wrote what when: no text
+      }
+      return {kCw, kSup};
+    case R::kPlan:
+      if (req.plan().action() == v1::PlanRequest::ACTION_DUE) {
+        return {kCw, kSup, kCo};  // as the inbox
       }
       return {kCw, kSup};
     case R::kJourney:
@@ -102,6 +108,23 @@ std::string CommandName(const v1::ControlRequest& req) {
       return req.note().has_add() ? "note add" : req.note().has_open() ? "note open" : "note list";
     case R::kDocument:
       return req.document().has_attach() ? "document attach" : "document open";
+    case R::kCorrect:
+      return "correct";
+    case R::kPlan:
+      switch (req.plan().action()) {
+        case v1::PlanRequest::ACTION_ADD_FOLLOW_UP:
+          return "followup add";
+        case v1::PlanRequest::ACTION_FOLLOW_UP_DONE:
+          return "followup done";
+        case v1::PlanRequest::ACTION_ITEM_DONE:
+          return "plan done";
+        case v1::PlanRequest::ACTION_ITEM_NOT_DONE:
+          return "plan not-done";
+        case v1::PlanRequest::ACTION_DUE:
+          return "plan due";
+        default:
+          return "plan add";
+      }
     case R::kJourney:
       return "journey";
     case R::kFind:

@@ -20,6 +20,7 @@
 #include "core/crime_reports.h"
 #include "core/offences.h"
 #include "core/case_reference.h"
+#include "core/case_work.h"
 #include "core/codes.h"
 #include "core/ctdc/ctdc_export.h"
 #include "core/ids.h"
@@ -61,6 +62,9 @@ Result<std::string> ReadFile(const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
+
+// How far ahead `passagectl inbox` lists plan items and follow-ups (docs/case-work.md).
+constexpr uint32_t kReminderDays = 7;
 
 }  // namespace
 
@@ -1502,7 +1506,10 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
         resp.set_json(InboxPageJson(std::move(inbox), req.inbox(), now_ms()));
         return resp;
       }
-      resp.set_text(RenderInbox(inbox, now_ms()));
+      // Plan items and follow-ups of this agency due within a week, or overdue, after it.
+      resp.set_text(RenderInbox(inbox, now_ms()) +
+                    core::RenderReminders(core::DueReminders(KnownStates(), agency(), now_ms(),
+                                                             kReminderDays)));
       resp.set_json(InboxJson(inbox));
       return resp;
     }
@@ -1514,6 +1521,10 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
     }
     case v1::ControlRequest::kReferralAction:
       return ReferralAction(req);
+    case v1::ControlRequest::kCorrect:
+      return Correct(req.correct());
+    case v1::ControlRequest::kPlan:
+      return Plan(req.plan());
     case v1::ControlRequest::kPublish: {
       v1::Event event = req.publish().event();
       // A case reference where the case id goes (passagectl offence FIAKHI-26-00123-7 ...).

@@ -196,6 +196,11 @@ class Node {
   passage::v1::ControlResponse Staff(const passage::v1::StaffRequest& req);
   passage::v1::ControlResponse Whoami();
   passage::v1::ControlResponse ReferralAction(const passage::v1::ControlRequest& req);
+  // Case work (services/node/case_work.cc; docs/case-work.md).
+  passage::v1::ControlResponse Correct(const passage::v1::CorrectRequest& req);
+  passage::v1::ControlResponse Plan(const passage::v1::PlanRequest& req);
+  // A case id, or the id of the case a reference names (InvalidArgument / NotFound on "case_id").
+  Result<std::string> CaseIdFor(const std::string& text);
   passage::v1::ControlResponse Personal(const passage::v1::PersonalRequest& req);
   passage::v1::ControlResponse Find(const passage::v1::FindRequest& req);
   passage::v1::ControlResponse ExportCtdc(const passage::v1::ExportRequest& req);

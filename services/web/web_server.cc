@@ -705,6 +705,10 @@ class WebServer::Impl {
                   [this](const httplib::Request& req, httplib::Response& res) {
                     ServiceDone(req, res, req.matches[1]);
                   });
+    server_->Post(R"(/cases/([0-9a-f-]{36})/plan)",
+                  [this](const httplib::Request& req, httplib::Response& res) {
+                    PlanStep(req, res, req.matches[1]);
+                  });
     server_->Post(R"(/cases/([0-9a-f-]{36})/refer)",
                   [this](const httplib::Request& req, httplib::Response& res) {
                     ReferOnward(req, res, req.matches[1]);
@@ -1341,7 +1345,36 @@ class WebServer::Impl {
       body += "<a href=\"/?page=" + std::to_string(p.page() + 1) + query + "\">" + Tr("next") +
               "</a>";
     body += "</p>";
+    body += DueSection(*me);
     Send(res, 200, Page("Inbox", body, &*me));
+  }
+
+  // This agency's plan items and follow-ups due within a week or overdue (PlanRequest DUE).
+  std::string DueSection(const Me& me) {
+    v1::ControlRequest q;
+    q.mutable_plan()->set_action(v1::PlanRequest::ACTION_DUE);
+    auto due = CallStruct(q, me);
+    if (!due.ok()) return "";
+    auto it = due->fields().find("reminders");
+    if (it == due->fields().end() || it->second.list_value().values_size() == 0) return "";
+    std::string body = "<section><h2>" + Tr("Due and overdue") +
+                       "</h2><table class=\"inbox\"><thead><tr><th>" + Tr("Due date") +
+                       "</th><th>" + Tr("Case") + "</th><th>" + Tr("Service plan") +
+                       "</th></tr></thead><tbody>";
+    for (const auto& v : it->second.list_value().values()) {
+      const auto& m = v.struct_value();
+      const bool overdue = m.fields().count("overdue") != 0 &&
+                           m.fields().at("overdue").bool_value();
+      const std::string ref = S(m, "case_reference").empty() ? S(m, "case_id").substr(0, 8)
+                                                             : S(m, "case_reference");
+      body += "<tr><td" + std::string(overdue ? " class=\"overdue\"" : "") + ">" +
+              Esc(S(m, "due_date")) + (overdue ? " " + Tr("(overdue)") : "") +
+              "</td><td><a class=\"ref\" href=\"/cases/" + Esc(S(m, "case_id")) + "\">" +
+              Esc(ref) + "</a></td><td>" +
+              (S(m, "kind") == "follow_up" ? Tr("Follow-up") : Tr("Plan item")) + ": " +
+              Esc(S(m, "what")) + "</td></tr>";
+    }
+    return body + "</tbody></table></section>";
   }
 
   // The node's state of one case (CasesRequest.case_id) into `list`. On failure answers `res`
@@ -1609,8 +1642,107 @@ class WebServer::Impl {
               Fmt("Record a {0} service given", {Esc(Label(v1::ServiceType_descriptor(),
                                                            r.service()))}) +
               "</button></form>";
+      body += PlanForms(r, case_id, csrf);
     }
     return body + "</section>";
+  }
+
+  // The service plan and follow-ups of a referral this agency accepted (docs/case-work.md): each
+  // open item with its "done" / "not done" form, and forms to add one. POST /cases/{id}/plan.
+  // Field names differ from the other forms of the case page ("purpose" is the personal data's).
+  std::string PlanForms(const v1::Referral& r, const std::string& case_id,
+                        const std::string& csrf) {
+    const std::string open = "<form method=\"post\" action=\"/cases/" + Esc(case_id) +
+                             "/plan\"><input type=\"hidden\" name=\"csrf\" value=\"" + csrf +
+                             "\"><input type=\"hidden\" name=\"referral\" value=\"" +
+                             Esc(r.referral_id()) + "\">";
+    std::string body = "<h3>" + Tr("Service plan") + "</h3>";
+    if (r.plan_size() > 0 || r.follow_ups_size() > 0) {
+      body += "<ul class=\"plan\">";
+      for (const auto& i : r.plan()) {
+        body += "<li>" +
+                Fmt("{0}, due {1}", {Esc(Label(v1::ServiceType_descriptor(), i.service())),
+                                     Esc(i.due_date())}) +
+                (i.note().empty() ? "" : " (" + Esc(i.note()) + ")") + " · " +
+                Esc(Label(v1::PlanItemStatus_descriptor(), i.status())) +
+                (i.status_reason().empty() ? "" : ": " + Esc(i.status_reason()));
+        if (i.status() == v1::PLAN_ITEM_STATUS_PLANNED) {
+          body += open + "<input type=\"hidden\" name=\"item\" value=\"" + Esc(i.item_id()) +
+                  "\"><button name=\"step\" value=\"done\">" + Tr("Mark done") +
+                  "</button><label>" + Tr("Not done, because") +
+                  " <input name=\"reason\" maxlength=\"500\"></label><button name=\"step\" "
+                  "value=\"not_done\">" +
+                  Tr("Mark not done") + "</button></form>";
+        }
+        body += "</li>";
+      }
+      for (const auto& f : r.follow_ups()) {
+        body += "<li>" + Fmt("Follow-up due {0}: {1}", {Esc(f.due_date()), Esc(f.purpose())});
+        if (f.done()) {
+          body += " · " + Esc(Label(v1::PlanItemStatus_descriptor(), v1::PLAN_ITEM_STATUS_DONE));
+        } else {
+          body += open + "<input type=\"hidden\" name=\"item\" value=\"" +
+                  Esc(f.follow_up_id()) + "\"><button name=\"step\" value=\"followup_done\">" +
+                  Tr("Mark done") + "</button></form>";
+        }
+        body += "</li>";
+      }
+      body += "</ul>";
+    }
+    body += open + "<input type=\"hidden\" name=\"step\" value=\"add\"><label>" +
+            Tr("Service") + " <select name=\"service\">";
+    for (int i = 1; i < v1::ServiceType_descriptor()->value_count(); ++i) {
+      const auto* v = v1::ServiceType_descriptor()->value(i);
+      body += "<option value=\"" + v->name() + "\">" +
+              Esc(Label(v1::ServiceType_descriptor(), v->number())) + "</option>";
+    }
+    body += "</select></label><label>" + Tr("Due date") +
+            " <input type=\"date\" name=\"due\" required></label><label>" +
+            Tr("Short note (a service code; no names)") +
+            " <input name=\"note\" maxlength=\"140\"></label><button>" + Tr("Plan a service") +
+            "</button></form>";
+    body += open + "<input type=\"hidden\" name=\"step\" value=\"followup\"><label>" +
+            Tr("Due date") + " <input type=\"date\" name=\"due\" required></label><label>" +
+            Tr("Purpose (no names)") +
+            " <input name=\"followup_purpose\" required maxlength=\"140\"></label><button>" +
+            Tr("Schedule a follow-up") + "</button></form>";
+    return body;
+  }
+
+  void PlanStep(const httplib::Request& req, httplib::Response& res, const std::string& case_id) {
+    auto me = RequirePost(req, res);
+    if (!me) return;
+    using A = v1::PlanRequest;
+    v1::ControlRequest q;
+    auto* p = q.mutable_plan();
+    p->set_case_id(case_id);
+    p->set_referral_id(req.get_param_value("referral"));
+    p->set_item_id(req.get_param_value("item"));
+    const std::string step = req.get_param_value("step");
+    if (step == "add") {
+      v1::ServiceType service = v1::SERVICE_TYPE_UNSPECIFIED;
+      (void)v1::ServiceType_Parse(req.get_param_value("service"), &service);
+      p->set_action(A::ACTION_ADD_ITEM);
+      p->set_service(service);
+      p->set_due_date(req.get_param_value("due"));
+      p->set_note(req.get_param_value("note"));
+    } else if (step == "followup") {
+      p->set_action(A::ACTION_ADD_FOLLOW_UP);
+      p->set_due_date(req.get_param_value("due"));
+      p->set_note(req.get_param_value("followup_purpose"));
+    } else if (step == "done") {
+      p->set_action(A::ACTION_ITEM_DONE);
+    } else if (step == "not_done") {
+      p->set_action(A::ACTION_ITEM_NOT_DONE);
+      p->set_reason(req.get_param_value("reason"));
+    } else if (step == "followup_done") {
+      p->set_action(A::ACTION_FOLLOW_UP_DONE);
+    } else {
+      Send(res, 400, Page("Not done", "<p class=\"error\">" + Tr("choose what to record") +
+                                          "</p>", &*me));
+      return;
+    }
+    Done(res, Call(q, me->token), *me, "/cases/" + case_id);
   }
 
   std::string ReferForm(const v1::CaseState& c, const std::string& csrf) {

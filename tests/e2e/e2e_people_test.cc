@@ -123,6 +123,23 @@ std::vector<Row> Table(const std::string& case_id, const std::string& referral_i
          e->mutable_service_delivered()->set_referral_id(referral_id);
          e->mutable_service_delivered()->set_service(v1::SERVICE_TYPE_MEDICAL);
        })},
+      {"correct", "fia-karachi", {kCw, kSup}, simple([case_id](auto* q) {
+         q->mutable_correct()->set_case_id(case_id);
+         q->mutable_correct()->set_path("profile.is_abduction");
+         q->mutable_correct()->set_new_value("true");
+         q->mutable_correct()->set_reason("ticked wrongly");
+       })},
+      {"plan add", "shelter-a", {kCw, kSup}, simple([case_id, referral_id](auto* q) {
+         auto* p = q->mutable_plan();
+         p->set_action(v1::PlanRequest::ACTION_ADD_ITEM);
+         p->set_case_id(case_id);
+         p->set_referral_id(referral_id);
+         p->set_service(v1::SERVICE_TYPE_MEDICAL);
+         p->set_due_date("2030-01-01");
+       })},
+      {"plan due", "shelter-a", {kCw, kSup, kCo}, simple([](auto* q) {
+         q->mutable_plan()->set_action(v1::PlanRequest::ACTION_DUE);
+       })},
       {"proceeding", "fia-karachi", {kCw, kSup}, publish([](v1::Event* e) {
          e->mutable_criminal_proceeding_updated()->mutable_proceeding()->set_milestone(
              v1::PROCEEDING_MILESTONE_FIR_REGISTERED);

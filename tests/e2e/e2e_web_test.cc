@@ -8,6 +8,7 @@
 
 #include <regex>
 
+#include "core/codes.h"
 #include "tests/e2e/nrm_harness.h"
 
 namespace passage::e2e {
@@ -149,6 +150,44 @@ TEST(E2eWeb, CaseWorkerSignsInAcceptsAReferralAndOpensTheGrantedPersonalData) {
   EXPECT_NE(personal->body.find("<bdi>\xE2\x80\xAE"),
             std::string::npos);  // isolated, not reordering the page
   EXPECT_EQ(personal->get_header_value("Cache-Control"), "no-store");
+
+  // The service plan of the accepted referral (docs/case-work.md): planned from the case page,
+  // listed on the inbox while due, marked done with the item's own form.
+  auto with_plan = web.Get("/cases/" + *c, me);
+  ASSERT_TRUE(with_plan);
+  EXPECT_NE(with_plan->body.find("Plan a service"), std::string::npos) << with_plan->body;
+  const std::string yesterday = core::FormatUtcMs(NowMs() - 86'400'000).substr(0, 10);
+  auto bad_date = web.Post("/cases/" + *c + "/plan", me,
+                           httplib::Params{{"csrf", csrf}, {"step", "add"}, {"referral", referral},
+                                           {"service", "SERVICE_TYPE_MEDICAL"},
+                                           {"due", "2026-02-30"}});
+  ASSERT_TRUE(bad_date);
+  EXPECT_EQ(bad_date->status, 400) << bad_date->body;
+  EXPECT_NE(bad_date->body.find("service_planned.item.due_date"), std::string::npos)
+      << bad_date->body;
+  auto planned = web.Post("/cases/" + *c + "/plan", me,
+                          httplib::Params{{"csrf", csrf}, {"step", "add"}, {"referral", referral},
+                                          {"service", "SERVICE_TYPE_MEDICAL"}, {"due", yesterday},
+                                          {"note", "MED-CHECK"}});
+  ASSERT_TRUE(planned);
+  EXPECT_EQ(planned->status, 303) << planned->body;
+  auto due_inbox = web.Get("/", me);
+  ASSERT_TRUE(due_inbox);
+  EXPECT_NE(due_inbox->body.find("Due and overdue"), std::string::npos) << due_inbox->body;
+  EXPECT_NE(due_inbox->body.find(yesterday + " (overdue)"), std::string::npos) << due_inbox->body;
+  auto case_page = web.Get("/cases/" + *c, me);
+  ASSERT_TRUE(case_page);
+  const std::string needle = "name=\"item\" value=\"";
+  const size_t item_at = case_page->body.find(needle);
+  ASSERT_NE(item_at, std::string::npos) << case_page->body;
+  const std::string item = case_page->body.substr(item_at + needle.size(), 36);
+  auto marked = web.Post("/cases/" + *c + "/plan", me,
+                         httplib::Params{{"csrf", csrf}, {"step", "done"}, {"item", item}});
+  ASSERT_TRUE(marked);
+  EXPECT_EQ(marked->status, 303) << marked->body;
+  auto after_done = web.Get("/", me);
+  ASSERT_TRUE(after_done);
+  EXPECT_EQ(after_done->body.find("Due and overdue"), std::string::npos) << after_done->body;
 
   // Another case id, or a path that is no page: a clear 404, the node keeps serving.
   auto unknown = web.Get("/cases/" + core::NewUuidV7(), me);
