@@ -238,6 +238,23 @@ def main_phase(doc, cfg):
     status, _, journey = a.call("getJourney", path_params={"case_id": case_id})
     check(status == 200 and journey["case_id"] == case_id, "A reads the journey")
 
+    # Personal data: POST only, with a purpose (recorded in the access log before it is shown).
+    expect_error(b.call("openPersonalData", path_params={"case_id": case_id}, body={}), 400, "invalid",
+                 "purpose", "opening personal data without a purpose")
+    deadline = time.time() + WAIT_S
+    while True:
+        status, _, pd = b.call("openPersonalData", path_params={"case_id": case_id},
+                               body={"purpose": "arrange a shelter bed"})
+        if status == 200 or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    check(status == 200 and pd.get("given_name") == cfg["intake"]["personal"]["given_name"],
+          "B opens the personal data the accepted referral grants")
+    status, _, journey = b.call("getJourney", path_params={"case_id": case_id})
+    check(status == 200 and any(e["event"] == "record_accessed" and "arrange a shelter bed" in e["text"]
+                                for e in journey["entries"]),
+          "the journey shows the read with its purpose")
+
     # Bad input.
     unknown = str(uuid.uuid4())
     expect_error(b.call("moveReferral", path_params={"referral_id": unknown, "action": "accept"}, body={}),
