@@ -75,6 +75,7 @@ commands:
                        case, export tree heads (on a log directory with --log, or via the node)
   replay               rebuild cases, journeys and statistics as of a past seq or time (--log)
   admin                checkpoint, back up and restore a log directory, with verification
+  apikey               API keys of the agency's own systems: create, list, revoke
   help [COMMAND]       this help, or a command's
 
 exit codes:
@@ -172,6 +173,27 @@ examples:
   passagectl staff add ayesha.k --name "Ayesha K." --roles case-worker,supervisor
   passagectl staff disable intern-99
   passagectl staff log --limit 20
+)"},
+      {"apikey",
+       {{"--roles", true}, {"--rate", true}},
+       true,
+       R"(usage: passagectl apikey create NAME --roles ROLE,... [--rate N]
+       passagectl apikey list
+       passagectl apikey revoke KEY_ID
+
+Manages the API keys of the agency's own systems (node admin only; docs/api/README.md). One key
+per external system: it acts on the HTTP API (/api/v1/ on the node's web listener) as a
+pseudonymous actor, its key id ("k-" + 12 hex), holding the roles given here; the node checks
+its requests exactly as a signed-in person's. `create` prints the key once: only its hash is
+kept. `--rate` is the number of requests a minute the key may make (1 to 6000; default 120).
+`revoke` refuses the key from then on. Every change is in the node's security log.
+
+roles: case-worker, supervisor, data-officer, coordinator, auditor (not node-admin)
+
+examples:
+  passagectl apikey create oscar-sync --roles case-worker --rate 60
+  passagectl apikey list
+  passagectl apikey revoke k-3f2a9c0d41be
 )"},
       {"intake",
        {{"--file", true}},
@@ -2389,6 +2411,49 @@ Status BuildStaff(const Parsed& p, Invocation* inv) {
   return Status::Ok();
 }
 
+Status BuildApiKey(const Parsed& p, Invocation* inv) {
+  if (p.positionals.empty()) {
+    return Usage("", "missing subcommand: passagectl apikey create|list|revoke");
+  }
+  const std::string sub = p.positionals[0];
+  inv->command = "apikey " + sub;
+  auto* r = inv->request.mutable_api_key_admin();
+  if (sub == "list") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"list"}));
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {}));
+    r->set_op(v1::ApiKeyAdminRequest::OP_LIST);
+  } else if (sub == "revoke") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"revoke", "KEY_ID"}));
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {}));
+    r->set_op(v1::ApiKeyAdminRequest::OP_REVOKE);
+    r->set_key_id(p.positionals[1]);
+  } else if (sub == "create") {
+    RETURN_IF_ERROR(ExpectPositionals(p, {"create", "NAME"}));
+    RETURN_IF_ERROR(OnlyFlags(p, inv->command, {"--roles", "--rate"}));
+    r->set_op(v1::ApiKeyAdminRequest::OP_CREATE);
+    r->set_name(p.positionals[1]);
+    auto v = Flag(p, "--roles");
+    if (!v || SplitList(*v).empty()) {
+      return Usage("--roles", "give one or more of case-worker, supervisor, data-officer, "
+                              "coordinator, auditor (comma-separated)");
+    }
+    for (const auto& name : SplitList(*v)) {
+      ASSIGN_OR_RETURN(v1::ActorRole role, core::ParseStaffRole(name, "--roles"));
+      if (role == v1::ACTOR_ROLE_NODE_ADMIN) {
+        return Usage("--roles", "an API key may not be a node admin");
+      }
+      r->add_roles(role);
+    }
+    if (auto rate = Flag(p, "--rate")) {
+      ASSIGN_OR_RETURN(uint64_t n, ParseCount(*rate, "--rate", 1, 6000));
+      r->set_rate_per_minute(static_cast<uint32_t>(n));
+    }
+  } else {
+    return Usage("", "unknown subcommand '" + sub + "' (apikey create|list|revoke)");
+  }
+  return Status::Ok();
+}
+
 Status BuildCommand(const Parsed& p, Invocation* inv) {
   const std::string& cmd = p.command;
   inv->action = Action::kCall;
@@ -2416,6 +2481,8 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
     inv->request.mutable_whoami();
   } else if (cmd == "staff") {
     RETURN_IF_ERROR(BuildStaff(p, inv));
+  } else if (cmd == "apikey") {
+    RETURN_IF_ERROR(BuildApiKey(p, inv));
   } else if (cmd == "intake") {
     RETURN_IF_ERROR(ExpectPositionals(p, {}));
     inv->action = Action::kIntake;

@@ -28,6 +28,7 @@ std::vector<v1::ActorRole> RolesForCommand(const v1::ControlRequest& req) {
     case R::kPreferences:
       return {kCw, kSup, kCo, kDo, kAud, kAdm};
     case R::kInbox:
+    case R::kFeed:
       return {kCw, kSup, kCo};
     case R::kIntake:
     case R::kReferralAction:
@@ -64,6 +65,7 @@ std::vector<v1::ActorRole> RolesForCommand(const v1::ControlRequest& req) {
     case R::kConsistency:
       return {kAud, kCo};
     case R::kStaff:
+    case R::kApiKeyAdmin:
       return {kAdm};
     case R::kPublish: {
       const v1::Event& e = req.publish().event();
@@ -145,6 +147,10 @@ std::string CommandName(const v1::ControlRequest& req) {
       return "audit consistency";
     case R::kStaff:
       return "staff";
+    case R::kApiKeyAdmin:
+      return "apikey";
+    case R::kFeed:
+      return "feed";
     case R::kPasswd:
       return "passwd";
     case R::kPreferences:

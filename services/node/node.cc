@@ -230,6 +230,10 @@ Status Node::Init() {
   so.node_id = agency();
   so.policy = options_.config.staff();
   ASSIGN_OR_RETURN(staff_, StaffDirectory::Open(so));
+  ApiKeyOptions ko;
+  ko.store = store_.get();
+  ASSIGN_OR_RETURN(api_keys_, ApiKeys::Open(ko));
+  ASSIGN_OR_RETURN(feed_, ReferralFeed::Open(store_.get(), agency()));
   {
     const auto& policy = options_.config.staff();
     std::string password;
@@ -371,6 +375,7 @@ Status Node::AddToJournal(const v1::Envelope& env, runtime::StateWrite* w) {
   }
   w->Put(JournalPrefix(env.case_id()) + Be64(env.global_seq()), env.SerializeAsString());
   w->Put(KnownKey(env.case_id()), "");
+  RETURN_IF_ERROR(feed_->OnJournal(env, w));
   known_cases_[env.case_id()] = true;
   views_.erase(env.case_id());
   return Status::Ok();
@@ -1171,7 +1176,15 @@ v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
     SetError(&resp, Status::InvalidArgument("command", "the request names no command"));
     return resp;
   }
-  auto who = staff_->Authenticate(req.session_token());
+  Result<SignedIn> who = Status::Internal("no session");
+  if (!req.api_key().empty()) {
+    who = AuthenticateApiKey(req, &resp);
+    if (!who.ok()) {
+      return resp;
+    }
+  } else {
+    who = staff_->Authenticate(req.session_token());
+  }
   if (!who.ok()) {
     resp.set_code(who.status().code() == StatusCode::kPermissionDenied
                       ? v1::CONTROL_CODE_UNAUTHENTICATED
@@ -1209,6 +1222,166 @@ v1::ControlResponse Node::HandleControl(const v1::ControlRequest& req) {
   resp = HandleSignedIn(req);
   actor_.reset();
   acting_role_ = v1::ACTOR_ROLE_UNSPECIFIED;
+  return resp;
+}
+
+Result<SignedIn> Node::AuthenticateApiKey(const v1::ControlRequest& req,
+                                          v1::ControlResponse* refusal) {
+  if (!req.session_token().empty()) {
+    SetError(refusal, Status::InvalidArgument("api_key", "give a session or an API key, not both"));
+    return Status::InvalidArgument("api_key", "both");
+  }
+  std::string cause;
+  auto client = api_keys_->Authenticate(req.api_key(), &cause);
+  if (!client.ok()) {
+    staff_->Record("api key refused", "", cause + " (" + CommandName(req) + ")");
+    refusal->set_code(client.status().code() == StatusCode::kPermissionDenied
+                          ? v1::CONTROL_CODE_UNAUTHENTICATED
+                          : CodeFor(client.status()));
+    refusal->set_field(client.status().field());
+    refusal->set_reason(client.status().message());
+    return client.status();
+  }
+  switch (req.command_case()) {
+    case v1::ControlRequest::kLogout:
+    case v1::ControlRequest::kPasswd:
+    case v1::ControlRequest::kPreferences:
+    case v1::ControlRequest::kStaff:
+    case v1::ControlRequest::kApiKeyAdmin:
+      staff_->Record("forbidden", client->key_id(), CommandName(req) + " refused: an API key");
+      refusal->set_code(v1::CONTROL_CODE_FORBIDDEN);
+      refusal->set_field("api_key");
+      refusal->set_reason("'" + CommandName(req) + "' is for people signed in, not for an API key");
+      return Status::PermissionDenied("api key");
+    default:
+      break;
+  }
+  int64_t retry_after_s = 0;
+  bool first = false;
+  if (Status t = api_keys_->Take(*client, &retry_after_s, &first); !t.ok()) {
+    if (first) {  // once a minute per key, so a runaway client does not flood the log
+      staff_->Record("api key rate limited", client->key_id(), t.message());
+    }
+    SetError(refusal, t);
+    refusal->set_json("{\"retry_after_s\":" + std::to_string(retry_after_s) + "}");
+    return t;
+  }
+  SignedIn s;
+  s.account.set_staff_id(client->key_id());
+  s.account.set_login("api:" + client->key_id());
+  s.account.set_display_name(client->name());
+  *s.account.mutable_roles() = client->roles();
+  return s;
+}
+
+v1::ControlResponse Node::ApiKeyAdmin(const v1::ApiKeyAdminRequest& req) {
+  v1::ControlResponse resp;
+  const std::string by = actor_->account.staff_id();
+  auto client_json = [](const v1::ApiClient& c) {
+    std::string roles;
+    for (int r : c.roles()) {
+      roles += (roles.empty() ? "\"" : ",\"") + core::RoleWords(static_cast<v1::ActorRole>(r)) + "\"";
+    }
+    return "{\"key_id\":\"" + c.key_id() + "\",\"name\":" + core::JsonQuote(c.name()) +
+           ",\"roles\":[" + roles + "],\"rate_per_minute\":" +
+           std::to_string(c.rate_per_minute()) +
+           ",\"created_at_ms\":" + std::to_string(c.created_at_ms()) +
+           ",\"created_by\":\"" + c.created_by() + "\",\"revoked_at_ms\":" +
+           std::to_string(c.revoked_at_ms()) +
+           ",\"last_used_at_ms\":" + std::to_string(c.last_used_at_ms()) + "}";
+  };
+  auto roles_of = [](const v1::ApiClient& c) {
+    std::vector<v1::ActorRole> out;
+    for (int r : c.roles()) out.push_back(static_cast<v1::ActorRole>(r));
+    return out;
+  };
+  switch (req.op()) {
+    case v1::ApiKeyAdminRequest::OP_CREATE: {
+      std::vector<v1::ActorRole> roles;
+      for (int r : req.roles()) roles.push_back(static_cast<v1::ActorRole>(r));
+      auto made = api_keys_->Create(req.name(), roles, req.rate_per_minute(), by);
+      if (!made.ok()) {
+        SetError(&resp, made.status());
+        return resp;
+      }
+      staff_->Record("api key created", by,
+                     made->client.key_id() + " (" + core::RoleList(roles_of(made->client)) + ", " +
+                         std::to_string(made->client.rate_per_minute()) + "/min)");
+      resp.set_text("API key " + made->client.key_id() + " for " + made->client.name() + " (" +
+                    core::RoleList(roles_of(made->client)) + "; " +
+                    std::to_string(made->client.rate_per_minute()) +
+                    " requests a minute)\nkey (shown once; keep it in the system's secret store):\n" +
+                    made->key);
+      std::string j = client_json(made->client);
+      j.pop_back();
+      resp.set_json(j + ",\"key\":\"" + made->key + "\"}");
+      return resp;
+    }
+    case v1::ApiKeyAdminRequest::OP_LIST: {
+      std::ostringstream t;
+      std::string json = "[";
+      for (const auto& c : api_keys_->List()) {
+        char line[512];
+        std::snprintf(line, sizeof(line), "%-16s %-8s %5u/min  %s  (%s)\n", c.key_id().c_str(),
+                      c.revoked_at_ms() != 0 ? "revoked" : "active", c.rate_per_minute(),
+                      core::RoleList(roles_of(c)).c_str(), c.name().c_str());
+        t << line;
+        json += (json.size() > 1 ? "," : "") + client_json(c);
+      }
+      resp.set_text(t.str());
+      resp.set_json(json + "]");
+      return resp;
+    }
+    case v1::ApiKeyAdminRequest::OP_REVOKE: {
+      Status st = api_keys_->Revoke(req.key_id(), by);
+      if (!st.ok()) {
+        SetError(&resp, st);
+        if (st.code() == StatusCode::kNotFound) resp.set_field("key_id");
+        return resp;
+      }
+      staff_->Record("api key revoked", by, req.key_id());
+      resp.set_text("API key " + req.key_id() + " revoked; requests with it are refused from now");
+      resp.set_json("{\"key_id\":\"" + req.key_id() + "\",\"revoked\":true}");
+      return resp;
+    }
+    default:
+      SetError(&resp, Status::InvalidArgument("op", "name what to do with API keys"));
+      return resp;
+  }
+}
+
+v1::ControlResponse Node::Feed(const v1::FeedRequest& req) {
+  v1::ControlResponse resp;
+  if (req.limit() > kMaxFeedLimit) {
+    SetError(&resp, Status::InvalidArgument("limit", "at most " + std::to_string(kMaxFeedLimit) +
+                                                         " items at a time"));
+    return resp;
+  }
+  auto items = feed_->Read(req.after(), req.limit());
+  if (!items.ok()) {
+    SetError(&resp, items.status());
+    return resp;
+  }
+  std::ostringstream t;
+  std::string json = "{\"items\":[";
+  uint64_t next = req.after();
+  for (auto& item : *items) {
+    if (!item.case_id().empty() && known_cases_.count(item.case_id()) != 0) {
+      if (auto view = View(item.case_id()); view.ok() && (*view)->exists()) {
+        item.set_case_reference((*view)->state().reference());
+      }
+    }
+    next = item.seq();
+    t << item.seq() << "  " << core::FormatUtcMs(item.at_ms()) << "  "
+      << core::ShortEnumName(v1::FeedEventKind_descriptor(), item.kind()) << "  "
+      << item.referral_id() << "  "
+      << core::ShortEnumName(v1::ReferralStatus_descriptor(), item.status()) << "  "
+      << item.from_agency() << " -> " << item.to_agency() << "\n";
+    json += (json.back() == '[' ? "" : ",") + MessageJson(item);
+  }
+  resp.set_text(t.str());
+  resp.set_json(json + "],\"next_after\":" + std::to_string(next) +
+                ",\"last_seq\":" + std::to_string(feed_->last_seq()) + "}");
   return resp;
 }
 
@@ -1697,6 +1870,10 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
     }
     case v1::ControlRequest::kStaff:
       return Staff(req.staff());
+    case v1::ControlRequest::kApiKeyAdmin:
+      return ApiKeyAdmin(req.api_key_admin());
+    case v1::ControlRequest::kFeed:
+      return Feed(req.feed());
     case v1::ControlRequest::kPasswd: {
       Status st = staff_->ChangeOwnPassword(actor_->account.staff_id(),
                                             req.passwd().current_password(),
@@ -1794,10 +1971,13 @@ Status Node::Run() {
       last_tick = std::chrono::steady_clock::now();
       logic_->OnTick(*this);
       ResealOwnSeals();
-      // One inbox scan every 2 s for the notifications and the desk metrics, when either is on.
-      if ((notifier_ || metrics_server_) && last_tick - last_notify >= std::chrono::seconds(2)) {
+      // One inbox scan every 2 s for the feed's deadlines, the notifications and the desk metrics.
+      if (last_tick - last_notify >= std::chrono::seconds(2)) {
         last_notify = last_tick;
         const auto inbox = Inbox(false);
+        if (Status f = feed_->CheckDeadlines(inbox, now_ms()); !f.ok()) {
+          spdlog::warn("{}: referral feed deadlines not recorded: {}", agency(), f.ToString());
+        }
         if (notifier_) {
           notifier_->Check(inbox, now_ms());
         }

@@ -9,7 +9,8 @@
 // node publishes itself enter the journal when the broker acknowledges them. The node's view of a case
 // is a fold of its journal (core::CaseProjection) — only what this agency may see.
 //
-// People: every control request but `login` carries a staff session (services/node/staff.h). The
+// People: every control request but `login` carries a staff session (services/node/staff.h) or an
+// external system's API key (services/node/api_keys.h), which acts like a person. The
 // node refuses a command none of the account's roles may run (services/node/access.h) and, while it
 // handles the request, acts as that person: every event it publishes carries the account's staff id
 // and the acting role. Events made on the node's own initiative (automatic receipt, the referral
@@ -35,7 +36,9 @@
 #include "passage/v1/events.pb.h"
 #include "services/runtime/client.h"
 #include "services/runtime/local_store.h"
+#include "services/node/api_keys.h"
 #include "services/node/notifier.h"
+#include "services/node/referral_feed.h"
 #include "services/node/staff.h"
 #include "services/web/web_server.h"
 #include "services/runtime/sealing.h"
@@ -181,6 +184,8 @@ class Node {
 
   runtime::LocalStore& store() { return *store_; }
   StaffDirectory& staff() { return *staff_; }
+  // This agency's feed of referral events (for the API and any other reader with a cursor).
+  ReferralFeed& feed() { return *feed_; }
   runtime::Client& client() { return *client_; }
   int64_t now_ms() const;
 
@@ -194,6 +199,11 @@ class Node {
   passage::v1::ControlResponse HandleSignedIn(const passage::v1::ControlRequest& req);
   passage::v1::ControlResponse Login(const passage::v1::ControlRequest& req);
   passage::v1::ControlResponse Staff(const passage::v1::StaffRequest& req);
+  passage::v1::ControlResponse ApiKeyAdmin(const passage::v1::ApiKeyAdminRequest& req);
+  passage::v1::ControlResponse Feed(const passage::v1::FeedRequest& req);
+  // The API key of `req` as a signed-in actor, or the refusal to answer (401, 403, rate limit).
+  Result<SignedIn> AuthenticateApiKey(const passage::v1::ControlRequest& req,
+                                      passage::v1::ControlResponse* refusal);
   passage::v1::ControlResponse Whoami();
   passage::v1::ControlResponse ReferralAction(const passage::v1::ControlRequest& req);
   // Case work (services/node/case_work.cc; docs/case-work.md).
@@ -213,6 +223,8 @@ class Node {
   core::InMemoryAgencyDirectory directory_;
   std::unique_ptr<runtime::LocalStore> store_;
   std::unique_ptr<StaffDirectory> staff_;
+  std::unique_ptr<ApiKeys> api_keys_;
+  std::unique_ptr<ReferralFeed> feed_;
   std::optional<SignedIn> actor_;
   passage::v1::ActorRole acting_role_ = passage::v1::ACTOR_ROLE_UNSPECIFIED;
   std::unique_ptr<runtime::Client> client_;

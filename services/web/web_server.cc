@@ -23,6 +23,7 @@
 #include "passage/v1/control.pb.h"
 #include "passage/v1/wire.pb.h"
 #include "services/ctl/control_client.h"
+#include "services/web/api_server.h"
 #include "services/web/i18n.h"
 #include "services/web/self_signed.h"
 #include "services/web/timeline.h"
@@ -611,6 +612,11 @@ class WebServer::Impl {
     // A document upload takes up to 10 MiB (docs/notes-and-documents.md); every other request
     // is refused above 64 KiB before its body is read.
     server_->set_payload_max_length(kMaxUploadBytes);
+    // The HTTP/JSON API for the agency's own systems (api_server.h), on the same listener; its
+    // bodies are held to 64 KiB like every request but a document upload.
+    ApiOptions api;
+    api.control_endpoint = options_.control_endpoint;
+    ApiServer(api).Register(*server_);
     // Every request starts in the language its cookie asks for (the account's own choice replaces
     // it once signed in) and in the node's time zone.
     server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
@@ -808,6 +814,12 @@ class WebServer::Impl {
                     Move(req, res, req.matches[1]);
                   });
     server_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (ApiServer::IsApiPath(req.path)) {
+        if (res.body.empty()) {
+          ApiServer::RawError(res, res.status);  // JSON, never a page, for the API
+        }
+        return;
+      }
       // A request httplib could not read never reached the pre-routing handler: its language is
       // its own cookie's, not the one this thread served last.
       tl_lang = "en";
@@ -824,7 +836,11 @@ class WebServer::Impl {
       }
     });
     server_->set_exception_handler(
-        [this](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        [this](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+          if (ApiServer::IsApiPath(req.path)) {
+            ApiServer::RawError(res, 500);
+            return;
+          }
           Send(res, 500,
                Page("Error",
                     "<p class=\"error\">" + Tr("The workspace failed to answer; nothing was changed. See the node's log.") + "</p>",

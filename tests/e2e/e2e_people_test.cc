@@ -94,6 +94,10 @@ std::vector<Row> Table(const std::string& case_id, const std::string& referral_i
          q->mutable_whoami();
        })},
       {"inbox", "shelter-a", {kCw, kSup, kCo}, simple([](auto* q) { q->mutable_inbox(); })},
+      {"feed", "shelter-a", {kCw, kSup, kCo}, simple([](auto* q) { q->mutable_feed(); })},
+      {"apikey list", "shelter-a", {kAdm}, simple([](auto* q) {
+         q->mutable_api_key_admin()->set_op(v1::ApiKeyAdminRequest::OP_LIST);
+       })},
       {"cases", "fia-karachi", {kCw, kSup, kCo, kDo, kAud}, simple([](auto* q) {
          q->mutable_cases();
        })},

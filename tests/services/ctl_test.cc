@@ -146,6 +146,24 @@ TEST(CtlArgs, SignInAndStaffCommands) {
   EXPECT_EQ(inv->request.staff().limit(), 20u);
 }
 
+TEST(CtlArgs, ApiKeyCommands) {
+  auto inv = Parse({"apikey", "create", "oscar-sync", "--roles", "case-worker", "--rate", "60"});
+  ASSERT_OK(inv);
+  EXPECT_EQ(inv->request.api_key_admin().op(), v1::ApiKeyAdminRequest::OP_CREATE);
+  EXPECT_EQ(inv->request.api_key_admin().name(), "oscar-sync");
+  EXPECT_EQ(inv->request.api_key_admin().rate_per_minute(), 60u);
+  ASSERT_EQ(inv->request.api_key_admin().roles_size(), 1);
+  EXPECT_EQ(UsageField({"apikey", "create", "x"}), "--roles");
+  EXPECT_EQ(UsageField({"apikey", "create", "x", "--roles", "node-admin"}), "--roles");
+  EXPECT_EQ(UsageField({"apikey", "create", "x", "--roles", "auditor", "--rate", "0"}), "--rate");
+  EXPECT_EQ(UsageField({"apikey", "revoke"}), "KEY_ID");
+  EXPECT_EQ(UsageField({"apikey", "list", "--rate", "3"}), "--rate");
+  EXPECT_EQ(UsageField({"apikey", "burn", "x"}), "");
+  inv = Parse({"apikey", "revoke", "k-0123456789ab"});
+  ASSERT_OK(inv);
+  EXPECT_EQ(inv->request.api_key_admin().key_id(), "k-0123456789ab");
+}
+
 TEST(CtlArgs, ReferralArgumentsAreChecked) {
   EXPECT_EQ(UsageField({"referral"}), "ACTION");
   EXPECT_EQ(UsageField({"referral", "accept"}), "REFERRAL_ID");
