@@ -337,13 +337,23 @@ Status Node::Init() {
     std::ofstream(options_.config.data_dir() + "/metrics.port")
         << metrics_server_->port() << "\n";
   }
+  if (options_.config.webhooks_size() > 0) {
+    WebhookOptions wo;
+    wo.endpoints.assign(options_.config.webhooks().begin(), options_.config.webhooks().end());
+    wo.store = store_.get();
+    wo.metrics = &metrics_;
+    wo.agency = agency();
+    ASSIGN_OR_RETURN(webhooks_, Webhooks::Start(std::move(wo)));
+  }
   auto handler = [this](uint64_t seq, const v1::Envelope& env, runtime::StateWrite* w) -> Status {
-    RETURN_IF_ERROR(AddToJournal(env, w));
-    m_->delivered.Add();
     v1::Event e;
     if (!e.ParseFromString(env.event())) {
       return Status::InvalidArgument("envelope.event", "does not parse");
     }
+    // In the write that journals the event: a call is queued exactly when its fact is recorded.
+    QueueReferralWebhooks(env, e, w);
+    RETURN_IF_ERROR(AddToJournal(env, w));
+    m_->delivered.Add();
     delivered_.emplace_back(env, std::move(e));
     (void)seq;
     return Status::Ok();
@@ -368,6 +378,78 @@ Status Node::AddToJournal(const v1::Envelope& env, runtime::StateWrite* w) {
   return Status::Ok();
 }
 
+void Node::QueueReferralWebhooks(const v1::Envelope& env, const v1::Event& e,
+                                  runtime::StateWrite* w) {
+  if (!webhooks_ || env.case_id().empty()) {
+    return;
+  }
+  // The referrals as they were (the journal) and as they are after `e`.
+  std::map<std::string, v1::ReferralStatus> before;
+  core::CaseProjection after;
+  if (auto view = View(env.case_id()); view.ok()) {
+    for (const auto& r : (*view)->state().referrals()) {
+      before[r.referral_id()] = r.status();
+    }
+    after = **view;
+  }
+  after.Apply(env, e);
+  for (const auto& r : after.state().referrals()) {
+    if (r.from_agency() != agency() && r.to_agency() != agency()) {
+      continue;
+    }
+    auto was = before.find(r.referral_id());
+    if (was != before.end() && was->second == r.status()) {
+      continue;
+    }
+    WebhookNotice n;
+    n.referral = r;
+    if (n.referral.case_id().empty()) {
+      n.referral.set_case_id(env.case_id());
+    }
+    const bool arrived = was == before.end() && r.to_agency() == agency();
+    if (arrived) {
+      // A referral to this agency: new_referral (or overdue when it comes late), as the notify
+      // command hears of it, recorded so the periodic check does not give it again.
+      const char* kind = NextNotice(r, agency(), now_ms(), *store_, "wh/notice/", w);
+      if (kind == nullptr) {
+        continue;
+      }
+      n.type = kind;
+      n.id = StableEventId("webhook/" + agency() + "/" + n.type + "/" + r.referral_id());
+      n.occurred_at_ms = now_ms();
+    } else {
+      n.type = "state_change";
+      n.id = StableEventId("webhook/" + agency() + "/state_change/" + r.referral_id() + "/" +
+                           env.event_id());
+      n.occurred_at_ms = e.occurred_at_ms();
+    }
+    webhooks_->Queue(n, w);
+  }
+}
+
+void Node::QueueInboxWebhooks(const std::vector<v1::Referral>& inbox) {
+  runtime::StateWrite w;
+  const int64_t now = now_ms();
+  for (const auto& r : inbox) {
+    const char* kind = NextNotice(r, agency(), now, *store_, "wh/notice/", &w);
+    if (kind == nullptr) {
+      continue;
+    }
+    WebhookNotice n;
+    n.type = kind;
+    n.referral = r;
+    n.id = StableEventId("webhook/" + agency() + "/" + n.type + "/" + r.referral_id());
+    n.occurred_at_ms = now;
+    webhooks_->Queue(n, &w);
+  }
+  if (w.puts().empty()) {
+    return;
+  }
+  if (Status s = store_->Write(w); !s.ok()) {
+    spdlog::warn("{}: webhook calls for the inbox not recorded: {}", agency(), s.ToString());
+  }
+}
+
 void Node::OnResult(const v1::PublishResult& r) {
   results_[r.event_id()] = r;
   auto own = store_->Get(OwnKey(r.event_id()));
@@ -387,6 +469,7 @@ void Node::OnResult(const v1::PublishResult& r) {
     env.set_event_id(r.event_id());
     env.set_appended_at_ms(e.occurred_at_ms());
     env.set_event(**own);
+    QueueReferralWebhooks(env, e, &w);
     (void)AddToJournal(env, &w);
   }
   Status s = store_->Write(w);
@@ -1762,11 +1845,15 @@ Status Node::Run() {
       logic_->OnTick(*this);
       ResealSuspectIdentities();
       // One inbox scan every 2 s for the notifications and the desk metrics, when either is on.
-      if ((notifier_ || metrics_server_) && last_tick - last_notify >= std::chrono::seconds(2)) {
+      if ((notifier_ || metrics_server_ || webhooks_) &&
+          last_tick - last_notify >= std::chrono::seconds(2)) {
         last_notify = last_tick;
         const auto inbox = Inbox(false);
         if (notifier_) {
           notifier_->Check(inbox, now_ms());
+        }
+        if (webhooks_) {
+          QueueInboxWebhooks(inbox);
         }
         if (metrics_server_) {
           UpdateDeskMetrics(inbox);
