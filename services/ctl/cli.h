@@ -62,6 +62,7 @@ enum class Action {
   kBrokerAdmin, // admin agency ...: a BrokerAdminRequest on the broker's admin socket
   kSuspect,     // suspect --identity-file: send request.publish with suspect_identity read from
                 // `file` (a PersonalData in text format), never from an argument
+  kFhir,        // fhir export (to `file`, "" = standard output) / import (the Bundle from `file`)
 };
 
 // keys show and config check (docs/configuration.md).

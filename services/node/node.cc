@@ -20,6 +20,7 @@
 #include "core/crime_reports.h"
 #include "core/offences.h"
 #include "core/case_reference.h"
+#include "core/fhir.h"
 #include "core/codes.h"
 #include "core/ctdc/ctdc_export.h"
 #include "core/ids.h"
@@ -1166,6 +1167,85 @@ void Node::RecordJourneyView(const std::string& case_id, const v1::JourneyReques
   last = now;
 }
 
+v1::ControlResponse Node::Fhir(const v1::FhirRequest& req) {
+  v1::ControlResponse resp;
+  if (req.has_export_referral()) {
+    const auto& x = req.export_referral();
+    auto case_id = ResolveCase(x.case_id(), "case_id");
+    if (!case_id.ok()) {
+      SetError(&resp, case_id.status());
+      return resp;
+    }
+    auto view = View(*case_id);
+    if (!view.ok() || !(*view)->exists()) {
+      SetError(&resp, Status(StatusCode::kNotFound,
+                             "no case " + x.case_id() + " is known to " + agency(), "case_id"));
+      return resp;
+    }
+    for (const auto& r : (*view)->state().referrals()) {
+      if (r.referral_id() == x.referral_id()) {
+        v1::Referral copy = r;
+        copy.set_case_id(*case_id);
+        resp.set_json(core::ExportReferralFhir(copy));
+        resp.set_text(resp.json());
+        return resp;
+      }
+    }
+    SetError(&resp, Status(StatusCode::kNotFound,
+                           "case " + x.case_id() + " has no referral " + x.referral_id(),
+                           "referral_id"));
+    return resp;
+  }
+  if (!req.has_import_bundle()) {
+    SetError(&resp, Status::InvalidArgument("fhir", "say export or import"));
+    return resp;
+  }
+  const auto& in = req.import_bundle();
+  std::string case_id;
+  if (!in.case_id().empty()) {
+    auto resolved = ResolveCase(in.case_id(), "case_id");
+    if (!resolved.ok()) {
+      SetError(&resp, resolved.status());
+      return resp;
+    }
+    case_id = *resolved;
+  }
+  auto imported = core::ImportReferralFhir(in.bundle_json(), agency(), case_id, now_ms());
+  if (!imported.ok()) {
+    SetError(&resp, imported.status());
+    return resp;
+  }
+  auto view = View(imported->case_id);
+  if (!view.ok() || !(*view)->exists()) {
+    SetError(&resp, Status(StatusCode::kNotFound,
+                           "no case " + imported->case_id + " is known to " + agency(),
+                           case_id.empty() ? "ServiceRequest.subject" : "case_id"));
+    return resp;
+  }
+  v1::Event e;
+  e.set_case_id(imported->case_id);
+  *e.mutable_referral_sent()->mutable_referral() = imported->referral;
+  auto id = Publish(e);
+  if (!id.ok()) {
+    SetError(&resp, id.status());
+    return resp;
+  }
+  AwaitResults({*id}, 5000, &resp);
+  if (resp.code() != v1::CONTROL_CODE_OK) {
+    if (!resp.field().empty()) {
+      resp.set_field(core::FhirPathOfReferralField(resp.field()));
+    }
+    return resp;
+  }
+  const v1::Referral& r = imported->referral;
+  resp.set_text("sent referral " + r.referral_id() + " to " + r.to_agency() + " (event " + *id +
+                ")");
+  resp.set_json("{\"event_id\":" + core::JsonQuote(*id) + ",\"referral_id\":" +
+                core::JsonQuote(r.referral_id()) + ",\"case_id\":" +
+                core::JsonQuote(imported->case_id) + "}");
+  return resp;
+}
+
 v1::ControlResponse Node::ExportCtdc(const v1::ExportRequest& req) {
   v1::ControlResponse resp;
   std::vector<v1::Profile> profiles;
@@ -1691,6 +1771,8 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
     }
     case v1::ControlRequest::kExportCtdc:
       return ExportCtdc(req.export_ctdc());
+    case v1::ControlRequest::kFhir:
+      return Fhir(req.fhir());
     case v1::ControlRequest::kStats: {
       v1::StatsRequest stats = req.stats();
       if (stats.k() == 0) {

@@ -184,6 +184,8 @@ class Node {
   passage::v1::ControlResponse Personal(const passage::v1::PersonalRequest& req);
   passage::v1::ControlResponse Find(const passage::v1::FindRequest& req);
   passage::v1::ControlResponse ExportCtdc(const passage::v1::ExportRequest& req);
+  // passagectl fhir export / import (core/fhir.h, docs/fhir.md).
+  passage::v1::ControlResponse Fhir(const passage::v1::FhirRequest& req);
   void RecordJourneyView(const std::string& case_id, const passage::v1::JourneyRequest& req);
   passage::v1::ControlResponse TreeHead();
   passage::v1::ControlResponse ConsistencyProof(const passage::v1::ConsistencyRequest& req);
