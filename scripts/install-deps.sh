@@ -11,6 +11,9 @@ PACKAGES=(
   libsodium-dev libssl-dev libspdlog-dev libjemalloc-dev
   libcpp-httplib-dev libicu-dev chromium chromium-driver python3-selenium fonts-noto-ui-core
   python3-yaml libsystemd-dev systemd iproute2 nftables
+  # the webhook test makes its receiver's certificate with openssl and runs it on python3; the
+  # API test's client is python3 too
+  openssl python3
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server libhiredis-dev
 )

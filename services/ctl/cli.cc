@@ -68,6 +68,7 @@ commands:
   publish              publish any event given as JSON
   import-ctdc          import a CTDC CSV file, one intake per record
   export-ctdc          the cases this node knows as k-anonymised CTDC CSV (recorded)
+  fhir                 a referral as an HL7 FHIR R4 ServiceRequest + Task Bundle: export, import
   keygen               make an agency's transport (CURVE) and sealing key pairs
   keys show            the public halves of key files, as the registry and auditors need them
   config check         check configuration files as the broker and nodes would read them
@@ -486,6 +487,25 @@ every sealed field are never exported. Each exported case is recorded in the log
 
 examples:
   passagectl --node /var/lib/passage/router export-ctdc --k 11 > nrm-2026.csv
+)"},
+      {"fhir",
+       {{"--out", true}, {"--case", true}},
+       true,
+       R"(usage: passagectl fhir export CASE REFERRAL_ID [--out FILE]
+       passagectl fhir import FILE [--case CASE]
+
+export writes one referral of CASE (a case id or reference) as an HL7 FHIR R4 Bundle (type
+collection) holding a ServiceRequest and a Task, in JSON, to FILE or standard output: ids, codes
+and times only, the case as an identifier, never a name or a note (docs/fhir.md has the mapping).
+
+import reads such a Bundle (FILE, "-" = standard input) from a system that speaks FHIR and sends
+its ServiceRequest as a new referral from this agency, for the case its subject names or for
+--case CASE. It is checked like any referral; a mistake is named by its FHIR element, e.g.
+"ServiceRequest.performer[0]: is required".
+
+examples:
+  passagectl fhir export FIAKHI-26-00123-7 0190a3c5-... --out referral.json
+  passagectl fhir import referral.json --case FIAKHI-26-00124-5
 )"},
       {"refer",
        {{"--to", true}, {"--service", true}, {"--priority", true}, {"--within-hours", true},
@@ -2548,6 +2568,38 @@ Status BuildCommand(const Parsed& p, Invocation* inv) {
   } else if (cmd == "offence" || cmd == "offence-status" || cmd == "suspect" ||
              cmd == "accused" || cmd == "smuggling") {
     RETURN_IF_ERROR(BuildCrimeCommand(p, inv));
+  } else if (cmd == "fhir") {
+    const std::string sub = p.positionals.empty() ? "" : p.positionals[0];
+    inv->action = Action::kFhir;
+    if (sub == "export") {
+      RETURN_IF_ERROR(ExpectPositionals(p, {"export", "CASE", "REFERRAL_ID"}));
+      RETURN_IF_ERROR(CheckCase(p.positionals[1], "CASE"));
+      RETURN_IF_ERROR(CheckId(p.positionals[2], "REFERRAL_ID"));
+      if (Flag(p, "--case")) {
+        return Usage("--case", "only with fhir import (export names the case as CASE)");
+      }
+      inv->command = "fhir export";
+      auto* x = inv->request.mutable_fhir()->mutable_export_referral();
+      x->set_case_id(p.positionals[1]);
+      x->set_referral_id(p.positionals[2]);
+      inv->file = Flag(p, "--out").value_or("");
+    } else if (sub == "import") {
+      RETURN_IF_ERROR(ExpectPositionals(p, {"import", "FILE"}));
+      if (Flag(p, "--out")) {
+        return Usage("--out", "only with fhir export");
+      }
+      inv->command = "fhir import";
+      auto* x = inv->request.mutable_fhir()->mutable_import_bundle();
+      if (auto c = Flag(p, "--case")) {
+        RETURN_IF_ERROR(CheckCase(*c, "--case"));
+        x->set_case_id(*c);
+      }
+      inv->file = p.positionals[1];
+    } else {
+      return Usage("", sub.empty() ? "missing subcommand: passagectl fhir export|import"
+                                   : "unknown subcommand '" + sub +
+                                         "' (passagectl fhir export|import)");
+    }
   } else if (cmd == "export-ctdc") {
     RETURN_IF_ERROR(ExpectPositionals(p, {}));
     auto* x = inv->request.mutable_export_ctdc();

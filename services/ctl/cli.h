@@ -65,6 +65,7 @@ enum class Action {
   kNoteAdd,     // note add --file: send request.note with the text read from `file`
   kDocumentAttach,  // document attach: send request.document with the content of `file`
   kDocumentOpen,    // document open: send request.document, write the content to `file`
+  kFhir,        // fhir export (to `file`, "" = standard output) / import (the Bundle from `file`)
 };
 
 // keys show and config check (docs/configuration.md).

@@ -19,6 +19,7 @@
 #include "core/text_proto.h"
 #include "core/validate.h"
 #include "passage/v1/config.pb.h"
+#include "services/node/webhooks.h"
 #include "services/runtime/sealing.h"
 #include "transport/keys.h"
 
@@ -734,6 +735,20 @@ class Checker {
       } else if (::access(Resolve(cmd).c_str(), X_OK) != 0) {
         Add(path, L("notify_command"), "notify_command",
             cmd + " does not exist or is not executable");
+      }
+    }
+    std::set<std::string> webhook_names;
+    for (int i = 0; i < c.webhooks_size(); ++i) {
+      passage::v1::WebhookEndpoint e = c.webhooks(i);
+      e.set_secret_file(Resolve(e.secret_file()));
+      e.set_ca_file(Resolve(e.ca_file()));
+      const std::string at = "webhooks[" + std::to_string(i) + "]";
+      for (const auto& p : node::CheckWebhookEndpoint(e)) {
+        Add(path, loc.LineOf(at + "." + p.field), at + "." + p.field, p.reason);
+      }
+      if (!e.name().empty() && !webhook_names.insert(e.name()).second) {
+        Add(path, loc.LineOf(at + ".name"), at + ".name",
+            "'" + e.name() + "' names two endpoints; each needs its own (it names its queue)");
       }
     }
     if (!c.staff().initial_admin_password_file().empty()) {

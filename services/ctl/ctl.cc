@@ -20,6 +20,7 @@
 #include "core/strict_json.h"
 #include "core/codes.h"
 #include "core/ctdc/ctdc_import.h"
+#include "core/fhir.h"
 #include "core/referral_state_machine.h"
 #include "core/text_proto.h"
 #include "services/ctl/audit.h"
@@ -251,6 +252,43 @@ int RunDocumentOpen(const Invocation& inv, CtlIo& io) {
   shown.clear_content();
   shown.set_text(shown.text() + "written to " + inv.file + "\n");
   return Report(inv, shown, io);
+}
+
+// `fhir import FILE`: the Bundle goes to the node as read; `fhir export --out FILE`: the Bundle
+// the node gives is written to FILE (created, or replaced).
+int RunFhir(const Invocation& inv, CtlIo& io) {
+  v1::ControlRequest req = inv.request;
+  if (req.fhir().has_import_bundle()) {
+    auto text = ReadInput(inv.file, io.in);
+    if (!text.ok()) {
+      return Fail(io, Status(text.status().code(), text.status().message(), "FILE"));
+    }
+    if (text->size() > core::kMaxFhirBundleBytes) {
+      return Fail(io, Status::InvalidArgument(
+                          "FILE", (inv.file == "-" ? std::string("standard input") : inv.file) +
+                                      " is " + std::to_string(text->size()) +
+                                      " bytes; a referral Bundle is at most " +
+                                      std::to_string(core::kMaxFhirBundleBytes)));
+    }
+    req.mutable_fhir()->mutable_import_bundle()->set_bundle_json(*text);
+    return CallAndReport(inv, req, io);
+  }
+  auto resp = CallNode(inv.endpoint, req, inv.timeout_ms);
+  if (!resp.ok()) {
+    return Fail(io, resp.status());
+  }
+  if (resp->code() != v1::CONTROL_CODE_OK || inv.file.empty()) {
+    return Report(inv, *resp, io);
+  }
+  std::ofstream out(inv.file, std::ios::binary | std::ios::trunc);
+  out << resp->json() << "\n";
+  out.close();
+  if (!out) {
+    return Fail(io, Status::InvalidArgument("--out", inv.file + " cannot be written"));
+  }
+  io.out << (inv.json ? "{\"written\":" + core::JsonQuote(inv.file) + "}"
+                      : "wrote " + inv.file) << "\n";
+  return kExitOk;
 }
 
 // `referral resume`: the node takes a target state, so find the state the referral was held from.
@@ -945,6 +983,8 @@ int RunPassagectl(const std::vector<std::string>& args, CtlIo& io) {
       return RunDocumentAttach(inv, io);
     case Action::kDocumentOpen:
       return RunDocumentOpen(inv, io);
+    case Action::kFhir:
+      return RunFhir(inv, io);
     case Action::kAudit:
       return RunAudit(inv, io);
     case Action::kReplay:

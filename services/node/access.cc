@@ -61,6 +61,12 @@ std::vector<v1::ActorRole> RolesForCommand(const v1::ControlRequest& req) {
       return {kDo, kCo, kSup};
     case R::kExportCtdc:
       return {kDo};
+    case R::kFhir:
+      // Export reads a referral (ids and codes); import sends one, as a referral by hand does.
+      if (req.fhir().has_import_bundle()) {
+        return {kCw, kSup};
+      }
+      return {kCw, kSup, kCo};
     case R::kTreeHead:
     case R::kConsistency:
       return {kAud, kCo};
@@ -141,6 +147,8 @@ std::string CommandName(const v1::ControlRequest& req) {
       return "crime report";
     case R::kExportCtdc:
       return "export";
+    case R::kFhir:
+      return req.fhir().has_import_bundle() ? "fhir import" : "fhir export";
     case R::kTreeHead:
       return "audit heads";
     case R::kConsistency:

@@ -21,6 +21,7 @@
 #include "core/offences.h"
 #include "core/case_reference.h"
 #include "core/case_work.h"
+#include "core/fhir.h"
 #include "core/codes.h"
 #include "core/ctdc/ctdc_export.h"
 #include "core/ids.h"
@@ -349,13 +350,23 @@ Status Node::Init() {
     std::ofstream(options_.config.data_dir() + "/metrics.port")
         << metrics_server_->port() << "\n";
   }
+  if (options_.config.webhooks_size() > 0) {
+    WebhookOptions wo;
+    wo.endpoints.assign(options_.config.webhooks().begin(), options_.config.webhooks().end());
+    wo.store = store_.get();
+    wo.metrics = &metrics_;
+    wo.agency = agency();
+    ASSIGN_OR_RETURN(webhooks_, Webhooks::Start(std::move(wo)));
+  }
   auto handler = [this](uint64_t seq, const v1::Envelope& env, runtime::StateWrite* w) -> Status {
-    RETURN_IF_ERROR(AddToJournal(env, w));
-    m_->delivered.Add();
     v1::Event e;
     if (!e.ParseFromString(env.event())) {
       return Status::InvalidArgument("envelope.event", "does not parse");
     }
+    // In the write that journals the event: a call is queued exactly when its fact is recorded.
+    QueueReferralWebhooks(env, e, w);
+    RETURN_IF_ERROR(AddToJournal(env, w));
+    m_->delivered.Add();
     delivered_.emplace_back(env, std::move(e));
     (void)seq;
     return Status::Ok();
@@ -381,6 +392,78 @@ Status Node::AddToJournal(const v1::Envelope& env, runtime::StateWrite* w) {
   return Status::Ok();
 }
 
+void Node::QueueReferralWebhooks(const v1::Envelope& env, const v1::Event& e,
+                                  runtime::StateWrite* w) {
+  if (!webhooks_ || env.case_id().empty()) {
+    return;
+  }
+  // The referrals as they were (the journal) and as they are after `e`.
+  std::map<std::string, v1::ReferralStatus> before;
+  core::CaseProjection after;
+  if (auto view = View(env.case_id()); view.ok()) {
+    for (const auto& r : (*view)->state().referrals()) {
+      before[r.referral_id()] = r.status();
+    }
+    after = **view;
+  }
+  after.Apply(env, e);
+  for (const auto& r : after.state().referrals()) {
+    if (r.from_agency() != agency() && r.to_agency() != agency()) {
+      continue;
+    }
+    auto was = before.find(r.referral_id());
+    if (was != before.end() && was->second == r.status()) {
+      continue;
+    }
+    WebhookNotice n;
+    n.referral = r;
+    if (n.referral.case_id().empty()) {
+      n.referral.set_case_id(env.case_id());
+    }
+    const bool arrived = was == before.end() && r.to_agency() == agency();
+    if (arrived) {
+      // A referral to this agency: new_referral (or overdue when it comes late), as the notify
+      // command hears of it, recorded so the periodic check does not give it again.
+      const char* kind = NextNotice(r, agency(), now_ms(), *store_, "wh/notice/", w);
+      if (kind == nullptr) {
+        continue;
+      }
+      n.type = kind;
+      n.id = StableEventId("webhook/" + agency() + "/" + n.type + "/" + r.referral_id());
+      n.occurred_at_ms = now_ms();
+    } else {
+      n.type = "state_change";
+      n.id = StableEventId("webhook/" + agency() + "/state_change/" + r.referral_id() + "/" +
+                           env.event_id());
+      n.occurred_at_ms = e.occurred_at_ms();
+    }
+    webhooks_->Queue(n, w);
+  }
+}
+
+void Node::QueueInboxWebhooks(const std::vector<v1::Referral>& inbox) {
+  runtime::StateWrite w;
+  const int64_t now = now_ms();
+  for (const auto& r : inbox) {
+    const char* kind = NextNotice(r, agency(), now, *store_, "wh/notice/", &w);
+    if (kind == nullptr) {
+      continue;
+    }
+    WebhookNotice n;
+    n.type = kind;
+    n.referral = r;
+    n.id = StableEventId("webhook/" + agency() + "/" + n.type + "/" + r.referral_id());
+    n.occurred_at_ms = now;
+    webhooks_->Queue(n, &w);
+  }
+  if (w.puts().empty()) {
+    return;
+  }
+  if (Status s = store_->Write(w); !s.ok()) {
+    spdlog::warn("{}: webhook calls for the inbox not recorded: {}", agency(), s.ToString());
+  }
+}
+
 void Node::OnResult(const v1::PublishResult& r) {
   results_[r.event_id()] = r;
   auto own = store_->Get(OwnKey(r.event_id()));
@@ -400,6 +483,7 @@ void Node::OnResult(const v1::PublishResult& r) {
     env.set_event_id(r.event_id());
     env.set_appended_at_ms(e.occurred_at_ms());
     env.set_event(**own);
+    QueueReferralWebhooks(env, e, &w);
     (void)AddToJournal(env, &w);
   }
   Status s = store_->Write(w);
@@ -1110,6 +1194,85 @@ void Node::RecordJourneyView(const std::string& case_id, const v1::JourneyReques
   last = now;
 }
 
+v1::ControlResponse Node::Fhir(const v1::FhirRequest& req) {
+  v1::ControlResponse resp;
+  if (req.has_export_referral()) {
+    const auto& x = req.export_referral();
+    auto case_id = ResolveCase(x.case_id(), "case_id");
+    if (!case_id.ok()) {
+      SetError(&resp, case_id.status());
+      return resp;
+    }
+    auto view = View(*case_id);
+    if (!view.ok() || !(*view)->exists()) {
+      SetError(&resp, Status(StatusCode::kNotFound,
+                             "no case " + x.case_id() + " is known to " + agency(), "case_id"));
+      return resp;
+    }
+    for (const auto& r : (*view)->state().referrals()) {
+      if (r.referral_id() == x.referral_id()) {
+        v1::Referral copy = r;
+        copy.set_case_id(*case_id);
+        resp.set_json(core::ExportReferralFhir(copy));
+        resp.set_text(resp.json());
+        return resp;
+      }
+    }
+    SetError(&resp, Status(StatusCode::kNotFound,
+                           "case " + x.case_id() + " has no referral " + x.referral_id(),
+                           "referral_id"));
+    return resp;
+  }
+  if (!req.has_import_bundle()) {
+    SetError(&resp, Status::InvalidArgument("fhir", "say export or import"));
+    return resp;
+  }
+  const auto& in = req.import_bundle();
+  std::string case_id;
+  if (!in.case_id().empty()) {
+    auto resolved = ResolveCase(in.case_id(), "case_id");
+    if (!resolved.ok()) {
+      SetError(&resp, resolved.status());
+      return resp;
+    }
+    case_id = *resolved;
+  }
+  auto imported = core::ImportReferralFhir(in.bundle_json(), agency(), case_id, now_ms());
+  if (!imported.ok()) {
+    SetError(&resp, imported.status());
+    return resp;
+  }
+  auto view = View(imported->case_id);
+  if (!view.ok() || !(*view)->exists()) {
+    SetError(&resp, Status(StatusCode::kNotFound,
+                           "no case " + imported->case_id + " is known to " + agency(),
+                           case_id.empty() ? "ServiceRequest.subject" : "case_id"));
+    return resp;
+  }
+  v1::Event e;
+  e.set_case_id(imported->case_id);
+  *e.mutable_referral_sent()->mutable_referral() = imported->referral;
+  auto id = Publish(e);
+  if (!id.ok()) {
+    SetError(&resp, id.status());
+    return resp;
+  }
+  AwaitResults({*id}, 5000, &resp);
+  if (resp.code() != v1::CONTROL_CODE_OK) {
+    if (!resp.field().empty()) {
+      resp.set_field(core::FhirPathOfReferralField(resp.field()));
+    }
+    return resp;
+  }
+  const v1::Referral& r = imported->referral;
+  resp.set_text("sent referral " + r.referral_id() + " to " + r.to_agency() + " (event " + *id +
+                ")");
+  resp.set_json("{\"event_id\":" + core::JsonQuote(*id) + ",\"referral_id\":" +
+                core::JsonQuote(r.referral_id()) + ",\"case_id\":" +
+                core::JsonQuote(imported->case_id) + "}");
+  return resp;
+}
+
 v1::ControlResponse Node::ExportCtdc(const v1::ExportRequest& req) {
   v1::ControlResponse resp;
   std::vector<v1::Profile> profiles;
@@ -1810,6 +1973,8 @@ v1::ControlResponse Node::HandleSignedIn(const v1::ControlRequest& original) {
     }
     case v1::ControlRequest::kExportCtdc:
       return ExportCtdc(req.export_ctdc());
+    case v1::ControlRequest::kFhir:
+      return Fhir(req.fhir());
     case v1::ControlRequest::kStats: {
       v1::StatsRequest stats = req.stats();
       if (stats.k() == 0) {
@@ -1971,7 +2136,8 @@ Status Node::Run() {
       last_tick = std::chrono::steady_clock::now();
       logic_->OnTick(*this);
       ResealOwnSeals();
-      // One inbox scan every 2 s for the feed's deadlines, the notifications and the desk metrics.
+      // One inbox scan every 2 s for the feed's deadlines, the notifications, the webhooks and
+      // the desk metrics.
       if (last_tick - last_notify >= std::chrono::seconds(2)) {
         last_notify = last_tick;
         const auto inbox = Inbox(false);
@@ -1980,6 +2146,9 @@ Status Node::Run() {
         }
         if (notifier_) {
           notifier_->Check(inbox, now_ms());
+        }
+        if (webhooks_) {
+          QueueInboxWebhooks(inbox);
         }
         if (metrics_server_) {
           UpdateDeskMetrics(inbox);

@@ -40,6 +40,7 @@
 #include "services/node/notifier.h"
 #include "services/node/referral_feed.h"
 #include "services/node/staff.h"
+#include "services/node/webhooks.h"
 #include "services/web/web_server.h"
 #include "services/runtime/sealing.h"
 
@@ -214,6 +215,8 @@ class Node {
   passage::v1::ControlResponse Personal(const passage::v1::PersonalRequest& req);
   passage::v1::ControlResponse Find(const passage::v1::FindRequest& req);
   passage::v1::ControlResponse ExportCtdc(const passage::v1::ExportRequest& req);
+  // passagectl fhir export / import (core/fhir.h, docs/fhir.md).
+  passage::v1::ControlResponse Fhir(const passage::v1::FhirRequest& req);
   void RecordJourneyView(const std::string& case_id, const passage::v1::JourneyRequest& req);
   passage::v1::ControlResponse TreeHead();
   passage::v1::ControlResponse ConsistencyProof(const passage::v1::ConsistencyRequest& req);
@@ -234,6 +237,13 @@ class Node {
   std::unique_ptr<Notifier> notifier_;   // when config.notify_command is set
   ops::MetricsRegistry metrics_;
   std::unique_ptr<ops::MetricsServer> metrics_server_;  // when config.metrics_listen is set
+  std::unique_ptr<Webhooks> webhooks_;  // when config.webhooks is set; stopped before the store
+  // Queues in `w` the state_change and new_referral webhook calls the event `e` (stored under
+  // `env`, not yet in the journal) makes for referrals this agency sent or receives.
+  void QueueReferralWebhooks(const passage::v1::Envelope& env, const passage::v1::Event& e,
+                             runtime::StateWrite* w);
+  // Queues and records the due_soon / overdue (and any missed new_referral) calls of `inbox`.
+  void QueueInboxWebhooks(const std::vector<passage::v1::Referral>& inbox);
   struct NodeMetrics;
   std::unique_ptr<NodeMetrics> m_;
   void UpdateReadiness(bool grace_over);

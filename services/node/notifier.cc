@@ -40,38 +40,49 @@ Notifier::~Notifier() {
   }
 }
 
+const char* NextNotice(const v1::Referral& r, const std::string& agency, int64_t now_ms,
+                       const runtime::LocalStore& store, const std::string& prefix,
+                       runtime::StateWrite* w) {
+  if (r.to_agency() != agency ||
+      (r.status() != v1::REFERRAL_STATUS_SENT && r.status() != v1::REFERRAL_STATUS_RECEIVED)) {
+    return nullptr;
+  }
+  const bool overdue = r.respond_by_ms() != 0 && r.respond_by_ms() < now_ms;
+  const bool due_soon = r.respond_by_ms() != 0 && r.respond_by_ms() < now_ms + kDayMs;
+  const std::string base = prefix + r.referral_id() + "/";
+  auto seen = store.Get(base + "new_referral");
+  if (!seen.ok()) {
+    return nullptr;
+  }
+  // The first notice is new_referral (its respond-by says how urgent), or overdue when the
+  // referral is first seen past its time; due_soon only for one that was not due within a day
+  // when it arrived; overdue once.
+  if (!seen->has_value()) {
+    w->Put(base + "new_referral", std::to_string(now_ms));
+    if (due_soon) w->Put(base + "due_soon", std::to_string(now_ms));
+    if (overdue) w->Put(base + "overdue", std::to_string(now_ms));
+    return overdue ? "overdue" : "new_referral";
+  }
+  const char* next = overdue ? "overdue" : due_soon ? "due_soon" : nullptr;
+  if (next == nullptr) {
+    return nullptr;
+  }
+  auto done = store.Get(base + next);
+  if (!done.ok() || done->has_value()) {
+    return nullptr;
+  }
+  w->Put(base + next, std::to_string(now_ms));
+  if (overdue) w->Put(base + "due_soon", std::to_string(now_ms));
+  return next;
+}
+
 void Notifier::Check(const std::vector<v1::Referral>& inbox, int64_t now_ms) {
   Reap(SteadyMs());
   for (const auto& r : inbox) {
-    if (r.to_agency() != agency_ || (r.status() != v1::REFERRAL_STATUS_SENT &&
-                                     r.status() != v1::REFERRAL_STATUS_RECEIVED)) {
-      continue;
-    }
-    const bool overdue = r.respond_by_ms() != 0 && r.respond_by_ms() < now_ms;
-    const bool due_soon = r.respond_by_ms() != 0 && r.respond_by_ms() < now_ms + kDayMs;
-    const std::string base = "notify/" + r.referral_id() + "/";
-    auto seen = store_->Get(base + "new_referral");
-    if (!seen.ok()) {
-      continue;
-    }
-    // The first call is new_referral (its respond-by says how urgent), or overdue when the
-    // referral is first seen past its time; due_soon only for one that was not due within a day
-    // when it arrived; overdue once.
-    const char* event = nullptr;
     runtime::StateWrite w;
-    if (!seen->has_value()) {
-      event = overdue ? "overdue" : "new_referral";
-      w.Put(base + "new_referral", std::to_string(now_ms));
-      if (due_soon) w.Put(base + "due_soon", std::to_string(now_ms));
-      if (overdue) w.Put(base + "overdue", std::to_string(now_ms));
-    } else {
-      const char* next = overdue ? "overdue" : due_soon ? "due_soon" : nullptr;
-      if (next == nullptr) continue;
-      auto done = store_->Get(base + next);
-      if (!done.ok() || done->has_value()) continue;
-      event = next;
-      w.Put(base + next, std::to_string(now_ms));
-      if (overdue) w.Put(base + "due_soon", std::to_string(now_ms));
+    const char* event = NextNotice(r, agency_, now_ms, *store_, "notify/", &w);
+    if (event == nullptr) {
+      continue;
     }
     if (Status s = store_->Write(w); !s.ok()) {
       spdlog::warn("{}: notification of {} not recorded: {}", agency_, r.referral_id(), s.ToString());

@@ -25,6 +25,16 @@
 
 namespace passage::node {
 
+// The detection the notifier and the webhooks (services/node/webhooks.h) share: the notice `r`
+// calls for at `now_ms` — "new_referral", "due_soon", "overdue" — or nullptr. Only referrals to
+// `agency` still waiting for an answer (SENT, RECEIVED) call for one. What was given before is read
+// from `store` under `prefix` + referral id; the notice given now (and the ones it makes moot: an
+// overdue one is no longer due soon) is recorded in `w`, which the caller writes. Each notice is
+// given once per prefix: the notifier and the webhooks keep their own records.
+const char* NextNotice(const passage::v1::Referral& r, const std::string& agency, int64_t now_ms,
+                       const runtime::LocalStore& store, const std::string& prefix,
+                       runtime::StateWrite* w);
+
 class Notifier {
  public:
   Notifier(std::string command, runtime::LocalStore* store, std::string agency);

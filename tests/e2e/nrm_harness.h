@@ -571,6 +571,8 @@ struct NrmOptions {
   std::string notify_command;            // NodeConfig.notify_command of every agency node
   std::vector<std::string> broker_args;  // extra flags for passage-broker
   bool metrics = false;  // broker and nodes serve /metrics, /healthz, /readyz on 127.0.0.1:0
+  // NodeConfig.webhooks of the agency nodes, by agency id.
+  std::map<std::string, std::vector<v1::WebhookEndpoint>> webhooks;
 };
 
 class Nrm {
@@ -1114,6 +1116,9 @@ class Nrm {
     if (options_.metrics) c.set_metrics_listen("127.0.0.1:0");
     if (node_is_router_[id]) c.set_rules_file(dir_ + "/rules.textproto");
     if (!node_is_router_[id]) c.set_notify_command(options_.notify_command);
+    if (auto w = options_.webhooks.find(id); w != options_.webhooks.end()) {
+      for (const auto& e : w->second) *c.add_webhooks() = e;
+    }
     std::ofstream(data + ".admin-password") << kAdminPassword << "\n";
     c.mutable_staff()->set_initial_admin_password_file(data + ".admin-password");
     std::ofstream(data + ".textproto") << c.DebugString();

@@ -150,6 +150,58 @@ TEST_F(ConfigCheckTest, EachMistakeIsNamedByFileLineAndField) {
   EXPECT_THAT(r.out, HasSubstr("5 error(s)"));
 }
 
+// Webhook endpoints (docs/webhooks.md): a usable one passes; a secret others can read, plain
+// http to another machine, an unknown event and a name given twice are each named by line and
+// field.
+TEST_F(ConfigCheckTest, WebhookMistakesAreNamedByLineAndField) {
+  const std::string dastak = Node("dastak-shelter");
+  const std::string secret = etc_ + "/keys/dastak-shelter.webhook";
+  Spit(secret, std::string(64, 'c') + "\n");
+  fs::permissions(secret, fs::perms::owner_read | fs::perms::owner_write);
+  Spit(dastak, Slurp(dastak) +
+                   "webhooks {\n"
+                   "  name: \"case-system\"\n"
+                   "  url: \"https://cases.example.org/hooks\"\n"
+                   "  secret_file: \"/etc/passage/keys/dastak-shelter.webhook\"\n"
+                   "  events: \"state_change\"\n"
+                   "}\n");
+  CtlRun ok = Ctl({"config", "check", "--root", root_.path(), dastak});
+  EXPECT_EQ(ok.code, 0) << ok.out;
+
+  fs::permissions(secret, fs::perms::group_read | fs::perms::others_read, fs::perm_options::add);
+  Spit(dastak, Slurp(dastak) +
+                   "webhooks {\n"
+                   "  name: \"case-system\"\n"
+                   "  url: \"http://10.1.2.3/hooks\"\n"
+                   "  secret_file: \"/etc/passage/keys/dastak-shelter.webhook\"\n"
+                   "  events: \"referral_accepted\"\n"
+                   "}\n");
+  CtlRun r = Ctl({"config", "check", "--root", root_.path(), dastak});
+  EXPECT_EQ(r.code, 2) << r.out;
+  auto at = [&](const std::string& needle, int nth) {
+    std::istringstream in(Slurp(dastak));
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+      const bool comment = line.find_first_not_of(' ') != std::string::npos &&
+                           line[line.find_first_not_of(' ')] == '#';
+      if (!comment && line.find(needle) != std::string::npos && --nth == 0) {
+        return dastak + ":" + std::to_string(n) + ": error: ";
+      }
+    }
+    return std::string("(not found)");
+  };
+  EXPECT_THAT(r.out, HasSubstr(at("secret_file: \"/etc/passage/keys/dastak-shelter.webhook", 1) +
+                               "webhooks[0].secret_file: "));
+  EXPECT_THAT(r.out, HasSubstr("can be read by other users: make it mode 0600"));
+  EXPECT_THAT(r.out, HasSubstr(at("url: \"http://", 1) + "webhooks[1].url: "));
+  EXPECT_THAT(r.out, HasSubstr("must use https://"));
+  EXPECT_THAT(r.out, HasSubstr(at("referral_accepted", 1) + "webhooks[1].events[0]: "
+                                                           "'referral_accepted' is not a webhook "
+                                                           "event"));
+  EXPECT_THAT(r.out, HasSubstr(at("name: \"case-system\"", 2) + "webhooks[1].name: "));
+  EXPECT_THAT(r.out, HasSubstr("5 error(s)"));
+}
+
 TEST_F(ConfigCheckTest, ARuleNoAgencyCanReceiveIsNamedAndTheOthersStillCheck) {
   const std::string rules = etc_ + "/rules.textproto";
   // Nobody in the registry offers legal aid of this type.
