@@ -52,6 +52,11 @@ class Desk {
     return Passagectl(args, input, sessions_, nrm_.dir());
   }
 
+  // A command that needs no node (replay, admin on a log copy).
+  CtlProc RunOffline(const std::vector<std::string>& args) {
+    return Passagectl(args, "", sessions_, nrm_.dir());
+  }
+
   // The case as node `id` lists it (passagectl --json cases), or nullopt.
   std::optional<v1::CaseState> Case(const std::string& id, const std::string& case_id) {
     CtlProc p = Run(id, {"--json", "cases"});

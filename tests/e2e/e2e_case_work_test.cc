@@ -15,6 +15,7 @@
 
 #include "core/case_work.h"
 #include "core/codes.h"
+#include "tests/e2e/desk.h"
 #include "tests/e2e/nrm_harness.h"
 
 namespace passage::e2e {
@@ -24,89 +25,8 @@ constexpr const char* kFia = "fia-karachi";
 constexpr const char* kShelter = "dastak-shelter";
 constexpr const char* kClinic = "karachi-clinic";  // answers its referrals by hand
 
-std::string JsonField(const std::string& json, const std::string& key) {
-  google::protobuf::Struct s;
-  if (!google::protobuf::util::JsonStringToMessage(json, &s).ok()) {
-    return "";
-  }
-  return detail::Str(s, key);
-}
-
 std::string DayFromToday(int days) {
   return core::FormatUtcMs(NowMs() + static_cast<int64_t>(days) * core::kDayMs).substr(0, 10);
-}
-
-class Desk {
- public:
-  explicit Desk(Nrm& nrm) : nrm_(nrm), sessions_(nrm.dir() + "/sessions") {}
-
-  ::testing::AssertionResult SignIn(const std::string& id) {
-    auto made = nrm_.DeskSession(id);
-    if (!made.ok()) {
-      return ::testing::AssertionFailure() << id << ": " << made.status().ToString();
-    }
-    CtlProc p = Run(id, {"login", "e2e.desk", "--password-file", "-"},
-                    std::string(Nrm::kDeskPassword) + "\n");
-    if (p.code != 0) {
-      return ::testing::AssertionFailure() << "login on " << id << ": " << p.err;
-    }
-    return ::testing::AssertionSuccess();
-  }
-
-  CtlProc Run(const std::string& id, std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {"--node", nrm_.dir() + "/nodes/" + id});
-    return Passagectl(args, input, sessions_, nrm_.dir());
-  }
-
-  // A command that needs no node (replay, admin on a log copy).
-  CtlProc RunOffline(const std::vector<std::string>& args) {
-    return Passagectl(args, "", sessions_, nrm_.dir());
-  }
-
-  std::optional<v1::CaseState> Case(const std::string& id, const std::string& case_id) {
-    CtlProc p = Run(id, {"--json", "cases"});
-    if (p.code != 0) {
-      return std::nullopt;
-    }
-    for (auto& c : ParseJsonArray<v1::CaseState>(p.out)) {
-      if (c.case_id() == case_id) {
-        return c;
-      }
-    }
-    return std::nullopt;
-  }
-
-  ::testing::AssertionResult WaitCase(const std::string& id, const std::string& case_id,
-                                      const std::function<bool(const v1::CaseState&)>& pred,
-                                      v1::CaseState* out, const std::string& what) {
-    v1::CaseState last;
-    auto r = WaitUntil(
-        what + " (" + id + "'s view of case " + case_id + ")",
-        [&] {
-          auto c = Case(id, case_id);
-          if (!c) {
-            return false;
-          }
-          last = *c;
-          return pred(last);
-        },
-        kWaitMs, [&] { return last.ShortDebugString().substr(0, 3000); }, 200);
-    if (r && out != nullptr) {
-      *out = last;
-    }
-    return r;
-  }
-
- private:
-  Nrm& nrm_;
-  std::string sessions_;
-};
-
-std::string ConsentOf(const v1::CaseState& c, v1::ConsentScope scope) {
-  for (const auto& x : c.consents()) {
-    if (x.scope() == scope) return x.consent_id();
-  }
-  return "";
 }
 
 TEST(E2eCaseWork, ACorrectionIsCheckedShownAndReplayedByteIdentically) {
