@@ -122,6 +122,8 @@ class Node {
   // Records a read (or, with `refusal`, a refused attempt) of section NOTES; waits for the ack.
   Status RecordNotesRead(const std::string& case_id, const std::string& purpose,
                          const std::string& refusal);
+  // A copy of the state of a case this node knows (by id or reference); NotFound when none.
+  Result<passage::v1::CaseState> KnownCaseCopy(const std::string& case_arg);
   // The note and document commands (services/node/notes.cc).
   passage::v1::ControlResponse Notes(const passage::v1::NoteRequest& req);
   passage::v1::ControlResponse Documents(const passage::v1::DocumentRequest& req);

@@ -123,19 +123,25 @@ Status Node::RecordNotesRead(const std::string& case_id, const std::string& purp
   return Status::Ok();
 }
 
+Result<v1::CaseState> Node::KnownCaseCopy(const std::string& case_arg) {
+  ASSIGN_OR_RETURN(std::string id, ResolveCase(case_arg, "case_id"));
+  ASSIGN_OR_RETURN(const core::CaseProjection* view, View(id));
+  if (!view->exists()) {
+    return Status::NotFound("no case " + case_arg + " is known to " + agency());
+  }
+  // A copy: publishing updates the journal, which drops the cached view.
+  return view->state();
+}
+
 v1::ControlResponse Node::Notes(const v1::NoteRequest& req) {
   v1::ControlResponse resp;
-  auto id = ResolveCase(req.case_id(), "case_id");
-  auto view = id.ok() ? View(*id) : Result<const core::CaseProjection*>(id.status());
-  if (!view.ok() || !(*view)->exists()) {
-    SetError(&resp, view.ok() ? Status::NotFound("no case " + req.case_id() + " is known to " +
-                                                 agency())
-                              : view.status());
+  auto known = KnownCaseCopy(req.case_id());
+  if (!known.ok()) {
+    SetError(&resp, known.status());
     resp.set_field("case_id");
     return resp;
   }
-  // A copy: publishing below updates the journal, which drops the cached view.
-  const v1::CaseState s = (*view)->state();
+  const v1::CaseState& s = *known;
   switch (req.action_case()) {
     case v1::NoteRequest::kAdd: {
       const v1::NoteAdd& add = req.add();
@@ -312,16 +318,13 @@ v1::ControlResponse Node::Notes(const v1::NoteRequest& req) {
 
 v1::ControlResponse Node::Documents(const v1::DocumentRequest& req) {
   v1::ControlResponse resp;
-  auto id = ResolveCase(req.case_id(), "case_id");
-  auto view = id.ok() ? View(*id) : Result<const core::CaseProjection*>(id.status());
-  if (!view.ok() || !(*view)->exists()) {
-    SetError(&resp, view.ok() ? Status::NotFound("no case " + req.case_id() + " is known to " +
-                                                 agency())
-                              : view.status());
+  auto known = KnownCaseCopy(req.case_id());
+  if (!known.ok()) {
+    SetError(&resp, known.status());
     resp.set_field("case_id");
     return resp;
   }
-  const v1::CaseState s = (*view)->state();
+  const v1::CaseState& s = *known;
   if (req.has_attach()) {
     const v1::DocumentAttach& a = req.attach();
     Status st = core::ValidateDocumentUpload(a.kind(), a.title(), a.file_name(), a.content(),
