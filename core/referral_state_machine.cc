@@ -44,32 +44,34 @@ struct Rule {
   ReferralStatus to;
   unsigned sides;
   const char* verb;  // "only the recipient may <verb> a referral"
+  const char* it;    // the same move said of "it": "(now the recipient may <it>)"
 };
 
 // The table of docs/architecture.md, row by row (consent-withdrawn cancellation is handled separately).
 constexpr Rule kRules[] = {
-    {kNew, kSent, kBySender | kBySystem, "send"},
-    {kSent, kReceived, kByRecipient, "mark as received"},
-    {kSent, kCancelled, kBySender, "cancel"},
-    {kSent, kExpired, kBySystem, "expire"},
-    {kReceived, kExpired, kBySystem, "expire"},
-    {kReceived, kAccepted, kByRecipient, "accept"},
-    {kReceived, kRejected, kByRecipient, "reject"},
-    {kAccepted, kInProgress, kByRecipient, "start work on"},
-    {kReceived, kOnHold, kByRecipient, "put on hold"},
-    {kAccepted, kOnHold, kByRecipient, "put on hold"},
-    {kOnHold, kReceived, kByRecipient, "resume"},
-    {kOnHold, kAccepted, kByRecipient, "resume"},
-    {kAccepted, kCompleted, kByRecipient, "complete"},
-    {kAccepted, kFailed, kByRecipient, "mark as failed"},
-    {kInProgress, kCompleted, kByRecipient, "complete"},
-    {kInProgress, kFailed, kByRecipient, "mark as failed"},
-    {kReceived, kCancelRequested, kBySender, "request cancellation of"},
-    {kAccepted, kCancelRequested, kBySender, "request cancellation of"},
-    {kOnHold, kCancelRequested, kBySender, "request cancellation of"},
-    {kInProgress, kCancelRequested, kBySender, "request cancellation of"},
-    {kCancelRequested, kCancelled, kByRecipient, "confirm the cancellation of"},
-    {kCancelRequested, kCompleted, kByRecipient, "complete"},
+    {kNew, kSent, kBySender | kBySystem, "send", "send it"},
+    {kSent, kReceived, kByRecipient, "mark as received", "mark it as received"},
+    {kSent, kCancelled, kBySender, "cancel", "cancel it"},
+    {kSent, kExpired, kBySystem, "expire", "expire it"},
+    {kReceived, kExpired, kBySystem, "expire", "expire it"},
+    {kReceived, kAccepted, kByRecipient, "accept", "accept it"},
+    {kReceived, kRejected, kByRecipient, "reject", "reject it"},
+    {kAccepted, kInProgress, kByRecipient, "start work on", "start work on it"},
+    {kReceived, kOnHold, kByRecipient, "put on hold", "put it on hold"},
+    {kAccepted, kOnHold, kByRecipient, "put on hold", "put it on hold"},
+    {kOnHold, kReceived, kByRecipient, "resume", "resume it"},
+    {kOnHold, kAccepted, kByRecipient, "resume", "resume it"},
+    {kAccepted, kCompleted, kByRecipient, "complete", "complete it"},
+    {kAccepted, kFailed, kByRecipient, "mark as failed", "mark it as failed"},
+    {kInProgress, kCompleted, kByRecipient, "complete", "complete it"},
+    {kInProgress, kFailed, kByRecipient, "mark as failed", "mark it as failed"},
+    {kReceived, kCancelRequested, kBySender, "request cancellation of", "ask to cancel it"},
+    {kAccepted, kCancelRequested, kBySender, "request cancellation of", "ask to cancel it"},
+    {kOnHold, kCancelRequested, kBySender, "request cancellation of", "ask to cancel it"},
+    {kInProgress, kCancelRequested, kBySender, "request cancellation of", "ask to cancel it"},
+    {kCancelRequested, kCancelled, kByRecipient, "confirm the cancellation of",
+     "confirm its cancellation"},
+    {kCancelRequested, kCompleted, kByRecipient, "complete", "complete it"},
 };
 
 const Rule* FindRule(ReferralStatus from, ReferralStatus to) {
@@ -113,6 +115,63 @@ std::string WhoMay(unsigned sides, const TransitionRequest& r) {
 
 Status Refuse(std::string field, std::string message) {
   return Status::FailedPrecondition(std::move(message), std::move(field));
+}
+
+// "only the recipient (ngo-x) may accept a referral", with when, where the rule says.
+std::string OnlyWho(unsigned sides, const char* verb, const TransitionRequest& r) {
+  std::string message = "only " + WhoMay(sides, r) + " may " + verb + " a referral";
+  if (r.from == kSent && r.to == kCancelled) {
+    message += " before it is received";
+  } else if (r.to == kExpired) {
+    message += " once its respond-by time has passed";
+  }
+  return message;
+}
+
+// The sides that may make some move into `to`, and the first rule's verb for it.
+unsigned SidesInto(ReferralStatus to, const char** verb) {
+  unsigned sides = 0;
+  for (const Rule& r : kRules) {
+    if (r.to == to) {
+      sides |= r.sides;
+      if (*verb == nullptr) {
+        *verb = r.verb;
+      }
+    }
+  }
+  return sides;
+}
+
+// "RECEIVED or ON_HOLD": the states `side` may move a referral into `to` from.
+std::string StatesFrom(ReferralStatus to, Side side) {
+  std::string out;
+  for (const Rule& r : kRules) {
+    if (r.to == to && (r.sides & Bit(side)) != 0 && out.find(ReferralStatusName(r.from)) ==
+                                                        std::string::npos) {
+      out += (out.empty() ? "" : " or ") + ReferralStatusName(r.from);
+    }
+  }
+  return out;
+}
+
+// "the recipient (ngo-x) may now complete it or mark it as failed", or what is awaited.
+std::string WhatNow(const TransitionRequest& r) {
+  std::string moves;
+  std::string seen;
+  for (const Rule& rule : kRules) {
+    if (rule.from == r.from && (rule.sides & Bit(r.side)) != 0 &&
+        seen.find(std::string("|") + rule.it + "|") == std::string::npos) {
+      seen += std::string("|") + rule.it + "|";
+      moves += (moves.empty() ? "" : " or ") + std::string(rule.it);
+    }
+  }
+  const std::string who = r.side == Side::kSender ? Named("the sender", r.sender_agency)
+                          : r.side == Side::kRecipient ? Named("the recipient", r.recipient_agency)
+                                                       : "the system (referral engine)";
+  if (moves.empty()) {
+    return "there is nothing for " + who + " to do with it now";
+  }
+  return who + " may now " + moves;
 }
 
 }  // namespace
@@ -187,8 +246,18 @@ Result<ReferralStatus> CheckTransition(const TransitionRequest& r) {
   if (!passage::v1::ReferralStatus_IsValid(r.from)) {
     return Refuse("to", "the referral is in an unknown state " + from_name);
   }
+  // Who may make such a move at all comes first: a sender trying to accept is told "only the
+  // recipient may accept", whatever state the referral is in.
+  if (!r.consent_withdrawn) {
+    const char* verb = nullptr;
+    const unsigned sides = SidesInto(r.to, &verb);
+    if (verb != nullptr && (sides & Bit(r.side)) == 0) {
+      return Refuse("to", OnlyWho(sides, verb, r));
+    }
+  }
   if (IsTerminal(r.from)) {
-    return Refuse("to", "a referral in " + from_name + " is terminal");
+    return Refuse("to", "the referral is " + from_name +
+                            ", which is final: it cannot be changed any more");
   }
   if (r.from == kNew && r.to != kSent) {
     return Refuse("to", "a new referral can only be SENT, not " + to_name);
@@ -209,16 +278,19 @@ Result<ReferralStatus> CheckTransition(const TransitionRequest& r) {
   }
   const Rule* rule = FindRule(r.from, r.to);
   if (rule == nullptr) {
+    // Say first who may make such a move at all: a sender trying to accept needs "only the
+    // recipient may accept", not the state table.
+    const char* verb = nullptr;
+    SidesInto(r.to, &verb);
+    if (verb != nullptr) {
+      return Refuse("to", "a referral that is " + from_name + " cannot be " +
+                              "moved to " + to_name + " (that is done from " +
+                              StatesFrom(r.to, r.side) + "); " + WhatNow(r));
+    }
     return Refuse("to", "a referral cannot move from " + from_name + " to " + to_name);
   }
   if ((rule->sides & Bit(r.side)) == 0) {
-    std::string message = "only " + WhoMay(rule->sides, r) + " may " + rule->verb + " a referral";
-    if (r.from == kSent && r.to == kCancelled) {
-      message += " before it is received";
-    } else if (r.to == kExpired) {
-      message += " once its respond-by time has passed";
-    }
-    return Refuse("to", message);
+    return Refuse("to", OnlyWho(rule->sides, rule->verb, r));
   }
   if (r.to == kRejected && (r.reason == passage::v1::REJECT_REASON_UNSPECIFIED ||
                             !passage::v1::RejectReason_IsValid(r.reason))) {

@@ -57,6 +57,64 @@ std::string DefaultReason(v1::ControlCode code) {
   }
 }
 
+// The node names a refused field by its place in the event (`referral_transition.to`); a person
+// typed an option. Returns the option for the commands whose events are made from options, ""
+// where the reason alone says it (the move itself), or the path unchanged.
+std::string FieldAsTyped(const std::string& command, const std::string& path_in_event) {
+  struct Typed {
+    const char* command;
+    const char* path;
+    const char* option;
+  };
+  static constexpr Typed kTyped[] = {
+      {"referral", "referral_transition.to", ""},
+      {"referral", "referral_transition.referral_id", "REFERRAL_ID"},
+      {"referral", "referral_transition.reason", "--reason"},
+      {"referral", "referral_transition.note", "--note"},
+      {"referral", "referral_transition.outcome", "--outcome"},
+      {"referral", "referral_transition.consent_withdrawn", ""},
+      {"refer", "referral_sent.referral", ""},
+      {"refer", "referral_sent.referral.to_agency", "--to"},
+      {"refer", "referral_sent.referral.service", "--service"},
+      {"refer", "referral_sent.referral.priority", "--priority"},
+      {"refer", "referral_sent.referral.respond_by_ms", "--within-hours"},
+      {"refer", "referral_sent.referral.consent_id", "--consent"},
+      {"refer", "referral_sent.referral.consent_override", "--override-reason"},
+      {"refer", "referral_sent.referral.consent_override.reason", "--override-reason"},
+      {"refer", "referral_sent.referral.parent_referral_id", "--parent"},
+      {"refer", "referral_sent.referral.kind", "--kind"},
+      {"refer", "referral_sent.referral.reason", "--reason"},
+      {"refer", "referral_sent.referral.data_scope", "--scope"},
+  };
+  // The broker prefixes the event's place in its publish frame: "events[0].referral_sent...".
+  std::string field = path_in_event;
+  if (field.starts_with("events[")) {
+    const size_t close = field.find("].");
+    if (close != std::string::npos) {
+      field = field.substr(close + 2);
+    }
+  }
+  for (const Typed& t : kTyped) {
+    if (command != t.command) {
+      continue;
+    }
+    if (field == t.path) {
+      return t.option;
+    }
+    // A list option's entry: `data_scope[1]` is the second name given to --scope.
+    const std::string_view path = t.path;
+    if (*t.option != '\0' && field.size() > path.size() + 2 && field.starts_with(path) &&
+        field[path.size()] == '[' && field.back() == ']') {
+      const std::string index = field.substr(path.size() + 1, field.size() - path.size() - 2);
+      if (!index.empty() && index.size() < 4 &&
+          index.find_first_not_of("0123456789") == std::string::npos) {
+        return std::string(t.option) + " (entry " + std::to_string(std::stoi(index) + 1) + ")";
+      }
+    }
+  }
+  return path_in_event;
+}
+
 // Prints a node's answer: the result on `out`, or the one failure line on `err`.
 int Report(const Invocation& inv, const v1::ControlResponse& resp, CtlIo& io) {
   if (resp.code() != v1::CONTROL_CODE_OK) {
@@ -67,7 +125,7 @@ int Report(const Invocation& inv, const v1::ControlResponse& resp, CtlIo& io) {
                << "\n";
       }
     }
-    PrintError(io.err, resp.field(),
+    PrintError(io.err, FieldAsTyped(inv.command, resp.field()),
                resp.reason().empty() ? DefaultReason(resp.code()) : resp.reason());
     return ExitCodeFor(resp.code());
   }

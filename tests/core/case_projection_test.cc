@@ -126,7 +126,7 @@ TEST(CaseProjection, WholeJourneyFromOpeningToCompletedReferral) {
   Status again =
       b.Publish(TransitionEvent(kShelter, ReferralId(1), passage::v1::REFERRAL_STATUS_FAILED));
   ExpectRefused(again, StatusCode::kFailedPrecondition, "referral_transition.to");
-  EXPECT_EQ(again.message(), "a referral in COMPLETED is terminal");
+  EXPECT_EQ(again.message(), "the referral is COMPLETED, which is final: it cannot be changed any more");
 }
 
 TEST(CaseProjection, AcceptedTransferChangesTheOwner) {

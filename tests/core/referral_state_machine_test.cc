@@ -198,11 +198,21 @@ TEST(ReferralStateMachine, RefusalsNameTheRuleBroken) {
       {"recipient sends", req(kNew, kSent, kR), "to",
        "only the sender (fia-karachi) or the system (referral engine) may send a referral"},
       {"completed is terminal", req(kCompleted, kCancelled, kS), "to",
-       "a referral in COMPLETED is terminal"},
+       "the referral is COMPLETED, which is final: it cannot be changed any more"},
       {"expired is terminal", req(kExpired, kReceived, kR), "to",
-       "a referral in EXPIRED is terminal"},
+       "the referral is EXPIRED, which is final: it cannot be changed any more"},
       {"skip acceptance", req(kReceived, kInProgress, kR), "to",
-       "a referral cannot move from RECEIVED to IN_PROGRESS"},
+       "a referral that is RECEIVED cannot be moved to IN_PROGRESS (that is done from ACCEPTED); "
+       "the recipient (ngo-x) may now accept it or reject it or put it on hold"},
+      // Who may make the move comes first: the sender trying to accept work in progress is told
+      // only the recipient accepts, not the state table.
+      {"sender accepts work in progress", req(kInProgress, kAccepted, kS), "to",
+       "only the recipient (ngo-x) may accept a referral"},
+      {"recipient accepts work in progress", req(kInProgress, kAccepted, kR), "to",
+       "a referral that is IN_PROGRESS cannot be moved to ACCEPTED (that is done from RECEIVED or "
+       "ON_HOLD); the recipient (ngo-x) may now complete it or mark it as failed"},
+      {"sender completes", req(kCancelRequested, kCompleted, kS), "to",
+       "only the recipient (ngo-x) may complete a referral"},
       {"same state", req(kAccepted, kAccepted, kR), "to", "the referral is already ACCEPTED"},
       {"sent twice", req(kReceived, kSent, kS), "to",
        "a referral is SENT only once, when it is created (it is in RECEIVED)"},

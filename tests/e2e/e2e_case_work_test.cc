@@ -143,6 +143,12 @@ TEST(E2eCaseWork, PlansAndFollowUpsUnderAnAcceptedReferralReachTheInbox) {
       },
       &c, "the shelter to accept by policy"));
 
+  // The sender trying to accept is told who may, in words, not by the event's field path.
+  p = desk.Run(kFia, {"referral", "accept", to_shelter});
+  EXPECT_EQ(p.code, 1) << p.err;
+  EXPECT_EQ(p.err, std::string("passagectl: only the recipient (") + kShelter +
+                       ") may accept a referral\n");
+
   // Bad input, each named.
   p = desk.Run(kShelter, {"plan", "add", *case_id, to_shelter, "--service", "medical", "--due",
                           "2026-02-30"});

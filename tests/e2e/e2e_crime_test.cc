@@ -379,16 +379,16 @@ TEST(E2eCrime, TheCrimeSideReachesAProsecutorThatAcceptedItNeverAShelter) {
   CtlProc p = desk.Run(kFia, {"refer", case_arg, "--to", kShelter, "--service", "shelter",
                               "--consent", services, "--scope", "profile,suspect"});
   EXPECT_EQ(p.code, 1) << p.err;
-  EXPECT_NE(p.err.find("referral_sent.referral.data_scope[1]"), std::string::npos) << p.err;
+  EXPECT_NE(p.err.find("--scope (entry 2)"), std::string::npos) << p.err;
   p = desk.Run(kFia,
                {"refer", case_arg, "--to", kShelter, "--service", "shelter", "--override-reason",
                 "the victim is in danger tonight", "--scope", "profile,referrals,suspect"});
   EXPECT_EQ(p.code, 1) << p.err;
-  EXPECT_NE(p.err.find("referral_sent.referral.data_scope[2]"), std::string::npos) << p.err;
+  EXPECT_NE(p.err.find("--scope (entry 3)"), std::string::npos) << p.err;
   p = desk.Run(kFia, {"refer", case_arg, "--to", kShelter, "--service", "shelter", "--consent",
                       services, "--scope", "offence"});
   EXPECT_EQ(p.code, 1) << p.err;
-  EXPECT_NE(p.err.find("referral_sent.referral.data_scope[0]"), std::string::npos) << p.err;
+  EXPECT_NE(p.err.find("--scope (entry 1)"), std::string::npos) << p.err;
 
   // The ordinary referrals: the shelter for shelter, the prosecutor for the prosecution (sharing
   // the offence and the suspect).

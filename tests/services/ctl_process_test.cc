@@ -212,9 +212,13 @@ TEST(PassagectlProcess, StatusPrintsTheNodesTextOrJson) {
 TEST(PassagectlProcess, ControlCodesBecomeExitCodesWithOneErrorLine) {
   const std::vector<std::tuple<v1::ControlCode, std::string, std::string, int, std::string>> cases =
       {
+          // The event's path is said as the user typed it: the move itself needs no field name,
+          // the note is --note.
           {v1::CONTROL_CODE_REFUSED, "referral_transition.to",
-           "a referral in REJECTED cannot move to ACCEPTED", 1,
-           "passagectl: referral_transition.to: a referral in REJECTED cannot move to ACCEPTED\n"},
+           "only the recipient (ngo-x) may accept a referral", 1,
+           "passagectl: only the recipient (ngo-x) may accept a referral\n"},
+          {v1::CONTROL_CODE_INVALID, "referral_transition.note", "is too long", 2,
+           "passagectl: --note: is too long\n"},
           {v1::CONTROL_CODE_INVALID, "note", "is too long", 2, "passagectl: note: is too long\n"},
           {v1::CONTROL_CODE_NOT_FOUND, "referral_id", "no referral X is known to ngo-x", 3,
            "passagectl: referral_id: no referral X is known to ngo-x\n"},
