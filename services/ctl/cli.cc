@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -924,8 +925,10 @@ through the same projection the broker uses (read-only; DIR as for passagectl au
 --until the whole log is replayed.
 
   --until SEQ    every entry with sequence number <= SEQ
-  --until TIME   the entries appended at or before TIME, RFC 3339 in UTC
-                 (2026-11-28T23:59:00Z): the replay stops at the first entry appended later
+  --until TIME   the entries appended at or before TIME: 2026-11-28T23:59:00Z or with an
+                 offset (2026-11-28T23:59:00+05:00); without an offset (2026-11-28 23:59) in
+                 this machine's time zone ($TZ); a date alone (2026-11-28) through the end of
+                 that day. The replay stops at the first entry appended later
 
 Prints a summary (entries, cases, Merkle root at that size), then what was asked for:
   --case ID      the case's state then (JSON; sealed personal data left out)
@@ -939,6 +942,7 @@ Prints a summary (entries, cases, Merkle root at that size), then what was asked
 
 examples:
   passagectl replay --log /srv/audit/cp --until 2026-11-28T23:59:00Z --case 0190a3c4-...
+  TZ=Asia/Karachi passagectl replay --log /srv/audit/cp --until 2026-11-28 --stats sex
   passagectl replay --log /srv/audit/cp --until 1200 --stats sex,age_band --k 10
   passagectl --json replay --log /srv/audit/cp --until 1200 --digest | jq -r .digest
 )"},
@@ -1078,6 +1082,7 @@ struct Parsed {
   std::optional<std::string> node;
   bool json = false;
   std::optional<std::string> timeout;
+  const UtcOffsetFn* local = nullptr;  // ParseArgs's time zone for times without an offset
 };
 
 bool IsGlobalFlag(std::string_view name) {
@@ -2240,12 +2245,10 @@ Status BuildReplay(const Parsed& p, Invocation* inv) {
       ASSIGN_OR_RETURN(uint64_t seq, ParseCount(t, "--until", 0, UINT64_MAX));
       a.until_seq = seq;
     } else {
-      auto ms = ParseUtcTime(t, "--until");
+      // A date alone means through the end of that day.
+      auto ms = ParseTime(t, "--until", *p.local, /*end_of_day=*/true);
       if (!ms.ok()) {
-        return Usage("--until", "'" + t +
-                                    "' is neither a sequence number nor a time in RFC 3339 UTC "
-                                    "(e.g. 2026-11-28T23:59:00Z): " +
-                                    ms.status().message());
+        return Usage("--until", "neither a sequence number nor a time: " + ms.status().message());
       }
       a.until_ms = *ms;
     }
@@ -2727,11 +2730,23 @@ std::string HelpText(std::string_view command) {
   return std::string(spec->help) + std::string(kGlobalFooter);
 }
 
-Result<int64_t> ParseUtcTime(std::string_view text, std::string_view field) {
+int64_t LocalUtcOffsetSeconds(int64_t utc_ms) {
+  const time_t t = static_cast<time_t>(utc_ms / 1000 - (utc_ms % 1000 < 0 ? 1 : 0));
+  struct tm local {};
+  if (localtime_r(&t, &local) == nullptr) {
+    return 0;
+  }
+  return local.tm_gmtoff;
+}
+
+Result<int64_t> ParseTime(std::string_view text, std::string_view field, const UtcOffsetFn& local,
+                          bool end_of_day) {
   const std::string t = Trim(text);
   auto bad = [&](const std::string& why) -> Status {
     return Usage(std::string(field),
-                 "'" + t + "' is not a UTC time like 2026-11-28T23:59:00Z: " + why);
+                 "'" + t + "' is not a time: " + why +
+                     " (write 2026-11-28T23:59:00Z, 2026-11-28T23:59:00+05:00, a local "
+                     "2026-11-28 23:59, or a date 2026-11-28)");
   };
   auto num = [&](size_t pos, size_t len, int64_t* out) {
     if (pos + len > t.size()) {
@@ -2748,12 +2763,43 @@ Result<int64_t> ParseUtcTime(std::string_view text, std::string_view field) {
     return true;
   };
   int64_t y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-  if (t.size() < 20 || !num(0, 4, &y) || t[4] != '-' || !num(5, 2, &mo) || t[7] != '-' ||
-      !num(8, 2, &d) || (t[10] != 'T' && t[10] != 't') || !num(11, 2, &h) || t[13] != ':' ||
-      !num(14, 2, &mi) || t[16] != ':' || !num(17, 2, &sec)) {
-    return bad("expected YYYY-MM-DDTHH:MM:SSZ");
+  if (!num(0, 4, &y) || t.size() < 10 || t[4] != '-' || !num(5, 2, &mo) || t[7] != '-' ||
+      !num(8, 2, &d)) {
+    return bad("it does not start with a date YYYY-MM-DD");
   }
-  size_t pos = 19;
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || (mo == 2 && d == 29 && !leap)) {
+    return bad("there is no such date");
+  }
+  // Days from the civil date (H. Hinnant's algorithm), proleptic Gregorian.
+  const int64_t yy = y - (mo <= 2 ? 1 : 0);
+  const int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+  const int64_t yoe = yy - era * 400;
+  const int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const int64_t days = era * 146097 + doe - 719468;
+  constexpr int64_t kDayMs = 86'400'000;
+  // The instant whose local reading is `civil_ms` (read as if UTC); the second look settles a
+  // guess that fell on the other side of a change of offset.
+  auto from_local = [&](int64_t civil_ms) {
+    const int64_t guess = civil_ms - local(civil_ms) * 1000;
+    return civil_ms - local(guess) * 1000;
+  };
+  if (t.size() == 10) {
+    return end_of_day ? from_local((days + 1) * kDayMs) - 1 : from_local(days * kDayMs);
+  }
+  if ((t[10] != 'T' && t[10] != 't' && t[10] != ' ') || !num(11, 2, &h) || t.size() < 16 ||
+      t[13] != ':' || !num(14, 2, &mi)) {
+    return bad("the date must be followed by a time HH:MM");
+  }
+  size_t pos = 16;
+  if (pos < t.size() && t[pos] == ':') {
+    if (!num(pos + 1, 2, &sec)) {
+      return bad("seconds need two digits");
+    }
+    pos += 3;
+  }
   int64_t frac_ms = 0;
   if (pos < t.size() && t[pos] == '.') {
     size_t digits = 0;
@@ -2772,24 +2818,29 @@ Result<int64_t> ParseUtcTime(std::string_view text, std::string_view field) {
       frac_ms *= 10;
     }
   }
+  if (h > 23 || mi > 59 || sec > 60) {
+    return bad("there is no such time of day");
+  }
+  const int64_t civil_ms = ((days * 24 + h) * 60 + mi) * 60'000 + sec * 1000 + frac_ms;
   const std::string zone = t.substr(pos);
-  if (zone != "Z" && zone != "z" && zone != "+00:00" && zone != "-00:00") {
-    return bad("the time must be in UTC ('Z' or +00:00)");
+  if (zone.empty()) {
+    return from_local(civil_ms);
   }
-  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||
-      mi > 59 || sec > 60) {
-    return bad("no such date or time");
+  if (zone == "Z" || zone == "z") {
+    return civil_ms;
   }
-  // Days from the civil date (H. Hinnant's algorithm), proleptic Gregorian.
-  const int64_t yy = y - (mo <= 2 ? 1 : 0);
-  const int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-  const int64_t yoe = yy - era * 400;
-  const int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  const int64_t days = era * 146097 + doe - 719468;
-  return ((days * 24 + h) * 60 + mi) * 60'000 + sec * 1000 + frac_ms;
+  int64_t oh = 0, om = 0;
+  const bool colon = zone.size() == 6 && zone[3] == ':';
+  if ((zone[0] != '+' && zone[0] != '-') || (zone.size() != 6 && zone.size() != 5) ||
+      !num(pos + 1, 2, &oh) || !num(pos + (colon ? 4 : 3), 2, &om) ||
+      (zone.size() == 6 && !colon)) {
+    return bad("'" + zone + "' is not a time zone offset (Z, +05:00 or -0300)");
+  }
+  if (oh > 18 || om > 59) {
+    return bad("the offset " + zone + " is beyond 18 hours");
+  }
+  const int64_t offset_ms = (oh * 60 + om) * 60'000 * (zone[0] == '-' ? -1 : 1);
+  return civil_ms - offset_ms;
 }
 
 void ApplyIntakeDefaults(v1::IntakeRequest* intake) {
@@ -2800,8 +2851,10 @@ void ApplyIntakeDefaults(v1::IntakeRequest* intake) {
   }
 }
 
-Result<Invocation> ParseArgs(const std::vector<std::string>& args, std::string_view env_node) {
+Result<Invocation> ParseArgs(const std::vector<std::string>& args, std::string_view env_node,
+                             const UtcOffsetFn& local) {
   Parsed p;
+  p.local = &local;
   for (const auto& a : args) {  // `--help` anywhere (before `--`) asks for help
     if (a == "--") {
       break;

@@ -13,6 +13,7 @@
 // Exit codes (docs/passagectl.md): see ExitCode.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -130,17 +131,29 @@ struct Invocation {
   passage::v1::BrokerAdminRequest broker_admin;  // kBrokerAdmin
 };
 
-// Parses the arguments after argv[0]. `env_node` is $PASSAGE_NODE ("" when unset). Errors are
-// InvalidArgument with the offending option or argument as field (e.g. "--reason", "REFERRAL_ID"):
-// exit code kExitUsage.
-Result<Invocation> ParseArgs(const std::vector<std::string>& args, std::string_view env_node);
+// Seconds east of UTC of a time zone at the instant `utc_ms` (Asia/Karachi: 18000).
+using UtcOffsetFn = std::function<int64_t(int64_t utc_ms)>;
+
+// The machine's local time zone ($TZ, else /etc/localtime), as localtime_r sees it.
+int64_t LocalUtcOffsetSeconds(int64_t utc_ms);
+
+// Parses the arguments after argv[0]. `env_node` is $PASSAGE_NODE ("" when unset); `local` is the
+// time zone a time without an offset is read in. Errors are InvalidArgument with the offending
+// option or argument as field (e.g. "--reason", "REFERRAL_ID"): exit code kExitUsage.
+Result<Invocation> ParseArgs(const std::vector<std::string>& args, std::string_view env_node,
+                             const UtcOffsetFn& local = LocalUtcOffsetSeconds);
 
 // The help of the tool ("") or of a command ("referral", "consent", ...); empty for unknown names.
 std::string HelpText(std::string_view command);
 
-// "2026-11-28T23:59:00Z" (RFC 3339, UTC: 'Z' or "+00:00", optional fraction of a second) -> Unix
-// milliseconds (the fraction truncated to milliseconds). Errors: InvalidArgument naming `field`.
-Result<int64_t> ParseUtcTime(std::string_view text, std::string_view field);
+// A time as people write it -> Unix milliseconds (a fraction of a second truncated to ms):
+//   2026-11-28T23:59:00Z, 2026-11-28T23:59:00+05:00   RFC 3339, in UTC or at that offset
+//   2026-11-28T23:59, 2026-11-28 23:59:30             a date and time in the `local` time zone
+//   2026-11-28                                        a date in `local`: its first millisecond,
+//                                                     or its last when `end_of_day`
+// Errors: InvalidArgument naming `field` and showing the forms.
+Result<int64_t> ParseTime(std::string_view text, std::string_view field, const UtcOffsetFn& local,
+                          bool end_of_day);
 
 // Fills the defaults passagectl adds to an intake: person_role from the crime type when unset
 // (smuggling only -> SMUGGLED_MIGRANT, otherwise PRESUMED_VICTIM).

@@ -673,7 +673,7 @@ TEST(CtlAuditArgs, OnlineCommandsNeedANode) {
   EXPECT_TRUE(offline->endpoint.empty());
 }
 
-TEST(CtlAuditArgs, ReplayUntilIsASeqOrAUtcTime) {
+TEST(CtlAuditArgs, ReplayUntilIsASeqOrATimeAsPeopleWriteIt) {
   auto seq = ParseArgs({"replay", "--log", "/x", "--until", "1200"}, "");
   ASSERT_OK(seq);
   EXPECT_EQ(seq->audit.until_seq, 1200u);
@@ -682,12 +682,44 @@ TEST(CtlAuditArgs, ReplayUntilIsASeqOrAUtcTime) {
   ASSERT_OK(t);
   ASSERT_TRUE(t->audit.until_ms.has_value());
   EXPECT_EQ(core::FormatUtcMs(*t->audit.until_ms), "2026-11-28T23:59:00Z");
-  EXPECT_EQ(*ParseUtcTime("1970-01-01T00:00:01.5Z", "t"), 1500);
-  EXPECT_EQ(*ParseUtcTime("2024-02-29T00:00:00+00:00", "t"), 1709164800000);
-  for (const char* bad : {"2026-11-28", "2026-11-28T23:59:00", "2026-11-28T23:59:00+05:00",
-                          "2026-02-30T00:00:00Z", "yesterday"}) {
-    auto r = ParseArgs({"replay", "--log", "/x", "--until", bad}, "");
-    EXPECT_FALSE(r.ok()) << bad;
+
+  // Pakistan's time (UTC+5, no daylight saving) as the local zone.
+  const UtcOffsetFn karachi = [](int64_t) -> int64_t { return 5 * 3600; };
+  auto until = [&](const std::string& text) -> std::string {
+    auto r = ParseArgs({"replay", "--log", "/x", "--until", text}, "", karachi);
+    if (!r.ok()) {
+      return "error: " + r.status().message();
+    }
+    return core::FormatUtcMs(*r->audit.until_ms);
+  };
+  EXPECT_EQ(until("2026-12-07T14:55:00+05:00"), "2026-12-07T09:55:00Z");
+  EXPECT_EQ(until("2026-12-07T14:55:00-0330"), "2026-12-07T18:25:00Z");
+  EXPECT_EQ(until("2026-12-07T14:55"), "2026-12-07T09:55:00Z");    // local
+  EXPECT_EQ(until("2026-12-07 14:55:30"), "2026-12-07T09:55:30Z");  // local, with a space
+  // A date alone: through the end of that local day, 23:59:59.999 PKT.
+  auto day = ParseArgs({"replay", "--log", "/x", "--until", "2026-12-07"}, "", karachi);
+  ASSERT_OK(day);
+  EXPECT_EQ(*day->audit.until_ms, *ParseTime("2026-12-08T00:00:00+05:00", "t", karachi, false) - 1);
+  EXPECT_EQ(*ParseTime("2026-12-07", "t", karachi, false),
+            *ParseTime("2026-12-06T19:00:00Z", "t", karachi, false));
+
+  // A zone whose offset changes (UTC+1 from 2026-03-29T01:00Z): a local time after the change is
+  // read at the new offset, one before at the old.
+  const int64_t change = *ParseTime("2026-03-29T01:00:00Z", "t", karachi, false);
+  const UtcOffsetFn summer = [change](int64_t ms) -> int64_t { return ms >= change ? 3600 : 0; };
+  EXPECT_EQ(core::FormatUtcMs(*ParseTime("2026-03-29T03:00", "t", summer, false)),
+            "2026-03-29T02:00:00Z");
+  EXPECT_EQ(core::FormatUtcMs(*ParseTime("2026-03-29T00:30", "t", summer, false)),
+            "2026-03-29T00:30:00Z");
+
+  EXPECT_EQ(*ParseTime("1970-01-01T00:00:01.5Z", "t", karachi, false), 1500);
+  EXPECT_EQ(*ParseTime("2024-02-29T00:00:00+00:00", "t", karachi, false), 1709164800000);
+  for (const char* bad : {"2026-02-30T00:00:00Z", "yesterday", "2026-11-28T25:00", "2026-11-28T",
+                          "2026-11-28T23:59:00+5", "2026-11-28T23:59:00+19:00", "2026-11-28x",
+                          "2026-11-28T23:59:00 PKT", "2026-11-28T23:59:00.Z"}) {
+    auto r = ParseArgs({"replay", "--log", "/x", "--until", bad}, "", karachi);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().field(), "--until") << bad;
   }
   auto stats = ParseArgs({"replay", "--log", "/x", "--stats", "sex,age_band", "--k", "3"}, "");
   ASSERT_OK(stats);
