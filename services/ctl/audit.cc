@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -532,24 +533,25 @@ int AuditAccess(const Invocation& inv, CtlIo& io) {
     lines.push_back(std::move(l));
   }
   if (inv.json) {
-    io.out << "{\"case_id\":" << Quote(a.case_id) << ",\"reads\":" << reads
+    std::ostringstream json;
+    json << "{\"case_id\":" << Quote(a.case_id) << ",\"reads\":" << reads
            << ",\"refused_reads\":" << refused
            << ",\"referrals_received\":" << received << ",\"entries\":[";
     for (size_t i = 0; i < lines.size(); ++i) {
       const AccessLine& l = lines[i];
-      io.out << (i ? "," : "") << "{\"seq\":" << l.seq << ",\"at_ms\":" << l.at_ms
+      json << (i ? "," : "") << "{\"seq\":" << l.seq << ",\"at_ms\":" << l.at_ms
              << ",\"at\":" << Quote(core::FormatUtcMs(l.at_ms))
              << ",\"occurred_at_ms\":" << l.occurred_at_ms << ",\"kind\":" << Quote(l.kind)
              << ",\"agency\":" << Quote(l.agency) << ",\"sections\":[";
       for (size_t j = 0; j < l.sections.size(); ++j) {
-        io.out << (j ? "," : "") << Quote(l.sections[j]);
+        json << (j ? "," : "") << Quote(l.sections[j]);
       }
-      io.out << "],\"purpose\":" << Quote(l.purpose) << ",\"actor_user\":" << Quote(l.actor_user)
+      json << "],\"purpose\":" << Quote(l.purpose) << ",\"actor_user\":" << Quote(l.actor_user)
              << ",\"referral_id\":" << Quote(l.referral_id)
              << ",\"recorded_by\":" << Quote(l.recorded_by) << "}";
     }
-    io.out << "]}\n";
-    return kExitOk;
+    json << "]}";
+    return PrintJsonOrCsv(inv, json.str(), io);
   }
   io.out << "access to case " << a.case_id << " (" << dir << ")\n";
   io.out << "WHEN (UTC)            SEQ       AGENCY                    WHAT\n";

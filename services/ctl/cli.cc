@@ -28,7 +28,7 @@ namespace v1 = passage::v1;
 // Help texts
 
 constexpr std::string_view kToolHelp =
-    R"(usage: passagectl [--node DIR|ENDPOINT] [--json] [--timeout MS] COMMAND [ARGS]
+    R"(usage: passagectl [--node DIR|ENDPOINT] [--json|--format F] [--timeout MS] COMMAND [ARGS]
 
 Talks to an agency node (passage-identification, passage-protection, passage-prosecution) over its
 local control socket: intake, inbox, referral moves, journeys, statistics, CTDC import, keys.
@@ -37,6 +37,10 @@ global options (before or after the command):
   --node DIR|ENDPOINT  the node's data directory (its socket is DIR/control.sock) or a ZeroMQ
                        endpoint (ipc://..., tcp://...); default: $PASSAGE_NODE
   --json               print the node's JSON answer instead of text (for scripts)
+  --format text|json|csv
+                       text (default), json (= --json), or csv: a list the command answers with
+                       (inbox, cases, staff list, apikey list, note list, plan due, stats,
+                       report, audit access, find) as CSV for a spreadsheet, one row per entry
   --timeout MS         how long to wait for the node, in milliseconds (default 15000)
   -h, --help           this help; `passagectl COMMAND --help` explains a command
 
@@ -100,7 +104,8 @@ examples:
 )";
 
 constexpr std::string_view kGlobalFooter = R"(
-global options: --node DIR|ENDPOINT, --json, --timeout MS (see passagectl --help).
+global options: --node DIR|ENDPOINT, --json, --format text|json|csv, --timeout MS (see
+passagectl --help).
 exit codes: 0 ok, 1 refused, 2 usage or invalid input, 3 not found, 4 unavailable, 5 internal,
 6 verification failed, 7 not signed in.
 )";
@@ -1082,11 +1087,12 @@ struct Parsed {
   std::optional<std::string> node;
   bool json = false;
   std::optional<std::string> timeout;
+  std::optional<std::string> format;
   const UtcOffsetFn* local = nullptr;  // ParseArgs's time zone for times without an offset
 };
 
 bool IsGlobalFlag(std::string_view name) {
-  return name == "--node" || name == "--json" || name == "--timeout";
+  return name == "--node" || name == "--json" || name == "--timeout" || name == "--format";
 }
 
 Status Tokenize(const std::vector<std::string>& args, Parsed* p) {
@@ -1144,7 +1150,7 @@ Status Tokenize(const std::vector<std::string>& args, Parsed* p) {
       if (p->help) {
         continue;  // `passagectl referral --help --whatever`: help wins
       }
-      std::vector<std::string> flags = {"--node", "--json", "--timeout", "--help"};
+      std::vector<std::string> flags = {"--node", "--json", "--format", "--timeout", "--help"};
       if (spec != nullptr) {
         for (const auto& [flag, _] : spec->flags) flags.emplace_back(flag);
       }
@@ -1176,6 +1182,8 @@ Status Tokenize(const std::vector<std::string>& args, Parsed* p) {
       p->json = true;
     } else if (name == "--timeout") {
       p->timeout = value;
+    } else if (name == "--format") {
+      p->format = value;
     } else {
       p->flags[name] = value;
     }
@@ -1499,7 +1507,7 @@ Status BuildCrimeReport(const Parsed& p, Invocation* inv) {
   } else if (r->kind() == Kind::KIND_SDG16) {
     return Usage("--population", "required for sdg16: CSV lines sex,age_group,population");
   }
-  r->set_csv(Flag(p, "--csv").has_value());
+  r->set_csv(Flag(p, "--csv").has_value() || inv->csv);
   return Status::Ok();
 }
 
@@ -2851,6 +2859,40 @@ void ApplyIntakeDefaults(v1::IntakeRequest* intake) {
   }
 }
 
+// The commands whose answer holds a list, for --format csv ("staff" and the like: their list
+// subcommand).
+bool AnswersWithAList(const std::string& command, const std::vector<std::string>& positionals) {
+  const std::string sub = positionals.empty() ? "" : positionals[0];
+  return command == "inbox" || command == "cases" || command == "stats" || command == "report" ||
+         command == "find" || (command == "staff" && sub == "list") ||
+         (command == "apikey" && sub == "list") || (command == "note" && sub == "list") ||
+         (command == "plan" && sub == "due") || (command == "audit" && sub == "access");
+}
+
+Status ApplyFormat(const Parsed& p, Invocation* inv) {
+  if (!p.format) {
+    return Status::Ok();
+  }
+  const std::string f = Trim(*p.format);
+  if (f != "text" && f != "json" && f != "csv") {
+    const std::string near = core::Nearest(f, {"text", "json", "csv"});
+    return Usage("--format", "'" + f + "' is not text, json or csv" +
+                                 (near.empty() ? "" : "; did you mean " + near + "?"));
+  }
+  if (p.json && f != "json") {
+    return Usage("--format", "--json asks for json; give one of them");
+  }
+  if (f == "csv" && !AnswersWithAList(p.command, p.positionals)) {
+    return Usage("--format",
+                 "csv is for commands that answer with a list (inbox, cases, staff list, apikey "
+                 "list, note list, plan due, stats, report, audit access, find); " +
+                     p.command + " does not");
+  }
+  inv->json = f == "json" || (f == "csv" && p.command != "report");
+  inv->csv = f == "csv";
+  return Status::Ok();
+}
+
 Result<Invocation> ParseArgs(const std::vector<std::string>& args, std::string_view env_node,
                              const UtcOffsetFn& local) {
   Parsed p;
@@ -2889,6 +2931,7 @@ Result<Invocation> ParseArgs(const std::vector<std::string>& args, std::string_v
     return Usage("COMMAND", "missing (try passagectl --help)");
   }
   inv.json = p.json;
+  RETURN_IF_ERROR(ApplyFormat(p, &inv));
   if (p.timeout) {
     ASSIGN_OR_RETURN(uint64_t t, ParseCount(*p.timeout, "--timeout", 1, kMaxTimeoutMs));
     inv.timeout_ms = static_cast<int>(t);

@@ -119,6 +119,9 @@ struct Invocation {
   std::string endpoint;     // the node's control endpoint (empty for kHelp and kKeygen)
   bool needs_node = false;  // set by commands that need a node only in some uses (audit)
   bool json = false;
+  // --format csv: `json` is asked of the node and its list printed as CSV (services/ctl/
+  // csv_output.h); for `report` the node's own CSV (CrimeReportRequest.csv) is printed as it is.
+  bool csv = false;
   int timeout_ms = kDefaultTimeoutMs;
   passage::v1::ControlRequest request;  // with request.json == json
   std::string file;  // intake/publish --file, login/staff --password-file, suspect

@@ -27,6 +27,7 @@
 #include "services/ctl/cli.h"
 #include "services/ctl/config_check.h"
 #include "services/ctl/control_client.h"
+#include "services/ctl/csv_output.h"
 #include "services/ctl/intake_prompt.h"
 #include "services/ctl/names.h"
 #include "services/runtime/sealing.h"
@@ -130,8 +131,7 @@ int Report(const Invocation& inv, const v1::ControlResponse& resp, CtlIo& io) {
     return ExitCodeFor(resp.code());
   }
   if (inv.json) {
-    io.out << (resp.json().empty() ? "{}" : resp.json()) << "\n";
-    return kExitOk;
+    return PrintJsonOrCsv(inv, resp.json().empty() ? "{}" : resp.json(), io);
   }
   std::string text = resp.text();
   if (text.empty()) {
@@ -815,6 +815,19 @@ int RunImport(const Invocation& inv, CtlIo& io) {
 }
 
 }  // namespace
+
+int PrintJsonOrCsv(const Invocation& inv, const std::string& json, CtlIo& io) {
+  if (!inv.csv) {
+    io.out << json << "\n";
+    return kExitOk;
+  }
+  auto csv = JsonListToCsv(json);
+  if (!csv.ok()) {
+    return Fail(io, csv.status());
+  }
+  io.out << *csv;
+  return kExitOk;
+}
 
 void PrintError(std::ostream& err, std::string_view field, std::string_view reason) {
   std::string line = "passagectl: ";

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "services/ctl/cli.h"
 
 namespace passage::ctl {
 
@@ -34,5 +35,8 @@ int RunPassagectl(const std::vector<std::string>& args, CtlIo& io);
 
 // Writes the one failure line.
 void PrintError(std::ostream& err, std::string_view field, std::string_view reason);
+
+// A JSON answer as it is, or with --format csv its list as CSV (services/ctl/csv_output.h).
+int PrintJsonOrCsv(const Invocation& inv, const std::string& json, CtlIo& io);
 
 }  // namespace passage::ctl

@@ -149,6 +149,18 @@ TEST(E2eCaseWork, PlansAndFollowUpsUnderAnAcceptedReferralReachTheInbox) {
   EXPECT_EQ(p.err, std::string("passagectl: only the recipient (") + kShelter +
                        ") may accept a referral\n");
 
+  // The shelter's inbox as CSV for a spreadsheet: a header and one row per referral, the
+  // respond-by time readable.
+  p = desk.Run(kShelter, {"inbox", "--format", "csv"});
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_EQ(p.out.rfind("referral_id,case_id,", 0), 0u) << p.out;
+  EXPECT_NE(p.out.find(",respond_by,"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("\r\n" + to_shelter + "," + *case_id + ","), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("REFERRAL_STATUS_ACCEPTED"), std::string::npos) << p.out;
+  p = desk.Run(kShelter, {"status", "--format", "csv"});
+  EXPECT_EQ(p.code, 2) << p.err;
+  EXPECT_NE(p.err.find("--format"), std::string::npos) << p.err;
+
   // Bad input, each named.
   p = desk.Run(kShelter, {"plan", "add", *case_id, to_shelter, "--service", "medical", "--due",
                           "2026-02-30"});
