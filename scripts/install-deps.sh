@@ -14,6 +14,8 @@ PACKAGES=(
   # the webhook test makes its receiver's certificate with openssl and runs it on python3; the
   # API test's client is python3 too
   openssl python3
+  # the upgrade test unpacks an earlier release's log (tests/data/releases/*/broker-log.tar.xz)
+  xz-utils
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server libhiredis-dev
 )
