@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <cstdio>
 #include <vector>
@@ -566,6 +567,31 @@ std::string FormatUtcMs(int64_t ms) {
       date.month, date.day, static_cast<long long>(secs_of_day / 3600),
       static_cast<long long>((secs_of_day / 60) % 60), static_cast<long long>(secs_of_day % 60));
   return buf;
+}
+
+namespace {
+// Set once at start (SetShownTimeZone), read by every thread after.
+std::atomic<const UtcOffsetFn*> g_shown_zone{nullptr};
+}  // namespace
+
+void SetShownTimeZone(UtcOffsetFn offset) {
+  // Kept for the life of the process: readers may hold the previous one.
+  g_shown_zone.store(offset ? new UtcOffsetFn(std::move(offset)) : nullptr,
+                     std::memory_order_release);
+}
+
+std::string FormatShownMs(int64_t ms) {
+  const UtcOffsetFn* zone = g_shown_zone.load(std::memory_order_acquire);
+  if (zone == nullptr) {
+    return FormatUtcMs(ms);
+  }
+  const int64_t offset_s = (*zone)(ms);
+  const std::string local = FormatUtcMs(ms + offset_s * 1000);  // "2024-05-01T15:00:00Z"
+  const int64_t minutes = (offset_s < 0 ? -offset_s : offset_s) / 60;
+  char zone_text[16];
+  std::snprintf(zone_text, sizeof(zone_text), "%c%02lld:%02lld", offset_s < 0 ? '-' : '+',
+                static_cast<long long>(minutes / 60), static_cast<long long>(minutes % 60));
+  return local.substr(0, 10) + " " + local.substr(11, 5) + " " + zone_text;
 }
 
 int32_t UtcYearOfMs(int64_t ms) {

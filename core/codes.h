@@ -16,6 +16,7 @@
 #include <google/protobuf/descriptor.h>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -87,6 +88,18 @@ passage::v1::AgeBand AgeBandFromCtdcText(std::string_view text);
 
 // Unix milliseconds -> "2024-05-01T10:00:00Z" (UTC, proleptic Gregorian; milliseconds dropped).
 std::string FormatUtcMs(int64_t ms);
+
+// Seconds east of UTC of a time zone at the instant `utc_ms` (Asia/Karachi: 18000).
+using UtcOffsetFn = std::function<int64_t(int64_t utc_ms)>;
+
+// The time zone times are shown in to people in text (passagectl's answers, journeys, note lists):
+// a node with a configured zone (http.time_zone) sets it once at start, before its threads run;
+// until then, and without one, times are shown as FormatUtcMs gives them.
+void SetShownTimeZone(UtcOffsetFn offset);
+
+// A time for people: "2024-05-01 15:00 +05:00" in the shown zone, or FormatUtcMs's text when none
+// is set.
+std::string FormatShownMs(int64_t ms);
 
 // The UTC calendar year of Unix milliseconds `ms`.
 int32_t UtcYearOfMs(int64_t ms);

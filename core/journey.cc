@@ -802,7 +802,7 @@ std::string RenderJourney(const Journey& j) {
   if (j.entries.empty()) {
     return out + "  no events\n";
   }
-  out += "  from " + FormatUtcMs(j.started_at_ms) + " to " + FormatUtcMs(j.ended_at_ms) + " (" +
+  out += "  from " + FormatShownMs(j.started_at_ms) + " to " + FormatShownMs(j.ended_at_ms) + " (" +
          FormatDurationMs(j.elapsed_ms()) + "); " + (j.closed ? "closed" : "open") + ", now in " +
          StageList(j.stages) + "\n";
 
@@ -817,7 +817,7 @@ std::string RenderJourney(const Journey& j) {
 
   out += "\nTimeline\n";
   for (const JourneyEntry& e : j.entries) {
-    out += "  " + FormatUtcMs(e.at_ms) + "  " + e.text + "\n";
+    out += "  " + FormatShownMs(e.at_ms) + "  " + e.text + "\n";
     if (e.stages_changed) {
       out += std::string(24, ' ') + "-> now in " + StageList(e.stages) + "\n";
     }
@@ -835,7 +835,7 @@ std::string RenderJourney(const Journey& j) {
   out += "\nStage periods\n";
   rows.clear();
   for (const StagePeriod& p : j.periods) {
-    rows.push_back({FormatUtcMs(p.from_ms), FormatDurationMs(p.duration_ms()),
+    rows.push_back({FormatShownMs(p.from_ms), FormatDurationMs(p.duration_ms()),
                     StageList(p.stages) + (p.ongoing ? " (ongoing)" : "")});
   }
   AlignInto(&out, rows, "  ");
@@ -875,7 +875,7 @@ std::string RenderJourney(const Journey& j) {
     }
     int64_t previous = 0;
     for (const ReferralStep& s : r.steps) {
-      out += "      " + FormatUtcMs(s.at_ms) + "  " + ReferralStatusName(s.status) + " by " +
+      out += "      " + FormatShownMs(s.at_ms) + "  " + ReferralStatusName(s.status) + " by " +
              s.by_agency;
       if (previous != 0 && s.at_ms >= previous) {
         out += " (+" + FormatDurationMs(s.at_ms - previous) + ")";

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/codes.h"
 #include "core/status.h"
 #include "passage/v1/common.pb.h"
 #include "passage/v1/control.pb.h"
@@ -134,8 +135,7 @@ struct Invocation {
   passage::v1::BrokerAdminRequest broker_admin;  // kBrokerAdmin
 };
 
-// Seconds east of UTC of a time zone at the instant `utc_ms` (Asia/Karachi: 18000).
-using UtcOffsetFn = std::function<int64_t(int64_t utc_ms)>;
+using core::UtcOffsetFn;
 
 // The machine's local time zone ($TZ, else /etc/localtime), as localtime_r sees it.
 int64_t LocalUtcOffsetSeconds(int64_t utc_ms);

@@ -34,6 +34,7 @@
 #include "ops/json_log.h"
 #include "ops/service_notify.h"
 #include "services/node/render.h"
+#include "services/web/i18n.h"
 #include "transport/keys.h"
 
 namespace passage::node {
@@ -218,6 +219,11 @@ Status Node::Init() {
   ASSIGN_OR_RETURN(directory_, core::InMemoryAgencyDirectory::FromRegistry(options_.registry));
   if (directory_.Find(agency()) == nullptr) {
     return Status::InvalidArgument("agency_id", "'" + agency() + "' is not in the registry");
+  }
+  // Times in passagectl's text, journeys and note lists in the zone the workspace shows them in.
+  RETURN_IF_ERROR(web::ValidateTimeZone(options_.config.http().time_zone()));
+  if (!options_.config.http().time_zone().empty()) {
+    core::SetShownTimeZone(web::ZoneOffset(options_.config.http().time_zone()));
   }
   std::filesystem::create_directories(options_.config.data_dir());
   // The store holds password hashes, sessions and the journal: the node's OS user and group only.
@@ -1535,7 +1541,7 @@ v1::ControlResponse Node::Feed(const v1::FeedRequest& req) {
       }
     }
     next = item.seq();
-    t << item.seq() << "  " << core::FormatUtcMs(item.at_ms()) << "  "
+    t << item.seq() << "  " << core::FormatShownMs(item.at_ms()) << "  "
       << core::ShortEnumName(v1::FeedEventKind_descriptor(), item.kind()) << "  "
       << item.referral_id() << "  "
       << core::ShortEnumName(v1::ReferralStatus_descriptor(), item.status()) << "  "
@@ -1593,7 +1599,7 @@ v1::ControlResponse Node::Whoami() {
   resp.set_text(actor_->account.display_name() + " (" + actor_->account.login() + ", staff id " +
                 actor_->account.staff_id() + ") at " + agency() + "\nroles: " +
                 core::RoleList(held) + "\nsession ends by " +
-                core::FormatUtcMs(actor_->expires_at_ms) + " unless used\n");
+                core::FormatShownMs(actor_->expires_at_ms) + " unless used\n");
   resp.set_json("{\"agency\":\"" + agency() + "\",\"login\":" +
                 core::JsonQuote(actor_->account.login()) + ",\"staff_id\":\"" +
                 actor_->account.staff_id() + "\",\"roles\":[" + roles_json +
@@ -1687,7 +1693,7 @@ v1::ControlResponse Node::Staff(const v1::StaffRequest& req) {
       std::ostringstream t;
       std::string json = "[";
       for (const auto& r : staff_->SecurityLog(req.limit() == 0 ? 100 : req.limit())) {
-        t << core::FormatUtcMs(r.at_ms()) << "  " << r.what()
+        t << core::FormatShownMs(r.at_ms()) << "  " << r.what()
           << (r.staff_id().empty() ? "" : "  " + r.staff_id())
           << (r.detail().empty() ? "" : "  " + r.detail()) << "\n";
         json += (json.size() > 1 ? "," : "") + std::string("{\"at_ms\":") +

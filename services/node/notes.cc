@@ -188,7 +188,7 @@ v1::ControlResponse Node::Notes(const v1::NoteRequest& req) {
       std::string json = "{\"case_id\":\"" + s.case_id() + "\",\"notes\":[";
       for (int i = 0; i < s.notes_size(); ++i) {
         const v1::CaseNote& n = s.notes(i);
-        t << "note      " << n.note_id() << "  " << core::FormatUtcMs(n.at_ms()) << "  "
+        t << "note      " << n.note_id() << "  " << core::FormatShownMs(n.at_ms()) << "  "
           << n.written_by() << (n.referral_id().empty() ? "" : "  referral " + n.referral_id())
           << "\n";
         json += std::string(i ? "," : "") + "{\"note_id\":\"" + n.note_id() +
@@ -198,7 +198,7 @@ v1::ControlResponse Node::Notes(const v1::NoteRequest& req) {
       json += "],\"documents\":[";
       for (int i = 0; i < s.documents_size(); ++i) {
         const v1::CaseDocument& d = s.documents(i);
-        t << "document  " << d.document_id() << "  " << core::FormatUtcMs(d.at_ms()) << "  "
+        t << "document  " << d.document_id() << "  " << core::FormatShownMs(d.at_ms()) << "  "
           << d.written_by() << "  " << KindName(d.kind()) << "  " << d.media_type() << "  "
           << d.size_bytes() << " bytes\n";
         json += std::string(i ? "," : "") + "{\"document_id\":\"" + d.document_id() +
@@ -288,7 +288,7 @@ v1::ControlResponse Node::Notes(const v1::NoteRequest& req) {
       std::string json = "{\"case_id\":\"" + s.case_id() + "\",\"notes\":[";
       for (size_t i = 0; i < opened.size(); ++i) {
         const v1::CaseNote& n = *opened[i].note;
-        t << "-- note " << n.note_id() << ", " << core::FormatUtcMs(n.at_ms()) << ", "
+        t << "-- note " << n.note_id() << ", " << core::FormatShownMs(n.at_ms()) << ", "
           << n.written_by() << "\n"
           << opened[i].text << "\n";
         json += std::string(i ? "," : "") + "{\"note_id\":\"" + n.note_id() +

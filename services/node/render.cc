@@ -51,7 +51,7 @@ std::string RenderInbox(const std::vector<v1::Referral>& inbox, int64_t now_ms) 
     << "SERVICE" << std::setw(11) << "PRIORITY" << std::setw(17) << "STATUS" << std::setw(20)
     << "FROM" << "RESPOND BY\n";
   for (const auto& r : inbox) {
-    std::string due = core::FormatUtcMs(r.respond_by_ms());
+    std::string due = core::FormatShownMs(r.respond_by_ms());
     if (r.respond_by_ms() <= now_ms &&
         (r.status() == v1::REFERRAL_STATUS_SENT || r.status() == v1::REFERRAL_STATUS_RECEIVED)) {
       due += " (overdue)";

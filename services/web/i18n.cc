@@ -547,6 +547,26 @@ std::string FormatUtc(int64_t unix_ms) {
   return iso.substr(0, t) + " " + iso.substr(t + 1, 5) + " UTC";
 }
 
+core::UtcOffsetFn ZoneOffset(const std::string& tz) {
+  if (tz.empty() || !ValidateTimeZone(tz).ok()) {
+    return {};
+  }
+  return [tz](int64_t utc_ms) -> int64_t {
+    // One zone object per thread: ICU's TimeZone is not documented as safe to share.
+    thread_local std::unordered_map<std::string, std::unique_ptr<icu::TimeZone>> zones;
+    auto it = zones.find(tz);
+    if (it == zones.end()) {
+      it = zones.emplace(tz, icu::TimeZone::createTimeZone(icu::UnicodeString::fromUTF8(tz)))
+               .first;
+    }
+    int32_t raw = 0;
+    int32_t dst = 0;
+    UErrorCode status = U_ZERO_ERROR;
+    it->second->getOffset(static_cast<UDate>(utc_ms), /*local=*/false, raw, dst, status);
+    return U_FAILURE(status) ? 0 : (static_cast<int64_t>(raw) + dst) / 1000;
+  };
+}
+
 Status ValidateTimeZone(const std::string& tz) {
   if (tz.empty() || IsKnownZone(tz)) {
     return Status::Ok();

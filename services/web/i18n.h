@@ -43,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/codes.h"
 #include "core/status.h"
 
 namespace passage::web {
@@ -161,6 +162,11 @@ std::string FormatTime(int64_t unix_ms, const std::string& tz, std::string_view 
 // `unix_ms` in UTC, to the minute, the same in every language (for a title on hover):
 // "2026-12-07 14:09 UTC".
 std::string FormatUtc(int64_t unix_ms);
+
+// The offset from UTC of time zone `tz` at each instant, from ICU's tz database (daylight saving
+// included), for core::SetShownTimeZone; an empty function for "" or a zone ValidateTimeZone
+// refuses. Callable from any thread.
+core::UtcOffsetFn ZoneOffset(const std::string& tz);
 
 // Ok for "" (UTC) and for a time zone name ICU's tz database knows ("Asia/Karachi", "UTC",
 // "Europe/London"); InvalidArgument naming the field http.time_zone otherwise, including for

@@ -179,6 +179,18 @@ TEST(Time, FormatsUtc) {
   EXPECT_FALSE(FormatUtcMs(INT64_MIN).empty());
 }
 
+TEST(FormatShownMs, UtcUntilAZoneIsSetThenTheLocalTimeWithItsOffset) {
+  const int64_t instant = 1'765'375'200'000;  // 2025-12-10T14:00:00Z
+  EXPECT_EQ(FormatShownMs(instant), "2025-12-10T14:00:00Z");
+  SetShownTimeZone([](int64_t) -> int64_t { return 5 * 3600; });
+  EXPECT_EQ(FormatShownMs(instant), "2025-12-10 19:00 +05:00");
+  EXPECT_EQ(FormatShownMs(instant + 10 * 3'600'000), "2025-12-11 05:00 +05:00");  // next day
+  SetShownTimeZone([](int64_t) -> int64_t { return -(3 * 3600 + 30 * 60); });
+  EXPECT_EQ(FormatShownMs(instant), "2025-12-10 10:30 -03:30");
+  SetShownTimeZone(nullptr);
+  EXPECT_EQ(FormatShownMs(instant), "2025-12-10T14:00:00Z");
+}
+
 TEST(EnumNames, PrefixIsStripped) {
   EXPECT_EQ(ReferralStatusName(passage::v1::REFERRAL_STATUS_CANCEL_REQUESTED), "CANCEL_REQUESTED");
   EXPECT_EQ(ReferralStatusName(static_cast<passage::v1::ReferralStatus>(42)), "42");

@@ -385,6 +385,21 @@ TEST(ValidateTimeZone, AcceptsTzDatabaseNamesOnly) {
   }
 }
 
+TEST(ZoneOffset, GivesEachInstantsOffsetFromTheTzDatabase) {
+  const int64_t winter = 1'765'375'200'000;  // 2025-12-10T14:00:00Z
+  const int64_t summer = 1'750'000'000'000;  // 2025-06-15T15:06:40Z
+  auto karachi = ZoneOffset("Asia/Karachi");
+  ASSERT_TRUE(karachi);
+  EXPECT_EQ(karachi(winter), 5 * 3600);
+  EXPECT_EQ(karachi(summer), 5 * 3600);
+  auto london = ZoneOffset("Europe/London");  // daylight saving in summer
+  ASSERT_TRUE(london);
+  EXPECT_EQ(london(winter), 0);
+  EXPECT_EQ(london(summer), 3600);
+  EXPECT_FALSE(ZoneOffset(""));
+  EXPECT_FALSE(ZoneOffset("Asia/Karchi"));
+}
+
 TEST(FormatNumber, GroupsDigitsAsInPakistan) {
   EXPECT_EQ(FormatNumber(1234567, "en"), "1,234,567");
   EXPECT_EQ(FormatNumber(1234567, "ur"), "1,234,567");    // ur_PK: Latin digits (see i18n.cc)
