@@ -1,6 +1,8 @@
 #include "broker/log/event_log.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
@@ -521,6 +523,10 @@ class RocksEventLog final : public EventLog {
     }
 
     rocksdb::DBOptions dbo;
+    if (options.file_system != nullptr) {
+      env_ = rocksdb::NewCompositeEnv(options.file_system);
+      dbo.env = env_.get();
+    }
     dbo.create_if_missing = options.create_if_missing && !read_only_;
     dbo.create_missing_column_families = !read_only_;
     dbo.paranoid_checks = true;
@@ -716,6 +722,8 @@ class RocksEventLog final : public EventLog {
     return Status::Ok();
   }
 
+  // Declared before db_ so that it outlives the database, which writes through it.
+  std::unique_ptr<rocksdb::Env> env_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   bool read_only_ = false;
