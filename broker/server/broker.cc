@@ -359,6 +359,7 @@ class BrokerImpl final : public Broker {
     log::EventLogOptions lo;
     lo.path = options_.data_dir + "/log";
     lo.signing_seed = options_.signing_seed;
+    lo.file_system = options_.log_file_system;
     ASSIGN_OR_RETURN(log_, log::EventLog::Open(lo));
     next_seq_ = log_->LastSeq() + 1;
     // The registry file, then every change the NRM's admin made since (configuration events).
