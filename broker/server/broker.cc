@@ -1592,6 +1592,7 @@ class BrokerImpl final : public Broker {
   void RunTimers() {
     int64_t now = NowMs();
     std::vector<std::pair<std::string, int>> gone;
+    std::vector<std::pair<std::string, int>> refill;  // parked here: room in the window
     for (auto& [key, sub] : subs_) {
       if (sub.inflight.empty()) {
         sub.next_deadline_ms = INT64_MAX;
@@ -1638,12 +1639,21 @@ class BrokerImpl final : public Broker {
       }
       if (!park.empty()) {
         SaveCursor(sub);
+        refill.push_back(key);
       }
     }
     for (const auto& k : gone) {
       auto it = subs_.find(k);
       if (it != subs_.end()) {
         DropSubscription(it->second);
+      }
+    }
+    // A park frees window slots: the events behind it go out now, not on the next ack or credit
+    // (a subscriber whose window held only the parked event would otherwise wait for ever).
+    for (const auto& k : refill) {
+      auto it = subs_.find(k);
+      if (it != subs_.end()) {
+        Pump(it->second);
       }
     }
   }
