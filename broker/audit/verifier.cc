@@ -329,9 +329,9 @@ class Verifier {
       uint64_t head_size = 0;
       if (recorded.ok() && *recorded != prev_leaf_ && HeadCommitsTo(last, *recorded, &head_size)) {
         Fail(FailureKind::kModified, last,
-             what + "; the stored bytes of " + Seq(last) + " do not hash to the leaf hash that seq " +
-                 std::to_string(last + 1) + " records, which the head commits to: " + Seq(last) +
-                 " was altered");
+             what + "; the stored bytes of " + Seq(last) +
+                 " do not hash to the leaf hash that seq " + std::to_string(last + 1) +
+                 " records, which the head commits to: " + Seq(last) + " was altered");
         return;
       }
     }

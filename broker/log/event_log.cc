@@ -730,16 +730,16 @@ class RocksEventLog final : public EventLog {
   Status BlameChainBreak(const std::string& where, uint64_t seq, std::string_view recorded) {
     const std::string k = std::to_string(seq - 1);
     Result<bool> confirmed = HeadCommitsTo(seq - 1, recorded);
+    const std::string next = std::to_string(seq);
     if (confirmed.ok() && *confirmed) {
-      return Status::Corruption(where + ": seq " + k + " was altered: its stored bytes do not hash "
-                                "to the leaf hash that seq " + std::to_string(seq) +
-                                " records, and the latest signed tree head commits to the "
-                                "recorded one");
+      return Status::Corruption(where + ": seq " + k + " was altered: its stored bytes do not " +
+                                "hash to the leaf hash that seq " + next + " records, and the " +
+                                "latest signed tree head commits to the recorded one");
     }
-    return Status::Corruption(
-        where + ": seq " + std::to_string(seq) + " was altered: its prev_leaf_hash is not the leaf "
-        "hash of seq " + k + ", and the latest signed tree head does not commit to what it "
-        "records instead" + (confirmed.ok() ? "" : " (" + confirmed.status().ToString() + ")"));
+    const std::string why = confirmed.ok() ? "" : " (" + confirmed.status().ToString() + ")";
+    return Status::Corruption(where + ": seq " + next + " was altered: its prev_leaf_hash is " +
+                              "not the leaf hash of seq " + k + ", and the latest signed tree " +
+                              "head does not commit to what it records instead" + why);
   }
 
   // True when the latest stored head verifies under the log's key and covers `seq`, and its root is

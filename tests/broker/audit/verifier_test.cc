@@ -332,7 +332,8 @@ TEST_F(Audit, EditedEntryIsBlamedEvenWhenItsDedupRecordWasRewrittenToMatch) {
       t.PutEvent(seq, bytes);
       const std::string key = env.producer() + std::string(1, '\0') + env.event_id();
       const std::string rec = t.Get("dedup", key);
-      t.Put("dedup", key, rec.substr(0, 16) + std::string(merkle::AsBytes(merkle::LeafHash(bytes))));
+      t.Put("dedup", key,
+            rec.substr(0, 16) + std::string(merkle::AsBytes(merkle::LeafHash(bytes))));
     }
     VerifyReport r = Verify(path);
     EXPECT_FAILURE(r, FailureKind::kModified, seq);

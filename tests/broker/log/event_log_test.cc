@@ -428,7 +428,8 @@ TEST(EventLog, RefusalNamesTheEditedEntryNotTheNextOneWhateverTheDedupTableSays)
       // The unhashed dedup record made to agree with the edit.
       std::string key = env.producer() + std::string(1, '\0') + env.event_id();
       std::string rec = t.Get("dedup", key);
-      t.Put("dedup", key, rec.substr(0, 16) + std::string(merkle::AsBytes(merkle::LeafHash(bytes))));
+      t.Put("dedup", key,
+            rec.substr(0, 16) + std::string(merkle::AsBytes(merkle::LeafHash(bytes))));
     }
     auto r = EventLog::Open(Options(dir.Sub("log")));
     ASSERT_FALSE(r.ok());

@@ -57,8 +57,8 @@ void CheckAfterReboot(const std::string& path, const std::map<std::string, Acked
   for (const auto& [id, a] : acked) {
     auto found = (*log)->FindDuplicate(a.producer, id);
     ASSERT_OK(found);
-    ASSERT_TRUE(found->has_value()) << "acknowledged event " << id << " (seq " << a.seq
-                                    << ") is gone after the power loss";
+    ASSERT_TRUE(found->has_value())
+        << "acknowledged event " << id << " (seq " << a.seq << ") is gone after the power loss";
     EXPECT_EQ((*found)->global_seq, a.seq) << id;
     EXPECT_EQ((*found)->leaf_hash, a.leaf) << id;
     auto bytes = (*log)->Read(a.seq);
@@ -125,9 +125,8 @@ void RunUntilPowerLoss(const std::string& path, uint64_t* next, std::mt19937_64&
       }
       std::lock_guard lock(mu);
       for (size_t i = 0; i < batch.size(); ++i) {
-        (*acked)[batch[i].event_id] =
-            Acked{batch[i].producer, (*out)[i].global_seq,
-                                             (*out)[i].leaf_hash, batch[i].event_bytes};
+        (*acked)[batch[i].event_id] = Acked{batch[i].producer, (*out)[i].global_seq,
+                                            (*out)[i].leaf_hash, batch[i].event_bytes};
       }
     }
     std::lock_guard lock(mu);
