@@ -251,6 +251,28 @@ Status RequireOwner(const CaseState& state, const Event& e, std::string_view wha
   return Status::Ok();
 }
 
+// A seal of the case's personal data opens for the owner and for the agencies whose live, accepted
+// referral shares PERSONAL (their access grant includes it), and for no one else: a wrapped key
+// stays in the log for good, so one for an agency that declined, has not accepted, or no longer
+// holds the case could never be taken back. The owner's node re-seals when that set changes.
+Status CheckPersonalReaders(const CaseState& state, const std::string& owner,
+                            const passage::v1::SealedPersonalData& sealed,
+                            const std::string& field) {
+  for (int i = 0; i < sealed.wrapped_keys_size(); ++i) {
+    const std::string& id = sealed.wrapped_keys(i).agency_id();
+    if (id == owner) {
+      continue;
+    }
+    const AccessGrant* grant = FindAccess(state, id);
+    if (grant == nullptr || !GrantIncludes(*grant, passage::v1::DATA_SECTION_PERSONAL)) {
+      return Deny("the personal data cannot be sealed for agency " + Quoted(id) +
+                      ": no live accepted referral of this case shares PERSONAL with it",
+                  field + ".wrapped_keys[" + std::to_string(i) + "].agency_id");
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckReferralSent(const CaseState& state, const Event& e, const AgencyDirectory& agencies) {
   const Referral& r = e.referral_sent().referral();
   const std::string prefix = "referral_sent.referral.";
@@ -710,11 +732,14 @@ Status CaseProjection::CheckMove(const Event& e, const AgencyDirectory& agencies
                         Quoted(e.actor_agency()),
                     "case_opened.reference");
       }
-      return Status::Ok();
+      return CheckPersonalReaders(state_, e.actor_agency(), e.case_opened().personal(),
+                                  "case_opened.personal");
     case Event::kIdentificationRecorded:
       return RequireOwner(state_, e, "record the identification");
     case Event::kProfileUpdated:
-      return RequireOwner(state_, e, "update the profile");
+      RETURN_IF_ERROR(RequireOwner(state_, e, "update the profile"));
+      return CheckPersonalReaders(state_, state_.owner_agency(), e.profile_updated().personal(),
+                                  "profile_updated.personal");
     case Event::kCaseClosed:
       return RequireOwner(state_, e, "close the case");
     case Event::kPersonalKeysEscrowed:

@@ -258,6 +258,7 @@ class Verifier {
         return false;
       }
       verified_size_ = h.head.tree_size;
+      verified_range_ = range_;
       ++progress_.heads_checked;
       ++next_head_;
     }
@@ -281,9 +282,11 @@ class Verifier {
     }
   }
 
-  // seq's prev_leaf_hash is not the leaf hash of seq - 1: one of the two was altered. seq - 1 is
-  // known good when a verified head covers it; otherwise its dedup record (written in the same
-  // batch as the event) says whether its bytes are the ones appended.
+  // seq's prev_leaf_hash is not the leaf hash of seq - 1: one of the two was altered. Only hashed,
+  // signed data decides which (never the dedup table, which nothing signs and an editor can
+  // rewrite to match): seq - 1 is known good when a verified head covers it; otherwise seq's
+  // envelope records the leaf seq - 1 had when seq was appended, and seq - 1 is the altered one
+  // exactly when the next signed head commits to that recorded leaf.
   void LocateChainBreak(uint64_t seq) {
     const std::string what = "the prev_leaf_hash of " + Seq(seq) + " is not the leaf hash of seq " +
                              std::to_string(seq - 1);
@@ -296,50 +299,70 @@ class Verifier {
            what + ", which a verified signed head covers: " + Seq(seq) + " was altered");
       return;
     }
-    if (RecordedLeafMatches(seq - 1, prev_leaf_)) {
-      Fail(FailureKind::kModified, seq,
-           what + ", which matches its dedup record: " + Seq(seq) + " was altered");
+    auto recorded = merkle::HashFromBytes(env_.prev_leaf_hash, "prev_leaf_hash");
+    uint64_t head_size = 0;
+    if (recorded.ok() && HeadCommitsTo(seq - 1, *recorded, &head_size)) {
+      Fail(FailureKind::kModified, seq - 1,
+           "the stored bytes of seq " + std::to_string(seq - 1) +
+               " do not hash to the leaf hash that " + Seq(seq) +
+               " records, and the signed tree head for size " + std::to_string(head_size) +
+               " commits to the recorded one: seq " + std::to_string(seq - 1) + " was altered");
       return;
     }
-    Fail(FailureKind::kModified, seq - 1,
-         "the stored bytes of seq " + std::to_string(seq - 1) +
-             " do not hash to the prev_leaf_hash that " + Seq(seq) + " records");
+    Fail(FailureKind::kModified, seq,
+         what + ", and no signed tree head commits to the leaf hash it records instead: " +
+             Seq(seq) + " was altered");
   }
 
-  // The root at head `h` differs while every envelope since the last verified head chains: the
-  // first entry whose leaf hash disagrees with its dedup record is the altered one.
+  // The root at head `h` differs while every envelope since the last verified head chains. An
+  // edit of an entry before h's last one would have broken the chain at the entry after it, so the
+  // last entry h covers is blamed; when the entry after it still records its original leaf hash
+  // and h commits to that, the blame is certain.
   void LocateRootMismatch(const log::SignedHead& h) {
-    const std::string what = "the recomputed root at size " + std::to_string(h.head.tree_size) +
+    const uint64_t last = h.head.tree_size;
+    const std::string what = "the recomputed root at size " + std::to_string(last) +
                              " differs from its signed tree head";
-    uint64_t bad = 0;
-    Status s = source_.Scan(verified_size_, h.head.tree_size - verified_size_,
-                            [&](uint64_t seq, std::string_view bytes) {
-                              if (!RecordedLeafMatches(seq, merkle::LeafHash(bytes))) {
-                                bad = seq;
-                                return false;
-                              }
-                              return true;
-                            });
-    if (bad != 0) {
-      Fail(FailureKind::kModified, bad,
-           what + "; " + Seq(bad) + " does not match its dedup record: it was altered");
-      return;
+    Result<std::string> next = source_.Read(last + 1);
+    passage::v1::Envelope env;
+    if (next.ok() && env.ParseFromString(*next) && env.global_seq() == last + 1) {
+      auto recorded = merkle::HashFromBytes(env.prev_leaf_hash(), "prev_leaf_hash");
+      uint64_t head_size = 0;
+      if (recorded.ok() && *recorded != prev_leaf_ && HeadCommitsTo(last, *recorded, &head_size)) {
+        Fail(FailureKind::kModified, last,
+             what + "; the stored bytes of " + Seq(last) +
+                 " do not hash to the leaf hash that seq " + std::to_string(last + 1) +
+                 " records, which the head commits to: " + Seq(last) + " was altered");
+        return;
+      }
     }
-    Fail(FailureKind::kModified, verified_size_ + 1,
-         what + ": an entry in seq " + std::to_string(verified_size_ + 1) + ".." +
-             std::to_string(h.head.tree_size) + " was altered" +
-             (s.ok() ? "" : " (" + s.ToString() + ")"));
+    Fail(FailureKind::kModified, last,
+         what + " although every entry since the last verified head (size " +
+             std::to_string(verified_size_) + ") chains: " + Seq(last) +
+             " was altered (or an earlier entry after size " + std::to_string(verified_size_) +
+             " together with the prev_leaf_hash of every entry after it)");
   }
 
-  // True when `seq`'s dedup entry exists, names `seq` and records `leaf`.
-  bool RecordedLeafMatches(uint64_t seq, const merkle::Hash& leaf) {
-    Result<std::string> bytes = source_.Read(seq);
-    passage::v1::Envelope env;
-    if (!bytes.ok() || !env.ParseFromString(*bytes)) {
+  // True when the first signed head of the current chunk at or after `seq` verifies under the
+  // trusted key and its root is the root of the entries as stored with `leaf` as the leaf hash of
+  // `seq` (the entries before verified_size_ as verified); *head_size is that head's size.
+  bool HeadCommitsTo(uint64_t seq, const merkle::Hash& leaf, uint64_t* head_size) {
+    const log::SignedHead* h = nullptr;
+    for (size_t i = next_head_; i < heads_.size() && h == nullptr; ++i) {
+      if (heads_[i].head.tree_size >= seq) {
+        h = &heads_[i];
+      }
+    }
+    if (h == nullptr || !merkle::VerifyTreeHead(h->head, h->signature, trusted_key_).ok()) {
       return false;
     }
-    auto rec = source_.FindDuplicate(env.producer(), env.event_id());
-    return rec.ok() && rec->has_value() && (*rec)->global_seq == seq && (*rec)->leaf_hash == leaf;
+    merkle::CompactRange range = verified_range_;
+    Status s = source_.Scan(verified_size_, h->head.tree_size - verified_size_,
+                            [&](uint64_t i, std::string_view bytes) {
+                              range.Append(i == seq ? leaf : merkle::LeafHash(bytes), no_sink_);
+                              return true;
+                            });
+    *head_size = h->head.tree_size;
+    return s.ok() && range.size() == h->head.tree_size && range.Root() == h->head.root;
   }
 
   // check_indexes: the dedup entry names this event with this leaf, the case index maps the case
@@ -384,6 +407,7 @@ class Verifier {
   merkle::CompactRange range_;
   merkle::Hash prev_leaf_{};    // leaf hash of the last event appended to range_
   uint64_t verified_size_ = 0;  // size of the last head whose signature and root matched
+  merkle::CompactRange verified_range_;  // the tree at verified_size_
   uint64_t max_head_size_ = 0;
   std::vector<log::SignedHead> heads_;  // the current chunk, ascending
   // Per head of the chunk: 1 / -1 when the reader thread found its signature good / bad, else 0.

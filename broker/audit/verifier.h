@@ -16,10 +16,14 @@
 // verifier reads the RocksDB column families directly, still read-only, so it can locate the
 // damage. Nothing in the directory is written.
 //
-// Locating an edit: editing entry k changes its leaf hash, so the chain breaks at k + 1 (or, when k
-// ends a batch, the root at k's head differs). The report blames k (kModified at k) unless a
-// verified head already covers k, or k's dedup record (written in the same batch) still matches
-// its bytes; then k + 1, whose prev_leaf_hash was edited, is blamed.
+// Locating an edit: blame rests only on hashed, signed data, never on the dedup table (which
+// nothing signs, and which an editor can rewrite to match an edited entry). Editing entry k
+// changes its leaf hash, so the chain breaks at k + 1 (or, when k ends a batch, the root at k's
+// head differs). Entry k + 1 records k's original leaf hash in its prev_leaf_hash; the report
+// blames k (kModified at k) when the next signed head commits to that recorded leaf (its root,
+// recomputed from the stored entries with the recorded leaf in k's place, matches), and k + 1
+// otherwise (its prev_leaf_hash was edited) or when a verified head already covers k. When the
+// chain holds but a head's root differs, the last entry that head covers is blamed.
 //
 // Which key is trusted: `trusted_public_key` when given; otherwise the key of the `against` head;
 // otherwise the key recorded in the log itself (trust on first use: a wholesale forgery that

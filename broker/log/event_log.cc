@@ -1,6 +1,8 @@
 #include "broker/log/event_log.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
@@ -521,6 +523,10 @@ class RocksEventLog final : public EventLog {
     }
 
     rocksdb::DBOptions dbo;
+    if (options.file_system != nullptr) {
+      env_ = rocksdb::NewCompositeEnv(options.file_system);
+      dbo.env = env_.get();
+    }
     dbo.create_if_missing = options.create_if_missing && !read_only_;
     dbo.create_missing_column_families = !read_only_;
     dbo.paranoid_checks = true;
@@ -662,9 +668,7 @@ class RocksEventLog final : public EventLog {
           return false;
         }
         if (have_prev && env.prev_leaf_hash() != merkle::AsBytes(prev)) {
-          chain_error = Status::Corruption(where + ": seq " + std::to_string(seq) +
-                                           " does not chain to seq " + std::to_string(seq - 1) +
-                                           " (previous leaf hash differs)");
+          chain_error = BlameChainBreak(where, seq, env.prev_leaf_hash());
           return false;
         }
         prev = merkle::LeafHash(bytes);
@@ -714,6 +718,73 @@ class RocksEventLog final : public EventLog {
       head_.public_key = public_key_;
     }
     return Status::Ok();
+  }
+
+  // Declared before db_ so that it outlives the database, which writes through it.
+  std::unique_ptr<rocksdb::Env> env_;
+  // Seq `seq` does not chain to seq - 1: one of the two was altered. The refusal names which, on
+  // hashed, signed data only (never the dedup table, which nothing signs): seq records the leaf
+  // hash seq - 1 had when it was appended, and seq - 1 is the altered one exactly when the latest
+  // signed head commits to that recorded leaf (its root, recomputed from the stored entries with
+  // the recorded leaf in seq - 1's place, matches and its signature verifies).
+  Status BlameChainBreak(const std::string& where, uint64_t seq, std::string_view recorded) {
+    const std::string k = std::to_string(seq - 1);
+    Result<bool> confirmed = HeadCommitsTo(seq - 1, recorded);
+    const std::string next = std::to_string(seq);
+    if (confirmed.ok() && *confirmed) {
+      return Status::Corruption(where + ": seq " + k + " was altered: its stored bytes do not " +
+                                "hash to the leaf hash that seq " + next + " records, and the " +
+                                "latest signed tree head commits to the recorded one");
+    }
+    const std::string why = confirmed.ok() ? "" : " (" + confirmed.status().ToString() + ")";
+    return Status::Corruption(where + ": seq " + next + " was altered: its prev_leaf_hash is " +
+                              "not the leaf hash of seq " + k + ", and the latest signed tree " +
+                              "head does not commit to what it records instead" + why);
+  }
+
+  // True when the latest stored head verifies under the log's key and covers `seq`, and its root is
+  // the root of the stored entries with `leaf` as the leaf hash of `seq`. The tree before `seq` is
+  // taken from the stored Merkle nodes: the signature, not they, confirms the result.
+  Result<bool> HeadCommitsTo(uint64_t seq, std::string_view leaf) {
+    if (leaf.size() != 32) {
+      return false;
+    }
+    std::optional<SignedHead> head;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kSth]));
+    it->SeekToLast();
+    if (it->Valid() && it->key().size() == 8) {
+      RETURN_IF_ERROR(ScanTreeHeads(DecodeBe64(std::string_view(it->key().data(), 8)),
+                                    [&](const SignedHead& h) {
+                                      head = h;
+                                      return false;
+                                    }));
+    }
+    if (!head.has_value() || head->head.tree_size < seq ||
+        !merkle::VerifyTreeHead(head->head, head->signature, public_key_).ok()) {
+      return false;
+    }
+    // The frontier at seq - 1: one stored perfect subtree per set bit, highest level first.
+    RocksNodeReader nodes(db_.get(), handles_[kMerkle]);
+    const uint64_t before = seq - 1;
+    std::string frontier = EncodeBe64(before);
+    uint64_t offset = 0;
+    for (int level = 63; level >= 0; --level) {
+      if ((before >> level) & 1) {
+        ASSIGN_OR_RETURN(merkle::Hash h,
+                         nodes.GetNode(static_cast<uint32_t>(level), offset >> level));
+        frontier.append(merkle::AsBytes(h));
+        offset += uint64_t{1} << level;
+      }
+    }
+    ASSIGN_OR_RETURN(merkle::CompactRange range, merkle::CompactRange::Parse(frontier));
+    merkle::Hash replaced{};
+    std::copy(leaf.begin(), leaf.end(), replaced.begin());
+    range.Append(replaced, {});
+    RETURN_IF_ERROR(Scan(seq, head->head.tree_size - seq, [&](uint64_t, std::string_view bytes) {
+      range.Append(merkle::LeafHash(bytes), {});
+      return true;
+    }));
+    return range.size() == head->head.tree_size && range.Root() == head->head.root;
   }
 
   std::unique_ptr<rocksdb::DB> db_;

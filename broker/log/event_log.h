@@ -34,6 +34,10 @@
 #include "broker/merkle/tree_head.h"
 #include "core/status.h"
 
+namespace rocksdb {
+class FileSystem;
+}  // namespace rocksdb
+
 namespace passage::log {
 
 struct EventLogOptions {
@@ -47,6 +51,9 @@ struct EventLogOptions {
   std::function<int64_t()> clock_ms;
   // How many envelopes at the tail Open re-checks (hash chain and sequence numbers).
   uint32_t tail_check = 256;
+  // The file system RocksDB writes through; null is the operating system's. For tests that inject
+  // faults (power loss: tests/testing/power_loss_fs.h); the broker never sets it otherwise.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 struct AppendEntry {

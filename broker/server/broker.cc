@@ -359,6 +359,7 @@ class BrokerImpl final : public Broker {
     log::EventLogOptions lo;
     lo.path = options_.data_dir + "/log";
     lo.signing_seed = options_.signing_seed;
+    lo.file_system = options_.log_file_system;
     ASSIGN_OR_RETURN(log_, log::EventLog::Open(lo));
     next_seq_ = log_->LastSeq() + 1;
     // The registry file, then every change the NRM's admin made since (configuration events).
@@ -1591,6 +1592,7 @@ class BrokerImpl final : public Broker {
   void RunTimers() {
     int64_t now = NowMs();
     std::vector<std::pair<std::string, int>> gone;
+    std::vector<std::pair<std::string, int>> refill;  // parked here: room in the window
     for (auto& [key, sub] : subs_) {
       if (sub.inflight.empty()) {
         sub.next_deadline_ms = INT64_MAX;
@@ -1637,12 +1639,21 @@ class BrokerImpl final : public Broker {
       }
       if (!park.empty()) {
         SaveCursor(sub);
+        refill.push_back(key);
       }
     }
     for (const auto& k : gone) {
       auto it = subs_.find(k);
       if (it != subs_.end()) {
         DropSubscription(it->second);
+      }
+    }
+    // A park frees window slots: the events behind it go out now, not on the next ack or credit
+    // (a subscriber whose window held only the parked event would otherwise wait for ever).
+    for (const auto& k : refill) {
+      auto it = subs_.find(k);
+      if (it != subs_.end()) {
+        Pump(it->second);
       }
     }
   }

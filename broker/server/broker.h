@@ -27,6 +27,10 @@
 #include "ops/metrics.h"
 #include "passage/v1/config.pb.h"
 
+namespace rocksdb {
+class FileSystem;
+}  // namespace rocksdb
+
 namespace passage::broker {
 
 struct BrokerOptions {
@@ -50,6 +54,9 @@ struct BrokerOptions {
   // Where the broker's metrics go (docs/operations.md); not owned, outlives the broker. Null: kept
   // to itself.
   ops::MetricsRegistry* metrics = nullptr;
+  // The file system the event log writes through; null is the operating system's. Only for tests
+  // that inject faults (power loss); see EventLogOptions::file_system.
+  std::shared_ptr<rocksdb::FileSystem> log_file_system;
 };
 
 class Broker {

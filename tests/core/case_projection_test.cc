@@ -221,6 +221,67 @@ TEST(CaseProjection, TerminalStateRemovesAccessUnlessAnotherLiveReferralGrantsIt
                 StatusCode::kPermissionDenied, "actor_agency");
 }
 
+// A personal-data seal opens for the owner and the agencies whose live, accepted referral shares
+// PERSONAL, and for nobody else: a key wrapped for a recipient that has not accepted, declined or
+// completed would stay in the log for good, so the broker refuses the seal.
+TEST(CaseProjection, PersonalDataIsSealedOnlyForTheOwnerAndAgenciesWithLivePersonalAccess) {
+  Broker b;
+  b.OpenWithConsents();
+  auto update = [](const std::vector<std::string>& readers) {
+    Event e = BaseEvent(kFia);
+    *e.mutable_profile_updated()->mutable_profile() = ValidProfile();
+    passage::v1::SealedPersonalData* s = e.mutable_profile_updated()->mutable_personal();
+    s->set_scheme(1);
+    s->set_nonce(std::string(24, 'n'));
+    s->set_ciphertext("sealed");
+    for (const auto& id : readers) {
+      passage::v1::WrappedKey* w = s->add_wrapped_keys();
+      w->set_agency_id(id);
+      w->set_sealed_key("wrapped for " + id);
+    }
+    return e;
+  };
+  auto send = [&](uint64_t n, const std::string& to, passage::v1::ServiceType service) {
+    Event sent = ReferralSentEvent(kFia, ReferralId(n), to, service, ConsentId(1));
+    sent.mutable_referral_sent()->mutable_referral()->add_data_scope(
+        passage::v1::DATA_SECTION_PERSONAL);
+    ASSERT_OK(b.Publish(sent));
+    ASSERT_OK(b.Publish(TransitionEvent(to, ReferralId(n), passage::v1::REFERRAL_STATUS_RECEIVED,
+                                        passage::v1::ACTOR_ROLE_SYSTEM)));
+  };
+  const std::string second_key = "profile_updated.personal.wrapped_keys[1].agency_id";
+  ASSERT_OK(b.Publish(update({kFia})));
+  ASSERT_NO_FATAL_FAILURE(send(1, kShelter, passage::v1::SERVICE_TYPE_SHELTER));
+  // Received, not accepted.
+  ExpectRefused(b.Publish(update({kFia, kShelter})), StatusCode::kPermissionDenied, second_key);
+  ASSERT_OK(
+      b.Publish(TransitionEvent(kShelter, ReferralId(1), passage::v1::REFERRAL_STATUS_ACCEPTED)));
+  ASSERT_OK(b.Publish(update({kFia, kShelter})));
+  // Declined.
+  ASSERT_NO_FATAL_FAILURE(send(2, kIom, passage::v1::SERVICE_TYPE_RETURN_REINTEGRATION));
+  ASSERT_OK(b.Publish(TransitionEvent(kIom, ReferralId(2), passage::v1::REFERRAL_STATUS_REJECTED)));
+  ExpectRefused(b.Publish(update({kFia, kIom})), StatusCode::kPermissionDenied, second_key);
+  // Completed: the shelter no longer holds the case.
+  ASSERT_OK(
+      b.Publish(TransitionEvent(kShelter, ReferralId(1), passage::v1::REFERRAL_STATUS_COMPLETED)));
+  ExpectRefused(b.Publish(update({kFia, kShelter})), StatusCode::kPermissionDenied, second_key);
+  ASSERT_OK(b.Publish(update({kFia})));
+  // A case is opened sealed for its opener alone.
+  Broker other;
+  Event opened = CaseOpenedEvent(kFia);
+  passage::v1::SealedPersonalData* s = opened.mutable_case_opened()->mutable_personal();
+  s->set_scheme(1);
+  s->set_nonce(std::string(24, 'n'));
+  s->set_ciphertext("sealed");
+  for (const char* id : {kFia, kShelter}) {
+    passage::v1::WrappedKey* w = s->add_wrapped_keys();
+    w->set_agency_id(id);
+    w->set_sealed_key("k");
+  }
+  ExpectRefused(other.Publish(opened), StatusCode::kPermissionDenied,
+                "case_opened.personal.wrapped_keys[1].agency_id");
+}
+
 TEST(CaseProjection, ConsentWithdrawalStopsSharingAndAllowsCancellation) {
   Broker b;
   b.OpenWithConsents();

@@ -14,6 +14,8 @@
 #include <set>
 #include <thread>
 
+#include "broker/log/event_log.h"
+#include "core/case_projection.h"
 #include "core/case_reference.h"
 #include "core/ids.h"
 #include "tests/e2e/nrm_harness.h"
@@ -422,6 +424,123 @@ TEST(E2ePeople, RecipientOpensPersonalDataWhileTheOwnerIsOffline) {
   v1::ControlResponse other = personal("shelter-b");
   EXPECT_NE(other.code(), v1::CONTROL_CODE_OK) << Describe(other);
   EXPECT_EQ(other.text().find("Synthetic"), std::string::npos);
+}
+
+// The agencies the case's current personal-data seal wraps its key for, and the ones it must wrap
+// it for (the owner and every agency whose live, accepted referral shares PERSONAL), both from the
+// broker's log as it stands: the permanent record, folded with the core projection.
+struct SealReaders {
+  std::set<std::string> holders;
+  std::set<std::string> entitled;
+  std::string Describe() const {
+    std::string out = "seal opens for {";
+    for (const auto& a : holders) out += " " + a;
+    out += " }, live PERSONAL access {";
+    for (const auto& a : entitled) out += " " + a;
+    return out + " }";
+  }
+};
+
+std::optional<SealReaders> ReadSealReaders(Nrm& nrm, const std::string& case_id) {
+  log::EventLogOptions o;
+  o.path = nrm.dir() + "/broker/log";
+  o.read_only = true;  // beside the running broker: the log as of now
+  auto log = log::EventLog::Open(o);
+  if (!log.ok()) return std::nullopt;
+  auto seqs = (*log)->CaseEvents(case_id, 0, 100000);
+  if (!seqs.ok()) return std::nullopt;
+  core::CaseProjection p;
+  for (uint64_t seq : *seqs) {
+    auto bytes = (*log)->Read(seq);
+    v1::Envelope env;
+    v1::Event e;
+    if (!bytes.ok() || !env.ParseFromString(*bytes) || !e.ParseFromString(env.event())) {
+      return std::nullopt;
+    }
+    p.Apply(env, e);
+  }
+  SealReaders r;
+  for (const auto& w : p.state().personal().wrapped_keys()) r.holders.insert(w.agency_id());
+  r.entitled.insert(p.state().owner_agency());
+  for (const auto& g : p.state().access()) {
+    if (core::GrantIncludes(g, v1::DATA_SECTION_PERSONAL)) r.entitled.insert(g.agency_id());
+  }
+  return r;
+}
+
+// Waits until the seal opens for exactly the agencies with live PERSONAL access and `want` is that
+// set, then checks that it stays so (no late re-wrap for anyone else).
+::testing::AssertionResult SealSettlesOn(Nrm& nrm, const std::string& case_id,
+                                         const std::set<std::string>& want) {
+  std::optional<SealReaders> r;
+  const int64_t deadline = NowMs() + 15000;
+  for (;;) {
+    r = ReadSealReaders(nrm, case_id);
+    if (r && r->holders == r->entitled && r->entitled == want) break;
+    if (NowMs() > deadline) {
+      return ::testing::AssertionFailure()
+             << "case " << case_id << ": " << (r ? r->Describe() : "log unreadable");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (!nrm.Settle(800)) return ::testing::AssertionFailure() << "the NRM did not settle";
+  r = ReadSealReaders(nrm, case_id);
+  if (!r || r->holders != r->entitled || r->entitled != want) {
+    return ::testing::AssertionFailure()
+           << "case " << case_id << " after settling: " << (r ? r->Describe() : "log unreadable");
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// A data key wrapped for an agency stays in the log for good. After every accept, decline,
+// completion and withdrawal the personal data's seal opens for exactly the owner and the agencies
+// whose live, accepted referral shares PERSONAL: never for a recipient that has not accepted yet,
+// declined, completed, or whose referral was withdrawn.
+TEST(E2ePeople, PersonalDataIsSealedForExactlyTheAgenciesWithLiveAccess) {
+  Nrm nrm(Agencies(), WomenToShelterRules());
+  ASSERT_TRUE(nrm.Start());
+  const std::set<std::string> owner = {"fia-karachi"};
+  const std::set<std::string> both = {"fia-karachi", "shelter-a"};
+  auto act = [&](const std::string& node, const std::string& referral, v1::ReferralStatus to,
+                 v1::RejectReason reason = v1::REJECT_REASON_UNSPECIFIED) {
+    const std::string outcome = to == v1::REFERRAL_STATUS_COMPLETED ? "stay completed" : "";
+    auto r = nrm.Act(node, referral, to, outcome, reason);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->code(), v1::CONTROL_CODE_OK) << Describe(*r);
+  };
+
+  // Received, not accepted: the owner only. Accepted: the recipient too. Completed: the owner.
+  auto c1 = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
+  ASSERT_TRUE(c1.ok()) << c1.status().ToString();
+  std::string r1;
+  ASSERT_TRUE(nrm.WaitReceived(*c1, "shelter-a", &r1));
+  EXPECT_TRUE(SealSettlesOn(nrm, *c1, owner));
+  ASSERT_NO_FATAL_FAILURE(act("shelter-a", r1, v1::REFERRAL_STATUS_ACCEPTED));
+  EXPECT_TRUE(SealSettlesOn(nrm, *c1, both));
+  ASSERT_NO_FATAL_FAILURE(act("shelter-a", r1, v1::REFERRAL_STATUS_COMPLETED));
+  EXPECT_TRUE(SealSettlesOn(nrm, *c1, owner));
+
+  // Declined: the owner only.
+  auto c2 = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
+  ASSERT_TRUE(c2.ok()) << c2.status().ToString();
+  std::string r2;
+  ASSERT_TRUE(nrm.WaitReceived(*c2, "shelter-a", &r2));
+  ASSERT_NO_FATAL_FAILURE(
+      act("shelter-a", r2, v1::REFERRAL_STATUS_REJECTED, v1::REJECT_REASON_CAPACITY_FULL));
+  EXPECT_TRUE(SealSettlesOn(nrm, *c2, owner));
+
+  // Withdrawn by the sender after acceptance: while the cancellation is only requested the
+  // referral is live; once the recipient confirms it, the owner only.
+  auto c3 = nrm.Intake("fia-karachi", AdultWomanSexuallyExploited());
+  ASSERT_TRUE(c3.ok()) << c3.status().ToString();
+  std::string r3;
+  ASSERT_TRUE(nrm.WaitReceived(*c3, "shelter-a", &r3));
+  ASSERT_NO_FATAL_FAILURE(act("shelter-a", r3, v1::REFERRAL_STATUS_ACCEPTED));
+  EXPECT_TRUE(SealSettlesOn(nrm, *c3, both));
+  ASSERT_NO_FATAL_FAILURE(act("fia-karachi", r3, v1::REFERRAL_STATUS_CANCEL_REQUESTED));
+  EXPECT_TRUE(SealSettlesOn(nrm, *c3, both));
+  ASSERT_NO_FATAL_FAILURE(act("shelter-a", r3, v1::REFERRAL_STATUS_CANCELLED));
+  EXPECT_TRUE(SealSettlesOn(nrm, *c3, owner));
 }
 
 // Duplicate-person check at intake: the same person recorded again at another first responder,

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -420,6 +421,47 @@ TEST(Redelivery, ClientParksAnEventStillUnavailableAtTheLastAttemptAndTheRestAre
     ASSERT_OK(other);
     EXPECT_FALSE(other->has_value()) << "seq " << s << " was parked: " << **other;
   }
+}
+
+// A delivery nobody answers comes back after waits that double from redelivery_timeout_ms and
+// stop growing at 16 times it (docs/protocol.md §5): with 50 ms, the gaps between the attempts are
+// 50, 100, 200, 400, 800, 800 ms, and after the last attempt's wait the event is parked, not sent
+// again. The gaps are measured where the subscriber receives them; the bounds allow a loaded
+// machine some lateness but no earliness, so a constant or missing wait, or no cap, fails.
+TEST(Redelivery, UnansweredDeliveryWaitsDoubleFromTheTimeoutUpToTheCap) {
+  constexpr int kTimeoutMs = 50;
+  constexpr int kAttempts = 7;
+  SevenForShelter t(kTimeoutMs, kAttempts);
+  ASSERT_NO_FATAL_FAILURE(t.Start());
+  RawDealer shelter(t.broker.endpoint(), t.broker.broker_keys().public_z85,
+                    t.broker.keys("shelter"));
+  Subscribe(shelter, 0, /*credits=*/1);  // one in flight: only the first event, never answered
+  std::vector<std::chrono::steady_clock::time_point> arrived;
+  for (uint32_t attempt = 1; attempt <= kAttempts; ++attempt) {
+    auto d = NextDelivery(shelter, 5000);
+    ASSERT_TRUE(d.has_value()) << "attempt " << attempt << " never came";
+    arrived.push_back(std::chrono::steady_clock::now());
+    EXPECT_EQ(d->global_seq(), t.seqs[0]);
+    EXPECT_EQ(d->attempt(), attempt);
+  }
+  for (size_t i = 1; i < arrived.size(); ++i) {
+    const auto gap =
+        std::chrono::duration_cast<std::chrono::milliseconds>(arrived[i] - arrived[i - 1]).count();
+    const int64_t want = int64_t{kTimeoutMs} << std::min<size_t>(i - 1, 4);  // after attempt i
+    SCOPED_TRACE("gap after attempt " + std::to_string(i) + ": " + std::to_string(gap) +
+                 " ms, expected " + std::to_string(want) + " ms");
+    EXPECT_GE(gap, want - 25) << "redelivered before its wait";
+    EXPECT_LE(gap, want + std::max<int64_t>(150, want / 2)) << "waited far longer than scheduled";
+  }
+  // Parked after the last attempt's wait (800 ms): nothing more comes, the next event does.
+  auto next = NextDelivery(shelter, 3000);
+  ASSERT_TRUE(next.has_value()) << "the stream did not move on after the last attempt";
+  const auto parked_after = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - arrived.back())
+                                .count();
+  EXPECT_EQ(next->global_seq(), t.seqs[1]) << "the unanswered event was sent again";
+  EXPECT_EQ(next->attempt(), 1u);
+  EXPECT_GE(parked_after, (kTimeoutMs << 4) - 25);
 }
 
 }  // namespace

@@ -297,8 +297,8 @@ TEST_F(Audit, EmptyLogVerifies) {
 }
 
 // A flipped payload byte changes the entry's leaf hash. The chain break shows at seq + 1, whose
-// prev_leaf_hash no longer matches; the verifier blames seq itself because seq's dedup record
-// (written with it) disagrees with its bytes: kModified at exactly the edited seq.
+// prev_leaf_hash no longer matches; the verifier blames seq itself because the signed head commits
+// to the leaf hash seq + 1 records for it: kModified at exactly the edited seq.
 TEST_F(Audit, EditedPayloadIsModifiedAtThatSeq) {
   // 150: mid-batch, found by the chain; 160: ends a batch, found by the head's root; 400: the last
   // event, which EventLog refuses to open (the audit then reads RocksDB directly).
@@ -314,6 +314,29 @@ TEST_F(Audit, EditedPayloadIsModifiedAtThatSeq) {
     VerifyReport r = Verify(path);
     EXPECT_FAILURE(r, FailureKind::kModified, seq);
     EXPECT_EQ(r.open_error.empty(), seq != kEvents) << r.open_error;
+  }
+}
+
+// The dedup table is not hashed or signed: an editor who rewrites the edited entry's dedup record
+// to match must not move the blame to the next entry. 150: mid-batch (chain break at 151);
+// 160: ends a batch (root mismatch at its head); 400: the last event.
+TEST_F(Audit, EditedEntryIsBlamedEvenWhenItsDedupRecordWasRewrittenToMatch) {
+  for (uint64_t seq : {uint64_t{150}, uint64_t{160}, uint64_t{122}, kEvents}) {
+    SCOPED_TRACE(seq);
+    std::string path = Copy("edit" + std::to_string(seq));
+    {
+      Tamper t(path);
+      passage::v1::Envelope env = Parse(t.Event(seq));
+      env.set_event("forged: the victim withdrew consent");
+      const std::string bytes = Serialize(env);
+      t.PutEvent(seq, bytes);
+      const std::string key = env.producer() + std::string(1, '\0') + env.event_id();
+      const std::string rec = t.Get("dedup", key);
+      t.Put("dedup", key,
+            rec.substr(0, 16) + std::string(merkle::AsBytes(merkle::LeafHash(bytes))));
+    }
+    VerifyReport r = Verify(path);
+    EXPECT_FAILURE(r, FailureKind::kModified, seq);
   }
 }
 

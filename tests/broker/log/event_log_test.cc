@@ -387,10 +387,57 @@ TEST(EventLog, RefusesToOpenWhenAnEventInTheTailIsModified) {
     v[v.size() - 1] ^= 0x01;
     ASSERT_TRUE(t.db()->Put(rocksdb::WriteOptions(), t.cf("events"), EncodeBe64(12), v).ok());
   }
+  // The chain breaks at 13, but 13 records 12's original leaf hash and the signed head commits to
+  // it: the refusal names 12, the entry that was edited, not 13.
   auto r = EventLog::Open(Options(dir.Sub("log")));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(r.status().message().find("seq 13"), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("seq 12 was altered"), std::string::npos)
+      << r.status().ToString();
+}
+
+// Blame rests on hashed, signed data only: an edit whose dedup record was rewritten to match still
+// names the edited entry (in the middle of a batch, so no head ends at it), and an edited
+// prev_leaf_hash names the entry that holds it.
+TEST(EventLog, RefusalNamesTheEditedEntryNotTheNextOneWhateverTheDedupTableSays) {
+  for (bool edit_prev : {false, true}) {
+    SCOPED_TRACE(edit_prev ? "prev_leaf_hash of 13 edited" : "payload of 12 edited");
+    testing::TempDir dir;
+    {
+      auto log = MustOpen(Options(dir.Sub("log")));
+      std::vector<AppendEntry> batch;
+      for (int i = 1; i <= 20; ++i) {
+        batch.push_back(Entry("e" + std::to_string(i), kCaseA));
+      }
+      ASSERT_OK(log->Append(batch));
+    }
+    {
+      Tamper t(dir.Sub("log"));
+      const uint64_t seq = edit_prev ? 13 : 12;
+      passage::v1::Envelope env;
+      ASSERT_TRUE(env.ParseFromString(t.Event(seq)));
+      if (edit_prev) {
+        std::string prev = env.prev_leaf_hash();
+        prev[0] ^= 0x01;
+        env.set_prev_leaf_hash(prev);
+      } else {
+        env.set_event("forged: consent withdrawn");
+      }
+      std::string bytes = env.SerializeAsString();
+      t.PutEvent(seq, bytes);
+      // The unhashed dedup record made to agree with the edit.
+      std::string key = env.producer() + std::string(1, '\0') + env.event_id();
+      std::string rec = t.Get("dedup", key);
+      t.Put("dedup", key,
+            rec.substr(0, 16) + std::string(merkle::AsBytes(merkle::LeafHash(bytes))));
+    }
+    auto r = EventLog::Open(Options(dir.Sub("log")));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+    EXPECT_NE(r.status().message().find(edit_prev ? "seq 13 was altered" : "seq 12 was altered"),
+              std::string::npos)
+        << r.status().ToString();
+  }
 }
 
 TEST(EventLog, RefusesToOpenWhenTheTailIsTruncatedOrAGapAppears) {
