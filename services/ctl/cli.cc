@@ -415,7 +415,8 @@ examples:
        R"(usage: passagectl stats [--by D1,D2,...] [--k N] | --quality
 
 Counts the cases this agency knows by the given dimensions, suppressing small cells (fewer than
-k cases, and the cells that would reveal them), followed by referral indicators.
+k cases, shown "<k"; and the cells that would reveal them, shown "x"), followed by referral
+indicators. No suppressed number can be worked out from the rest of its table.
 
 options:
   --by D,...   sex, age_band, majority, citizenship, country, form, crime_type, channel,
