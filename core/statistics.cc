@@ -125,7 +125,10 @@ std::vector<Value> ValuesOf(Dimension d, const CaseState& c, const Referral* r,
           EnumValue(passage::v1::IdentificationChannel_descriptor(), p.identification_channel()));
       break;
     case Dimension::kAgencyType: {
-      const passage::v1::Agency* owner = agencies.Find(c.owner_agency());
+      // A referral counts under its recipient, whose decision its outcome is; a case under its
+      // owner.
+      const passage::v1::Agency* owner =
+          agencies.Find(r != nullptr ? r->to_agency() : c.owner_agency());
       out.push_back(owner == nullptr
                         ? Value{kLast, "unregistered"}
                         : EnumValue(passage::v1::AgencyType_descriptor(), owner->type()));
@@ -140,8 +143,12 @@ std::vector<Value> ValuesOf(Dimension d, const CaseState& c, const Referral* r,
       }
       break;
     case Dimension::kOutcome:
-      out.push_back(EnumValue(passage::v1::ReferralStatus_descriptor(),
-                              r == nullptr ? 0 : static_cast<int>(r->status())));
+      if (r != nullptr && !IsTerminal(r->status())) {
+        out.push_back(Value{kLast - 1, "OPEN"});  // no outcome yet, whatever the current step
+      } else {
+        out.push_back(EnumValue(passage::v1::ReferralStatus_descriptor(),
+                                r == nullptr ? 0 : static_cast<int>(r->status())));
+      }
       break;
     case Dimension::kYear: {
       int32_t year = p.year_of_registration();

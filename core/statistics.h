@@ -23,9 +23,15 @@
 //   kForm           form         every distinct form of exploitation of the case [UNSPECIFIED]
 //   kCrimeType      crime_type   TIP, SOM, BOTH, UNDETERMINED [UNSPECIFIED]
 //   kChannel        channel      identification channel [UNSPECIFIED]
-//   kAgencyType     agency_type  type of the owning agency in the directory [unregistered]
+//   kAgencyType     agency_type  type, in the directory, of the agency that owns the case; when
+//                                the unit is the referral, of the agency the referral was sent to
+//                                (the recipient, whose decision the outcome is) [unregistered]
 //   kStage          stage        every current stage of the case
-//   kOutcome        outcome      the referral's current status (final once terminal)
+//   kOutcome        outcome      the referral's final outcome: COMPLETED (accepted and the service
+//                                delivered), REJECTED (declined), FAILED, CANCELLED (withdrawn by
+//                                the sender or the victim), EXPIRED (no answer in time), or OPEN
+//                                (no outcome yet: SENT, RECEIVED, ACCEPTED, IN_PROGRESS, ON_HOLD,
+//                                CANCEL_REQUESTED)
 //   kYear           year         profile.year_of_registration, else the year of opened_at_ms
 //                                [unknown]
 //   kMinorityGroup  minority_group  sensitive: yes / no [unknown]
@@ -122,9 +128,9 @@ enum class Dimension {
   kForm,     // of exploitation; multi-valued
   kCrimeType,
   kChannel,        // identification channel
-  kAgencyType,     // of the owning agency
+  kAgencyType,     // of the owning agency; of the recipient when the unit is the referral
   kStage,          // multi-valued
-  kOutcome,        // referral status; makes the unit the referral
+  kOutcome,        // final referral outcome or OPEN; makes the unit the referral
   kYear,           // of registration
   kMinorityGroup,  // sensitive
   kDisability,     // sensitive

@@ -598,18 +598,18 @@ TEST(ReferralIndicators, EmptySetHasNoRates) {
   EXPECT_TRUE(json.fields().at("acceptance_rate").has_null_value());
 }
 
-TEST(Statistics, OutcomeCountsReferralsByTheirCurrentStatus) {
+// Issue #16 item 10: outcome columns are final outcomes (a referral merely RECEIVED or ACCEPTED
+// has none yet: OPEN).
+TEST(Statistics, OutcomeCountsReferralsByTheirFinalOutcome) {
   Population p;
   OpenReferralCases(&p);
   StatsTable t = MustCompute(p, {Dimension::kOutcome}, 1);
   EXPECT_EQ(t.unit, "referrals");
   EXPECT_EQ(t.total.count, 7);
-  EXPECT_EQ(Labels(t.cells), (std::vector<std::string>{"SENT", "RECEIVED", "ACCEPTED", "REJECTED",
-                                                       "COMPLETED", "EXPIRED"}));
+  EXPECT_EQ(Labels(t.cells), (std::vector<std::string>{"REJECTED", "COMPLETED", "EXPIRED", "OPEN"}));
   auto o = ByLabel(t.cells);
-  EXPECT_EQ(o["ACCEPTED"].count, 2);
   EXPECT_EQ(o["COMPLETED"].count, 1);
-  EXPECT_EQ(o["SENT"].count, 1);
+  EXPECT_EQ(o["OPEN"].count, 4);  // SENT, RECEIVED and two ACCEPTED
 
   // Stage: a case with a live unaccepted referral and an accepted shelter one is in both.
   auto stages = ByLabel(MustCompute(p, {Dimension::kStage}, 1).cells);
@@ -783,6 +783,24 @@ TEST(Suppression, NoSuppressedNumberOfARandomTableCanBeWorkedOut) {
 }
 
 }  // namespace suppression
+
+// Issue #16 item 10: a referral counts under the type of the agency it was sent to (whose
+// decision its outcome is), not under the sender's.
+TEST(Statistics, ReferralsCountUnderTheRecipientsAgencyType) {
+  Population p;
+  OpenReferralCases(&p);
+  StatsTable t = MustCompute(p, {Dimension::kAgencyType, Dimension::kOutcome}, 1);
+  auto c = ByLabel(t.cells);
+  EXPECT_EQ(c["SHELTER|COMPLETED"].count, 1);
+  EXPECT_EQ(c["SHELTER|OPEN"].count, 2);
+  EXPECT_EQ(c["LEGAL_AID|REJECTED"].count, 1);
+  EXPECT_EQ(c["LEGAL_AID|EXPIRED"].count, 1);
+  EXPECT_EQ(c["LEGAL_AID|OPEN"].count, 2);
+  EXPECT_EQ(c.count("LAW_ENFORCEMENT|OPEN"), 0u) << "the sender's type";
+  // Cases still count under their owner.
+  auto owners = ByLabel(MustCompute(p, {Dimension::kAgencyType}, 1).cells);
+  EXPECT_EQ(owners["LAW_ENFORCEMENT"].count, 3);
+}
 
 }  // namespace
 }  // namespace passage::core
