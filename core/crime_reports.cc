@@ -418,13 +418,15 @@ Result<std::vector<ReportSheet>> Sdg16Report(const std::vector<const CaseState*>
     s.rows.push_back({c.values[0], c.values[1],
                       c.suppressed ? SuppressionMark(c, o.k) : std::to_string(c.count),
                       pop > 0 ? std::to_string(pop) : "not given",
-                      c.secondary ? "x" : c.suppressed ? "suppressed" : rate(c.count, pop)});
+                      c.secondary    ? "x"
+                      : c.suppressed ? "suppressed"
+                                     : rate(c.count, pop)});
   }
-  s.rows.push_back({"total", "",
-                    t.total.suppressed ? SuppressionMark(t.total, o.k)
-                                       : std::to_string(t.total.count),
-                    everyone > 0 ? std::to_string(everyone) : "not all given",
-                    t.total.suppressed ? "suppressed" : rate(t.total.count, everyone)});
+  s.rows.push_back(
+      {"total", "",
+       t.total.suppressed ? SuppressionMark(t.total, o.k) : std::to_string(t.total.count),
+       everyone > 0 ? std::to_string(everyone) : "not all given",
+       t.total.suppressed ? "suppressed" : rate(t.total.count, everyone)});
   ReportSheet f;
   f.name = "sdg16_by_form";
   f.title = "SDG 16.2.2: victims detected per 100,000 population by form of exploitation, " +
@@ -433,7 +435,9 @@ Result<std::vector<ReportSheet>> Sdg16Report(const std::vector<const CaseState*>
   f.header = {"form", "victims", "per_100000"};
   for (const StatsCell& c : tf.cells) {
     f.rows.push_back({c.values[0], c.suppressed ? SuppressionMark(c, o.k) : std::to_string(c.count),
-                      c.secondary ? "x" : c.suppressed ? "suppressed" : rate(c.count, everyone)});
+                      c.secondary    ? "x"
+                      : c.suppressed ? "suppressed"
+                                     : rate(c.count, everyone)});
   }
   s.legend = SuppressionLegend(t);
   f.legend = SuppressionLegend(tf);

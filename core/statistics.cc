@@ -298,8 +298,8 @@ bool Reaches(const Network& net, size_t skip, int from, int to, int64_t step, in
   return false;
 }
 
-// Whether arc `p` lies on a cycle of moves by some step from 1 to k: then another table, consistent with every
-// published number and mark, gives it another value.
+// Whether arc `p` lies on a cycle of moves by some step from 1 to k: then another table, consistent
+// with every published number and mark, gives it another value.
 bool Movable(const Network& net, size_t p, int k) {
   const Arc& a = net.arcs[p];
   for (int64_t step = 1; step <= k; ++step) {
@@ -424,8 +424,8 @@ bool CheapestProtection(const std::vector<Network>& nets, int64_t id, int k,
 // The table being suppressed, with what else is published beside it.
 struct SuppressionInput {
   int k = 5;
-  int64_t total = 0;  // units counted; suppressed when 0 < total < k
-  std::vector<bool> multi_valued;  // per axis
+  int64_t total = 0;                           // units counted; suppressed when 0 < total < k
+  std::vector<bool> multi_valued;              // per axis
   const std::vector<Grid>* margins = nullptr;  // with two or more axes: suppressed already
 };
 
@@ -454,7 +454,8 @@ Arc FixedArc(int from, int to, int64_t value) {
 // them: sums the reader is not shown may be taken as known). Node 0 is the source, 1 the sink.
 //   one axis: cell arcs 0 -> 1, the total 1 -> 0 (a fixed sum when multi-valued).
 //   two axes: 0 -> row i (the row's margin), row i -> column j (cell), column j -> 1 (margin),
-//             1 -> 0 (total); a line along a multi-valued axis has a fixed sum instead of its margin.
+//             1 -> 0 (total); a line along a multi-valued axis has a fixed sum instead of its
+//             margin.
 //   more:     one network per axis d: rows are d's values, columns the combinations of the other
 //             axes, whose sums are taken as known.
 std::vector<Network> Networks(const Grid& g, const SuppressionInput& in) {
@@ -520,23 +521,20 @@ std::vector<Network> Networks(const Grid& g, const SuppressionInput& in) {
     }
     for (int64_t r = 0; r < rows; ++r) {
       const Grid& m = margins[d];
-      net.arcs.push_back(others_multi ? FixedArc(0, static_cast<int>(2 + r), row_sum[r])
-                                      : NumberArc(0, static_cast<int>(2 + r), m.counts[r],
-                                                  m.suppressed[r],
-                                                  kMarginId + static_cast<int64_t>(d) *
-                                                                  kMaxStatsCells + r,
-                                                  k));
+      net.arcs.push_back(
+          others_multi ? FixedArc(0, static_cast<int>(2 + r), row_sum[r])
+                       : NumberArc(0, static_cast<int>(2 + r), m.counts[r], m.suppressed[r],
+                                   kMarginId + static_cast<int64_t>(d) * kMaxStatsCells + r, k));
     }
     for (int64_t c = 0; c < cols; ++c) {
       const int to = 1;
       const int from = static_cast<int>(2 + rows + c);
       const Grid& m = margins[1 - d];
-      net.arcs.push_back(n > 2 || in.multi_valued[d]
-                             ? FixedArc(from, to, col_sum[c])
-                             : NumberArc(from, to, m.counts[c], m.suppressed[c],
-                                         kMarginId + static_cast<int64_t>(1 - d) *
-                                                         kMaxStatsCells + c,
-                                         k));
+      net.arcs.push_back(
+          n > 2 || in.multi_valued[d]
+              ? FixedArc(from, to, col_sum[c])
+              : NumberArc(from, to, m.counts[c], m.suppressed[c],
+                          kMarginId + static_cast<int64_t>(1 - d) * kMaxStatsCells + c, k));
     }
     net.arcs.push_back(n > 2 || any_multi
                            ? FixedArc(1, 0, sum)
@@ -621,7 +619,8 @@ bool Suppress(Grid* g, const SuppressionInput& in) {
       for (size_t d = 0; d < n; ++d) {
         const Grid& m = (*in.margins)[d];
         for (int64_t r = 0; r < m.size(); ++r) {
-          if (m.suppressed[r]) ids.push_back(kMarginId + static_cast<int64_t>(d) * kMaxStatsCells + r);
+          if (m.suppressed[r])
+            ids.push_back(kMarginId + static_cast<int64_t>(d) * kMaxStatsCells + r);
         }
       }
     }
@@ -1068,8 +1067,8 @@ std::string SuppressionLegend(const StatsTable& table) {
     out += "<" + k + ": suppressed, a count from 1 to " + std::to_string(table.k - 1) + "\n";
   }
   if (secondary) {
-    out += "x: hidden so that the totals cannot reveal a suppressed count (0 or at least " + k +
-           ")\n";
+    out +=
+        "x: hidden so that the totals cannot reveal a suppressed count (0 or at least " + k + ")\n";
   }
   return out;
 }

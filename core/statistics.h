@@ -64,13 +64,12 @@
 //    below holds. An "x" cell was hidden only to protect another number; since it is not primary,
 //    its count is 0 or at least k, and the guarantee assumes the reader knows that. The cells are
 //    chosen in turn: (a) the line rule: whenever a line (the cells that differ in one dimension
-//    only) holds exactly one suppressed cell, its smallest non-zero shown cell that would itself
-//    pass the check below is hidden, repeated until no line changes; (b) then every suppressed number is checked (below), and for the first
-//    that fails, the smallest shown non-zero cell of its lines whose hiding makes it pass is
-//    hidden, or, when no single cell does, the smallest of its lines (of the whole table when its
-//    lines have none left); then (a) and (b) again, until every suppressed number passes or no
-//    non-zero cell is left to hide. Zero cells are never hidden: an "x" that is 0 could seldom
-//    move and would need protecting itself.
+//    only) holds exactly one suppressed cell, its smallest non-zero shown cell is hidden, if hiding
+//    more could protect it; repeated until no line changes; (b) then every suppressed number is
+//    checked (below), and for the first that fails, the cheapest cycle that would protect it is
+//    found (each shown non-zero cell on it costs its count) and the shown cells on it are hidden;
+//    then (a) and (b) again, until every suppressed number passes or one cannot be helped. Zero
+//    cells are never hidden: an "x" that is 0 could seldom move and would need protecting itself.
 //
 // ### Guarantee
 //

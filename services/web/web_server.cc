@@ -2321,7 +2321,8 @@ class WebServer::Impl {
         std::vector<std::string> tr(spec->by.size(), "");
         tr[0] = "total";
         const std::string mark = StatsMark(total->second.struct_value(), N(ts, "k"));
-        tr.push_back(!mark.empty() ? mark : std::to_string(N(total->second.struct_value(), "count")));
+        tr.push_back(!mark.empty() ? mark
+                                   : std::to_string(N(total->second.struct_value(), "count")));
         rows.push_back(tr);
       }
     } else {

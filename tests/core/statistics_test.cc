@@ -606,7 +606,8 @@ TEST(Statistics, OutcomeCountsReferralsByTheirFinalOutcome) {
   StatsTable t = MustCompute(p, {Dimension::kOutcome}, 1);
   EXPECT_EQ(t.unit, "referrals");
   EXPECT_EQ(t.total.count, 7);
-  EXPECT_EQ(Labels(t.cells), (std::vector<std::string>{"REJECTED", "COMPLETED", "EXPIRED", "OPEN"}));
+  EXPECT_EQ(Labels(t.cells),
+            (std::vector<std::string>{"REJECTED", "COMPLETED", "EXPIRED", "OPEN"}));
   auto o = ByLabel(t.cells);
   EXPECT_EQ(o["COMPLETED"].count, 1);
   EXPECT_EQ(o["OPEN"].count, 4);  // SENT, RECEIVED and two ACCEPTED
@@ -665,8 +666,8 @@ int SecondaryCount(const StatsTable& t) {
 // Issue #16 item 16: FEMALE {10, 10, 20} / MALE {2, 30, 10} at k = 5. MALE|9--17 = 2 is primary;
 // the cells hidden with it must leave it (and themselves) more than one possible value.
 TEST(Suppression, ComplementaryCellsLeaveEverySuppressedCellOpen) {
-  const StatsTable t = FromGrid({"FEMALE", "MALE"}, {"9--17", "18--20", "24--26"},
-                                {{10, 10, 20}, {2, 30, 10}}, 5);
+  const StatsTable t =
+      FromGrid({"FEMALE", "MALE"}, {"9--17", "18--20", "24--26"}, {{10, 10, 20}, {2, 30, 10}}, 5);
   auto c = ByLabel(t.cells);
   EXPECT_TRUE(c["MALE|9--17"].suppressed);
   EXPECT_FALSE(c["MALE|9--17"].secondary);
@@ -682,17 +683,18 @@ TEST(Suppression, ComplementaryCellsLeaveEverySuppressedCellOpen) {
 // Issue #16 item 8: hiding zero cells with a small cell of another row left a row whose shown
 // cells already made its total (0 + 0 + 5 + 6 + 5 + 18 = 34), so every hidden cell of it was 0.
 TEST(Suppression, NoRowOfHiddenZerosThatItsTotalGivesAway) {
-  const StatsTable t = FromGrid(
-      {"FEMALE", "MALE"}, {"0--8", "9--17", "18--20", "21--23", "24--26", "27--29", "30--38", "48+"},
-      {{3, 4, 2, 1, 9, 12, 7, 20}, {0, 0, 0, 0, 5, 6, 5, 18}}, 5);
+  const StatsTable t =
+      FromGrid({"FEMALE", "MALE"},
+               {"0--8", "9--17", "18--20", "21--23", "24--26", "27--29", "30--38", "48+"},
+               {{3, 4, 2, 1, 9, 12, 7, 20}, {0, 0, 0, 0, 5, 6, 5, 18}}, 5);
   EXPECT_EQ(Pinned(t, true), "") << RenderTable(t);
   EXPECT_EQ(Pinned(t, false), "") << RenderTable(t);
 }
 
 // Issue #16 item 9: a cell hidden only to protect another is not shown as "<5".
 TEST(Suppression, SecondaryCellsHaveTheirOwnMark) {
-  const StatsTable t = FromGrid({"FEMALE", "MALE"}, {"9--17", "18--20", "24--26"},
-                                {{10, 10, 20}, {2, 30, 10}}, 5);
+  const StatsTable t =
+      FromGrid({"FEMALE", "MALE"}, {"9--17", "18--20", "24--26"}, {{10, 10, 20}, {2, 30, 10}}, 5);
   int secondary = 0;
   for (const StatsCell& c : t.cells) {
     if (c.secondary) {
@@ -779,7 +781,8 @@ TEST(Suppression, NoSuppressedNumberOfARandomTableCanBeWorkedOut) {
   EXPECT_GT(exact, kTables / 2);
   std::printf("%d tables, %d with suppression, %d checked exactly, %d withheld\n", kTables,
               suppressed_tables, exact, withheld);
-  EXPECT_LT(withheld, kTables / 5);  // 298 of 3000: these grids are far denser in small cells than real tables
+  // 298 of 3000: these grids are far denser in small cells than real tables.
+  EXPECT_LT(withheld, kTables / 5);
 }
 
 }  // namespace suppression

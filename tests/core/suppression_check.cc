@@ -189,8 +189,8 @@ class Model {
     for (size_t v = 0; v < unknowns_.size(); ++v) {
       out[v].where = unknowns_[v].where;
       out[v].low = std::llround(low[v]);
-      out[v].high = std::isinf(high[v]) ? std::numeric_limits<int64_t>::max()
-                                        : std::llround(high[v]);
+      out[v].high =
+          std::isinf(high[v]) ? std::numeric_limits<int64_t>::max() : std::llround(high[v]);
     }
     return out;
   }
