@@ -722,6 +722,17 @@ TEST(Suppression, SecondaryCellsHaveTheirOwnMark) {
   EXPECT_EQ(kinds["secondary"], secondary) << ToJson(t);
 }
 
+// The demo test reads its printed table back with ParseCrossTab: the same table as RenderTable's.
+TEST(Suppression, TheRenderedCrossTabReadsBackAsTheTable) {
+  const StatsTable t = FromGrid({"FEMALE", "MALE"}, {"9--17", "18--20", "24--26"},
+                                {{10, 10, 20}, {2, 30, 10}}, 5);
+  const auto back = testing::ParseCrossTab("== title\n" + RenderTable(t), 5);
+  ASSERT_TRUE(back.has_value()) << RenderTable(t);
+  EXPECT_EQ(RenderTable(*back).substr(RenderTable(*back).find('\n')),
+            RenderTable(t).substr(RenderTable(t).find('\n')));
+  EXPECT_EQ(Pinned(*back, true), "");
+}
+
 TEST(Suppression, KOfTwoIsRefused) {
   EXPECT_FALSE(CountUnits({"sex"}, {}, 2, "cases").ok());
   EXPECT_TRUE(CountUnits({"sex"}, {}, 3, "cases").ok());

@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <utility>
 
 namespace passage::core::testing {
@@ -287,6 +288,53 @@ std::vector<SuppressedRange> FeasibleRanges(const StatsTable& table, bool exact_
   model.Sum(row_terms, total);
   model.Sum(col_terms, total);
   return model.Ranges(exact_marks);
+}
+
+std::optional<StatsTable> ParseCrossTab(const std::string& text, int k) {
+  std::istringstream in(text);
+  std::string line;
+  auto words = [](const std::string& l) {
+    std::istringstream ws(l);
+    std::vector<std::string> out;
+    for (std::string w; ws >> w;) out.push_back(w);
+    return out;
+  };
+  auto cell = [&](const std::vector<std::string>& values, const std::string& word) {
+    StatsCell c;
+    c.values = values;
+    c.suppressed = word == "<" + std::to_string(k) || word == "x";
+    c.secondary = word == "x";
+    c.count = c.suppressed ? 0 : std::stoll(word);
+    return c;
+  };
+  while (std::getline(in, line)) {
+    const std::vector<std::string> head = words(line);
+    if (head.size() < 4 || head[1] != "\\") continue;
+    StatsTable t;
+    t.k = k;
+    t.names = {head[0], head[2]};
+    const std::vector<std::string> columns(head.begin() + 3, head.end() - 1);  // less "total"
+    t.margins.resize(2);
+    t.margins[0].name = head[0];
+    t.margins[1].name = head[2];
+    while (std::getline(in, line)) {
+      const std::vector<std::string> row = words(line);
+      if (row.size() != columns.size() + 2) return std::nullopt;
+      if (row[0] == "total") {
+        for (size_t j = 0; j < columns.size(); ++j) {
+          t.margins[1].cells.push_back(cell({columns[j]}, row[j + 1]));
+        }
+        t.total = cell({}, row.back());
+        return t;
+      }
+      for (size_t j = 0; j < columns.size(); ++j) {
+        StatsCell c = cell({row[0], columns[j]}, row[j + 1]);
+        if (c.suppressed || c.count != 0) t.cells.push_back(c);
+      }
+      t.margins[0].cells.push_back(cell({row[0]}, row.back()));
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace passage::core::testing

@@ -18,6 +18,7 @@
 // "at least 0", which can only widen a range.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,5 +35,11 @@ struct SuppressedRange {
 // The range of every suppressed number of `table`. The table must have one or two dimensions,
 // none multi-valued.
 std::vector<SuppressedRange> FeasibleRanges(const StatsTable& table, bool exact_marks);
+
+// The table a reader sees in RenderTable's text of a two-dimensional cross-tab with threshold
+// `k` (the part of `text` from its "a \\ b" header line to its "total" line; labels without
+// spaces): the shown counts, "<k" as primary and "x" as secondary. Empty when `text` holds no
+// such table.
+std::optional<StatsTable> ParseCrossTab(const std::string& text, int k);
 
 }  // namespace passage::core::testing
