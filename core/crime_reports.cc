@@ -415,15 +415,18 @@ Result<std::vector<ReportSheet>> Sdg16Report(const std::vector<const CaseState*>
   for (const StatsCell& c : t.cells) {
     auto it = o.population.find({c.values[0], c.values[1]});
     const int64_t pop = it == o.population.end() ? 0 : it->second;
-    s.rows.push_back({c.values[0], c.values[1], c.suppressed ? "<" + std::to_string(o.k)
-                                                             : std::to_string(c.count),
+    s.rows.push_back({c.values[0], c.values[1],
+                      c.suppressed ? SuppressionMark(c, o.k) : std::to_string(c.count),
                       pop > 0 ? std::to_string(pop) : "not given",
-                      c.suppressed ? "suppressed" : rate(c.count, pop)});
+                      c.secondary    ? "x"
+                      : c.suppressed ? "suppressed"
+                                     : rate(c.count, pop)});
   }
-  s.rows.push_back({"total", "", t.total.suppressed ? "<" + std::to_string(o.k)
-                                                    : std::to_string(t.total.count),
-                    everyone > 0 ? std::to_string(everyone) : "not all given",
-                    t.total.suppressed ? "suppressed" : rate(t.total.count, everyone)});
+  s.rows.push_back(
+      {"total", "",
+       t.total.suppressed ? SuppressionMark(t.total, o.k) : std::to_string(t.total.count),
+       everyone > 0 ? std::to_string(everyone) : "not all given",
+       t.total.suppressed ? "suppressed" : rate(t.total.count, everyone)});
   ReportSheet f;
   f.name = "sdg16_by_form";
   f.title = "SDG 16.2.2: victims detected per 100,000 population by form of exploitation, " +
@@ -431,9 +434,13 @@ Result<std::vector<ReportSheet>> Sdg16Report(const std::vector<const CaseState*>
   f.source = s.source;
   f.header = {"form", "victims", "per_100000"};
   for (const StatsCell& c : tf.cells) {
-    f.rows.push_back({c.values[0], c.suppressed ? "<" + std::to_string(o.k) : std::to_string(c.count),
-                      c.suppressed ? "suppressed" : rate(c.count, everyone)});
+    f.rows.push_back({c.values[0], c.suppressed ? SuppressionMark(c, o.k) : std::to_string(c.count),
+                      c.secondary    ? "x"
+                      : c.suppressed ? "suppressed"
+                                     : rate(c.count, everyone)});
   }
+  s.legend = SuppressionLegend(t);
+  f.legend = SuppressionLegend(tf);
   return std::vector<ReportSheet>{std::move(s), std::move(f)};
 }
 
@@ -583,6 +590,7 @@ std::string RenderReport(const std::string& heading, const std::vector<ReportShe
       out += line(s.header);
       for (const auto& r : s.rows) out += line(r);
       if (s.rows.empty()) out += "(no records)\n";
+      out += s.legend;
     }
     out += "source: " + s.source + "\n";
   }
@@ -601,7 +609,10 @@ std::string CsvField(const std::string& s) {
 }
 
 std::string CsvCount(const StatsCell& c) {
-  return c.suppressed ? ",suppressed" : std::to_string(c.count) + ",";
+  if (!c.suppressed) {
+    return std::to_string(c.count) + ",";
+  }
+  return c.secondary ? ",secondary" : ",suppressed";
 }
 
 }  // namespace
@@ -616,9 +627,13 @@ std::string ReportCsv(const std::vector<ReportSheet>& sheets) {
           key += (i == 0 ? "" : " / ") + r[i];
         }
         for (size_t i = s.key_columns; i < r.size() && i < s.header.size(); ++i) {
+          const bool secondary = r[i] == "x";
           const bool hidden = r[i].rfind("<", 0) == 0 || r[i] == "suppressed";
           out += CsvField(s.name) + "," + CsvField(key) + "," + CsvField(s.header[i]) + "," +
-                 (hidden ? std::string(",suppressed") : CsvField(r[i]) + ",") + "\n";
+                 (secondary ? std::string(",secondary")
+                  : hidden  ? std::string(",suppressed")
+                            : CsvField(r[i]) + ",") +
+                 "\n";
         }
       }
       continue;

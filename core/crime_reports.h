@@ -48,6 +48,7 @@ struct ReportSheet {
   std::vector<std::string> header;            // rows sheets
   std::vector<std::vector<std::string>> rows;
   size_t key_columns = 1;  // rows sheets: the leading columns that name a row (the CSV's row)
+  std::string legend;      // rows sheets: SuppressionLegend of the table the rows show, if any
 };
 
 Result<std::vector<ReportSheet>> GlotipReport(const std::vector<const passage::v1::CaseState*>& cases,
@@ -78,7 +79,9 @@ Result<std::map<std::pair<std::string, std::string>, int64_t>> ParsePopulation(s
 
 // Printable text: each sheet's title, its table and its source.
 std::string RenderReport(const std::string& heading, const std::vector<ReportSheet>& sheets);
-// One CSV stream: sheet,row,column,count,flag (flag "suppressed" or empty). Row and column are
+// One CSV stream: sheet,row,column,count,flag. The flag is empty for a shown count,
+// "suppressed" for a primary-suppressed one (1 to k-1; shown as "<k" in text) and "secondary" for
+// one hidden only to protect another (0 or at least k; shown as "x"). Row and column are
 // the values of the first and second dimension ("total" for margins); for a rows sheet, row is
 // its key columns joined with " / " and column the name of each other column.
 std::string ReportCsv(const std::vector<ReportSheet>& sheets);

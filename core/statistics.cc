@@ -125,7 +125,10 @@ std::vector<Value> ValuesOf(Dimension d, const CaseState& c, const Referral* r,
           EnumValue(passage::v1::IdentificationChannel_descriptor(), p.identification_channel()));
       break;
     case Dimension::kAgencyType: {
-      const passage::v1::Agency* owner = agencies.Find(c.owner_agency());
+      // A referral counts under its recipient, whose decision its outcome is; a case under its
+      // owner.
+      const passage::v1::Agency* owner =
+          agencies.Find(r != nullptr ? r->to_agency() : c.owner_agency());
       out.push_back(owner == nullptr
                         ? Value{kLast, "unregistered"}
                         : EnumValue(passage::v1::AgencyType_descriptor(), owner->type()));
@@ -140,8 +143,12 @@ std::vector<Value> ValuesOf(Dimension d, const CaseState& c, const Referral* r,
       }
       break;
     case Dimension::kOutcome:
-      out.push_back(EnumValue(passage::v1::ReferralStatus_descriptor(),
-                              r == nullptr ? 0 : static_cast<int>(r->status())));
+      if (r != nullptr && !IsTerminal(r->status())) {
+        out.push_back(Value{kLast - 1, "OPEN"});  // no outcome yet, whatever the current step
+      } else {
+        out.push_back(EnumValue(passage::v1::ReferralStatus_descriptor(),
+                                r == nullptr ? 0 : static_cast<int>(r->status())));
+      }
       break;
     case Dimension::kYear: {
       int32_t year = p.year_of_registration();
@@ -203,11 +210,356 @@ Status Allocate(Grid* g) {
   return Status::Ok();
 }
 
-// Primary and complementary suppression, as the header describes.
-void Suppress(Grid* g, int k) {
-  for (int64_t i = 0; i < g->size(); ++i) {
-    g->suppressed[i] = g->counts[i] > 0 && g->counts[i] < k;
+// ---- suppression ----
+
+// What the published table tells a reader about one number.
+enum class Mark {
+  kShown,      // the number itself
+  kPrimary,    // "<k": 1 to k-1
+  kSecondary,  // "x": hidden to protect another cell; never 1 to k-1, so 0 or at least k
+};
+
+Mark MarkOf(int64_t count, bool suppressed, int k) {
+  if (!suppressed) {
+    return Mark::kShown;
   }
+  return count > 0 && count < k ? Mark::kPrimary : Mark::kSecondary;
+}
+
+// One published number as an arc of a circulation: every table consistent with what is published
+// is a circulation (flow in = flow out at each node) whose arcs keep their marks. `id` names the
+// number: a grid index, kMarginId + ..., kTotalId, or kAggregateId for a sum the reader is taken to
+// know although it is not published (which only makes the reader stronger).
+struct Arc {
+  int from = 0;
+  int to = 0;
+  int64_t value = 0;
+  Mark mark = Mark::kShown;
+  int64_t upper = std::numeric_limits<int64_t>::max();
+  int64_t id = 0;
+};
+
+constexpr int64_t kTotalId = -1;
+constexpr int64_t kAggregateId = -2;
+constexpr int64_t kMarginId = int64_t{1} << 40;  // + axis * kMaxStatsCells + position
+
+bool Allowed(const Arc& a, int64_t v, int k) {
+  if (v < 0 || v > a.upper) {
+    return false;
+  }
+  switch (a.mark) {
+    case Mark::kShown:
+      return v == a.value;
+    case Mark::kPrimary:
+      return v >= 1 && v < k;
+    case Mark::kSecondary:
+      return v == 0 || v >= k;
+  }
+  return false;
+}
+
+struct Network {
+  int nodes = 0;
+  std::vector<Arc> arcs;
+};
+
+// Whether `to` can be reached from `from` moving every arc but `skip` by `step` along its
+// direction (when its mark allows value + step) or against it (value - step).
+bool Reaches(const Network& net, size_t skip, int from, int to, int64_t step, int k) {
+  std::vector<std::vector<int>> next(static_cast<size_t>(net.nodes));
+  for (size_t q = 0; q < net.arcs.size(); ++q) {
+    const Arc& a = net.arcs[q];
+    if (q == skip || a.mark == Mark::kShown) {
+      continue;
+    }
+    if (Allowed(a, a.value + step, k)) {
+      next[static_cast<size_t>(a.from)].push_back(a.to);
+    }
+    if (Allowed(a, a.value - step, k)) {
+      next[static_cast<size_t>(a.to)].push_back(a.from);
+    }
+  }
+  std::vector<bool> seen(static_cast<size_t>(net.nodes), false);
+  std::vector<int> todo = {from};
+  seen[static_cast<size_t>(from)] = true;
+  while (!todo.empty()) {
+    const int u = todo.back();
+    todo.pop_back();
+    if (u == to) {
+      return true;
+    }
+    for (int v : next[static_cast<size_t>(u)]) {
+      if (!seen[static_cast<size_t>(v)]) {
+        seen[static_cast<size_t>(v)] = true;
+        todo.push_back(v);
+      }
+    }
+  }
+  return false;
+}
+
+// Whether arc `p` lies on a cycle of moves by some step from 1 to k: then another table, consistent
+// with every published number and mark, gives it another value.
+bool Movable(const Network& net, size_t p, int k) {
+  const Arc& a = net.arcs[p];
+  for (int64_t step = 1; step <= k; ++step) {
+    if (Allowed(a, a.value + step, k) && Reaches(net, p, a.to, a.from, step, k)) {
+      return true;
+    }
+    if (Allowed(a, a.value - step, k) && Reaches(net, p, a.from, a.to, step, k)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A shown non-zero cell: hiding it makes it an "x" (its count is at least k, so 0 or at least k).
+bool Hideable(const Arc& a) {
+  return a.mark == Mark::kShown && a.id >= 0 && a.id < kMarginId && a.value > 0;
+}
+
+bool AllowedOnceHidden(const Arc& a, int64_t v, int k) {
+  if (!Hideable(a)) {
+    return false;
+  }
+  Arc hidden = a;
+  hidden.mark = Mark::kSecondary;
+  return Allowed(hidden, v, k);
+}
+
+// The cheapest cycle through arc `p` moving it by `sign` * `step` (sign +1 or -1): every other arc
+// on it moves by `step` within its mark, a shown non-zero cell counting as hidden at the price of
+// its count. Returns the price (-1 when there is no such cycle) and, in `hide`, the shown cells
+// the cycle passes through.
+int64_t CheapestCycle(const Network& net, size_t p, int64_t step, int sign, int k,
+                      std::vector<int64_t>* hide) {
+  const Arc& a = net.arcs[p];
+  if (!Allowed(a, a.value + sign * step, k)) {
+    return -1;
+  }
+  const int from = sign > 0 ? a.to : a.from;
+  const int to = sign > 0 ? a.from : a.to;
+  struct Step {
+    int node;
+    size_t arc;
+    int64_t price;
+  };
+  std::vector<std::vector<Step>> next(static_cast<size_t>(net.nodes));
+  for (size_t q = 0; q < net.arcs.size(); ++q) {
+    const Arc& b = net.arcs[q];
+    if (q == p) {
+      continue;
+    }
+    const bool hidden = b.mark != Mark::kShown;
+    const int64_t price = hidden ? 0 : b.value;
+    if (hidden ? Allowed(b, b.value + step, k) : AllowedOnceHidden(b, b.value + step, k)) {
+      next[static_cast<size_t>(b.from)].push_back({b.to, q, price});
+    }
+    if (hidden ? Allowed(b, b.value - step, k) : AllowedOnceHidden(b, b.value - step, k)) {
+      next[static_cast<size_t>(b.to)].push_back({b.from, q, price});
+    }
+  }
+  constexpr int64_t kFar = std::numeric_limits<int64_t>::max();
+  std::vector<int64_t> dist(static_cast<size_t>(net.nodes), kFar);
+  std::vector<size_t> via(static_cast<size_t>(net.nodes), net.arcs.size());
+  std::vector<int> prev(static_cast<size_t>(net.nodes), -1);
+  std::set<std::pair<int64_t, int>> todo;
+  dist[static_cast<size_t>(from)] = 0;
+  todo.insert({0, from});
+  while (!todo.empty()) {
+    const auto [d, u] = *todo.begin();
+    todo.erase(todo.begin());
+    if (u == to) {
+      break;
+    }
+    for (const Step& e : next[static_cast<size_t>(u)]) {
+      const int64_t nd = d + e.price;
+      if (nd < dist[static_cast<size_t>(e.node)]) {
+        todo.erase({dist[static_cast<size_t>(e.node)], e.node});
+        dist[static_cast<size_t>(e.node)] = nd;
+        via[static_cast<size_t>(e.node)] = e.arc;
+        prev[static_cast<size_t>(e.node)] = u;
+        todo.insert({nd, e.node});
+      }
+    }
+  }
+  if (dist[static_cast<size_t>(to)] == kFar) {
+    return -1;
+  }
+  hide->clear();
+  for (int u = to; u != from; u = prev[static_cast<size_t>(u)]) {
+    const Arc& b = net.arcs[via[static_cast<size_t>(u)]];
+    if (b.mark == Mark::kShown) {
+      hide->push_back(b.id);
+    }
+  }
+  return dist[static_cast<size_t>(to)];
+}
+
+// The cheapest set of shown cells whose hiding puts the number `id` on a cycle in some network;
+// false when there is none.
+bool CheapestProtection(const std::vector<Network>& nets, int64_t id, int k,
+                        std::vector<int64_t>* hide) {
+  int64_t best = -1;
+  std::vector<int64_t> cells;
+  for (const Network& net : nets) {
+    for (size_t p = 0; p < net.arcs.size(); ++p) {
+      if (net.arcs[p].id != id) {
+        continue;
+      }
+      for (int64_t step = 1; step <= k; ++step) {
+        for (int sign : {1, -1}) {
+          const int64_t price = CheapestCycle(net, p, step, sign, k, &cells);
+          if (price >= 0 && (best < 0 || price < best)) {
+            best = price;
+            *hide = cells;
+          }
+        }
+      }
+    }
+  }
+  return best >= 0;
+}
+
+// The table being suppressed, with what else is published beside it.
+struct SuppressionInput {
+  int k = 5;
+  int64_t total = 0;                           // units counted; suppressed when 0 < total < k
+  std::vector<bool> multi_valued;              // per axis
+  const std::vector<Grid>* margins = nullptr;  // with two or more axes: suppressed already
+};
+
+bool TotalHidden(const SuppressionInput& in) { return in.total > 0 && in.total < in.k; }
+
+Arc NumberArc(int from, int to, int64_t count, bool suppressed, int64_t id, int k) {
+  Arc a;
+  a.from = from;
+  a.to = to;
+  a.value = count;
+  a.mark = MarkOf(count, suppressed, k);
+  a.id = id;
+  return a;
+}
+
+Arc FixedArc(int from, int to, int64_t value) {
+  Arc a;
+  a.from = from;
+  a.to = to;
+  a.value = value;
+  a.id = kAggregateId;
+  return a;
+}
+
+// The networks whose circulations are the tables a reader cannot tell from `g` (or a superset of
+// them: sums the reader is not shown may be taken as known). Node 0 is the source, 1 the sink.
+//   one axis: cell arcs 0 -> 1, the total 1 -> 0 (a fixed sum when multi-valued).
+//   two axes: 0 -> row i (the row's margin), row i -> column j (cell), column j -> 1 (margin),
+//             1 -> 0 (total); a line along a multi-valued axis has a fixed sum instead of its
+//             margin.
+//   more:     one network per axis d: rows are d's values, columns the combinations of the other
+//             axes, whose sums are taken as known.
+std::vector<Network> Networks(const Grid& g, const SuppressionInput& in) {
+  const int k = in.k;
+  const size_t n = g.axes.size();
+  std::vector<int64_t> upper(static_cast<size_t>(g.size()), std::numeric_limits<int64_t>::max());
+  bool any_multi = false;
+  for (bool m : in.multi_valued) {
+    any_multi = any_multi || m;
+  }
+  // Where a line does not sum to a margin, a cell still counts no more units than its margins.
+  if (any_multi && n == 1) {
+    upper.assign(upper.size(), in.total);
+  } else if (any_multi && in.margins != nullptr && !in.margins->empty()) {
+    for (int64_t i = 0; i < g.size(); ++i) {
+      for (size_t d = 0; d < n; ++d) {
+        upper[i] = std::min(upper[i], (*in.margins)[d].counts[g.Position(i, d)]);
+      }
+    }
+  }
+  auto cell_arc = [&](int from, int to, int64_t i) {
+    Arc a = NumberArc(from, to, g.counts[i], g.suppressed[i], i, k);
+    a.upper = upper[i];
+    return a;
+  };
+  std::vector<Network> out;
+  if (n == 1) {
+    Network net;
+    net.nodes = 2;
+    int64_t sum = 0;
+    for (int64_t i = 0; i < g.size(); ++i) {
+      net.arcs.push_back(cell_arc(0, 1, i));
+      sum += g.counts[i];
+    }
+    net.arcs.push_back(any_multi ? FixedArc(1, 0, sum)
+                                 : NumberArc(1, 0, in.total, TotalHidden(in), kTotalId, k));
+    out.push_back(std::move(net));
+    return out;
+  }
+  const std::vector<Grid>& margins = *in.margins;
+  for (size_t d = 0; d < n; ++d) {
+    if (n == 2 && d == 1) {
+      break;
+    }
+    const int64_t rows = g.AxisSize(d);
+    const int64_t cols = g.size() / std::max<int64_t>(1, rows);
+    Network net;
+    net.nodes = static_cast<int>(2 + rows + cols);
+    std::vector<int64_t> row_sum(static_cast<size_t>(rows), 0);
+    std::vector<int64_t> col_sum(static_cast<size_t>(cols), 0);
+    int64_t sum = 0;
+    for (int64_t i = 0; i < g.size(); ++i) {
+      const int64_t r = static_cast<int64_t>(g.Position(i, d));
+      const int64_t c = (i / (g.strides[d] * rows)) * g.strides[d] + i % g.strides[d];
+      row_sum[r] += g.counts[i];
+      col_sum[c] += g.counts[i];
+      sum += g.counts[i];
+      net.arcs.push_back(cell_arc(static_cast<int>(2 + r), static_cast<int>(2 + rows + c), i));
+    }
+    bool others_multi = false;
+    for (size_t e = 0; e < n; ++e) {
+      others_multi = others_multi || (e != d && in.multi_valued[e]);
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      const Grid& m = margins[d];
+      net.arcs.push_back(
+          others_multi ? FixedArc(0, static_cast<int>(2 + r), row_sum[r])
+                       : NumberArc(0, static_cast<int>(2 + r), m.counts[r], m.suppressed[r],
+                                   kMarginId + static_cast<int64_t>(d) * kMaxStatsCells + r, k));
+    }
+    for (int64_t c = 0; c < cols; ++c) {
+      const int to = 1;
+      const int from = static_cast<int>(2 + rows + c);
+      const Grid& m = margins[1 - d];
+      net.arcs.push_back(
+          n > 2 || in.multi_valued[d]
+              ? FixedArc(from, to, col_sum[c])
+              : NumberArc(from, to, m.counts[c], m.suppressed[c],
+                          kMarginId + static_cast<int64_t>(1 - d) * kMaxStatsCells + c, k));
+    }
+    net.arcs.push_back(n > 2 || any_multi
+                           ? FixedArc(1, 0, sum)
+                           : NumberArc(1, 0, in.total, TotalHidden(in), kTotalId, k));
+    out.push_back(std::move(net));
+  }
+  return out;
+}
+
+// Whether the published number `id` can take another value in some network.
+bool Protected(const std::vector<Network>& nets, int64_t id, int k) {
+  for (const Network& net : nets) {
+    for (size_t p = 0; p < net.arcs.size(); ++p) {
+      if (net.arcs[p].id == id && Movable(net, p, k)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// The line rule: whenever a line holds exactly one suppressed cell, its smallest unsuppressed
+// non-zero cell that `accept` takes is suppressed too; repeated until nothing changes.
+template <typename Accept>
+void SuppressLines(Grid* g, const Accept& accept) {
   bool changed = true;
   while (changed) {
     changed = false;
@@ -219,37 +571,117 @@ void Suppress(Grid* g, int k) {
           continue;  // each line once, from its first cell
         }
         int suppressed = 0;
-        int64_t smallest = -1;
-        int64_t first_zero = -1;
+        std::vector<int64_t> shown;
         for (int64_t j = 0; j < n; ++j) {
           const int64_t i = base + j * stride;
           if (g->suppressed[i]) {
             ++suppressed;
           } else if (g->counts[i] > 0) {
-            if (smallest < 0 || g->counts[i] < g->counts[smallest]) {
-              smallest = i;
-            }
-          } else if (first_zero < 0) {
-            first_zero = i;
+            shown.push_back(i);
           }
         }
         if (suppressed != 1) {
           continue;
         }
-        const int64_t pick = smallest >= 0 ? smallest : first_zero;
-        if (pick >= 0) {
-          g->suppressed[pick] = true;
-          changed = true;
+        std::stable_sort(shown.begin(), shown.end(),
+                         [&](int64_t a, int64_t b) { return g->counts[a] < g->counts[b]; });
+        for (int64_t i : shown) {
+          if (accept(i)) {
+            g->suppressed[i] = true;
+            changed = true;
+            break;
+          }
         }
       }
     }
   }
 }
 
-StatsCell ShownCell(std::vector<std::string> values, int64_t count, bool suppressed) {
+// Primary and complementary suppression, as the header describes. Returns false when some
+// suppressed number could not be protected.
+bool Suppress(Grid* g, const SuppressionInput& in) {
+  const int k = in.k;
+  for (int64_t i = 0; i < g->size(); ++i) {
+    g->suppressed[i] = g->counts[i] > 0 && g->counts[i] < k;
+  }
+  if (k <= 1) {
+    return true;
+  }
+  const size_t n = g->axes.size();
+  // The published numbers to protect: suppressed cells, suppressed margin cells, the total.
+  std::vector<int64_t> ids;
+  auto collect = [&] {
+    ids.clear();
+    for (int64_t i = 0; i < g->size(); ++i) {
+      if (g->suppressed[i]) ids.push_back(i);
+    }
+    if (n >= 2) {
+      for (size_t d = 0; d < n; ++d) {
+        const Grid& m = (*in.margins)[d];
+        for (int64_t r = 0; r < m.size(); ++r) {
+          if (m.suppressed[r])
+            ids.push_back(kMarginId + static_cast<int64_t>(d) * kMaxStatsCells + r);
+        }
+      }
+    }
+    if (TotalHidden(in)) ids.push_back(kTotalId);
+  };
+  const bool check = g->size() <= kMaxCheckedCells;
+  std::vector<int64_t> hide;
+  // Whether cell i, once hidden, could be put on a cycle by hiding more.
+  auto protectable = [&](int64_t i) {
+    if (!check) {
+      return true;
+    }
+    g->suppressed[i] = true;
+    const bool ok = CheapestProtection(Networks(*g, in), i, k, &hide);
+    g->suppressed[i] = false;
+    return ok;
+  };
+  std::set<int64_t> settled;  // protected (stays so as more is hidden) or beyond help
+  bool all_protected = true;
+  while (true) {
+    SuppressLines(g, protectable);
+    if (!check) {
+      return true;
+    }
+    collect();
+    const std::vector<Network> nets = Networks(*g, in);
+    int64_t open = kAggregateId;
+    for (int64_t id : ids) {
+      if (settled.count(id) != 0) continue;
+      if (Protected(nets, id, k)) {
+        settled.insert(id);
+      } else {
+        open = id;
+        break;
+      }
+    }
+    if (open == kAggregateId) {
+      return all_protected;
+    }
+    // Only cells of the table are hidden: its margins and total stay those of the tables of fewer
+    // dimensions, which are published too.
+    if (!CheapestProtection(nets, open, k, &hide)) {
+      settled.insert(open);  // nothing left to hide can help
+      all_protected = false;
+      continue;
+    }
+    if (hide.empty()) {
+      settled.insert(open);
+      continue;
+    }
+    for (int64_t i : hide) {
+      g->suppressed[i] = true;
+    }
+  }
+}
+
+StatsCell ShownCell(std::vector<std::string> values, int64_t count, bool suppressed, int k) {
   StatsCell cell;
   cell.values = std::move(values);
   cell.suppressed = suppressed;
+  cell.secondary = MarkOf(count, suppressed, k) == Mark::kSecondary;
   cell.count = suppressed ? 0 : count;
   return cell;
 }
@@ -257,7 +689,7 @@ StatsCell ShownCell(std::vector<std::string> values, int64_t count, bool suppres
 // ---- text helpers ----
 
 std::string CountText(const StatsCell& cell, int k) {
-  return cell.suppressed ? "<" + std::to_string(k) : std::to_string(cell.count);
+  return cell.suppressed ? std::string(SuppressionMark(cell, k)) : std::to_string(cell.count);
 }
 
 // Columns separated by two spaces; the first `left` columns left-aligned, the others
@@ -347,6 +779,9 @@ void JsonCount(std::string* out, const StatsCell& cell) {
   *out += ",";
   JsonKey(out, "suppressed");
   *out += cell.suppressed ? "true" : "false";
+  *out += ",";
+  JsonKey(out, "suppression");
+  *out += !cell.suppressed ? "null" : cell.secondary ? "\"secondary\"" : "\"primary\"";
 }
 
 template <typename T>
@@ -428,10 +863,6 @@ bool IsMultiValuedDimension(Dimension d) { return d == Dimension::kForm || d == 
 
 Result<StatsTable> ComputeTable(const std::vector<const CaseState*>& cases, const StatsQuery& query,
                                 const AgencyDirectory& agencies) {
-  if (query.k < 1) {
-    return Status::InvalidArgument(
-        "k", "the suppression threshold k must be at least 1, not " + std::to_string(query.k));
-  }
   bool per_referral = false;
   for (size_t i = 0; i < query.by.size(); ++i) {
     const Dimension d = query.by[i];
@@ -500,9 +931,10 @@ Result<StatsTable> CountUnits(const std::vector<std::string>& names,
                               const std::vector<std::vector<std::vector<StatsValue>>>& unit_values,
                               int k, std::string unit,
                               const std::vector<std::string>& multi_valued) {
-  if (k < 1) {
+  if (k < 1 || k == 2) {
     return Status::InvalidArgument(
-        "k", "the suppression threshold k must be at least 1, not " + std::to_string(k));
+        "k", "the suppression threshold k must be 1 (no suppression) or at least 3, not " +
+                 std::to_string(k) + " (with k = 2 the mark \"<2\" would say the count is 1)");
   }
   StatsTable table;
   table.names = names;
@@ -518,9 +950,9 @@ Result<StatsTable> CountUnits(const std::vector<std::string>& names,
     }
   }
   const int64_t units = static_cast<int64_t>(unit_values.size());
-  table.total = ShownCell({}, units, units > 0 && units < k);
-  if (n == 0) {
-    return table;
+  table.total = ShownCell({}, units, units > 0 && units < k, k);
+  if (n == 0 || table.total.suppressed) {
+    return table;  // fewer than k units: which values they have would give their counts away
   }
 
   Grid grid;
@@ -570,7 +1002,19 @@ Result<StatsTable> CountUnits(const std::vector<std::string>& names,
     }
   }
 
-  Suppress(&grid, k);
+  std::vector<bool> multi(n, false);
+  for (size_t d = 0; d < n; ++d) {
+    multi[d] = std::find(multi_valued.begin(), multi_valued.end(), names[d]) != multi_valued.end();
+  }
+  bool safe = true;
+  for (size_t d = 0; d < margins.size(); ++d) {
+    safe = Suppress(&margins[d], SuppressionInput{k, units, {multi[d]}, nullptr}) && safe;
+  }
+  safe = Suppress(&grid, SuppressionInput{k, units, multi, &margins}) && safe;
+  if (!safe) {
+    table.withheld = true;  // see "Guarantee" in the header
+    return table;
+  }
   for (int64_t i = 0; i < grid.size(); ++i) {
     if (grid.counts[i] == 0 && !grid.suppressed[i]) {
       continue;
@@ -580,19 +1024,53 @@ Result<StatsTable> CountUnits(const std::vector<std::string>& names,
     for (size_t d = 0; d < n; ++d) {
       labels.push_back(grid.axes[d][grid.Position(i, d)].label);
     }
-    table.cells.push_back(ShownCell(std::move(labels), grid.counts[i], grid.suppressed[i]));
+    table.cells.push_back(ShownCell(std::move(labels), grid.counts[i], grid.suppressed[i], k));
   }
   for (size_t d = 0; d < margins.size(); ++d) {
-    Suppress(&margins[d], k);
     StatsMargin margin;
     margin.name = names[d];
     for (int64_t i = 0; i < margins[d].size(); ++i) {
       margin.cells.push_back(ShownCell({margins[d].axes[0][static_cast<size_t>(i)].label},
-                                       margins[d].counts[i], margins[d].suppressed[i]));
+                                       margins[d].counts[i], margins[d].suppressed[i], k));
     }
     table.margins.push_back(std::move(margin));
   }
   return table;
+}
+
+std::string SuppressionMark(const StatsCell& cell, int k) {
+  if (!cell.suppressed) {
+    return "";
+  }
+  return cell.secondary ? "x" : "<" + std::to_string(k);
+}
+
+std::string SuppressionLegend(const StatsTable& table) {
+  bool primary = false;
+  bool secondary = false;
+  auto see = [&](const StatsCell& c) {
+    primary = primary || (c.suppressed && !c.secondary);
+    secondary = secondary || c.secondary;
+  };
+  see(table.total);
+  for (const StatsCell& c : table.cells) {
+    see(c);
+  }
+  for (const StatsMargin& m : table.margins) {
+    for (const StatsCell& c : m.cells) {
+      see(c);
+    }
+  }
+  std::string out;
+  const std::string k = std::to_string(table.k);
+  if (primary) {
+    out += "<" + k + ": suppressed, a count from 1 to " + std::to_string(table.k - 1) + "\n";
+  }
+  if (secondary) {
+    out +=
+        "x: hidden so that the totals cannot reveal a suppressed count (0 or at least " + k + ")\n";
+  }
+  return out;
 }
 
 std::string RenderTable(const StatsTable& table) {
@@ -656,21 +1134,11 @@ std::string RenderTable(const StatsTable& table) {
     rows.push_back(std::move(totals));
   }
   out += AlignRows(rows, left);
+  if (table.withheld) {
+    out += "cells withheld: the counts are so small that any table of them would give some away\n";
+  }
 
-  const std::string mark = "<" + std::to_string(table.k);
-  bool any_suppressed = table.total.suppressed;
-  for (const StatsCell& c : table.cells) {
-    any_suppressed = any_suppressed || c.suppressed;
-  }
-  for (const StatsMargin& m : table.margins) {
-    for (const StatsCell& c : m.cells) {
-      any_suppressed = any_suppressed || c.suppressed;
-    }
-  }
-  if (any_suppressed) {
-    out += mark + ": suppressed (a count from 1 to " + std::to_string(table.k - 1) +
-           ", or a cell hidden with one so that totals cannot reveal it)\n";
-  }
+  out += SuppressionLegend(table);
   if (table.multi_valued) {
     std::string names;
     for (const std::string& d : table.multi_valued_names) {
@@ -702,6 +1170,8 @@ std::string ToJson(const StatsTable& table) {
   out += std::to_string(table.k) + ",";
   JsonKey(&out, "multi_valued");
   out += table.multi_valued ? "true," : "false,";
+  JsonKey(&out, "withheld");
+  out += table.withheld ? "true," : "false,";
   JsonKey(&out, "cells");
   out += "[";
   for (size_t i = 0; i < table.cells.size(); ++i) {

@@ -23,9 +23,15 @@
 //   kForm           form         every distinct form of exploitation of the case [UNSPECIFIED]
 //   kCrimeType      crime_type   TIP, SOM, BOTH, UNDETERMINED [UNSPECIFIED]
 //   kChannel        channel      identification channel [UNSPECIFIED]
-//   kAgencyType     agency_type  type of the owning agency in the directory [unregistered]
+//   kAgencyType     agency_type  type, in the directory, of the agency that owns the case; when
+//                                the unit is the referral, of the agency the referral was sent to
+//                                (the recipient, whose decision the outcome is) [unregistered]
 //   kStage          stage        every current stage of the case
-//   kOutcome        outcome      the referral's current status (final once terminal)
+//   kOutcome        outcome      the referral's final outcome: COMPLETED (accepted and the service
+//                                delivered), REJECTED (declined), FAILED, CANCELLED (withdrawn by
+//                                the sender or the victim), EXPIRED (no answer in time), or OPEN
+//                                (no outcome yet: SENT, RECEIVED, ACCEPTED, IN_PROGRESS, ON_HOLD,
+//                                CANCEL_REQUESTED)
 //   kYear           year         profile.year_of_registration, else the year of opened_at_ms
 //                                [unknown]
 //   kMinorityGroup  minority_group  sensitive: yes / no [unknown]
@@ -44,28 +50,58 @@
 //
 // ## Small-cell suppression (threshold k)
 //
-// 1. Primary: every cell with 0 < count < k is suppressed: the table says it is suppressed and
-//    never carries its number (StatsCell::count is 0).
-// 2. Complementary: a line of the table is a set of cells that differ in one dimension only (the
-//    whole table when it has one dimension; each row and each column of a two-dimensional
-//    cross-tab). Whenever a line holds exactly one suppressed cell, the smallest unsuppressed
-//    non-zero cell of that line is suppressed too (ties: the first in row order); when the line has
-//    no such cell, the first zero cell of the line is suppressed instead (a suppressed zero looks
-//    like any other suppressed cell). This is repeated over every line of every dimension until
-//    nothing changes. The grid of a table with several dimensions is every combination of the
-//    values seen in each dimension, so zero cells take part.
-//    Result: no line holds exactly one suppressed cell, so no suppressed cell can be worked out by
-//    subtracting the shown cells of a line from that line's total, whether the total comes from
-//    this table (the margins below) or from another table over fewer dimensions.
-// 3. Totals: the grand total is shown unless 0 < total < k. A table with two or more dimensions
-//    carries, for each dimension, its margin: exactly the one-dimensional table of that dimension
-//    over the same units, with that table's own suppression.
+// k is 1 (nothing suppressed) or at least 3: with k = 2 the mark "<2" would itself say "1".
 //
-// Limits: the rule protects each table against its own lines and margins; it does not solve the
-// general cell-suppression problem (several published tables combined, or linear programming
-// over many lines, can narrow a suppressed value to an interval). The grid is capped at
-// kMaxStatsCells combinations. Referral indicators are operational figures about referrals and
-// are not suppressed.
+// 1. Primary: every cell with 0 < count < k is suppressed and marked "<k" (e.g. "<5"): the reader
+//    learns that its count is from 1 to k-1, and nothing more. Zero cells are shown as "0".
+// 2. Totals: the grand total is shown unless 0 < total < k: then it reads "<k" and the table
+//    lists no cells and no margins, since even which values occur could give the counts away
+//    (with k = 3, two values and a total "<3", each must be 1). A table with two
+//    or more dimensions carries, for each dimension, its margin: exactly the one-dimensional table
+//    of that dimension over the same units, with that table's own suppression (so asking for the
+//    one-dimensional table tells nothing new).
+// 3. Complementary (secondary): further cells are suppressed, marked "x", until the guarantee
+//    below holds. An "x" cell was hidden only to protect another number; since it is not primary,
+//    its count is 0 or at least k, and the guarantee assumes the reader knows that. The cells are
+//    chosen in turn: (a) the line rule: whenever a line (the cells that differ in one dimension
+//    only) holds exactly one suppressed cell, its smallest non-zero shown cell is hidden, if hiding
+//    more could protect it; repeated until no line changes; (b) then every suppressed number is
+//    checked (below), and for the first that fails, the cheapest cycle that would protect it is
+//    found (each shown non-zero cell on it costs its count) and the shown cells on it are hidden;
+//    then (a) and (b) again, until every suppressed number passes or one cannot be helped. Zero
+//    cells are never hidden: an "x" that is 0 could seldom move and would need protecting itself.
+//
+// ### Guarantee
+//
+// Given every published number of a table (shown cells, margins, total) and its marks, no
+// suppressed number (cell, margin cell or total) can be narrowed to a single value: another table
+// of non-negative integers with the same shown numbers and marks, and the same sums, gives it
+// another value. The check proves this with such a table: the tables consistent with what is
+// published are the circulations of a small network (one arc per number; node sums are the sums
+// the table states), and a suppressed number passes when it lies on a cycle along which every
+// suppressed number can move by the same step (1 to k), staying within its mark ("<k": 1 to k-1;
+// "x": 0 or at least k; a cell never above its smallest margin). For one and two dimensions the
+// network is exactly the table's own sums; where a dimension is multi-valued (its lines do not sum
+// to a margin) and for three or more dimensions (one network per dimension, the other dimensions'
+// combinations as columns) the reader is assumed to know more sums than are published, which
+// only makes the check stricter. tests/core/statistics_test.cc checks the guarantee from the
+// outside, by linear programming over the published table alone, on thousands of random tables.
+// The guarantee gives at least two possible values, not a wide interval: a "<5" cell is known to
+// lie between 1 and 4 whatever else is published.
+//
+// Only cells are hidden by step 3: a table's margins and total stay exactly those of the tables
+// of fewer dimensions. When some suppressed number cannot be protected however many cells are
+// hidden (tables made mostly of counts below k, whose marks alone pin them: with k = 5, a
+// one-dimensional table "<5", "<5", total 8, makes both 4), the table is withheld: it lists no
+// cells and no margins, only its total, and says so ("withheld" in JSON; the text says "cells
+// withheld"). In the property test's random tables, dense in small cells, about one in ten is.
+//
+// Limits: the guarantee is for one table. Several tables over overlapping dimensions, published
+// together (sex x age_band beside sex x form), are not checked against each other; the line rule
+// keeps the commonest such leak (a line whose total another table shows) closed where it can.
+// The grid is capped at kMaxStatsCells combinations; above kMaxCheckedCells only the line rule
+// runs, without the check. Referral indicators are operational figures about referrals and are
+// not suppressed.
 
 #include <cstdint>
 #include <optional>
@@ -91,9 +127,9 @@ enum class Dimension {
   kForm,     // of exploitation; multi-valued
   kCrimeType,
   kChannel,        // identification channel
-  kAgencyType,     // of the owning agency
+  kAgencyType,     // of the owning agency; of the recipient when the unit is the referral
   kStage,          // multi-valued
-  kOutcome,        // referral status; makes the unit the referral
+  kOutcome,        // final referral outcome or OPEN; makes the unit the referral
   kYear,           // of registration
   kMinorityGroup,  // sensitive
   kDisability,     // sensitive
@@ -121,6 +157,10 @@ bool IsMultiValuedDimension(Dimension d);
 // The largest number of combinations (grid cells) a table may have.
 inline constexpr int64_t kMaxStatsCells = 2'000'000;
 
+// The largest grid whose suppression is checked cell by cell (see "Guarantee" above); a larger
+// grid gets the line rule only.
+inline constexpr int64_t kMaxCheckedCells = 20'000;
+
 struct StatsQuery {
   std::vector<Dimension> by;     // in display order; may be empty (total only)
   int k = 5;                     // suppression threshold, >= 1 (1 = no suppression)
@@ -133,6 +173,9 @@ struct StatsCell {
   std::vector<std::string> values;
   int64_t count = 0;
   bool suppressed = false;
+  // Suppressed only to protect another number (complementary): its count is 0 or at least k.
+  // false for a primary-suppressed cell (a count from 1 to k-1) and for a shown one.
+  bool secondary = false;
 };
 
 // The one-dimensional table of one dimension, shown as a margin of a larger table.
@@ -150,6 +193,9 @@ struct StatsTable {
   std::string unit = "cases";  // "cases", or "referrals" when `by` has kOutcome
   int k = 5;
   bool multi_valued = false;  // some dimension is multi-valued: cells may not sum to the total
+  // No cells and no margins are given because some suppressed number could not be protected
+  // (see "Guarantee" above); the total is.
+  bool withheld = false;
   // Every combination whose count is non-zero or that is suppressed, sorted; a combination not
   // listed is zero. With no dimensions: empty.
   std::vector<StatsCell> cells;
@@ -187,18 +233,29 @@ Result<StatsTable> CountUnits(const std::vector<std::string>& names,
                               int k, std::string unit,
                               const std::vector<std::string>& multi_valued = {});
 
+// The mark of a suppressed cell: "<k" (e.g. "<5") when primary, "x" when secondary; "" when shown.
+std::string SuppressionMark(const StatsCell& cell, int k);
+
+// The legend of the marks the table uses, one line per mark ("<5: suppressed, a count from 1 to
+// 4", "x: hidden so that the totals cannot reveal a suppressed count (0 or at least 5)"); empty
+// when nothing is suppressed.
+std::string SuppressionLegend(const StatsTable& table);
+
 // An aligned text table for the terminal. One dimension: a value column and a count column, then
 // the total; two: a cross-tab with row and column totals (the margins); more: one row per listed
-// combination, then the total. Suppressed cells read "<k" (e.g. "<5"), zero cells "0". Ends with a
-// newline.
+// combination, then the total. Suppressed cells read their SuppressionMark, zero cells "0"; the
+// SuppressionLegend follows the table. Ends with a newline.
 std::string RenderTable(const StatsTable& table);
 
 // The table as one JSON object:
-//   {"by":["sex"],"unit":"cases","k":5,"multi_valued":false,
-//    "cells":[{"values":{"sex":"FEMALE"},"count":9,"suppressed":false},
-//             {"values":{"sex":"OTHER"},"count":null,"suppressed":true}, ...],
-//    "total":{"count":17,"suppressed":false},
-//    "margins":{"sex":[{"value":"FEMALE","count":9,"suppressed":false}, ...], ...}}
+//   {"by":["sex"],"unit":"cases","k":5,"multi_valued":false,"withheld":false,
+//    "cells":[{"values":{"sex":"FEMALE"},"count":9,"suppressed":false,"suppression":null},
+//             {"values":{"sex":"OTHER"},"count":null,"suppressed":true,
+//              "suppression":"primary"}, ...],
+//    "total":{"count":17,"suppressed":false,"suppression":null},
+//    "margins":{"sex":[{"value":"FEMALE","count":9,"suppressed":false,"suppression":null}, ...],
+//               ...}}
+// "suppression" is "primary" (shown as "<k") or "secondary" (shown as "x") for a suppressed cell.
 std::string ToJson(const StatsTable& table);
 
 // Referral indicators over every referral of the given cases.

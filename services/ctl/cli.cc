@@ -421,11 +421,15 @@ examples:
        R"(usage: passagectl stats [--by D1,D2,...] [--k N] | --quality
 
 Counts the cases this agency knows by the given dimensions, suppressing small cells (fewer than
-k cases, and the cells that would reveal them), followed by referral indicators.
+k cases, shown "<k"; and the cells that would reveal them, shown "x"), followed by referral
+indicators. No suppressed number can be worked out from the rest of its table.
 
 options:
   --by D,...   sex, age_band, majority, citizenship, country, form, crime_type, channel,
                agency_type, stage, outcome, year (default: the total only)
+               outcome: the referral's final outcome (COMPLETED, REJECTED, FAILED, CANCELLED,
+               EXPIRED) or OPEN; it counts referrals instead of cases. agency_type: of the agency
+               owning the case, or with outcome, of the agency the referral was sent to.
   --k N        suppression threshold (default: the node's)
   --quality    instead: per agency and month, the share of records missing sex, age,
                citizenship or form (as passagectl report quality)

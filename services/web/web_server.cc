@@ -1978,7 +1978,17 @@ class WebServer::Impl {
     return kTables;
   }
 
-  // Rows of a stats table: values..., count ("<k" when suppressed).
+  // The mark of a suppressed cell of a stats table's JSON: "<k" when primary, "x" when secondary
+  // (core::SuppressionMark); empty when shown.
+  static std::string StatsMark(const google::protobuf::Struct& cell, int64_t k) {
+    auto sup = cell.fields().find("suppressed");
+    if (sup == cell.fields().end() || !sup->second.bool_value()) return "";
+    auto kind = cell.fields().find("suppression");
+    if (kind != cell.fields().end() && kind->second.string_value() == "secondary") return "x";
+    return "<" + std::to_string(k);
+  }
+
+  // Rows of a stats table: values..., count (its StatsMark when suppressed).
   static std::vector<std::vector<std::string>> StatsRows(const google::protobuf::Struct& table,
                                                          int64_t k) {
     std::vector<std::vector<std::string>> rows;
@@ -1998,9 +2008,8 @@ class WebServer::Impl {
         if (auto dd = v.find("--"); dd != std::string::npos) v.erase(dd, 1);  // "24-26"
         row.push_back(v);
       }
-      auto sup = cell->fields().find("suppressed");
-      const bool suppressed = sup != cell->fields().end() && sup->second.bool_value();
-      row.push_back(suppressed ? "<" + std::to_string(k) : std::to_string(N(*cell, "count")));
+      const std::string mark = StatsMark(*cell, k);
+      row.push_back(!mark.empty() ? mark : std::to_string(N(*cell, "count")));
       rows.push_back(row);
     }
     return rows;
@@ -2075,6 +2084,7 @@ class WebServer::Impl {
           {"Month", "Sent", "Accepted", "Rejected", "Median hours to acceptance"}, rows["months"],
           false);
     // Disaggregated tables: exactly what `passagectl stats --json` gives, with its suppression.
+    int64_t stats_k = 0;
     for (const auto& spec : StatsTables()) {
       v1::ControlResponse sraw;
       auto stats = StatsOf(*me, spec.by, &sraw);
@@ -2110,13 +2120,21 @@ class WebServer::Impl {
         std::vector<std::string> tr(spec.by.size(), "");
         tr[0] = TrText("total");
         const auto& tt = total->second.struct_value();
-        auto sup = tt.fields().find("suppressed");
-        tr.push_back(sup != tt.fields().end() && sup->second.bool_value()
-                         ? "<" + std::to_string(N(ts, "k"))
-                         : std::to_string(N(tt, "count")));
+        const std::string mark = StatsMark(tt, N(ts, "k"));
+        tr.push_back(!mark.empty() ? mark : std::to_string(N(tt, "count")));
         srows.push_back(tr);
       }
       table(spec.id, spec.title, head, srows, true);
+      stats_k = N(ts, "k");
+    }
+    if (stats_k > 0) {
+      const std::string k = std::to_string(stats_k);
+      const std::string k1 = std::to_string(stats_k - 1);
+      body += "<p class=\"legend\" id=\"suppression-legend\">" +
+              Fmt("<{0}: suppressed, a count from 1 to {1}. x: hidden so that the totals cannot "
+                  "reveal a suppressed count (0 or at least {0}).",
+                  {k, k1}) +
+              "</p>";
     }
     Send(res, 200, Page("Dashboard", body, &*me));
   }
@@ -2298,6 +2316,15 @@ class WebServer::Impl {
       head.assign(spec->by.begin(), spec->by.end());
       head.push_back("count");
       rows = StatsRows(ts, N(ts, "k"));
+      // The total, as on the dashboard (a table of fewer than k cases lists nothing else).
+      if (auto total = ts.fields().find("total"); total != ts.fields().end()) {
+        std::vector<std::string> tr(spec->by.size(), "");
+        tr[0] = "total";
+        const std::string mark = StatsMark(total->second.struct_value(), N(ts, "k"));
+        tr.push_back(!mark.empty() ? mark
+                                   : std::to_string(N(total->second.struct_value(), "count")));
+        rows.push_back(tr);
+      }
     } else {
       v1::ControlRequest rq;
       rq.mutable_report();

@@ -97,7 +97,7 @@ def sign_in(url, login=None, password=None):
 
 def passagectl_stats():
     """The counts `passagectl --json stats --by sex,age_band` gives now, in order, total last,
-    suppressed as <k."""
+    suppressed as <k (primary) or x (secondary)."""
     env = dict(os.environ, PASSAGE_SESSION_DIR=args.sessions)
     subprocess.run([args.passagectl, "--node", args.node_dir, "login", args.login,
                     "--password-file", "-"], input=args.password + "\n", env=env, check=True,
@@ -106,7 +106,8 @@ def passagectl_stats():
                           "sex,age_band"], env=env, check=True, capture_output=True,
                          text=True).stdout
     table = json.loads(out)["table"]
-    cell = lambda c: "<%d" % table["k"] if c["suppressed"] else str(c["count"])
+    cell = lambda c: (("x" if c.get("suppression") == "secondary" else "<%d" % table["k"])
+                      if c["suppressed"] else str(c["count"]))
     return ",".join([cell(c) for c in table["cells"]] + [cell(table["total"])])
 
 

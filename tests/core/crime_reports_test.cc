@@ -418,5 +418,33 @@ TEST(Sdg16Report, APartialPopulationGivesNoTotalAndTheCsvKeepsBothKeys) {
       << csv;
 }
 
+// Issue #16 item 9: in a report, a cell hidden only to protect another is told apart from a small
+// one: "x" and flag "secondary", against "<5" and flag "suppressed".
+TEST(ReportCsv, PrimaryAndSecondaryCellsHaveTheirOwnFlags) {
+  std::vector<std::vector<std::vector<StatsValue>>> units;
+  const std::vector<std::vector<int>> grid = {{10, 10, 20}, {2, 30, 10}};
+  for (size_t i = 0; i < grid.size(); ++i) {
+    for (size_t j = 0; j < grid[i].size(); ++j) {
+      for (int u = 0; u < grid[i][j]; ++u) {
+        units.push_back({{StatsValue{static_cast<int64_t>(i), i == 0 ? "FEMALE" : "MALE"}},
+                         {StatsValue{static_cast<int64_t>(j), "band" + std::to_string(j)}}});
+      }
+    }
+  }
+  auto t = CountUnits({"sex", "band"}, units, 5, "victims");
+  ASSERT_TRUE(t.ok());
+  ReportSheet sheet;
+  sheet.name = "by_sex";
+  sheet.title = "Victims by sex and band";
+  sheet.source = "test";
+  sheet.has_table = true;
+  sheet.table = *t;
+  const std::string csv = ReportCsv({sheet});
+  EXPECT_NE(csv.find("by_sex,MALE,band0,,suppressed\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",,secondary\n"), std::string::npos) << csv;
+  const std::string text = RenderReport("heading", {sheet});
+  EXPECT_NE(text.find("\nx: hidden so that"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace passage::core

@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/case_projection.h"
 #include "core/validate.h"
+#include "tests/core/suppression_check.h"
 #include "tests/core/test_events.h"
 #include "tests/testing/status_matchers.h"
 
@@ -332,7 +334,7 @@ TEST(Statistics, SmallCellsAreSuppressedWithOneComplementaryCell) {
   const std::string text = RenderTable(t);
   EXPECT_EQ(Cells(LineStarting(text, "FEMALE ")), (std::vector<std::string>{"FEMALE", "9"}))
       << text;
-  EXPECT_EQ(Cells(LineStarting(text, "MALE ")), (std::vector<std::string>{"MALE", "<5"})) << text;
+  EXPECT_EQ(Cells(LineStarting(text, "MALE ")), (std::vector<std::string>{"MALE", "x"})) << text;
   EXPECT_EQ(Cells(LineStarting(text, "OTHER ")), (std::vector<std::string>{"OTHER", "<5"})) << text;
   EXPECT_EQ(Cells(LineStarting(text, "total ")), (std::vector<std::string>{"total", "17"})) << text;
   EXPECT_EQ(text.find(" 7\n"), std::string::npos) << text;
@@ -380,70 +382,37 @@ TEST(Statistics, TotalBelowKIsSuppressed) {
   StatsTable t = MustCompute(p, {Dimension::kSex}, 5);
   EXPECT_TRUE(t.total.suppressed);
   EXPECT_EQ(t.total.count, 0);
-  ASSERT_EQ(t.cells.size(), 1u);
-  EXPECT_TRUE(t.cells[0].suppressed);
+  EXPECT_TRUE(t.cells.empty()) << "which values occur would give the counts away";
 }
 
-TEST(Statistics, CrossTabLeavesNoRowOrColumnWithASingleSuppressedCell) {
+TEST(Statistics, CrossTabThatNoHidingProtectsIsWithheld) {
   Population p;
   OpenKnownCases(&p);
   StatsTable t = MustCompute(p, {Dimension::kSex, Dimension::kAgeBand}, 5);
 
-  //            9--17  18--20  24--26  30--38
-  //   FEMALE       7       2       0       0
-  //   MALE         1       0       6       0
-  //   OTHER        0       0       0       1
-  // Primary: 2, 1 and 1. FEMALE|9--17 is hidden for column 9--17, zeros where a line has no
-  // other non-zero cell; MALE|24--26 stays shown.
-  auto c = ByLabel(t.cells);
-  EXPECT_TRUE(c["FEMALE|18--20"].suppressed);
-  EXPECT_TRUE(c["MALE|9--17"].suppressed);
-  EXPECT_TRUE(c["OTHER|30--38"].suppressed);
-  EXPECT_TRUE(c["FEMALE|9--17"].suppressed);
-  EXPECT_FALSE(c["MALE|24--26"].suppressed);
-  EXPECT_EQ(c["MALE|24--26"].count, 6);
-
-  // The property itself, over the whole grid (a combination not listed is a shown zero).
-  const std::vector<std::string> sexes = {"FEMALE", "MALE", "OTHER"};
-  const std::vector<std::string> bands = {"9--17", "18--20", "24--26", "30--38"};
-  auto hidden = [&](const std::string& sex, const std::string& band) {
-    auto it = c.find(sex + "|" + band);
-    return it != c.end() && it->second.suppressed;
-  };
-  for (const std::string& sex : sexes) {
-    int n = 0;
-    for (const std::string& band : bands) {
-      n += hidden(sex, band) ? 1 : 0;
-    }
-    EXPECT_NE(n, 1) << "row " << sex;
-  }
-  for (const std::string& band : bands) {
-    int n = 0;
-    for (const std::string& sex : sexes) {
-      n += hidden(sex, band) ? 1 : 0;
-    }
-    EXPECT_NE(n, 1) << "column " << band;
-  }
-
-  // The margins are the one-dimensional tables, with their own suppression.
-  ASSERT_EQ(t.margins.size(), 2u);
-  auto sex_margin = ByLabel(t.margins[0].cells);
-  EXPECT_EQ(sex_margin["FEMALE"].count, 9);
-  EXPECT_TRUE(sex_margin["MALE"].suppressed);
-  EXPECT_TRUE(sex_margin["OTHER"].suppressed);
-  auto band_margin = ByLabel(t.margins[1].cells);
-  EXPECT_EQ(band_margin["9--17"].count, 8);
-  EXPECT_TRUE(band_margin["18--20"].suppressed);
-  EXPECT_EQ(band_margin["24--26"].count, 6);
-  EXPECT_TRUE(band_margin["30--38"].suppressed);
-
+  //            9--17  18--20  24--26  30--38  total
+  //   FEMALE       7       2       0       0      9
+  //   MALE         1       0       6       0      x
+  //   OTHER        0       0       0       1     <5
+  // OTHER|30--38 is alone in its row and its column, whose totals are "<5" as well: whatever
+  // else is hidden, the marks give it away (the one-line rule of old showed MALE|24--26 = 6 and so
+  // MALE = 7, MALE|9--17 = 1 and OTHER|30--38 = 1). The table gives its total only.
+  EXPECT_TRUE(t.withheld);
+  EXPECT_TRUE(t.cells.empty());
+  EXPECT_TRUE(t.margins.empty());
+  EXPECT_EQ(t.total.count, 17);
   const std::string text = RenderTable(t);
-  EXPECT_NE(text.find("sex \\ age_band"), std::string::npos) << text;
-  EXPECT_NE(text.find("total"), std::string::npos) << text;
+  EXPECT_NE(text.find("cells withheld"), std::string::npos) << text;
   google::protobuf::Struct json;
-  EXPECT_TRUE(ParsesAsJson(ToJson(t), &json)) << ToJson(t);
-  EXPECT_EQ(
-      json.fields().at("margins").struct_value().fields().at("sex").list_value().values_size(), 3);
+  ASSERT_TRUE(ParsesAsJson(ToJson(t), &json)) << ToJson(t);
+  EXPECT_TRUE(json.fields().at("withheld").bool_value());
+
+  // The one-dimensional tables are published on their own, protected.
+  auto sex = ByLabel(MustCompute(p, {Dimension::kSex}, 5).cells);
+  EXPECT_EQ(sex["FEMALE"].count, 9);
+  EXPECT_TRUE(sex["MALE"].secondary);
+  EXPECT_TRUE(sex["OTHER"].suppressed);
+  EXPECT_FALSE(sex["OTHER"].secondary);
 }
 
 TEST(Statistics, SensitiveAttributesNeedTheFlagAndAStatisticsConsent) {
@@ -629,23 +598,222 @@ TEST(ReferralIndicators, EmptySetHasNoRates) {
   EXPECT_TRUE(json.fields().at("acceptance_rate").has_null_value());
 }
 
-TEST(Statistics, OutcomeCountsReferralsByTheirCurrentStatus) {
+// Issue #16 item 10: outcome columns are final outcomes (a referral merely RECEIVED or ACCEPTED
+// has none yet: OPEN).
+TEST(Statistics, OutcomeCountsReferralsByTheirFinalOutcome) {
   Population p;
   OpenReferralCases(&p);
   StatsTable t = MustCompute(p, {Dimension::kOutcome}, 1);
   EXPECT_EQ(t.unit, "referrals");
   EXPECT_EQ(t.total.count, 7);
-  EXPECT_EQ(Labels(t.cells), (std::vector<std::string>{"SENT", "RECEIVED", "ACCEPTED", "REJECTED",
-                                                       "COMPLETED", "EXPIRED"}));
+  EXPECT_EQ(Labels(t.cells),
+            (std::vector<std::string>{"REJECTED", "COMPLETED", "EXPIRED", "OPEN"}));
   auto o = ByLabel(t.cells);
-  EXPECT_EQ(o["ACCEPTED"].count, 2);
   EXPECT_EQ(o["COMPLETED"].count, 1);
-  EXPECT_EQ(o["SENT"].count, 1);
+  EXPECT_EQ(o["OPEN"].count, 4);  // SENT, RECEIVED and two ACCEPTED
 
   // Stage: a case with a live unaccepted referral and an accepted shelter one is in both.
   auto stages = ByLabel(MustCompute(p, {Dimension::kStage}, 1).cells);
   EXPECT_EQ(stages["PROTECTION"].count, 3);
   EXPECT_EQ(stages["REFERRAL"].count, 2);
+}
+
+// ---- the suppression guarantee (core/statistics.h), checked from the published table ----
+
+namespace suppression {
+
+using testing::FeasibleRanges;
+using testing::SuppressedRange;
+
+// A two-dimensional table counted from a grid of counts: rows[i] x columns[j] holds grid[i][j]
+// units.
+StatsTable FromGrid(const std::vector<std::string>& rows, const std::vector<std::string>& columns,
+                    const std::vector<std::vector<int>>& grid, int k) {
+  std::vector<std::vector<std::vector<StatsValue>>> units;
+  for (size_t i = 0; i < grid.size(); ++i) {
+    for (size_t j = 0; j < grid[i].size(); ++j) {
+      for (int u = 0; u < grid[i][j]; ++u) {
+        units.push_back({{StatsValue{static_cast<int64_t>(i), rows[i]}},
+                         {StatsValue{static_cast<int64_t>(j), columns[j]}}});
+      }
+    }
+  }
+  auto t = CountUnits({"sex", "age_band"}, units, k, "cases");
+  EXPECT_TRUE(t.ok()) << t.status().ToString();
+  return t.ok() ? *t : StatsTable{};
+}
+
+// The suppressed numbers a reader can pin to one value; empty when the guarantee holds.
+std::string Pinned(const StatsTable& t, bool exact_marks) {
+  std::string out;
+  for (const SuppressedRange& r : FeasibleRanges(t, exact_marks)) {
+    if (r.high <= r.low) {
+      out += r.where + " = " + std::to_string(r.low) + "; ";
+    }
+  }
+  return out;
+}
+
+int SecondaryCount(const StatsTable& t) {
+  int n = t.total.secondary ? 1 : 0;
+  for (const StatsCell& c : t.cells) n += c.secondary ? 1 : 0;
+  for (const StatsMargin& m : t.margins) {
+    for (const StatsCell& c : m.cells) n += c.secondary ? 1 : 0;
+  }
+  return n;
+}
+
+// Issue #16 item 16: FEMALE {10, 10, 20} / MALE {2, 30, 10} at k = 5. MALE|9--17 = 2 is primary;
+// the cells hidden with it must leave it (and themselves) more than one possible value.
+TEST(Suppression, ComplementaryCellsLeaveEverySuppressedCellOpen) {
+  const StatsTable t =
+      FromGrid({"FEMALE", "MALE"}, {"9--17", "18--20", "24--26"}, {{10, 10, 20}, {2, 30, 10}}, 5);
+  auto c = ByLabel(t.cells);
+  EXPECT_TRUE(c["MALE|9--17"].suppressed);
+  EXPECT_FALSE(c["MALE|9--17"].secondary);
+  EXPECT_EQ(Pinned(t, true), "") << RenderTable(t);
+  for (const SuppressedRange& r : FeasibleRanges(t, true)) {
+    if (r.where == "cell MALE|9--17") {
+      EXPECT_EQ(r.low, 1) << RenderTable(t);
+      EXPECT_EQ(r.high, 4) << RenderTable(t);
+    }
+  }
+}
+
+// Issue #16 item 8: hiding zero cells with a small cell of another row left a row whose shown
+// cells already made its total (0 + 0 + 5 + 6 + 5 + 18 = 34), so every hidden cell of it was 0.
+TEST(Suppression, NoRowOfHiddenZerosThatItsTotalGivesAway) {
+  const StatsTable t =
+      FromGrid({"FEMALE", "MALE"},
+               {"0--8", "9--17", "18--20", "21--23", "24--26", "27--29", "30--38", "48+"},
+               {{3, 4, 2, 1, 9, 12, 7, 20}, {0, 0, 0, 0, 5, 6, 5, 18}}, 5);
+  EXPECT_EQ(Pinned(t, true), "") << RenderTable(t);
+  EXPECT_EQ(Pinned(t, false), "") << RenderTable(t);
+}
+
+// Issue #16 item 9: a cell hidden only to protect another is not shown as "<5".
+TEST(Suppression, SecondaryCellsHaveTheirOwnMark) {
+  const StatsTable t =
+      FromGrid({"FEMALE", "MALE"}, {"9--17", "18--20", "24--26"}, {{10, 10, 20}, {2, 30, 10}}, 5);
+  int secondary = 0;
+  for (const StatsCell& c : t.cells) {
+    if (c.secondary) {
+      ++secondary;
+      EXPECT_TRUE(c.suppressed);
+      EXPECT_EQ(SuppressionMark(c, 5), "x");
+    }
+  }
+  EXPECT_GE(secondary, 1);
+  const std::string text = RenderTable(t);
+  EXPECT_EQ(Cells(LineStarting(text, "MALE ")).at(1), "<5") << text;
+  EXPECT_NE(text.find("\n<5: suppressed, a count from 1 to 4\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nx: hidden so that the totals cannot reveal a suppressed count (0 or at "
+                      "least 5)\n"),
+            std::string::npos)
+      << text;
+  google::protobuf::Struct json;
+  ASSERT_TRUE(ParsesAsJson(ToJson(t), &json)) << ToJson(t);
+  std::map<std::string, int> kinds;
+  for (const auto& v : json.fields().at("cells").list_value().values()) {
+    const auto& f = v.struct_value().fields();
+    kinds[f.at("suppression").has_null_value() ? "shown" : f.at("suppression").string_value()]++;
+  }
+  EXPECT_EQ(kinds["primary"], 1) << ToJson(t);
+  EXPECT_EQ(kinds["secondary"], secondary) << ToJson(t);
+}
+
+// The demo test reads its printed table back with ParseCrossTab: the same table as RenderTable's.
+TEST(Suppression, TheRenderedCrossTabReadsBackAsTheTable) {
+  const StatsTable t = FromGrid({"FEMALE", "MALE"}, {"9--17", "18--20", "24--26"},
+                                {{10, 10, 20}, {2, 30, 10}}, 5);
+  const auto back = testing::ParseCrossTab("== title\n" + RenderTable(t), 5);
+  ASSERT_TRUE(back.has_value()) << RenderTable(t);
+  EXPECT_EQ(RenderTable(*back).substr(RenderTable(*back).find('\n')),
+            RenderTable(t).substr(RenderTable(t).find('\n')));
+  EXPECT_EQ(Pinned(*back, true), "");
+}
+
+TEST(Suppression, KOfTwoIsRefused) {
+  EXPECT_FALSE(CountUnits({"sex"}, {}, 2, "cases").ok());
+  EXPECT_TRUE(CountUnits({"sex"}, {}, 3, "cases").ok());
+  EXPECT_TRUE(CountUnits({"sex"}, {}, 1, "cases").ok());
+}
+
+// Issue #16 items 8 and 16: over many random tables (seeded, so every run checks the same ones),
+// of one and two dimensions, various k, with many zeros and small cells, no suppressed number can
+// be narrowed to one value from the published table and its marks.
+TEST(Suppression, NoSuppressedNumberOfARandomTableCanBeWorkedOut) {
+  std::mt19937 rng(16);
+  const std::vector<std::string> labels = {"a", "b", "c", "d", "e", "f", "g"};
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  constexpr int kTables = 3000;
+  int exact = 0;
+  int withheld = 0;
+  int suppressed_tables = 0;
+  for (int n = 0; n < kTables; ++n) {
+    const int k = std::vector<int>{3, 4, 5, 5, 5, 10}[static_cast<size_t>(uniform(0, 5))];
+    const int rows = uniform(1, 5);
+    const int cols = n % 5 == 0 ? 1 : uniform(2, 6);
+    const int zeros = uniform(0, 60);  // percent
+    const int small = uniform(0, 60);
+    std::vector<std::vector<int>> grid(static_cast<size_t>(rows),
+                                       std::vector<int>(static_cast<size_t>(cols), 0));
+    for (auto& row : grid) {
+      for (int& v : row) {
+        const int p = uniform(0, 99);
+        v = p < zeros ? 0 : p < zeros + small ? uniform(1, k - 1) : uniform(k, 4 * k);
+      }
+    }
+    StatsTable t;
+    if (cols == 1) {
+      // One dimension: the rows' values as one column.
+      std::vector<std::vector<std::vector<StatsValue>>> units;
+      for (int i = 0; i < rows; ++i) {
+        for (int u = 0; u < grid[i][0]; ++u) {
+          units.push_back({{StatsValue{i, labels[static_cast<size_t>(i)]}}});
+        }
+      }
+      auto one = CountUnits({"sex"}, units, k, "cases");
+      ASSERT_TRUE(one.ok());
+      t = *one;
+    } else {
+      t = FromGrid(labels, labels, grid, k);
+    }
+    bool any = t.total.suppressed;
+    for (const StatsCell& c : t.cells) any = any || c.suppressed;
+    suppressed_tables += any ? 1 : 0;
+    const bool exact_marks = SecondaryCount(t) <= 6;
+    exact += exact_marks ? 1 : 0;
+    withheld += t.withheld ? 1 : 0;
+    const std::string pinned = Pinned(t, exact_marks);
+    ASSERT_EQ(pinned, "") << "table " << n << ", k = " << k << ":\n" << RenderTable(t);
+  }
+  EXPECT_GT(suppressed_tables, kTables / 2);
+  EXPECT_GT(exact, kTables / 2);
+  std::printf("%d tables, %d with suppression, %d checked exactly, %d withheld\n", kTables,
+              suppressed_tables, exact, withheld);
+  // 298 of 3000: these grids are far denser in small cells than real tables.
+  EXPECT_LT(withheld, kTables / 5);
+}
+
+}  // namespace suppression
+
+// Issue #16 item 10: a referral counts under the type of the agency it was sent to (whose
+// decision its outcome is), not under the sender's.
+TEST(Statistics, ReferralsCountUnderTheRecipientsAgencyType) {
+  Population p;
+  OpenReferralCases(&p);
+  StatsTable t = MustCompute(p, {Dimension::kAgencyType, Dimension::kOutcome}, 1);
+  auto c = ByLabel(t.cells);
+  EXPECT_EQ(c["SHELTER|COMPLETED"].count, 1);
+  EXPECT_EQ(c["SHELTER|OPEN"].count, 2);
+  EXPECT_EQ(c["LEGAL_AID|REJECTED"].count, 1);
+  EXPECT_EQ(c["LEGAL_AID|EXPIRED"].count, 1);
+  EXPECT_EQ(c["LEGAL_AID|OPEN"].count, 2);
+  EXPECT_EQ(c.count("LAW_ENFORCEMENT|OPEN"), 0u) << "the sender's type";
+  // Cases still count under their owner.
+  auto owners = ByLabel(MustCompute(p, {Dimension::kAgencyType}, 1).cells);
+  EXPECT_EQ(owners["LAW_ENFORCEMENT"].count, 3);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/core/suppression_check.h"
 #include "tests/testing/temp_dir.h"
 
 namespace {
@@ -170,6 +171,21 @@ TEST(E2eDemo, RunsToCompletionAndPrintsThreeJourneys) {
   EXPECT_NE(report.find("Victims detected by form of exploitation and sex"), std::string::npos);
   const std::string routes = Section(r.output, "== smuggling of migrants");
   EXPECT_NE(routes.find("PK > IR > TR > GR"), std::string::npos) << routes;
+
+  // Issue #16 item 8: from the printed sex x age band table alone, no suppressed number can be
+  // narrowed to one value (the demo once printed a MALE row 0 + 0 + 5 + 6 + 5 + 18 = 34 whose
+  // four hidden cells had to be 0).
+  const std::string by_sex = Section(r.output, "== cases by sex and age band");
+  const auto table = passage::core::testing::ParseCrossTab(by_sex, 5);
+  ASSERT_TRUE(table.has_value()) << by_sex;
+  int secondary = 0;
+  for (const auto& c : table->cells) secondary += c.secondary ? 1 : 0;
+  for (const auto& m : table->margins) {
+    for (const auto& c : m.cells) secondary += c.secondary ? 1 : 0;
+  }
+  for (const auto& range : passage::core::testing::FeasibleRanges(*table, secondary <= 10)) {
+    EXPECT_LT(range.low, range.high) << range.where << " is given away:\n" << by_sex;
+  }
 }
 
 }  // namespace
