@@ -735,6 +735,9 @@ class EventMaker {
   }
 
   size_t ciphertext_bytes() const { return event_.case_opened().personal().ciphertext().size(); }
+  // The ids of the event Make() returned last.
+  const std::string& event_id() const { return event_.event_id(); }
+  const std::string& case_id() const { return event_.case_id(); }
 
   // The case reference code of publisher "load-pub-NNN": "LP" + NNN, so that no two are alike.
   static std::string PublisherCode(const std::string& agency) {
@@ -1480,6 +1483,27 @@ int FreeLoopbackPort() {
   return port;
 }
 
+// Passage's per-event work as one Redis function (FCALL passage_publish 4 <dedup key> <log stream>
+// <case list> <case heads> <case id> <event>), atomic as a function is: dedup by (producer, event
+// id), append to the global log, index the new entry under its case, move the case head. Returns
+// "<stream id> <case seq>", or "dup <stream id> <case seq>" (the stored outcome, nothing appended)
+// for an event id seen before. GET then SET NX inside one function is the dedup of SET NX with the
+// outcome as its value, which is only known after the XADD.
+constexpr char kRedisLibrary[] = R"lua(#!lua name=passage
+redis.register_function('passage_publish', function(keys, args)
+  local prior = redis.call('GET', keys[1])
+  if prior then
+    return 'dup ' .. prior
+  end
+  local id = redis.call('XADD', keys[2], '*', 'e', args[2])
+  local case_seq = redis.call('RPUSH', keys[3], id)
+  redis.call('HSET', keys[4], args[1], id)
+  local outcome = id .. ' ' .. case_seq
+  redis.call('SET', keys[1], outcome, 'NX')
+  return outcome
+end)
+)lua";
+
 class RedisServer {
  public:
   explicit RedisServer(std::string dir) : dir_(std::move(dir)) { fs::create_directories(dir_); }
@@ -1537,6 +1561,31 @@ class RedisServer {
     return false;
   }
 
+  // Loads kRedisLibrary (FUNCTION LOAD REPLACE); false with the reason in `error`.
+  bool LoadLibrary(std::string* error) {
+    redisContext* c = redisConnect("127.0.0.1", port_);
+    if (c == nullptr || c->err != 0) {
+      *error = c != nullptr ? c->errstr : "out of memory";
+      if (c != nullptr) {
+        redisFree(c);
+      }
+      return false;
+    }
+    auto* reply = static_cast<redisReply*>(
+        redisCommand(c, "FUNCTION LOAD REPLACE %b", kRedisLibrary, std::strlen(kRedisLibrary)));
+    const bool ok = reply != nullptr && reply->type == REDIS_REPLY_STRING;
+    if (!ok) {
+      *error = reply == nullptr                     ? std::string(c->errstr)
+               : reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
+                                                  : "unexpected reply to FUNCTION LOAD";
+    }
+    if (reply != nullptr) {
+      freeReplyObject(reply);
+    }
+    redisFree(c);
+    return ok;
+  }
+
   void Stop() { child_.Stop(); }
   pid_t pid() const { return child_.pid(); }
   int port() const { return port_; }
@@ -1548,7 +1597,10 @@ class RedisServer {
   int port_ = -1;
 };
 
-void RedisPublisher(int port, const LoadSpec& spec, const Options& opt, int index,
+// What a Redis publisher sends per event: a plain XADD, or Passage's work in kRedisLibrary.
+enum class RedisWork { kXadd, kEqual };
+
+void RedisPublisher(int port, RedisWork work, const LoadSpec& spec, const Options& opt, int index,
                     PhaseClock* clock, std::atomic<int>* ready, PublisherStats* st) {
   prctl(PR_SET_TIMERSLACK, 1UL);
   redisContext* c = redisConnect("127.0.0.1", port);
@@ -1561,8 +1613,8 @@ void RedisPublisher(int port, const LoadSpec& spec, const Options& opt, int inde
     ready->fetch_add(1);
     return;
   }
-  EventMaker maker(PassageBroker::PublisherId(index), opt.payload,
-                   static_cast<uint64_t>(index) + 1001);
+  const std::string producer = PassageBroker::PublisherId(index);
+  EventMaker maker(producer, opt.payload, static_cast<uint64_t>(index) + 1001);
   ready->fetch_add(1);
   const int64_t t0 = clock->WaitStart();
   const int64_t send_end = clock->send_end();
@@ -1579,7 +1631,15 @@ void RedisPublisher(int port, const LoadSpec& spec, const Options& opt, int inde
     while (now < send_end && pending.size() < depth && (sched.flat() || sched.next() <= now)) {
       const int64_t t = sched.Take(now);
       const std::string e = maker.Make(t);
-      redisAppendCommand(c, "XADD %s * e %b", kStream, e.data(), e.size());
+      if (work == RedisWork::kXadd) {
+        redisAppendCommand(c, "XADD %s * e %b", kStream, e.data(), e.size());
+      } else {
+        const std::string dedup = "dedup:" + producer + ":" + maker.event_id();
+        const std::string case_list = "case:" + maker.case_id();
+        redisAppendCommand(c, "FCALL passage_publish 4 %s %s %s casehead %s %b", dedup.c_str(),
+                           kStream, case_list.c_str(), maker.case_id().c_str(), e.data(),
+                           e.size());
+      }
       pending.push_back(t);
       st->sent++;
       appended = true;
@@ -1611,10 +1671,12 @@ void RedisPublisher(int port, const LoadSpec& spec, const Options& opt, int inde
     while (redisGetReplyFromReader(c, &raw) == REDIS_OK && raw != nullptr) {
       auto* reply = static_cast<redisReply*>(raw);
       const int64_t at = NowNs();
-      const bool good = reply->type == REDIS_REPLY_STRING;
+      // A duplicate is not an acknowledged new event (as for Passage's duplicate results).
+      const bool good = reply->type == REDIS_REPLY_STRING &&
+                        !(reply->len >= 4 && std::memcmp(reply->str, "dup ", 4) == 0);
       if (!good && st->first_refusal.empty()) {
-        st->first_refusal = reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
-                                                             : "unexpected reply type";
+        const bool text = reply->type == REDIS_REPLY_ERROR || reply->type == REDIS_REPLY_STRING;
+        st->first_refusal = text ? std::string(reply->str, reply->len) : "unexpected reply type";
       }
       freeReplyObject(reply);
       raw = nullptr;
@@ -1631,7 +1693,8 @@ void RedisPublisher(int port, const LoadSpec& spec, const Options& opt, int inde
 }
 
 // One round of `spec` against Redis, added to `r`.
-void RunRedisPhase(RedisServer& redis, const LoadSpec& spec, const Options& opt, PhaseResult* r) {
+void RunRedisPhase(RedisServer& redis, RedisWork work, const LoadSpec& spec, const Options& opt,
+                   PhaseResult* r) {
   PhaseClock clock;
   clock.warmup_ns = spec.warmup_ns;
   clock.measure_ns = spec.measure_ns;
@@ -1639,8 +1702,8 @@ void RunRedisPhase(RedisServer& redis, const LoadSpec& spec, const Options& opt,
   std::vector<PublisherStats> stats(static_cast<size_t>(spec.publishers));
   std::vector<std::thread> threads;
   for (int i = 0; i < spec.publishers; ++i) {
-    threads.emplace_back(RedisPublisher, redis.port(), std::cref(spec), std::cref(opt), i, &clock,
-                         &ready, &stats[static_cast<size_t>(i)]);
+    threads.emplace_back(RedisPublisher, redis.port(), work, std::cref(spec), std::cref(opt), i,
+                         &clock, &ready, &stats[static_cast<size_t>(i)]);
   }
   while (ready.load() < spec.publishers) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -1793,21 +1856,34 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
+  // Two Redis servers, each with its own append-only file: plain XADD, and Passage's work.
   std::unique_ptr<RedisServer> redis;
+  std::unique_ptr<RedisServer> redis_equal;
   if (!opt.skip_redis) {
     redis = std::make_unique<RedisServer>(root.path() + "/redis");
-    if (!redis->Start(opt.redis_bin)) {
-      std::fprintf(stderr, "broker_load: %s did not start; its log:\n%s\n", opt.redis_bin.c_str(),
-                   LastLines(ReadText(redis->log_path()), 20).c_str());
+    redis_equal = std::make_unique<RedisServer>(root.path() + "/redis-equal");
+    for (RedisServer* r : {redis.get(), redis_equal.get()}) {
+      if (!r->Start(opt.redis_bin)) {
+        std::fprintf(stderr, "broker_load: %s did not start; its log:\n%s\n",
+                     opt.redis_bin.c_str(), LastLines(ReadText(r->log_path()), 20).c_str());
+        return 1;
+      }
+    }
+    std::string error;
+    if (!redis_equal->LoadLibrary(&error)) {
+      std::fprintf(stderr, "broker_load: FUNCTION LOAD of the passage library failed: %s\n",
+                   error.c_str());
       return 1;
     }
   }
 
-  PhaseResult curve_flat, curve_sub, plain_flat, redis_flat, curve_fixed, plain_fixed, redis_fixed;
+  PhaseResult curve_flat, curve_sub, plain_flat, redis_flat, equal_flat, curve_fixed, plain_fixed,
+      redis_fixed, equal_fixed;
   curve_flat.name = curve_fixed.name = "passage CURVE";
   curve_sub.name = "passage CURVE +sub";
   plain_flat.name = plain_fixed.name = "passage PLAIN";
   redis_flat.name = redis_fixed.name = "redis XADD";
+  equal_flat.name = equal_fixed.name = "redis-equal";
   DiskResult disk;
 
   // Runs one round of one phase and says how it went (stderr: progress, not results).
@@ -1839,7 +1915,10 @@ int Main(int argc, char** argv) {
       round(&plain_flat, n, [&] { RunPassagePhase(*plain, spec(true), opt, false, &plain_flat); });
     }
     if (redis) {
-      round(&redis_flat, n, [&] { RunRedisPhase(*redis, spec(true), opt, &redis_flat); });
+      round(&redis_flat, n,
+            [&] { RunRedisPhase(*redis, RedisWork::kXadd, spec(true), opt, &redis_flat); });
+      round(&equal_flat, n,
+            [&] { RunRedisPhase(*redis_equal, RedisWork::kEqual, spec(true), opt, &equal_flat); });
     }
   }
   for (int n = 0; opt.run_fixed && n < opt.rounds; ++n) {
@@ -1856,7 +1935,11 @@ int Main(int argc, char** argv) {
             [&] { RunPassagePhase(*plain, spec(false), opt, true, &plain_fixed); });
     }
     if (redis) {
-      round(&redis_fixed, n, [&] { RunRedisPhase(*redis, spec(false), opt, &redis_fixed); });
+      round(&redis_fixed, n,
+            [&] { RunRedisPhase(*redis, RedisWork::kXadd, spec(false), opt, &redis_fixed); });
+      round(&equal_fixed, n, [&] {
+        RunRedisPhase(*redis_equal, RedisWork::kEqual, spec(false), opt, &equal_fixed);
+      });
     }
   }
 
@@ -1874,11 +1957,12 @@ int Main(int argc, char** argv) {
   }
   if (redis) {
     redis->Stop();
+    redis_equal->Stop();
   }
 
   std::vector<PhaseResult*> results;
-  for (PhaseResult* r : {&curve_flat, &curve_sub, &plain_flat, &redis_flat, &curve_fixed,
-                         &plain_fixed, &redis_fixed}) {
+  for (PhaseResult* r : {&curve_flat, &curve_sub, &plain_flat, &redis_flat, &equal_flat,
+                         &curve_fixed, &plain_fixed, &redis_fixed, &equal_fixed}) {
     if (r->measured_ns > 0) {
       r->Finish();
       results.push_back(r);
