@@ -36,13 +36,16 @@
 // were refused, unanswered or not delivered, 130 when interrupted.
 
 #include <fcntl.h>
+#include <grp.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +81,10 @@
 #include "transport/frames.h"
 #include "transport/keys.h"
 #include "transport/socket_options.h"
+
+#ifdef PASSAGE_HAVE_LIBPQ
+#include <libpq-fe.h>
+#endif
 
 #ifndef PASSAGE_BROKER_BIN
 #define PASSAGE_BROKER_BIN "passage-broker"
@@ -191,6 +198,7 @@ struct Options {
   int rounds = 2;  // each phase's measured time is split over this many interleaved rounds
   bool skip_insecure = false;
   bool skip_redis = false;
+  bool skip_postgres = false;
   bool flat_with_subscriber = false;
   bool keep = false;
   bool timeline = false;
@@ -204,11 +212,14 @@ constexpr char kUsage[] =
     "                   [--window W] [--batch K] [--rate EVENTS_PER_S] [--payload BYTES]\n"
     "                   [--fsync-samples N]\n"
     "                   [--broker PATH] [--redis-server PATH] [--dir DIR] [--skip-insecure]\n"
-    "                   [--skip-redis] [--flat-with-subscriber] [--keep] [--timeline]\n"
+    "                   [--skip-redis] [--skip-postgres] [--flat-with-subscriber] [--keep]\n"
+    "                   [--timeline]\n"
     "                   [--phases flat|fixed|both] [--deliver-batch N]\n"
     "\n"
     "Load test of passage-broker (CURVE and --insecure) against redis-server XADD with\n"
-    "appendfsync always, and the disk's fdatasync; prints the ratios of docs/architecture.md's quality bars.\n"
+    "appendfsync always, Redis doing Passage's per-event work in one function (redis-equal),\n"
+    "PostgreSQL 15 as an event store (synchronous_commit=on, flat out only), and the disk's\n"
+    "fdatasync; prints the ratios of docs/architecture.md's quality bars.\n"
     "  --seconds S              measured seconds per phase (default 10), split over R rounds\n"
     "  --rounds R               interleave the servers R times (default 2), so that the load of a\n"
     "                           shared machine drifts over all of them alike\n"
@@ -285,6 +296,8 @@ Options ParseOptions(int argc, char** argv) {
       o.skip_insecure = true;
     } else if (a == "--skip-redis") {
       o.skip_redis = true;
+    } else if (a == "--skip-postgres") {
+      o.skip_postgres = true;
     } else if (a == "--flat-with-subscriber") {
       o.flat_with_subscriber = true;
     } else if (a == "--keep") {
@@ -457,10 +470,50 @@ struct CpuSnapshot {
   double self_s = 0;
 };
 
-CpuSnapshot TakeSnapshot(pid_t server) {
+std::string ReadText(const std::string& path);
+
+// The CPU ticks of `root`'s child processes, each thread named after its process's title
+// ("postgres: walwriter" -> "walwriter"; client backends, "... [local] ...", all as "backends").
+void AddChildTicks(pid_t root, ProcessTicks* out) {
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    const std::string stat = ReadText(it->path().string() + "/stat");
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) {
+      continue;
+    }
+    int ppid = 0;
+    char state = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) != 2 || ppid != root) {
+      continue;
+    }
+    const pid_t pid = std::atoi(name.c_str());
+    std::string title = ReadText(it->path().string() + "/cmdline");
+    title = title.substr(0, title.find('\0'));
+    if (const size_t colon = title.find(": "); colon != std::string::npos) {
+      title = title.substr(colon + 2);
+    }
+    if (title.find('[') != std::string::npos) {
+      title = "backends";
+    }
+    for (auto& [tid, t] : ReadProcessTicks(pid)) {
+      t.name = title;
+      (*out)[tid] = t;
+    }
+  }
+}
+
+CpuSnapshot TakeSnapshot(pid_t server, bool with_children = false) {
   CpuSnapshot s;
   s.at_ns = NowNs();
   s.server = ReadProcessTicks(server);
+  if (with_children) {
+    AddChildTicks(server, &s.server);
+  }
   s.machine = ReadMachineTicks();
   s.self_s = SelfCpuSeconds();
   return s;
@@ -573,20 +626,27 @@ class Child {
   Child& operator=(const Child&) = delete;
   ~Child() { Stop(); }
 
-  bool Start(std::vector<std::string> args, const std::string& log_path) {
+  // Starts `args` with stdout and stderr to `log_path`; as `user` (uid, gid) when given, which
+  // needs root (PostgreSQL refuses to run as root).
+  bool Start(std::vector<std::string> args, const std::string& log_path,
+             std::optional<std::pair<uid_t, gid_t>> user = std::nullopt) {
     pid_ = fork();
     if (pid_ < 0) {
       pid_ = -1;
       return false;
     }
     if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the benchmark
       int fd = ::open(log_path.c_str(), O_CREAT | O_WRONLY | O_APPEND, 0600);
       if (fd >= 0) {
         dup2(fd, 1);
         dup2(fd, 2);
         ::close(fd);
       }
+      if (user && (setgroups(0, nullptr) != 0 || setgid(user->second) != 0 ||
+                   setuid(user->first) != 0)) {
+        _exit(126);
+      }
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the benchmark (after setuid, which clears it)
       std::vector<char*> argv;
       for (auto& a : args) {
         argv.push_back(a.data());
@@ -608,6 +668,22 @@ class Child {
       return true;
     }
     return false;
+  }
+
+  // Waits for the process to exit by itself; its exit status, or -1 when it had to be killed
+  // after `timeout_ns`.
+  int Wait(int64_t timeout_ns) {
+    const int64_t deadline = NowNs() + timeout_ns;
+    while (pid_ > 0 && NowNs() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    Stop();
+    return -1;
   }
 
   // SIGTERM, then SIGKILL after 10 s.
@@ -1721,7 +1797,296 @@ void RunRedisPhase(RedisServer& redis, RedisWork work, const LoadSpec& spec, con
   r->timelines.push_back(clock.Timeline());
 }
 
-// ---- report -------------------------------------------------------------------------------------
+// ---- postgresql ---------------------------------------------------------------------------------
+
+#ifdef PASSAGE_HAVE_LIBPQ
+
+// The event store PostgreSQL is measured as: the global log with its dedup constraint and case
+// index, the case heads, and one function doing Passage's per-event work, called once per event in
+// its own transaction. Every event here opens a new case (as the Passage events do), so the case
+// seq is always 1 and the case-head row never contended; the FOR UPDATE serializes two events of
+// one case all the same.
+constexpr char kPostgresSchema[] = R"sql(
+CREATE TABLE events (
+  seq bigserial PRIMARY KEY,
+  producer text NOT NULL,
+  event_id text NOT NULL,
+  case_id text NOT NULL,
+  case_seq bigint NOT NULL,
+  body bytea NOT NULL,
+  UNIQUE (producer, event_id)
+);
+CREATE INDEX events_by_case ON events (case_id, case_seq);
+CREATE TABLE case_head (
+  case_id text PRIMARY KEY,
+  seq bigint NOT NULL,
+  case_seq bigint NOT NULL
+);
+CREATE FUNCTION passage_publish(p_producer text, p_event_id text, p_case_id text, p_body bytea,
+                                OUT out_seq bigint, OUT out_case_seq bigint,
+                                OUT out_duplicate boolean)
+LANGUAGE plpgsql AS $$
+BEGIN
+  SELECT h.case_seq + 1 INTO out_case_seq FROM case_head h WHERE h.case_id = p_case_id FOR UPDATE;
+  IF NOT FOUND THEN
+    out_case_seq := 1;
+  END IF;
+  INSERT INTO events (producer, event_id, case_id, case_seq, body)
+    VALUES (p_producer, p_event_id, p_case_id, out_case_seq, p_body)
+    ON CONFLICT (producer, event_id) DO NOTHING
+    RETURNING seq INTO out_seq;
+  IF out_seq IS NULL THEN
+    SELECT e.seq, e.case_seq INTO out_seq, out_case_seq FROM events e
+      WHERE e.producer = p_producer AND e.event_id = p_event_id;
+    out_duplicate := true;
+    RETURN;
+  END IF;
+  INSERT INTO case_head (case_id, seq, case_seq) VALUES (p_case_id, out_seq, out_case_seq)
+    ON CONFLICT (case_id) DO UPDATE SET seq = EXCLUDED.seq, case_seq = EXCLUDED.case_seq;
+  out_duplicate := false;
+END
+$$;
+)sql";
+
+constexpr char kPostgresBinDir[] = "/usr/lib/postgresql/15/bin";
+
+// A PostgreSQL 15 cluster of its own in `dir` (initdb, then postgres on a unix socket in `dir`),
+// fsync=on, synchronous_commit=on, otherwise Debian's defaults. When this process runs as root, the
+// server runs as the "postgres" user (or "nobody"), which then owns `dir`; the parent directories
+// must let it through.
+class PostgresServer {
+ public:
+  explicit PostgresServer(std::string dir) : dir_(std::move(dir)) { fs::create_directories(dir_); }
+
+  static bool Available() { return ::access((std::string(kPostgresBinDir) + "/postgres").c_str(), X_OK) == 0; }
+
+  // initdb, start, schema; false with the reason in `error`.
+  bool Start(int max_connections, std::string* error) {
+    std::optional<std::pair<uid_t, gid_t>> user;
+    if (geteuid() == 0) {
+      const passwd* pw = getpwnam("postgres");
+      if (pw == nullptr) {
+        pw = getpwnam("nobody");
+      }
+      if (pw == nullptr) {
+        *error = "running as root and there is no postgres or nobody user to run PostgreSQL as";
+        return false;
+      }
+      user = std::pair{pw->pw_uid, pw->pw_gid};
+      if (::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+        *error = "cannot chown " + dir_ + ": " + std::strerror(errno);
+        return false;
+      }
+    }
+    const std::string bin = kPostgresBinDir;
+    Child initdb;
+    if (!initdb.Start({bin + "/initdb", "-D", dir_ + "/data", "-U", "passage", "--auth=trust",
+                       "-E", "UTF8", "--no-sync", "--no-instructions"},
+                      log_path(), user) ||
+        initdb.Wait(120 * kNsPerSec) != 0) {
+      *error = "initdb failed:\n" + LastLines(ReadText(log_path()), 10);
+      return false;
+    }
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      port_ = FreeLoopbackPort();  // names the socket file only: no TCP listener
+      if (!child_.Start({bin + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_),
+                         "-c", "listen_addresses=", "-c", "unix_socket_directories=" + dir_,
+                         "-c", "fsync=on", "-c", "synchronous_commit=on", "-c",
+                         "max_connections=" + std::to_string(max_connections + 10)},
+                        log_path(), user)) {
+        *error = "cannot start postgres";
+        return false;
+      }
+      for (int i = 0; i < 1500 && !child_.Exited(); ++i) {  // 30 s
+        if (PQping(conninfo().c_str()) == PQPING_OK) {
+          return CreateSchema(error);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      child_.Stop();
+    }
+    *error = "postgres did not start:\n" + LastLines(ReadText(log_path()), 10);
+    return false;
+  }
+
+  void Stop() { child_.Stop(); }
+  pid_t pid() const { return child_.pid(); }
+  std::string conninfo() const {
+    return "host=" + dir_ + " port=" + std::to_string(port_) + " user=passage dbname=postgres";
+  }
+  std::string log_path() const { return dir_ + "/postgres.log"; }
+
+ private:
+  bool CreateSchema(std::string* error) {
+    PGconn* c = PQconnectdb(conninfo().c_str());
+    bool ok = PQstatus(c) == CONNECTION_OK;
+    if (ok) {
+      PGresult* r = PQexec(c, kPostgresSchema);
+      ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+      PQclear(r);
+    }
+    if (!ok) {
+      *error = std::string("schema: ") + PQerrorMessage(c);
+    }
+    PQfinish(c);
+    return ok;
+  }
+
+  std::string dir_;
+  Child child_;
+  int port_ = -1;
+};
+
+// One publisher on its own connection in pipeline mode: per event a call of passage_publish and a
+// sync (so one transaction, committed and flushed before its sync result arrives), up to W x K
+// events in flight. The ack is the sync's result: the query's row comes before the commit.
+void PostgresPublisher(const std::string& conninfo, const LoadSpec& spec, const Options& opt,
+                       int index, PhaseClock* clock, std::atomic<int>* ready, PublisherStats* st) {
+  prctl(PR_SET_TIMERSLACK, 1UL);
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult* r = PQprepare(c, "publish",
+                            "SELECT out_seq, out_case_seq, out_duplicate FROM "
+                            "passage_publish($1, $2, $3, $4)",
+                            4, nullptr);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      st->error = std::string("postgres prepare: ") + PQerrorMessage(c);
+    }
+    PQclear(r);
+  } else {
+    st->error = std::string("cannot connect to postgres: ") + PQerrorMessage(c);
+  }
+  if (st->error.empty() && (PQsetnonblocking(c, 1) != 0 || PQenterPipelineMode(c) != 1)) {
+    st->error = std::string("postgres pipeline mode: ") + PQerrorMessage(c);
+  }
+  const std::string producer = PassageBroker::PublisherId(index);
+  EventMaker maker(producer, opt.payload, static_cast<uint64_t>(index) + 2001);
+  ready->fetch_add(1);
+  if (!st->error.empty()) {
+    PQfinish(c);
+    return;
+  }
+  const int64_t t0 = clock->WaitStart();
+  const int64_t send_end = clock->send_end();
+  const int64_t drain_end = send_end + kDrainNs;
+  const size_t depth = static_cast<size_t>(spec.window) * static_cast<size_t>(spec.batch);
+  Schedule sched(spec, index, t0);
+  struct Pending {
+    int64_t scheduled;
+    bool ok;
+  };
+  std::deque<Pending> pending;  // in send order; the front is the one whose results come next
+  bool flushing = false;
+  for (;;) {
+    int64_t now = NowNs();
+    if (now >= drain_end || (now >= send_end && pending.empty())) {
+      break;
+    }
+    bool appended = false;
+    while (now < send_end && pending.size() < depth && (sched.flat() || sched.next() <= now)) {
+      const int64_t t = sched.Take(now);
+      const std::string e = maker.Make(t);
+      const char* values[4] = {producer.c_str(), maker.event_id().c_str(),
+                               maker.case_id().c_str(), e.data()};
+      const int lengths[4] = {0, 0, 0, static_cast<int>(e.size())};
+      const int formats[4] = {0, 0, 0, 1};
+      if (PQsendQueryPrepared(c, "publish", 4, values, lengths, formats, 0) != 1 ||
+          PQpipelineSync(c) != 1) {
+        st->error = std::string("postgres send: ") + PQerrorMessage(c);
+        break;
+      }
+      pending.push_back({t, false});
+      st->sent++;
+      appended = true;
+    }
+    if (!st->error.empty()) {
+      break;
+    }
+    if (appended || flushing) {
+      const int f = PQflush(c);
+      if (f < 0) {
+        st->error = std::string("postgres flush: ") + PQerrorMessage(c);
+        break;
+      }
+      flushing = f == 1;
+    }
+    const int64_t wake = WakeTime(sched, now, send_end, drain_end, pending.size() < depth);
+    const int64_t left = std::max<int64_t>(0, wake - NowNs());
+    pollfd p{PQsocket(c), static_cast<short>(POLLIN | (flushing ? POLLOUT : 0)), 0};
+    timespec ts{static_cast<time_t>(left / kNsPerSec), static_cast<long>(left % kNsPerSec)};
+    if (ppoll(&p, 1, &ts, nullptr) <= 0 || !(p.revents & (POLLIN | POLLERR | POLLHUP))) {
+      continue;
+    }
+    if (PQconsumeInput(c) != 1) {
+      st->error = std::string("postgres read: ") + PQerrorMessage(c);
+      break;
+    }
+    // Results come as: the query's row, a null (end of that query), the sync; a null with nothing
+    // queued twice in a row means nothing more has arrived.
+    bool last_null = false;
+    while (!PQisBusy(c)) {
+      PGresult* r = PQgetResult(c);
+      if (r == nullptr) {
+        if (last_null) {
+          break;
+        }
+        last_null = true;
+        continue;
+      }
+      last_null = false;
+      const ExecStatusType status = PQresultStatus(r);
+      if (status == PGRES_TUPLES_OK && !pending.empty()) {
+        pending.front().ok = PQntuples(r) == 1 && std::strcmp(PQgetvalue(r, 0, 2), "f") == 0;
+        if (!pending.front().ok && st->first_refusal.empty()) {
+          st->first_refusal = "duplicate";
+        }
+      } else if (status == PGRES_PIPELINE_SYNC && !pending.empty()) {
+        RecordAnswer(*st, *clock, pending.front().scheduled, NowNs(), pending.front().ok);
+        pending.pop_front();
+      } else if (status != PGRES_PIPELINE_SYNC && st->first_refusal.empty()) {
+        st->first_refusal = std::string("postgres: ") + PQresultErrorMessage(r);
+      }
+      PQclear(r);
+    }
+  }
+  st->unanswered += pending.size();
+  RecordBacklog(*st, sched, *clock);
+  PQfinish(c);
+}
+
+// One round of `spec` against PostgreSQL, added to `r`.
+void RunPostgresPhase(PostgresServer& pg, const LoadSpec& spec, const Options& opt,
+                      PhaseResult* r) {
+  PhaseClock clock;
+  clock.warmup_ns = spec.warmup_ns;
+  clock.measure_ns = spec.measure_ns;
+  std::atomic<int> ready{0};
+  std::vector<PublisherStats> stats(static_cast<size_t>(spec.publishers));
+  std::vector<std::thread> threads;
+  const std::string conninfo = pg.conninfo();
+  for (int i = 0; i < spec.publishers; ++i) {
+    threads.emplace_back(PostgresPublisher, std::cref(conninfo), std::cref(spec), std::cref(opt),
+                         i, &clock, &ready, &stats[static_cast<size_t>(i)]);
+  }
+  while (ready.load() < spec.publishers) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  clock.t0 = NowNs() + 100 * kNsPerMs;
+  SleepUntil(clock.measure_start());
+  CpuSnapshot before = TakeSnapshot(pg.pid(), true);
+  SleepUntil(clock.send_end());
+  CpuSnapshot after = TakeSnapshot(pg.pid(), true);
+  for (auto& t : threads) {
+    t.join();
+  }
+  AddPublishers(stats, spec, r);
+  r->cpu.Add(before, after);
+  r->timelines.push_back(clock.Timeline());
+}
+
+#endif  // PASSAGE_HAVE_LIBPQ
+
+// ---- report ---------------------------------------------------------------------------------------
 
 std::string LoadAverage() {
   std::string s = ReadText("/proc/loadavg");
@@ -1805,7 +2170,26 @@ int Main(int argc, char** argv) {
                  opt.redis_bin.c_str());
     opt.skip_redis = true;
   }
+#ifdef PASSAGE_HAVE_LIBPQ
+  if (!opt.skip_postgres && !PostgresServer::Available()) {
+    std::fprintf(stderr,
+                 "broker_load: %s/postgres not found: the PostgreSQL phase is skipped (apt-get "
+                 "install postgresql)\n",
+                 kPostgresBinDir);
+    opt.skip_postgres = true;
+  }
+#else
+  if (!opt.skip_postgres) {
+    std::fprintf(stderr,
+                 "broker_load: built without libpq: the PostgreSQL phase is skipped (apt-get "
+                 "install libpq-dev, then reconfigure)\n");
+    opt.skip_postgres = true;
+  }
+#endif
   TempDir root(opt.base_dir, opt.keep);
+  if (geteuid() == 0 && !opt.skip_postgres) {
+    ::chmod(root.path().c_str(), 0711);  // PostgreSQL runs as another user below it
+  }
   const int64_t warmup_ns = static_cast<int64_t>(opt.warmup * 1e9);
   const int64_t round_ns = static_cast<int64_t>(opt.seconds * 1e9 / opt.rounds);
   const std::string load_before = LoadAverage();
@@ -1876,14 +2260,26 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
+#ifdef PASSAGE_HAVE_LIBPQ
+  std::unique_ptr<PostgresServer> postgres;
+  if (!opt.skip_postgres) {
+    postgres = std::make_unique<PostgresServer>(root.path() + "/postgres");
+    std::string error;
+    if (!postgres->Start(opt.publishers, &error)) {
+      std::fprintf(stderr, "broker_load: PostgreSQL: %s\n", error.c_str());
+      return 1;
+    }
+  }
+#endif
 
   PhaseResult curve_flat, curve_sub, plain_flat, redis_flat, equal_flat, curve_fixed, plain_fixed,
-      redis_fixed, equal_fixed;
+      redis_fixed, equal_fixed, pg_flat;
   curve_flat.name = curve_fixed.name = "passage CURVE";
   curve_sub.name = "passage CURVE +sub";
   plain_flat.name = plain_fixed.name = "passage PLAIN";
   redis_flat.name = redis_fixed.name = "redis XADD";
   equal_flat.name = equal_fixed.name = "redis-equal";
+  pg_flat.name = "postgres";
   DiskResult disk;
 
   // Runs one round of one phase and says how it went (stderr: progress, not results).
@@ -1920,6 +2316,11 @@ int Main(int argc, char** argv) {
       round(&equal_flat, n,
             [&] { RunRedisPhase(*redis_equal, RedisWork::kEqual, spec(true), opt, &equal_flat); });
     }
+#ifdef PASSAGE_HAVE_LIBPQ
+    if (postgres) {
+      round(&pg_flat, n, [&] { RunPostgresPhase(*postgres, spec(true), opt, &pg_flat); });
+    }
+#endif
   }
   for (int n = 0; opt.run_fixed && n < opt.rounds; ++n) {
     // The disk, in the directory the brokers write to, between the rounds it is compared with.
@@ -1959,9 +2360,14 @@ int Main(int argc, char** argv) {
     redis->Stop();
     redis_equal->Stop();
   }
+#ifdef PASSAGE_HAVE_LIBPQ
+  if (postgres) {
+    postgres->Stop();
+  }
+#endif
 
   std::vector<PhaseResult*> results;
-  for (PhaseResult* r : {&curve_flat, &curve_sub, &plain_flat, &redis_flat, &equal_flat,
+  for (PhaseResult* r : {&curve_flat, &curve_sub, &plain_flat, &redis_flat, &equal_flat, &pg_flat,
                          &curve_fixed, &plain_fixed, &redis_fixed, &equal_fixed}) {
     if (r->measured_ns > 0) {
       r->Finish();
@@ -2009,7 +2415,10 @@ int Main(int argc, char** argv) {
   std::printf("\n  CPU during the measured windows:\n");
   for (const PhaseResult* r : results) {
     std::printf("  %-19s %-9s %s\n", r->name.c_str(), r->shape.c_str(),
-                r->cpu.Report(r->name.rfind("redis", 0) == 0 ? "redis" : "broker").c_str());
+                r->cpu.Report(r->name.rfind("redis", 0) == 0 ? "redis"
+                              : r->name == "postgres"       ? "postgres"
+                                                            : "broker")
+                    .c_str());
   }
   for (const auto& n : notes) {
     std::printf("  %s\n", n.c_str());
