@@ -2,7 +2,7 @@
 // for the ratios the quality bars (docs/architecture.md) judge the broker by. A plain executable (not Google Benchmark): the
 // load is open loop, with its own clock.
 //
-// Three servers run side by side for the whole run, each on loopback in the temp dir:
+// The servers run side by side for the whole run, each on loopback in the temp dir:
 //   passage  the passage-broker binary with CURVE, and a second one with --insecure (PLAIN). N
 //            publisher agencies (threads), each with its own raw DEALER socket (no runtime::Client:
 //            its RocksDB outbox would measure the client's disk), W PUBLISH frames of K events in
@@ -11,6 +11,15 @@
 //   redis    redis-server (appendonly yes, appendfsync always, no RDB): XADD of the same
 //            event bytes
 //            to one stream over N connections with W x K commands pipelined.
+//   redis-equal  a second redis-server, configured alike, doing Passage's per-event work in one
+//            Redis function (kRedisLibrary: dedup by (producer, event id) with SET NX, XADD to the
+//            log, RPUSH of the entry id to the case's index list, HSET of the case head), called
+//            with FCALL over the same connections and pipelining.
+//   postgres PostgreSQL 15 (fsync, synchronous_commit=on) as an event store (kPostgresSchema):
+//            one transaction per event calling a plpgsql function that does the same work, over
+//            N connections in libpq pipeline mode with W x K events in flight. Flat out only.
+// Every peer gets the same producers, event bytes, event and case ids (a new case per event, as
+// the Passage events open one) and the same number of events in flight.
 // Two phases, each `--seconds` of measurement split into `--rounds` rounds that take the servers in
 // turn (so that the drifting load of a shared machine hits them alike), each round after a warm-up
 // that is not counted:
@@ -24,7 +33,9 @@
 //   disk        4 KiB append + fdatasync in the same temp dir (~2,000 samples, taken between the
 //               fixed-rate rounds): the physical floor.
 // Then it prints a table, CPU use per thread of each server (and how long its main thread waited
-// for a CPU), synced batches seen in the acks, and the ratios with PASS/MISS.
+// for a CPU), server CPU per acknowledged event, synced batches seen in the acks, and the ratios
+// with PASS/MISS, each the median of the ratios of the rounds (round i of Passage against round i
+// of the peer, which ran next to it in time).
 //
 // The scheduled time of each event travels in the event itself (actor_user = "bench:" +
 // steady-clock ns) so the subscriber can measure publish->delivered without shared state.
@@ -195,10 +206,11 @@ struct Options {
   size_t payload = 500;
   int fsync_samples = 2000;
   std::string base_dir;
-  int rounds = 2;  // each phase's measured time is split over this many interleaved rounds
+  int rounds = 3;  // each phase's measured time is split over this many interleaved rounds
   bool skip_insecure = false;
   bool skip_redis = false;
   bool skip_postgres = false;
+  std::string summary;  // --summary: append the bars' ratios here, tab-separated
   bool flat_with_subscriber = false;
   bool keep = false;
   bool timeline = false;
@@ -213,7 +225,7 @@ constexpr char kUsage[] =
     "                   [--fsync-samples N]\n"
     "                   [--broker PATH] [--redis-server PATH] [--dir DIR] [--skip-insecure]\n"
     "                   [--skip-redis] [--skip-postgres] [--flat-with-subscriber] [--keep]\n"
-    "                   [--timeline]\n"
+    "                   [--timeline] [--summary FILE]\n"
     "                   [--phases flat|fixed|both] [--deliver-batch N]\n"
     "\n"
     "Load test of passage-broker (CURVE and --insecure) against redis-server XADD with\n"
@@ -221,8 +233,9 @@ constexpr char kUsage[] =
     "PostgreSQL 15 as an event store (synchronous_commit=on, flat out only), and the disk's\n"
     "fdatasync; prints the ratios of docs/architecture.md's quality bars.\n"
     "  --seconds S              measured seconds per phase (default 10), split over R rounds\n"
-    "  --rounds R               interleave the servers R times (default 2), so that the load of a\n"
-    "                           shared machine drifts over all of them alike\n"
+    "  --rounds R               interleave the servers R times (default 3), so that the load of a\n"
+    "                           shared machine drifts over all of them alike; the ratios are\n"
+    "                           medians of the per-round ratios\n"
     "  --warmup S               unmeasured seconds before each round of a phase (default 1)\n"
     "  --quick                  2 s per phase in 1 round, 0.5 s warm-up\n"
     "  --publishers N           publisher agencies / connections (default 32)\n"
@@ -233,6 +246,8 @@ constexpr char kUsage[] =
     "  --payload B              serialized event size in bytes (default 500)\n"
     "  --flat-with-subscriber   also run CURVE flat out with the subscriber attached (info)\n"
     "  --dir DIR                parent of the temp dir (default $PASSAGE_BENCH_DIR or /tmp)\n"
+    "  --summary FILE           append each bar's ratio (key, median, min, max, bar, verdict;\n"
+    "                           tab-separated) to FILE, for bench/run.sh's table\n"
     "  --keep                   keep the temp dir (server logs) instead of removing it\n"
     "  --timeline               print acknowledged events/s per half second of every round\n"
     "  --deliver-batch N        deliveries per frame the subscriber accepts (default 64, as the\n"
@@ -296,6 +311,8 @@ Options ParseOptions(int argc, char** argv) {
       o.skip_insecure = true;
     } else if (a == "--skip-redis") {
       o.skip_redis = true;
+    } else if (a == "--summary") {
+      o.summary = value();
     } else if (a == "--skip-postgres") {
       o.skip_postgres = true;
     } else if (a == "--flat-with-subscriber") {
@@ -555,6 +572,15 @@ struct CpuAccount {
 
   static double Cpus() {
     return static_cast<double>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+
+  // CPU seconds the server (all its threads and, for PostgreSQL, processes) used.
+  double ServerSeconds() const {
+    double total = 0;
+    for (const auto& [name, s] : server_s) {
+      total += s;
+    }
+    return total;
   }
 
   // "broker 150% (main 90%, ZMQbg/IO/0 45%); its main thread waited for a CPU 30% of the time; load
@@ -1433,6 +1459,11 @@ struct PhaseResult {
   CpuAccount cpu;
   std::string problem;
   std::vector<std::string> timelines;  // one per round
+  // Per round, in round order (the ratios are medians of per-round ratios): acknowledged events/s
+  // in the window, p99 publish->ack of the events scheduled in it, server CPU us per acked event.
+  std::vector<double> round_rate;
+  std::vector<double> round_p99_us;
+  std::vector<double> round_cpu_us;
 
   // Summaries, after the last round (Finish).
   double throughput = 0;
@@ -2145,6 +2176,54 @@ void PrintRatio(const char* what, std::optional<double> value, double bar, bool 
               pass ? "PASS" : "MISS");
 }
 
+// The median of the per-round ratios a[i] / b[i] (rounds where either is missing or zero left
+// out), with their minimum and maximum; nullopt when no round has both.
+struct RoundRatio {
+  double median = 0;
+  double min = 0;
+  double max = 0;
+  size_t rounds = 0;
+};
+
+std::optional<RoundRatio> MedianRatio(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> r;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    if (a[i] > 0 && b[i] > 0) {
+      r.push_back(a[i] / b[i]);
+    }
+  }
+  if (r.empty()) {
+    return std::nullopt;
+  }
+  std::sort(r.begin(), r.end());
+  RoundRatio out;
+  const size_t n = r.size();
+  out.median = n % 2 == 1 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+  out.min = r.front();
+  out.max = r.back();
+  out.rounds = n;
+  return out;
+}
+
+// Prints one bar's ratio (median over the rounds, with its range) and, when `summary` is open,
+// appends "key<TAB>median<TAB>min<TAB>max<TAB>bar<TAB>verdict" to it for bench/run.sh's table.
+void PrintRoundRatio(std::FILE* summary, const char* key, const std::string& what,
+                     const std::optional<RoundRatio>& value, double bar, bool at_least) {
+  const char* op = at_least ? ">=" : "<=";
+  if (!value) {
+    std::printf("  %-58s      n/a   (bar %s %.2f)  n/a\n", what.c_str(), op, bar);
+    return;
+  }
+  const bool pass = at_least ? value->median >= bar : value->median <= bar;
+  std::printf("  %-58s %8.2f   (bar %s %.2f)  %s   (%zu round(s): %.2f to %.2f)\n", what.c_str(),
+              value->median, op, bar, pass ? "PASS" : "MISS", value->rounds, value->min,
+              value->max);
+  if (summary != nullptr) {
+    std::fprintf(summary, "%s\t%.3f\t%.3f\t%.3f\t%s %.2f\t%s\n", key, value->median, value->min,
+                 value->max, op, bar, pass ? "pass" : "miss");
+  }
+}
+
 std::optional<double> Ratio(double a, double b, bool ok = true) {
   if (!ok || !(b > 0) || !(a > 0)) {
     return std::nullopt;
@@ -2289,11 +2368,17 @@ int Main(int argc, char** argv) {
     }
     const uint64_t acked = r->acked_in_window;
     const size_t samples = r->ack_ns.size();
+    const double cpu_s = r->cpu.ServerSeconds();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     run();
     std::vector<int64_t> mine(r->ack_ns.begin() + static_cast<std::ptrdiff_t>(samples),
                               r->ack_ns.end());
     const Latency l = Summarize(std::move(mine));
+    const double acked_now = static_cast<double>(r->acked_in_window - acked);
+    r->round_rate.push_back(acked_now * 1e9 / static_cast<double>(round_ns));
+    r->round_p99_us.push_back(l.p99_us);
+    r->round_cpu_us.push_back(acked_now > 0 ? (r->cpu.ServerSeconds() - cpu_s) / acked_now * 1e6
+                                            : 0);
     std::fprintf(
         stderr, "broker_load: round %d/%d  %-20s %-9s %8s/s acked, p99 %s ms%s\n", n + 1,
         opt.rounds, r->name.c_str(), r->shape.c_str(),
@@ -2433,26 +2518,65 @@ int Main(int argc, char** argv) {
     }
   }
 
-  // The ratios.
-  const bool have_redis = redis_flat.measured_ns > 0;
-  const bool have_fixed = curve_fixed.measured_ns > 0;
-  std::printf("\nratios (bars from docs/architecture.md, taken within this run):\n");
-  if (have_redis && curve_flat.measured_ns > 0) {
-    PrintRatio("CURVE-on throughput / Redis throughput (flat out)",
-               Ratio(curve_flat.throughput, redis_flat.throughput), 1.2, true);
+  std::printf("  server CPU per acknowledged event (flat out):");
+  for (const PhaseResult* r : results) {
+    if (r->shape == "flat out" && r->acked_in_window > 0) {
+      std::printf(" %s %.1f us;", r->name.c_str(),
+                  r->cpu.ServerSeconds() / static_cast<double>(r->acked_in_window) * 1e6);
+    }
   }
-  if (have_fixed && redis_fixed.measured_ns > 0) {
-    PrintRatio(("p99 publish->ack / Redis p99, both at " + Rate(opt.rate) + "/s").c_str(),
-               Ratio(curve_fixed.ack.p99_us, redis_fixed.ack.p99_us), 1.0, false);
+  std::printf("\n");
+
+  // The ratios: each the median of the per-round ratios (the rounds interleave the servers).
+  std::FILE* summary = nullptr;
+  if (!opt.summary.empty()) {
+    summary = std::fopen(opt.summary.c_str(), "a");
+    if (summary == nullptr) {
+      std::fprintf(stderr, "broker_load: cannot append to %s: %s\n", opt.summary.c_str(),
+                   std::strerror(errno));
+    }
+  }
+  const std::string key_prefix = "k" + std::to_string(opt.batch) + ".";
+  auto key = [&](const char* k) { return key_prefix + k; };
+  const bool have_fixed = curve_fixed.measured_ns > 0;
+  std::printf(
+      "\nratios (bars from docs/architecture.md, CURVE on; median of the per-round ratios of this "
+      "run):\n");
+  if (curve_flat.measured_ns > 0) {
+    if (equal_flat.measured_ns > 0) {
+      PrintRoundRatio(summary, key("vs_redis_equal").c_str(),
+                      "throughput / redis-equal (Passage's work in a function)",
+                      MedianRatio(curve_flat.round_rate, equal_flat.round_rate), 1.5, true);
+    }
+    if (redis_flat.measured_ns > 0) {
+      PrintRoundRatio(summary, key("vs_redis_xadd").c_str(), "throughput / plain Redis XADD",
+                      MedianRatio(curve_flat.round_rate, redis_flat.round_rate), 0.5, true);
+    }
+    if (pg_flat.measured_ns > 0) {
+      PrintRoundRatio(summary, key("vs_postgres").c_str(),
+                      "throughput / PostgreSQL (synchronous_commit=on)",
+                      MedianRatio(curve_flat.round_rate, pg_flat.round_rate), 8.0, true);
+    }
+    if (redis_flat.measured_ns > 0) {
+      PrintRoundRatio(summary, key("cpu_vs_redis_xadd").c_str(),
+                      "broker CPU per acked event / plain Redis XADD's",
+                      MedianRatio(curve_flat.round_cpu_us, redis_flat.round_cpu_us), 3.0, false);
+    }
+  }
+  if (have_fixed && equal_fixed.measured_ns > 0) {
+    PrintRoundRatio(summary, key("p99_vs_redis_equal").c_str(),
+                    "p99 publish->ack / redis-equal p99, both at " + Rate(opt.rate) + "/s",
+                    MedianRatio(curve_fixed.round_p99_us, equal_fixed.round_p99_us), 1.0, false);
+  }
+  if (summary != nullptr) {
+    std::fclose(summary);
   }
   if (have_fixed) {
-    PrintRatio(("p99 publish->ack at " + Rate(opt.rate) + "/s / fdatasync p99").c_str(),
-               Ratio(curve_fixed.ack.p99_us, disk.sync.p99_us), 3.0, false);
     PrintRatio("p99 publish->delivered / p99 publish->ack (fixed rate)",
                Ratio(curve_fixed.deliver ? curve_fixed.deliver->p99_us : 0, curve_fixed.ack.p99_us),
                2.0, false);
   }
-  for (const PhaseResult* r : {&curve_fixed, &plain_fixed, &redis_fixed}) {
+  for (const PhaseResult* r : {&curve_fixed, &plain_fixed, &redis_fixed, &equal_fixed}) {
     if (r->backlog > 0) {
       std::printf(
           "  note: %s did not sustain %s/s (%" PRIu64
@@ -2465,10 +2589,19 @@ int Main(int argc, char** argv) {
   if (plain_flat.measured_ns > 0) {
     std::printf("  CURVE / PLAIN throughput (what CURVE costs)                  %8.2f\n",
                 curve_flat.throughput / std::max(1.0, plain_flat.throughput));
-    if (have_redis) {
+    if (redis_flat.measured_ns > 0) {
       std::printf("  PLAIN throughput / Redis throughput                          %8.2f\n",
                   plain_flat.throughput / std::max(1.0, redis_flat.throughput));
     }
+  }
+  if (have_fixed && redis_fixed.measured_ns > 0) {
+    const auto r = MedianRatio(curve_fixed.round_p99_us, redis_fixed.round_p99_us);
+    std::printf("  p99 publish->ack / plain Redis XADD p99, both at %s/s     %8.2f\n",
+                Rate(opt.rate).c_str(), r ? r->median : 0.0);
+  }
+  if (have_fixed && disk.sync.n > 0) {
+    std::printf("  p99 publish->ack at %s/s / fdatasync p99                  %8.2f\n",
+                Rate(opt.rate).c_str(), curve_fixed.ack.p99_us / std::max(1.0, disk.sync.p99_us));
   }
   if (redis_fixed.measured_ns > 0 && disk.sync.n > 0) {
     std::printf("  Redis p99 at %s/s / fdatasync p99                          %8.2f\n",
