@@ -147,7 +147,7 @@ else
   echo "bench/run.sh: $growth_bin is not built; skipping the growth bench" >&2
 fi
 
-# Broker load (issue 3 §8, issue 13): passage-broker (CURVE and --insecure) against its equal-work
+# Broker load (issue 3 §8): passage-broker (CURVE and --insecure) against its equal-work
 # peers, every one syncing before it replies: redis-server XADD (appendfsync always), Redis doing
 # Passage's per-event work in one function (redis-equal), PostgreSQL 15 (synchronous_commit=on),
 # and the disk's fdatasync; open loop, 3 interleaved rounds; prints its own table and ratios. Run
@@ -169,7 +169,7 @@ echo
 # shellcheck disable=SC2086
 "$load_bin" --batch 16 --window 4 --summary "$summary" ${PASSAGE_BROKER_LOAD_ARGS:-}
 
-# The issue-13 bars of both broker runs in one table (each a median over the interleaved rounds).
+# The equal-work bars of both broker runs in one table (each a median over the interleaved rounds).
 python3 - "$summary" "$run_date" "$machine" "$load_before" \
   "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')" <<'PY'
 import sys
