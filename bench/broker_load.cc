@@ -1,6 +1,6 @@
 // broker_load: open-loop load test of the real passage-broker, against Redis Streams and the disk,
-// for the ratios the quality bars (docs/architecture.md) judge the broker by. A plain executable (not Google Benchmark): the
-// load is open loop, with its own clock.
+// for the ratios the quality bars (docs/architecture.md) judge the broker by. A plain executable
+// (not Google Benchmark): the load is open loop, with its own clock.
 //
 // The servers run side by side for the whole run, each on loopback in the temp dir:
 //   passage  the passage-broker binary with CURVE, and a second one with --insecure (PLAIN). N
@@ -668,11 +668,12 @@ class Child {
         dup2(fd, 2);
         ::close(fd);
       }
-      if (user && (setgroups(0, nullptr) != 0 || setgid(user->second) != 0 ||
-                   setuid(user->first) != 0)) {
+      if (user &&
+          (setgroups(0, nullptr) != 0 || setgid(user->second) != 0 || setuid(user->first) != 0)) {
         _exit(126);
       }
-      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the benchmark (after setuid, which clears it)
+      // Never outlive the benchmark (set after setuid, which clears it).
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       std::vector<char*> argv;
       for (auto& a : args) {
         argv.push_back(a.data());
@@ -1682,7 +1683,7 @@ class RedisServer {
         redisCommand(c, "FUNCTION LOAD REPLACE %b", kRedisLibrary, std::strlen(kRedisLibrary)));
     const bool ok = reply != nullptr && reply->type == REDIS_REPLY_STRING;
     if (!ok) {
-      *error = reply == nullptr                     ? std::string(c->errstr)
+      *error = reply == nullptr                   ? std::string(c->errstr)
                : reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
                                                   : "unexpected reply to FUNCTION LOAD";
     }
@@ -1744,8 +1745,7 @@ void RedisPublisher(int port, RedisWork work, const LoadSpec& spec, const Option
         const std::string dedup = "dedup:" + producer + ":" + maker.event_id();
         const std::string case_list = "case:" + maker.case_id();
         redisAppendCommand(c, "FCALL passage_publish 4 %s %s %s casehead %s %b", dedup.c_str(),
-                           kStream, case_list.c_str(), maker.case_id().c_str(), e.data(),
-                           e.size());
+                           kStream, case_list.c_str(), maker.case_id().c_str(), e.data(), e.size());
       }
       pending.push_back(t);
       st->sent++;
@@ -1889,7 +1889,9 @@ class PostgresServer {
  public:
   explicit PostgresServer(std::string dir) : dir_(std::move(dir)) { fs::create_directories(dir_); }
 
-  static bool Available() { return ::access((std::string(kPostgresBinDir) + "/postgres").c_str(), X_OK) == 0; }
+  static bool Available() {
+    return ::access((std::string(kPostgresBinDir) + "/postgres").c_str(), X_OK) == 0;
+  }
 
   // initdb, start, schema; false with the reason in `error`.
   bool Start(int max_connections, std::string* error) {
@@ -1911,8 +1913,8 @@ class PostgresServer {
     }
     const std::string bin = kPostgresBinDir;
     Child initdb;
-    if (!initdb.Start({bin + "/initdb", "-D", dir_ + "/data", "-U", "passage", "--auth=trust",
-                       "-E", "UTF8", "--no-sync", "--no-instructions"},
+    if (!initdb.Start({bin + "/initdb", "-D", dir_ + "/data", "-U", "passage", "--auth=trust", "-E",
+                       "UTF8", "--no-sync", "--no-instructions"},
                       log_path(), user) ||
         initdb.Wait(120 * kNsPerSec) != 0) {
       *error = "initdb failed:\n" + LastLines(ReadText(log_path()), 10);
@@ -1920,9 +1922,9 @@ class PostgresServer {
     }
     for (int attempt = 0; attempt < 3; ++attempt) {
       port_ = FreeLoopbackPort();  // names the socket file only: no TCP listener
-      if (!child_.Start({bin + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_),
-                         "-c", "listen_addresses=", "-c", "unix_socket_directories=" + dir_,
-                         "-c", "fsync=on", "-c", "synchronous_commit=on", "-c",
+      if (!child_.Start({bin + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_), "-c",
+                         "listen_addresses=", "-c", "unix_socket_directories=" + dir_, "-c",
+                         "fsync=on", "-c", "synchronous_commit=on", "-c",
                          "max_connections=" + std::to_string(max_connections + 10)},
                         log_path(), user)) {
         *error = "cannot start postgres";
@@ -2017,8 +2019,8 @@ void PostgresPublisher(const std::string& conninfo, const LoadSpec& spec, const 
     while (now < send_end && pending.size() < depth && (sched.flat() || sched.next() <= now)) {
       const int64_t t = sched.Take(now);
       const std::string e = maker.Make(t);
-      const char* values[4] = {producer.c_str(), maker.event_id().c_str(),
-                               maker.case_id().c_str(), e.data()};
+      const char* values[4] = {producer.c_str(), maker.event_id().c_str(), maker.case_id().c_str(),
+                               e.data()};
       const int lengths[4] = {0, 0, 0, static_cast<int>(e.size())};
       const int formats[4] = {0, 0, 0, 1};
       if (PQsendQueryPrepared(c, "publish", 4, values, lengths, formats, 0) != 1 ||
@@ -2096,8 +2098,8 @@ void RunPostgresPhase(PostgresServer& pg, const LoadSpec& spec, const Options& o
   std::vector<std::thread> threads;
   const std::string conninfo = pg.conninfo();
   for (int i = 0; i < spec.publishers; ++i) {
-    threads.emplace_back(PostgresPublisher, std::cref(conninfo), std::cref(spec), std::cref(opt),
-                         i, &clock, &ready, &stats[static_cast<size_t>(i)]);
+    threads.emplace_back(PostgresPublisher, std::cref(conninfo), std::cref(spec), std::cref(opt), i,
+                         &clock, &ready, &stats[static_cast<size_t>(i)]);
   }
   while (ready.load() < spec.publishers) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -2117,7 +2119,7 @@ void RunPostgresPhase(PostgresServer& pg, const LoadSpec& spec, const Options& o
 
 #endif  // PASSAGE_HAVE_LIBPQ
 
-// ---- report ---------------------------------------------------------------------------------------
+// ---- report -------------------------------------------------------------------------------------
 
 std::string LoadAverage() {
   std::string s = ReadText("/proc/loadavg");
@@ -2276,8 +2278,8 @@ int Main(int argc, char** argv) {
 
   std::printf("== Passage broker load (quality bars, docs/architecture.md) ==\n");
   std::printf(
-      "%d publishers, each %d PUBLISH frame(s) of %d event(s) in flight (Redis: %d commands "
-      "pipelined); fixed rate %s events/s; %.1f s measured per phase in %d interleaved "
+      "%d publishers, each %d PUBLISH frame(s) of %d event(s) in flight (peers: %d events in "
+      "flight per connection); fixed rate %s events/s; %.1f s measured per phase in %d interleaved "
       "round(s), each after %.1f s warm-up\n",
       opt.publishers, opt.window, opt.batch, opt.window * opt.batch, Rate(opt.rate).c_str(),
       opt.seconds, opt.rounds, opt.warmup);
@@ -2288,7 +2290,8 @@ int Main(int argc, char** argv) {
     const size_t size = probe.Make(NowNs()).size();
     std::printf(
         "events: CaseOpened of a new case, %zu bytes serialized (%zu of them random sealed "
-        "ciphertext); Redis stores the same bytes (XADD %s * e <event>)\n",
+        "ciphertext); the peers store the same bytes (redis: XADD %s * e <event>; redis-equal: "
+        "FCALL passage_publish; postgres: SELECT passage_publish(...) per transaction)\n",
         size, probe.ciphertext_bytes(), kStream);
   }
   std::fflush(stdout);
@@ -2327,8 +2330,8 @@ int Main(int argc, char** argv) {
     redis_equal = std::make_unique<RedisServer>(root.path() + "/redis-equal");
     for (RedisServer* r : {redis.get(), redis_equal.get()}) {
       if (!r->Start(opt.redis_bin)) {
-        std::fprintf(stderr, "broker_load: %s did not start; its log:\n%s\n",
-                     opt.redis_bin.c_str(), LastLines(ReadText(r->log_path()), 20).c_str());
+        std::fprintf(stderr, "broker_load: %s did not start; its log:\n%s\n", opt.redis_bin.c_str(),
+                     LastLines(ReadText(r->log_path()), 20).c_str());
         return 1;
       }
     }
@@ -2499,11 +2502,11 @@ int Main(int argc, char** argv) {
   }
   std::printf("\n  CPU during the measured windows:\n");
   for (const PhaseResult* r : results) {
+    const char* server = r->name.rfind("redis", 0) == 0 ? "redis"
+                         : r->name == "postgres"        ? "postgres"
+                                                        : "broker";
     std::printf("  %-19s %-9s %s\n", r->name.c_str(), r->shape.c_str(),
-                r->cpu.Report(r->name.rfind("redis", 0) == 0 ? "redis"
-                              : r->name == "postgres"       ? "postgres"
-                                                            : "broker")
-                    .c_str());
+                r->cpu.Report(server).c_str());
   }
   for (const auto& n : notes) {
     std::printf("  %s\n", n.c_str());
