@@ -210,7 +210,8 @@ struct Options {
   bool skip_insecure = false;
   bool skip_redis = false;
   bool skip_postgres = false;
-  std::string summary;  // --summary: append the bars' ratios here, tab-separated
+  int postgres_connections = 0;  // 0: one per publisher
+  std::string summary;           // --summary: append the bars' ratios here, tab-separated
   bool flat_with_subscriber = false;
   bool keep = false;
   bool timeline = false;
@@ -225,7 +226,7 @@ constexpr char kUsage[] =
     "                   [--fsync-samples N]\n"
     "                   [--broker PATH] [--redis-server PATH] [--dir DIR] [--skip-insecure]\n"
     "                   [--skip-redis] [--skip-postgres] [--flat-with-subscriber] [--keep]\n"
-    "                   [--timeline] [--summary FILE]\n"
+    "                   [--timeline] [--summary FILE] [--postgres-connections N]\n"
     "                   [--phases flat|fixed|both] [--deliver-batch N]\n"
     "\n"
     "Load test of passage-broker (CURVE and --insecure) against redis-server XADD with\n"
@@ -246,6 +247,9 @@ constexpr char kUsage[] =
     "  --payload B              serialized event size in bytes (default 500)\n"
     "  --flat-with-subscriber   also run CURVE flat out with the subscriber attached (info)\n"
     "  --dir DIR                parent of the temp dir (default $PASSAGE_BENCH_DIR or /tmp)\n"
+    "  --postgres-connections N PostgreSQL connections (default: one per publisher), the same\n"
+    "                           events in flight spread over them (e.g. 512: one per event in\n"
+    "                           flight, no pipelining)\n"
     "  --summary FILE           append each bar's ratio (key, median, min, max, bar, verdict;\n"
     "                           tab-separated) to FILE, for bench/run.sh's table\n"
     "  --keep                   keep the temp dir (server logs) instead of removing it\n"
@@ -311,6 +315,8 @@ Options ParseOptions(int argc, char** argv) {
       o.skip_insecure = true;
     } else if (a == "--skip-redis") {
       o.skip_redis = true;
+    } else if (a == "--postgres-connections") {
+      o.postgres_connections = static_cast<int>(number());
     } else if (a == "--summary") {
       o.summary = value();
     } else if (a == "--skip-postgres") {
@@ -343,7 +349,8 @@ Options ParseOptions(int argc, char** argv) {
   if (o.publishers < 1 || o.publishers > 1000 || o.window < 1 || o.batch < 1 || o.batch > 4096 ||
       o.seconds <= 0 || o.seconds > 3600 || o.warmup > 600 || o.rate <= 0 || o.payload < 200 ||
       o.payload > (1 << 20) || o.fsync_samples < 10 || o.deliver_batch < 1 ||
-      o.deliver_batch > 1024 || o.rounds < 1 || o.rounds > 100) {
+      o.deliver_batch > 1024 || o.rounds < 1 || o.rounds > 100 || o.postgres_connections < 0 ||
+      o.postgres_connections > 2000) {
     std::fprintf(stderr, "broker_load: option out of range\n%s", kUsage);
     std::exit(2);
   }
@@ -516,6 +523,8 @@ void AddChildTicks(pid_t root, ProcessTicks* out) {
     }
     if (title.find('[') != std::string::npos) {
       title = "backends";
+    } else if (title.empty()) {
+      title = "other";  // exited meanwhile, or no title yet
     }
     for (auto& [tid, t] : ReadProcessTicks(pid)) {
       t.name = title;
@@ -2087,9 +2096,16 @@ void PostgresPublisher(const std::string& conninfo, const LoadSpec& spec, const 
   PQfinish(c);
 }
 
-// One round of `spec` against PostgreSQL, added to `r`.
-void RunPostgresPhase(PostgresServer& pg, const LoadSpec& spec, const Options& opt,
-                      PhaseResult* r) {
+// One round of `in` against PostgreSQL, added to `r`: over --postgres-connections connections
+// (one thread each) with the same events in flight in all, W x K x N / connections each.
+void RunPostgresPhase(PostgresServer& pg, const LoadSpec& in, const Options& opt, PhaseResult* r) {
+  LoadSpec spec = in;
+  if (opt.postgres_connections > 0) {
+    const int in_flight = in.publishers * in.window * in.batch;
+    spec.publishers = opt.postgres_connections;
+    spec.window = std::max(1, in_flight / spec.publishers);
+    spec.batch = 1;
+  }
   PhaseClock clock;
   clock.warmup_ns = spec.warmup_ns;
   clock.measure_ns = spec.measure_ns;
@@ -2347,7 +2363,7 @@ int Main(int argc, char** argv) {
   if (!opt.skip_postgres) {
     postgres = std::make_unique<PostgresServer>(root.path() + "/postgres");
     std::string error;
-    if (!postgres->Start(opt.publishers, &error)) {
+    if (!postgres->Start(std::max(opt.publishers, opt.postgres_connections), &error)) {
       std::fprintf(stderr, "broker_load: PostgreSQL: %s\n", error.c_str());
       return 1;
     }
