@@ -521,6 +521,7 @@ void AddChildTicks(pid_t root, ProcessTicks* out) {
     if (const size_t colon = title.find(": "); colon != std::string::npos) {
       title = title.substr(colon + 2);
     }
+    title.erase(title.find_last_not_of(' ') + 1);  // the title is padded with spaces
     if (title.find('[') != std::string::npos) {
       title = "backends";
     } else if (title.empty()) {
