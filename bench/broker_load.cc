@@ -1,8 +1,8 @@
 // broker_load: open-loop load test of the real passage-broker, against Redis Streams and the disk,
-// for the ratios the quality bars (docs/architecture.md) judge the broker by. A plain executable (not Google Benchmark): the
-// load is open loop, with its own clock.
+// for the ratios the quality bars (docs/architecture.md) judge the broker by. A plain executable
+// (not Google Benchmark): the load is open loop, with its own clock.
 //
-// Three servers run side by side for the whole run, each on loopback in the temp dir:
+// The servers run side by side for the whole run, each on loopback in the temp dir:
 //   passage  the passage-broker binary with CURVE, and a second one with --insecure (PLAIN). N
 //            publisher agencies (threads), each with its own raw DEALER socket (no runtime::Client:
 //            its RocksDB outbox would measure the client's disk), W PUBLISH frames of K events in
@@ -11,6 +11,15 @@
 //   redis    redis-server (appendonly yes, appendfsync always, no RDB): XADD of the same
 //            event bytes
 //            to one stream over N connections with W x K commands pipelined.
+//   redis-equal  a second redis-server, configured alike, doing Passage's per-event work in one
+//            Redis function (kRedisLibrary: dedup by (producer, event id) with SET NX, XADD to the
+//            log, RPUSH of the entry id to the case's index list, HSET of the case head), called
+//            with FCALL over the same connections and pipelining.
+//   postgres PostgreSQL 15 (fsync, synchronous_commit=on) as an event store (kPostgresSchema):
+//            one transaction per event calling a plpgsql function that does the same work, over
+//            N connections in libpq pipeline mode with W x K events in flight. Flat out only.
+// Every peer gets the same producers, event bytes, event and case ids (a new case per event, as
+// the Passage events open one) and the same number of events in flight.
 // Two phases, each `--seconds` of measurement split into `--rounds` rounds that take the servers in
 // turn (so that the drifting load of a shared machine hits them alike), each round after a warm-up
 // that is not counted:
@@ -24,7 +33,9 @@
 //   disk        4 KiB append + fdatasync in the same temp dir (~2,000 samples, taken between the
 //               fixed-rate rounds): the physical floor.
 // Then it prints a table, CPU use per thread of each server (and how long its main thread waited
-// for a CPU), synced batches seen in the acks, and the ratios with PASS/MISS.
+// for a CPU), server CPU per acknowledged event, synced batches seen in the acks, and the ratios
+// with PASS/MISS, each the median of the ratios of the rounds (round i of Passage against round i
+// of the peer, which ran next to it in time).
 //
 // The scheduled time of each event travels in the event itself (actor_user = "bench:" +
 // steady-clock ns) so the subscriber can measure publish->delivered without shared state.
@@ -36,13 +47,16 @@
 // were refused, unanswered or not delivered, 130 when interrupted.
 
 #include <fcntl.h>
+#include <grp.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +92,10 @@
 #include "transport/frames.h"
 #include "transport/keys.h"
 #include "transport/socket_options.h"
+
+#ifdef PASSAGE_HAVE_LIBPQ
+#include <libpq-fe.h>
+#endif
 
 #ifndef PASSAGE_BROKER_BIN
 #define PASSAGE_BROKER_BIN "passage-broker"
@@ -188,9 +206,12 @@ struct Options {
   size_t payload = 500;
   int fsync_samples = 2000;
   std::string base_dir;
-  int rounds = 2;  // each phase's measured time is split over this many interleaved rounds
+  int rounds = 3;  // each phase's measured time is split over this many interleaved rounds
   bool skip_insecure = false;
   bool skip_redis = false;
+  bool skip_postgres = false;
+  int postgres_connections = 0;  // 0: one per publisher
+  std::string summary;           // --summary: append the bars' ratios here, tab-separated
   bool flat_with_subscriber = false;
   bool keep = false;
   bool timeline = false;
@@ -204,14 +225,18 @@ constexpr char kUsage[] =
     "                   [--window W] [--batch K] [--rate EVENTS_PER_S] [--payload BYTES]\n"
     "                   [--fsync-samples N]\n"
     "                   [--broker PATH] [--redis-server PATH] [--dir DIR] [--skip-insecure]\n"
-    "                   [--skip-redis] [--flat-with-subscriber] [--keep] [--timeline]\n"
+    "                   [--skip-redis] [--skip-postgres] [--flat-with-subscriber] [--keep]\n"
+    "                   [--timeline] [--summary FILE] [--postgres-connections N]\n"
     "                   [--phases flat|fixed|both] [--deliver-batch N]\n"
     "\n"
     "Load test of passage-broker (CURVE and --insecure) against redis-server XADD with\n"
-    "appendfsync always, and the disk's fdatasync; prints the ratios of docs/architecture.md's quality bars.\n"
+    "appendfsync always, Redis doing Passage's per-event work in one function (redis-equal),\n"
+    "PostgreSQL 15 as an event store (synchronous_commit=on, flat out only), and the disk's\n"
+    "fdatasync; prints the ratios of docs/architecture.md's quality bars.\n"
     "  --seconds S              measured seconds per phase (default 10), split over R rounds\n"
-    "  --rounds R               interleave the servers R times (default 2), so that the load of a\n"
-    "                           shared machine drifts over all of them alike\n"
+    "  --rounds R               interleave the servers R times (default 3), so that the load of a\n"
+    "                           shared machine drifts over all of them alike; the ratios are\n"
+    "                           medians of the per-round ratios\n"
     "  --warmup S               unmeasured seconds before each round of a phase (default 1)\n"
     "  --quick                  2 s per phase in 1 round, 0.5 s warm-up\n"
     "  --publishers N           publisher agencies / connections (default 32)\n"
@@ -222,6 +247,11 @@ constexpr char kUsage[] =
     "  --payload B              serialized event size in bytes (default 500)\n"
     "  --flat-with-subscriber   also run CURVE flat out with the subscriber attached (info)\n"
     "  --dir DIR                parent of the temp dir (default $PASSAGE_BENCH_DIR or /tmp)\n"
+    "  --postgres-connections N PostgreSQL connections (default: one per publisher), the same\n"
+    "                           events in flight spread over them (e.g. 512: one per event in\n"
+    "                           flight, no pipelining)\n"
+    "  --summary FILE           append each bar's ratio (key, median, min, max, bar, verdict;\n"
+    "                           tab-separated) to FILE, for bench/run.sh's table\n"
     "  --keep                   keep the temp dir (server logs) instead of removing it\n"
     "  --timeline               print acknowledged events/s per half second of every round\n"
     "  --deliver-batch N        deliveries per frame the subscriber accepts (default 64, as the\n"
@@ -285,6 +315,12 @@ Options ParseOptions(int argc, char** argv) {
       o.skip_insecure = true;
     } else if (a == "--skip-redis") {
       o.skip_redis = true;
+    } else if (a == "--postgres-connections") {
+      o.postgres_connections = static_cast<int>(number());
+    } else if (a == "--summary") {
+      o.summary = value();
+    } else if (a == "--skip-postgres") {
+      o.skip_postgres = true;
     } else if (a == "--flat-with-subscriber") {
       o.flat_with_subscriber = true;
     } else if (a == "--keep") {
@@ -313,7 +349,8 @@ Options ParseOptions(int argc, char** argv) {
   if (o.publishers < 1 || o.publishers > 1000 || o.window < 1 || o.batch < 1 || o.batch > 4096 ||
       o.seconds <= 0 || o.seconds > 3600 || o.warmup > 600 || o.rate <= 0 || o.payload < 200 ||
       o.payload > (1 << 20) || o.fsync_samples < 10 || o.deliver_batch < 1 ||
-      o.deliver_batch > 1024 || o.rounds < 1 || o.rounds > 100) {
+      o.deliver_batch > 1024 || o.rounds < 1 || o.rounds > 100 || o.postgres_connections < 0 ||
+      o.postgres_connections > 2000) {
     std::fprintf(stderr, "broker_load: option out of range\n%s", kUsage);
     std::exit(2);
   }
@@ -457,10 +494,53 @@ struct CpuSnapshot {
   double self_s = 0;
 };
 
-CpuSnapshot TakeSnapshot(pid_t server) {
+std::string ReadText(const std::string& path);
+
+// The CPU ticks of `root`'s child processes, each thread named after its process's title
+// ("postgres: walwriter" -> "walwriter"; client backends, "... [local] ...", all as "backends").
+void AddChildTicks(pid_t root, ProcessTicks* out) {
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    const std::string stat = ReadText(it->path().string() + "/stat");
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) {
+      continue;
+    }
+    int ppid = 0;
+    char state = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) != 2 || ppid != root) {
+      continue;
+    }
+    const pid_t pid = std::atoi(name.c_str());
+    std::string title = ReadText(it->path().string() + "/cmdline");
+    title = title.substr(0, title.find('\0'));
+    if (const size_t colon = title.find(": "); colon != std::string::npos) {
+      title = title.substr(colon + 2);
+    }
+    title.erase(title.find_last_not_of(' ') + 1);  // the title is padded with spaces
+    if (title.find('[') != std::string::npos) {
+      title = "backends";
+    } else if (title.empty()) {
+      title = "other";  // exited meanwhile, or no title yet
+    }
+    for (auto& [tid, t] : ReadProcessTicks(pid)) {
+      t.name = title;
+      (*out)[tid] = t;
+    }
+  }
+}
+
+CpuSnapshot TakeSnapshot(pid_t server, bool with_children = false) {
   CpuSnapshot s;
   s.at_ns = NowNs();
   s.server = ReadProcessTicks(server);
+  if (with_children) {
+    AddChildTicks(server, &s.server);
+  }
   s.machine = ReadMachineTicks();
   s.self_s = SelfCpuSeconds();
   return s;
@@ -502,6 +582,15 @@ struct CpuAccount {
 
   static double Cpus() {
     return static_cast<double>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+
+  // CPU seconds the server (all its threads and, for PostgreSQL, processes) used.
+  double ServerSeconds() const {
+    double total = 0;
+    for (const auto& [name, s] : server_s) {
+      total += s;
+    }
+    return total;
   }
 
   // "broker 150% (main 90%, ZMQbg/IO/0 45%); its main thread waited for a CPU 30% of the time; load
@@ -573,20 +662,28 @@ class Child {
   Child& operator=(const Child&) = delete;
   ~Child() { Stop(); }
 
-  bool Start(std::vector<std::string> args, const std::string& log_path) {
+  // Starts `args` with stdout and stderr to `log_path`; as `user` (uid, gid) when given, which
+  // needs root (PostgreSQL refuses to run as root).
+  bool Start(std::vector<std::string> args, const std::string& log_path,
+             std::optional<std::pair<uid_t, gid_t>> user = std::nullopt) {
     pid_ = fork();
     if (pid_ < 0) {
       pid_ = -1;
       return false;
     }
     if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the benchmark
       int fd = ::open(log_path.c_str(), O_CREAT | O_WRONLY | O_APPEND, 0600);
       if (fd >= 0) {
         dup2(fd, 1);
         dup2(fd, 2);
         ::close(fd);
       }
+      if (user &&
+          (setgroups(0, nullptr) != 0 || setgid(user->second) != 0 || setuid(user->first) != 0)) {
+        _exit(126);
+      }
+      // Never outlive the benchmark (set after setuid, which clears it).
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       std::vector<char*> argv;
       for (auto& a : args) {
         argv.push_back(a.data());
@@ -608,6 +705,22 @@ class Child {
       return true;
     }
     return false;
+  }
+
+  // Waits for the process to exit by itself; its exit status, or -1 when it had to be killed
+  // after `timeout_ns`.
+  int Wait(int64_t timeout_ns) {
+    const int64_t deadline = NowNs() + timeout_ns;
+    while (pid_ > 0 && NowNs() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    Stop();
+    return -1;
   }
 
   // SIGTERM, then SIGKILL after 10 s.
@@ -735,6 +848,9 @@ class EventMaker {
   }
 
   size_t ciphertext_bytes() const { return event_.case_opened().personal().ciphertext().size(); }
+  // The ids of the event Make() returned last.
+  const std::string& event_id() const { return event_.event_id(); }
+  const std::string& case_id() const { return event_.case_id(); }
 
   // The case reference code of publisher "load-pub-NNN": "LP" + NNN, so that no two are alike.
   static std::string PublisherCode(const std::string& agency) {
@@ -1354,6 +1470,11 @@ struct PhaseResult {
   CpuAccount cpu;
   std::string problem;
   std::vector<std::string> timelines;  // one per round
+  // Per round, in round order (the ratios are medians of per-round ratios): acknowledged events/s
+  // in the window, p99 publish->ack of the events scheduled in it, server CPU us per acked event.
+  std::vector<double> round_rate;
+  std::vector<double> round_p99_us;
+  std::vector<double> round_cpu_us;
 
   // Summaries, after the last round (Finish).
   double throughput = 0;
@@ -1480,6 +1601,27 @@ int FreeLoopbackPort() {
   return port;
 }
 
+// Passage's per-event work as one Redis function (FCALL passage_publish 4 <dedup key> <log stream>
+// <case list> <case heads> <case id> <event>), atomic as a function is: dedup by (producer, event
+// id), append to the global log, index the new entry under its case, move the case head. Returns
+// "<stream id> <case seq>", or "dup <stream id> <case seq>" (the stored outcome, nothing appended)
+// for an event id seen before. GET then SET NX inside one function is the dedup of SET NX with the
+// outcome as its value, which is only known after the XADD.
+constexpr char kRedisLibrary[] = R"lua(#!lua name=passage
+redis.register_function('passage_publish', function(keys, args)
+  local prior = redis.call('GET', keys[1])
+  if prior then
+    return 'dup ' .. prior
+  end
+  local id = redis.call('XADD', keys[2], '*', 'e', args[2])
+  local case_seq = redis.call('RPUSH', keys[3], id)
+  redis.call('HSET', keys[4], args[1], id)
+  local outcome = id .. ' ' .. case_seq
+  redis.call('SET', keys[1], outcome, 'NX')
+  return outcome
+end)
+)lua";
+
 class RedisServer {
  public:
   explicit RedisServer(std::string dir) : dir_(std::move(dir)) { fs::create_directories(dir_); }
@@ -1537,6 +1679,31 @@ class RedisServer {
     return false;
   }
 
+  // Loads kRedisLibrary (FUNCTION LOAD REPLACE); false with the reason in `error`.
+  bool LoadLibrary(std::string* error) {
+    redisContext* c = redisConnect("127.0.0.1", port_);
+    if (c == nullptr || c->err != 0) {
+      *error = c != nullptr ? c->errstr : "out of memory";
+      if (c != nullptr) {
+        redisFree(c);
+      }
+      return false;
+    }
+    auto* reply = static_cast<redisReply*>(
+        redisCommand(c, "FUNCTION LOAD REPLACE %b", kRedisLibrary, std::strlen(kRedisLibrary)));
+    const bool ok = reply != nullptr && reply->type == REDIS_REPLY_STRING;
+    if (!ok) {
+      *error = reply == nullptr                   ? std::string(c->errstr)
+               : reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
+                                                  : "unexpected reply to FUNCTION LOAD";
+    }
+    if (reply != nullptr) {
+      freeReplyObject(reply);
+    }
+    redisFree(c);
+    return ok;
+  }
+
   void Stop() { child_.Stop(); }
   pid_t pid() const { return child_.pid(); }
   int port() const { return port_; }
@@ -1548,7 +1715,10 @@ class RedisServer {
   int port_ = -1;
 };
 
-void RedisPublisher(int port, const LoadSpec& spec, const Options& opt, int index,
+// What a Redis publisher sends per event: a plain XADD, or Passage's work in kRedisLibrary.
+enum class RedisWork { kXadd, kEqual };
+
+void RedisPublisher(int port, RedisWork work, const LoadSpec& spec, const Options& opt, int index,
                     PhaseClock* clock, std::atomic<int>* ready, PublisherStats* st) {
   prctl(PR_SET_TIMERSLACK, 1UL);
   redisContext* c = redisConnect("127.0.0.1", port);
@@ -1561,8 +1731,8 @@ void RedisPublisher(int port, const LoadSpec& spec, const Options& opt, int inde
     ready->fetch_add(1);
     return;
   }
-  EventMaker maker(PassageBroker::PublisherId(index), opt.payload,
-                   static_cast<uint64_t>(index) + 1001);
+  const std::string producer = PassageBroker::PublisherId(index);
+  EventMaker maker(producer, opt.payload, static_cast<uint64_t>(index) + 1001);
   ready->fetch_add(1);
   const int64_t t0 = clock->WaitStart();
   const int64_t send_end = clock->send_end();
@@ -1579,7 +1749,14 @@ void RedisPublisher(int port, const LoadSpec& spec, const Options& opt, int inde
     while (now < send_end && pending.size() < depth && (sched.flat() || sched.next() <= now)) {
       const int64_t t = sched.Take(now);
       const std::string e = maker.Make(t);
-      redisAppendCommand(c, "XADD %s * e %b", kStream, e.data(), e.size());
+      if (work == RedisWork::kXadd) {
+        redisAppendCommand(c, "XADD %s * e %b", kStream, e.data(), e.size());
+      } else {
+        const std::string dedup = "dedup:" + producer + ":" + maker.event_id();
+        const std::string case_list = "case:" + maker.case_id();
+        redisAppendCommand(c, "FCALL passage_publish 4 %s %s %s casehead %s %b", dedup.c_str(),
+                           kStream, case_list.c_str(), maker.case_id().c_str(), e.data(), e.size());
+      }
       pending.push_back(t);
       st->sent++;
       appended = true;
@@ -1611,10 +1788,12 @@ void RedisPublisher(int port, const LoadSpec& spec, const Options& opt, int inde
     while (redisGetReplyFromReader(c, &raw) == REDIS_OK && raw != nullptr) {
       auto* reply = static_cast<redisReply*>(raw);
       const int64_t at = NowNs();
-      const bool good = reply->type == REDIS_REPLY_STRING;
+      // A duplicate is not an acknowledged new event (as for Passage's duplicate results).
+      const bool good = reply->type == REDIS_REPLY_STRING &&
+                        !(reply->len >= 4 && std::memcmp(reply->str, "dup ", 4) == 0);
       if (!good && st->first_refusal.empty()) {
-        st->first_refusal = reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
-                                                             : "unexpected reply type";
+        const bool text = reply->type == REDIS_REPLY_ERROR || reply->type == REDIS_REPLY_STRING;
+        st->first_refusal = text ? std::string(reply->str, reply->len) : "unexpected reply type";
       }
       freeReplyObject(reply);
       raw = nullptr;
@@ -1631,7 +1810,8 @@ void RedisPublisher(int port, const LoadSpec& spec, const Options& opt, int inde
 }
 
 // One round of `spec` against Redis, added to `r`.
-void RunRedisPhase(RedisServer& redis, const LoadSpec& spec, const Options& opt, PhaseResult* r) {
+void RunRedisPhase(RedisServer& redis, RedisWork work, const LoadSpec& spec, const Options& opt,
+                   PhaseResult* r) {
   PhaseClock clock;
   clock.warmup_ns = spec.warmup_ns;
   clock.measure_ns = spec.measure_ns;
@@ -1639,8 +1819,8 @@ void RunRedisPhase(RedisServer& redis, const LoadSpec& spec, const Options& opt,
   std::vector<PublisherStats> stats(static_cast<size_t>(spec.publishers));
   std::vector<std::thread> threads;
   for (int i = 0; i < spec.publishers; ++i) {
-    threads.emplace_back(RedisPublisher, redis.port(), std::cref(spec), std::cref(opt), i, &clock,
-                         &ready, &stats[static_cast<size_t>(i)]);
+    threads.emplace_back(RedisPublisher, redis.port(), work, std::cref(spec), std::cref(opt), i,
+                         &clock, &ready, &stats[static_cast<size_t>(i)]);
   }
   while (ready.load() < spec.publishers) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -1657,6 +1837,304 @@ void RunRedisPhase(RedisServer& redis, const LoadSpec& spec, const Options& opt,
   r->cpu.Add(before, after);
   r->timelines.push_back(clock.Timeline());
 }
+
+// ---- postgresql ---------------------------------------------------------------------------------
+
+#ifdef PASSAGE_HAVE_LIBPQ
+
+// The event store PostgreSQL is measured as: the global log with its dedup constraint and case
+// index, the case heads, and one function doing Passage's per-event work, called once per event in
+// its own transaction. Every event here opens a new case (as the Passage events do), so the case
+// seq is always 1 and the case-head row never contended; the FOR UPDATE serializes two events of
+// one case all the same.
+constexpr char kPostgresSchema[] = R"sql(
+CREATE TABLE events (
+  seq bigserial PRIMARY KEY,
+  producer text NOT NULL,
+  event_id text NOT NULL,
+  case_id text NOT NULL,
+  case_seq bigint NOT NULL,
+  body bytea NOT NULL,
+  UNIQUE (producer, event_id)
+);
+CREATE INDEX events_by_case ON events (case_id, case_seq);
+CREATE TABLE case_head (
+  case_id text PRIMARY KEY,
+  seq bigint NOT NULL,
+  case_seq bigint NOT NULL
+);
+CREATE FUNCTION passage_publish(p_producer text, p_event_id text, p_case_id text, p_body bytea,
+                                OUT out_seq bigint, OUT out_case_seq bigint,
+                                OUT out_duplicate boolean)
+LANGUAGE plpgsql AS $$
+BEGIN
+  SELECT h.case_seq + 1 INTO out_case_seq FROM case_head h WHERE h.case_id = p_case_id FOR UPDATE;
+  IF NOT FOUND THEN
+    out_case_seq := 1;
+  END IF;
+  INSERT INTO events (producer, event_id, case_id, case_seq, body)
+    VALUES (p_producer, p_event_id, p_case_id, out_case_seq, p_body)
+    ON CONFLICT (producer, event_id) DO NOTHING
+    RETURNING seq INTO out_seq;
+  IF out_seq IS NULL THEN
+    SELECT e.seq, e.case_seq INTO out_seq, out_case_seq FROM events e
+      WHERE e.producer = p_producer AND e.event_id = p_event_id;
+    out_duplicate := true;
+    RETURN;
+  END IF;
+  INSERT INTO case_head (case_id, seq, case_seq) VALUES (p_case_id, out_seq, out_case_seq)
+    ON CONFLICT (case_id) DO UPDATE SET seq = EXCLUDED.seq, case_seq = EXCLUDED.case_seq;
+  out_duplicate := false;
+END
+$$;
+)sql";
+
+constexpr char kPostgresBinDir[] = "/usr/lib/postgresql/15/bin";
+
+// A PostgreSQL 15 cluster of its own in `dir` (initdb, then postgres on a unix socket in `dir`),
+// fsync=on, synchronous_commit=on, otherwise Debian's defaults. When this process runs as root, the
+// server runs as the "postgres" user (or "nobody"), which then owns `dir`; the parent directories
+// must let it through.
+class PostgresServer {
+ public:
+  explicit PostgresServer(std::string dir) : dir_(std::move(dir)) { fs::create_directories(dir_); }
+
+  static bool Available() {
+    return ::access((std::string(kPostgresBinDir) + "/postgres").c_str(), X_OK) == 0;
+  }
+
+  // initdb, start, schema; false with the reason in `error`.
+  bool Start(int max_connections, std::string* error) {
+    std::optional<std::pair<uid_t, gid_t>> user;
+    if (geteuid() == 0) {
+      const passwd* pw = getpwnam("postgres");
+      if (pw == nullptr) {
+        pw = getpwnam("nobody");
+      }
+      if (pw == nullptr) {
+        *error = "running as root and there is no postgres or nobody user to run PostgreSQL as";
+        return false;
+      }
+      user = std::pair{pw->pw_uid, pw->pw_gid};
+      if (::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+        *error = "cannot chown " + dir_ + ": " + std::strerror(errno);
+        return false;
+      }
+    }
+    const std::string bin = kPostgresBinDir;
+    Child initdb;
+    if (!initdb.Start({bin + "/initdb", "-D", dir_ + "/data", "-U", "passage", "--auth=trust", "-E",
+                       "UTF8", "--no-sync", "--no-instructions"},
+                      log_path(), user) ||
+        initdb.Wait(120 * kNsPerSec) != 0) {
+      *error = "initdb failed:\n" + LastLines(ReadText(log_path()), 10);
+      return false;
+    }
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      port_ = FreeLoopbackPort();  // names the socket file only: no TCP listener
+      if (!child_.Start({bin + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_), "-c",
+                         "listen_addresses=", "-c", "unix_socket_directories=" + dir_, "-c",
+                         "fsync=on", "-c", "synchronous_commit=on", "-c",
+                         "max_connections=" + std::to_string(max_connections + 10)},
+                        log_path(), user)) {
+        *error = "cannot start postgres";
+        return false;
+      }
+      for (int i = 0; i < 1500 && !child_.Exited(); ++i) {  // 30 s
+        if (PQping(conninfo().c_str()) == PQPING_OK) {
+          return CreateSchema(error);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      child_.Stop();
+    }
+    *error = "postgres did not start:\n" + LastLines(ReadText(log_path()), 10);
+    return false;
+  }
+
+  void Stop() { child_.Stop(); }
+  pid_t pid() const { return child_.pid(); }
+  std::string conninfo() const {
+    return "host=" + dir_ + " port=" + std::to_string(port_) + " user=passage dbname=postgres";
+  }
+  std::string log_path() const { return dir_ + "/postgres.log"; }
+
+ private:
+  bool CreateSchema(std::string* error) {
+    PGconn* c = PQconnectdb(conninfo().c_str());
+    bool ok = PQstatus(c) == CONNECTION_OK;
+    if (ok) {
+      PGresult* r = PQexec(c, kPostgresSchema);
+      ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+      PQclear(r);
+    }
+    if (!ok) {
+      *error = std::string("schema: ") + PQerrorMessage(c);
+    }
+    PQfinish(c);
+    return ok;
+  }
+
+  std::string dir_;
+  Child child_;
+  int port_ = -1;
+};
+
+// One publisher on its own connection in pipeline mode: per event a call of passage_publish and a
+// sync (so one transaction, committed and flushed before its sync result arrives), up to W x K
+// events in flight. The ack is the sync's result: the query's row comes before the commit.
+void PostgresPublisher(const std::string& conninfo, const LoadSpec& spec, const Options& opt,
+                       int index, PhaseClock* clock, std::atomic<int>* ready, PublisherStats* st) {
+  prctl(PR_SET_TIMERSLACK, 1UL);
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult* r = PQprepare(c, "publish",
+                            "SELECT out_seq, out_case_seq, out_duplicate FROM "
+                            "passage_publish($1, $2, $3, $4)",
+                            4, nullptr);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      st->error = std::string("postgres prepare: ") + PQerrorMessage(c);
+    }
+    PQclear(r);
+  } else {
+    st->error = std::string("cannot connect to postgres: ") + PQerrorMessage(c);
+  }
+  if (st->error.empty() && (PQsetnonblocking(c, 1) != 0 || PQenterPipelineMode(c) != 1)) {
+    st->error = std::string("postgres pipeline mode: ") + PQerrorMessage(c);
+  }
+  const std::string producer = PassageBroker::PublisherId(index);
+  EventMaker maker(producer, opt.payload, static_cast<uint64_t>(index) + 2001);
+  ready->fetch_add(1);
+  if (!st->error.empty()) {
+    PQfinish(c);
+    return;
+  }
+  const int64_t t0 = clock->WaitStart();
+  const int64_t send_end = clock->send_end();
+  const int64_t drain_end = send_end + kDrainNs;
+  const size_t depth = static_cast<size_t>(spec.window) * static_cast<size_t>(spec.batch);
+  Schedule sched(spec, index, t0);
+  struct Pending {
+    int64_t scheduled;
+    bool ok;
+  };
+  std::deque<Pending> pending;  // in send order; the front is the one whose results come next
+  bool flushing = false;
+  for (;;) {
+    int64_t now = NowNs();
+    if (now >= drain_end || (now >= send_end && pending.empty())) {
+      break;
+    }
+    bool appended = false;
+    while (now < send_end && pending.size() < depth && (sched.flat() || sched.next() <= now)) {
+      const int64_t t = sched.Take(now);
+      const std::string e = maker.Make(t);
+      const char* values[4] = {producer.c_str(), maker.event_id().c_str(), maker.case_id().c_str(),
+                               e.data()};
+      const int lengths[4] = {0, 0, 0, static_cast<int>(e.size())};
+      const int formats[4] = {0, 0, 0, 1};
+      if (PQsendQueryPrepared(c, "publish", 4, values, lengths, formats, 0) != 1 ||
+          PQpipelineSync(c) != 1) {
+        st->error = std::string("postgres send: ") + PQerrorMessage(c);
+        break;
+      }
+      pending.push_back({t, false});
+      st->sent++;
+      appended = true;
+    }
+    if (!st->error.empty()) {
+      break;
+    }
+    if (appended || flushing) {
+      const int f = PQflush(c);
+      if (f < 0) {
+        st->error = std::string("postgres flush: ") + PQerrorMessage(c);
+        break;
+      }
+      flushing = f == 1;
+    }
+    const int64_t wake = WakeTime(sched, now, send_end, drain_end, pending.size() < depth);
+    const int64_t left = std::max<int64_t>(0, wake - NowNs());
+    pollfd p{PQsocket(c), static_cast<short>(POLLIN | (flushing ? POLLOUT : 0)), 0};
+    timespec ts{static_cast<time_t>(left / kNsPerSec), static_cast<long>(left % kNsPerSec)};
+    if (ppoll(&p, 1, &ts, nullptr) <= 0 || !(p.revents & (POLLIN | POLLERR | POLLHUP))) {
+      continue;
+    }
+    if (PQconsumeInput(c) != 1) {
+      st->error = std::string("postgres read: ") + PQerrorMessage(c);
+      break;
+    }
+    // Results come as: the query's row, a null (end of that query), the sync; a null with nothing
+    // queued twice in a row means nothing more has arrived.
+    bool last_null = false;
+    while (!PQisBusy(c)) {
+      PGresult* r = PQgetResult(c);
+      if (r == nullptr) {
+        if (last_null) {
+          break;
+        }
+        last_null = true;
+        continue;
+      }
+      last_null = false;
+      const ExecStatusType status = PQresultStatus(r);
+      if (status == PGRES_TUPLES_OK && !pending.empty()) {
+        pending.front().ok = PQntuples(r) == 1 && std::strcmp(PQgetvalue(r, 0, 2), "f") == 0;
+        if (!pending.front().ok && st->first_refusal.empty()) {
+          st->first_refusal = "duplicate";
+        }
+      } else if (status == PGRES_PIPELINE_SYNC && !pending.empty()) {
+        RecordAnswer(*st, *clock, pending.front().scheduled, NowNs(), pending.front().ok);
+        pending.pop_front();
+      } else if (status != PGRES_PIPELINE_SYNC && st->first_refusal.empty()) {
+        st->first_refusal = std::string("postgres: ") + PQresultErrorMessage(r);
+      }
+      PQclear(r);
+    }
+  }
+  st->unanswered += pending.size();
+  RecordBacklog(*st, sched, *clock);
+  PQfinish(c);
+}
+
+// One round of `in` against PostgreSQL, added to `r`: over --postgres-connections connections
+// (one thread each) with the same events in flight in all, W x K x N / connections each.
+void RunPostgresPhase(PostgresServer& pg, const LoadSpec& in, const Options& opt, PhaseResult* r) {
+  LoadSpec spec = in;
+  if (opt.postgres_connections > 0) {
+    const int in_flight = in.publishers * in.window * in.batch;
+    spec.publishers = opt.postgres_connections;
+    spec.window = std::max(1, in_flight / spec.publishers);
+    spec.batch = 1;
+  }
+  PhaseClock clock;
+  clock.warmup_ns = spec.warmup_ns;
+  clock.measure_ns = spec.measure_ns;
+  std::atomic<int> ready{0};
+  std::vector<PublisherStats> stats(static_cast<size_t>(spec.publishers));
+  std::vector<std::thread> threads;
+  const std::string conninfo = pg.conninfo();
+  for (int i = 0; i < spec.publishers; ++i) {
+    threads.emplace_back(PostgresPublisher, std::cref(conninfo), std::cref(spec), std::cref(opt), i,
+                         &clock, &ready, &stats[static_cast<size_t>(i)]);
+  }
+  while (ready.load() < spec.publishers) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  clock.t0 = NowNs() + 100 * kNsPerMs;
+  SleepUntil(clock.measure_start());
+  CpuSnapshot before = TakeSnapshot(pg.pid(), true);
+  SleepUntil(clock.send_end());
+  CpuSnapshot after = TakeSnapshot(pg.pid(), true);
+  for (auto& t : threads) {
+    t.join();
+  }
+  AddPublishers(stats, spec, r);
+  r->cpu.Add(before, after);
+  r->timelines.push_back(clock.Timeline());
+}
+
+#endif  // PASSAGE_HAVE_LIBPQ
 
 // ---- report -------------------------------------------------------------------------------------
 
@@ -1717,6 +2195,54 @@ void PrintRatio(const char* what, std::optional<double> value, double bar, bool 
               pass ? "PASS" : "MISS");
 }
 
+// The median of the per-round ratios a[i] / b[i] (rounds where either is missing or zero left
+// out), with their minimum and maximum; nullopt when no round has both.
+struct RoundRatio {
+  double median = 0;
+  double min = 0;
+  double max = 0;
+  size_t rounds = 0;
+};
+
+std::optional<RoundRatio> MedianRatio(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> r;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    if (a[i] > 0 && b[i] > 0) {
+      r.push_back(a[i] / b[i]);
+    }
+  }
+  if (r.empty()) {
+    return std::nullopt;
+  }
+  std::sort(r.begin(), r.end());
+  RoundRatio out;
+  const size_t n = r.size();
+  out.median = n % 2 == 1 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+  out.min = r.front();
+  out.max = r.back();
+  out.rounds = n;
+  return out;
+}
+
+// Prints one bar's ratio (median over the rounds, with its range) and, when `summary` is open,
+// appends "key<TAB>median<TAB>min<TAB>max<TAB>bar<TAB>verdict" to it for bench/run.sh's table.
+void PrintRoundRatio(std::FILE* summary, const char* key, const std::string& what,
+                     const std::optional<RoundRatio>& value, double bar, bool at_least) {
+  const char* op = at_least ? ">=" : "<=";
+  if (!value) {
+    std::printf("  %-58s      n/a   (bar %s %.2f)  n/a\n", what.c_str(), op, bar);
+    return;
+  }
+  const bool pass = at_least ? value->median >= bar : value->median <= bar;
+  std::printf("  %-58s %8.2f   (bar %s %.2f)  %s   (%zu round(s): %.2f to %.2f)\n", what.c_str(),
+              value->median, op, bar, pass ? "PASS" : "MISS", value->rounds, value->min,
+              value->max);
+  if (summary != nullptr) {
+    std::fprintf(summary, "%s\t%.3f\t%.3f\t%.3f\t%s %.2f\t%s\n", key, value->median, value->min,
+                 value->max, op, bar, pass ? "pass" : "miss");
+  }
+}
+
 std::optional<double> Ratio(double a, double b, bool ok = true) {
   if (!ok || !(b > 0) || !(a > 0)) {
     return std::nullopt;
@@ -1742,7 +2268,26 @@ int Main(int argc, char** argv) {
                  opt.redis_bin.c_str());
     opt.skip_redis = true;
   }
+#ifdef PASSAGE_HAVE_LIBPQ
+  if (!opt.skip_postgres && !PostgresServer::Available()) {
+    std::fprintf(stderr,
+                 "broker_load: %s/postgres not found: the PostgreSQL phase is skipped (apt-get "
+                 "install postgresql)\n",
+                 kPostgresBinDir);
+    opt.skip_postgres = true;
+  }
+#else
+  if (!opt.skip_postgres) {
+    std::fprintf(stderr,
+                 "broker_load: built without libpq: the PostgreSQL phase is skipped (apt-get "
+                 "install libpq-dev, then reconfigure)\n");
+    opt.skip_postgres = true;
+  }
+#endif
   TempDir root(opt.base_dir, opt.keep);
+  if (geteuid() == 0 && !opt.skip_postgres) {
+    ::chmod(root.path().c_str(), 0711);  // PostgreSQL runs as another user below it
+  }
   const int64_t warmup_ns = static_cast<int64_t>(opt.warmup * 1e9);
   const int64_t round_ns = static_cast<int64_t>(opt.seconds * 1e9 / opt.rounds);
   const std::string load_before = LoadAverage();
@@ -1750,8 +2295,8 @@ int Main(int argc, char** argv) {
 
   std::printf("== Passage broker load (quality bars, docs/architecture.md) ==\n");
   std::printf(
-      "%d publishers, each %d PUBLISH frame(s) of %d event(s) in flight (Redis: %d commands "
-      "pipelined); fixed rate %s events/s; %.1f s measured per phase in %d interleaved "
+      "%d publishers, each %d PUBLISH frame(s) of %d event(s) in flight (peers: %d events in "
+      "flight per connection); fixed rate %s events/s; %.1f s measured per phase in %d interleaved "
       "round(s), each after %.1f s warm-up\n",
       opt.publishers, opt.window, opt.batch, opt.window * opt.batch, Rate(opt.rate).c_str(),
       opt.seconds, opt.rounds, opt.warmup);
@@ -1762,7 +2307,8 @@ int Main(int argc, char** argv) {
     const size_t size = probe.Make(NowNs()).size();
     std::printf(
         "events: CaseOpened of a new case, %zu bytes serialized (%zu of them random sealed "
-        "ciphertext); Redis stores the same bytes (XADD %s * e <event>)\n",
+        "ciphertext); the peers store the same bytes (redis: XADD %s * e <event>; redis-equal: "
+        "FCALL passage_publish; postgres: SELECT passage_publish(...) per transaction)\n",
         size, probe.ciphertext_bytes(), kStream);
   }
   std::fflush(stdout);
@@ -1793,21 +2339,46 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
+  // Two Redis servers, each with its own append-only file: plain XADD, and Passage's work.
   std::unique_ptr<RedisServer> redis;
+  std::unique_ptr<RedisServer> redis_equal;
   if (!opt.skip_redis) {
     redis = std::make_unique<RedisServer>(root.path() + "/redis");
-    if (!redis->Start(opt.redis_bin)) {
-      std::fprintf(stderr, "broker_load: %s did not start; its log:\n%s\n", opt.redis_bin.c_str(),
-                   LastLines(ReadText(redis->log_path()), 20).c_str());
+    redis_equal = std::make_unique<RedisServer>(root.path() + "/redis-equal");
+    for (RedisServer* r : {redis.get(), redis_equal.get()}) {
+      if (!r->Start(opt.redis_bin)) {
+        std::fprintf(stderr, "broker_load: %s did not start; its log:\n%s\n", opt.redis_bin.c_str(),
+                     LastLines(ReadText(r->log_path()), 20).c_str());
+        return 1;
+      }
+    }
+    std::string error;
+    if (!redis_equal->LoadLibrary(&error)) {
+      std::fprintf(stderr, "broker_load: FUNCTION LOAD of the passage library failed: %s\n",
+                   error.c_str());
       return 1;
     }
   }
+#ifdef PASSAGE_HAVE_LIBPQ
+  std::unique_ptr<PostgresServer> postgres;
+  if (!opt.skip_postgres) {
+    postgres = std::make_unique<PostgresServer>(root.path() + "/postgres");
+    std::string error;
+    if (!postgres->Start(std::max(opt.publishers, opt.postgres_connections), &error)) {
+      std::fprintf(stderr, "broker_load: PostgreSQL: %s\n", error.c_str());
+      return 1;
+    }
+  }
+#endif
 
-  PhaseResult curve_flat, curve_sub, plain_flat, redis_flat, curve_fixed, plain_fixed, redis_fixed;
+  PhaseResult curve_flat, curve_sub, plain_flat, redis_flat, equal_flat, curve_fixed, plain_fixed,
+      redis_fixed, equal_fixed, pg_flat;
   curve_flat.name = curve_fixed.name = "passage CURVE";
   curve_sub.name = "passage CURVE +sub";
   plain_flat.name = plain_fixed.name = "passage PLAIN";
   redis_flat.name = redis_fixed.name = "redis XADD";
+  equal_flat.name = equal_fixed.name = "redis-equal";
+  pg_flat.name = "postgres";
   DiskResult disk;
 
   // Runs one round of one phase and says how it went (stderr: progress, not results).
@@ -1817,11 +2388,17 @@ int Main(int argc, char** argv) {
     }
     const uint64_t acked = r->acked_in_window;
     const size_t samples = r->ack_ns.size();
+    const double cpu_s = r->cpu.ServerSeconds();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     run();
     std::vector<int64_t> mine(r->ack_ns.begin() + static_cast<std::ptrdiff_t>(samples),
                               r->ack_ns.end());
     const Latency l = Summarize(std::move(mine));
+    const double acked_now = static_cast<double>(r->acked_in_window - acked);
+    r->round_rate.push_back(acked_now * 1e9 / static_cast<double>(round_ns));
+    r->round_p99_us.push_back(l.p99_us);
+    r->round_cpu_us.push_back(acked_now > 0 ? (r->cpu.ServerSeconds() - cpu_s) / acked_now * 1e6
+                                            : 0);
     std::fprintf(
         stderr, "broker_load: round %d/%d  %-20s %-9s %8s/s acked, p99 %s ms%s\n", n + 1,
         opt.rounds, r->name.c_str(), r->shape.c_str(),
@@ -1839,8 +2416,16 @@ int Main(int argc, char** argv) {
       round(&plain_flat, n, [&] { RunPassagePhase(*plain, spec(true), opt, false, &plain_flat); });
     }
     if (redis) {
-      round(&redis_flat, n, [&] { RunRedisPhase(*redis, spec(true), opt, &redis_flat); });
+      round(&redis_flat, n,
+            [&] { RunRedisPhase(*redis, RedisWork::kXadd, spec(true), opt, &redis_flat); });
+      round(&equal_flat, n,
+            [&] { RunRedisPhase(*redis_equal, RedisWork::kEqual, spec(true), opt, &equal_flat); });
     }
+#ifdef PASSAGE_HAVE_LIBPQ
+    if (postgres) {
+      round(&pg_flat, n, [&] { RunPostgresPhase(*postgres, spec(true), opt, &pg_flat); });
+    }
+#endif
   }
   for (int n = 0; opt.run_fixed && n < opt.rounds; ++n) {
     // The disk, in the directory the brokers write to, between the rounds it is compared with.
@@ -1856,7 +2441,11 @@ int Main(int argc, char** argv) {
             [&] { RunPassagePhase(*plain, spec(false), opt, true, &plain_fixed); });
     }
     if (redis) {
-      round(&redis_fixed, n, [&] { RunRedisPhase(*redis, spec(false), opt, &redis_fixed); });
+      round(&redis_fixed, n,
+            [&] { RunRedisPhase(*redis, RedisWork::kXadd, spec(false), opt, &redis_fixed); });
+      round(&equal_fixed, n, [&] {
+        RunRedisPhase(*redis_equal, RedisWork::kEqual, spec(false), opt, &equal_fixed);
+      });
     }
   }
 
@@ -1874,11 +2463,17 @@ int Main(int argc, char** argv) {
   }
   if (redis) {
     redis->Stop();
+    redis_equal->Stop();
   }
+#ifdef PASSAGE_HAVE_LIBPQ
+  if (postgres) {
+    postgres->Stop();
+  }
+#endif
 
   std::vector<PhaseResult*> results;
-  for (PhaseResult* r : {&curve_flat, &curve_sub, &plain_flat, &redis_flat, &curve_fixed,
-                         &plain_fixed, &redis_fixed}) {
+  for (PhaseResult* r : {&curve_flat, &curve_sub, &plain_flat, &redis_flat, &equal_flat, &pg_flat,
+                         &curve_fixed, &plain_fixed, &redis_fixed, &equal_fixed}) {
     if (r->measured_ns > 0) {
       r->Finish();
       results.push_back(r);
@@ -1924,8 +2519,11 @@ int Main(int argc, char** argv) {
   }
   std::printf("\n  CPU during the measured windows:\n");
   for (const PhaseResult* r : results) {
+    const char* server = r->name.rfind("redis", 0) == 0 ? "redis"
+                         : r->name == "postgres"        ? "postgres"
+                                                        : "broker";
     std::printf("  %-19s %-9s %s\n", r->name.c_str(), r->shape.c_str(),
-                r->cpu.Report(r->name.rfind("redis", 0) == 0 ? "redis" : "broker").c_str());
+                r->cpu.Report(server).c_str());
   }
   for (const auto& n : notes) {
     std::printf("  %s\n", n.c_str());
@@ -1940,26 +2538,65 @@ int Main(int argc, char** argv) {
     }
   }
 
-  // The ratios.
-  const bool have_redis = redis_flat.measured_ns > 0;
-  const bool have_fixed = curve_fixed.measured_ns > 0;
-  std::printf("\nratios (bars from docs/architecture.md, taken within this run):\n");
-  if (have_redis && curve_flat.measured_ns > 0) {
-    PrintRatio("CURVE-on throughput / Redis throughput (flat out)",
-               Ratio(curve_flat.throughput, redis_flat.throughput), 1.2, true);
+  std::printf("  server CPU per acknowledged event (flat out):");
+  for (const PhaseResult* r : results) {
+    if (r->shape == "flat out" && r->acked_in_window > 0) {
+      std::printf(" %s %.1f us;", r->name.c_str(),
+                  r->cpu.ServerSeconds() / static_cast<double>(r->acked_in_window) * 1e6);
+    }
   }
-  if (have_fixed && redis_fixed.measured_ns > 0) {
-    PrintRatio(("p99 publish->ack / Redis p99, both at " + Rate(opt.rate) + "/s").c_str(),
-               Ratio(curve_fixed.ack.p99_us, redis_fixed.ack.p99_us), 1.0, false);
+  std::printf("\n");
+
+  // The ratios: each the median of the per-round ratios (the rounds interleave the servers).
+  std::FILE* summary = nullptr;
+  if (!opt.summary.empty()) {
+    summary = std::fopen(opt.summary.c_str(), "a");
+    if (summary == nullptr) {
+      std::fprintf(stderr, "broker_load: cannot append to %s: %s\n", opt.summary.c_str(),
+                   std::strerror(errno));
+    }
+  }
+  const std::string key_prefix = "k" + std::to_string(opt.batch) + ".";
+  auto key = [&](const char* k) { return key_prefix + k; };
+  const bool have_fixed = curve_fixed.measured_ns > 0;
+  std::printf(
+      "\nratios (bars from docs/architecture.md, CURVE on; median of the per-round ratios of this "
+      "run):\n");
+  if (curve_flat.measured_ns > 0) {
+    if (equal_flat.measured_ns > 0) {
+      PrintRoundRatio(summary, key("vs_redis_equal").c_str(),
+                      "throughput / redis-equal (Passage's work in a function)",
+                      MedianRatio(curve_flat.round_rate, equal_flat.round_rate), 1.5, true);
+    }
+    if (redis_flat.measured_ns > 0) {
+      PrintRoundRatio(summary, key("vs_redis_xadd").c_str(), "throughput / plain Redis XADD",
+                      MedianRatio(curve_flat.round_rate, redis_flat.round_rate), 0.5, true);
+    }
+    if (pg_flat.measured_ns > 0) {
+      PrintRoundRatio(summary, key("vs_postgres").c_str(),
+                      "throughput / PostgreSQL (synchronous_commit=on)",
+                      MedianRatio(curve_flat.round_rate, pg_flat.round_rate), 8.0, true);
+    }
+    if (redis_flat.measured_ns > 0) {
+      PrintRoundRatio(summary, key("cpu_vs_redis_xadd").c_str(),
+                      "broker CPU per acked event / plain Redis XADD's",
+                      MedianRatio(curve_flat.round_cpu_us, redis_flat.round_cpu_us), 3.0, false);
+    }
+  }
+  if (have_fixed && equal_fixed.measured_ns > 0) {
+    PrintRoundRatio(summary, key("p99_vs_redis_equal").c_str(),
+                    "p99 publish->ack / redis-equal p99, both at " + Rate(opt.rate) + "/s",
+                    MedianRatio(curve_fixed.round_p99_us, equal_fixed.round_p99_us), 1.0, false);
+  }
+  if (summary != nullptr) {
+    std::fclose(summary);
   }
   if (have_fixed) {
-    PrintRatio(("p99 publish->ack at " + Rate(opt.rate) + "/s / fdatasync p99").c_str(),
-               Ratio(curve_fixed.ack.p99_us, disk.sync.p99_us), 3.0, false);
     PrintRatio("p99 publish->delivered / p99 publish->ack (fixed rate)",
                Ratio(curve_fixed.deliver ? curve_fixed.deliver->p99_us : 0, curve_fixed.ack.p99_us),
                2.0, false);
   }
-  for (const PhaseResult* r : {&curve_fixed, &plain_fixed, &redis_fixed}) {
+  for (const PhaseResult* r : {&curve_fixed, &plain_fixed, &redis_fixed, &equal_fixed}) {
     if (r->backlog > 0) {
       std::printf(
           "  note: %s did not sustain %s/s (%" PRIu64
@@ -1972,10 +2609,19 @@ int Main(int argc, char** argv) {
   if (plain_flat.measured_ns > 0) {
     std::printf("  CURVE / PLAIN throughput (what CURVE costs)                  %8.2f\n",
                 curve_flat.throughput / std::max(1.0, plain_flat.throughput));
-    if (have_redis) {
+    if (redis_flat.measured_ns > 0) {
       std::printf("  PLAIN throughput / Redis throughput                          %8.2f\n",
                   plain_flat.throughput / std::max(1.0, redis_flat.throughput));
     }
+  }
+  if (have_fixed && redis_fixed.measured_ns > 0) {
+    const auto r = MedianRatio(curve_fixed.round_p99_us, redis_fixed.round_p99_us);
+    std::printf("  p99 publish->ack / plain Redis XADD p99, both at %s/s     %8.2f\n",
+                Rate(opt.rate).c_str(), r ? r->median : 0.0);
+  }
+  if (have_fixed && disk.sync.n > 0) {
+    std::printf("  p99 publish->ack at %s/s / fdatasync p99                  %8.2f\n",
+                Rate(opt.rate).c_str(), curve_fixed.ack.p99_us / std::max(1.0, disk.sync.p99_us));
   }
   if (redis_fixed.measured_ns > 0 && disk.sync.n > 0) {
     std::printf("  Redis p99 at %s/s / fdatasync p99                          %8.2f\n",

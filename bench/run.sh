@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh BUILD_DIR [extra log_bench flags]: runs log_bench (median of 3 repetitions) and prints
-# the ratios the quality bars (docs/architecture.md) judge the event log by. Called by `make bench`.
+# the ratios the quality bars (docs/architecture.md) judge the event log by, then the growth, broker
+# load and inbox benchmarks; ends with the broker's ratios against its equal-work peers in one table
+# with the machine (CPUs, model, memory) and the date. Called by `make bench`.
 #
 # Files go under $PASSAGE_BENCH_DIR (default /tmp); the JSON results to $PASSAGE_BENCH_JSON (default
 # BUILD_DIR/bench/log_bench.json).
@@ -15,6 +17,11 @@ if [[ ! -x "$bin" ]]; then
 fi
 json="${PASSAGE_BENCH_JSON:-$build_dir/bench/log_bench.json}"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+# The machine and the date, for the README's Performance table.
+cpu_model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n1)"
+machine="$(nproc 2>/dev/null || echo '?') CPUs (${cpu_model:-model unknown}), $(free -g 2>/dev/null | awk '/^Mem:/ {print $2 " GiB"}')"
+run_date="$(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "== make bench: $run_date on $machine, load average $load_before =="
 
 "$bin" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_enable_random_interleaving=true \
@@ -140,28 +147,70 @@ else
   echo "bench/run.sh: $growth_bin is not built; skipping the growth bench" >&2
 fi
 
-# Broker load (issue 3 §8): passage-broker (CURVE and --insecure) against redis-server XADD with
-# appendfsync always and the disk's fdatasync, open loop; prints its own table and ratios. Run
+# Broker load (issue 3 §8): passage-broker (CURVE and --insecure) against its equal-work
+# peers, every one syncing before it replies: redis-server XADD (appendfsync always), Redis doing
+# Passage's per-event work in one function (redis-equal), PostgreSQL 15 (synchronous_commit=on),
+# and the disk's fdatasync; open loop, 3 interleaved rounds; prints its own table and ratios. Run
 # twice: one event per PUBLISH frame (32 publishers x 16 frames in flight), then 16 events per
-# frame as the client library sends a backlog (32 x 4 frames of 16; Redis gets the same 64
-# commands pipelined per connection). About 2 minutes each; temp files under $PASSAGE_BENCH_DIR
+# frame as the client library sends a backlog (32 x 4 frames of 16; the peers get the same 64
+# events in flight per connection). About 3 minutes each; temp files under $PASSAGE_BENCH_DIR
 # (default /tmp). Extra flags for both via $PASSAGE_BROKER_LOAD_ARGS, e.g. "--quick".
 load_bin="$build_dir/bench/broker_load"
 if [[ ! -x "$load_bin" ]]; then
   echo "bench/run.sh: $load_bin is not built (run make build)" >&2
   exit 1
 fi
+summary="$(mktemp)"
+trap 'rm -f "$summary"' EXIT
 echo
 # shellcheck disable=SC2086  # word splitting of the extra flags is intended
-"$load_bin" ${PASSAGE_BROKER_LOAD_ARGS:-}
+"$load_bin" --summary "$summary" ${PASSAGE_BROKER_LOAD_ARGS:-}
 echo
 # shellcheck disable=SC2086
-"$load_bin" --batch 16 --window 4 ${PASSAGE_BROKER_LOAD_ARGS:-}
+"$load_bin" --batch 16 --window 4 --summary "$summary" ${PASSAGE_BROKER_LOAD_ARGS:-}
+
+# The equal-work bars of both broker runs in one table (each a median over the interleaved rounds).
+python3 - "$summary" "$run_date" "$machine" "$load_before" \
+  "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')" <<'PY'
+import sys
+
+path, run_date, machine, load_before, load_after = sys.argv[1:6]
+rows = {}
+with open(path) as f:
+    for line in f:
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) == 6:
+            rows[parts[0]] = parts[1:]
+
+bars = [
+    ("vs_redis_equal", "throughput / Redis equal work (one function per event)"),
+    ("vs_redis_xadd", "throughput / plain Redis XADD"),
+    ("vs_postgres", "throughput / PostgreSQL 15, synchronous_commit=on"),
+    ("cpu_vs_redis_xadd", "broker CPU per acked event / plain Redis XADD's"),
+    ("p99_vs_redis_equal", "p99 publish->ack at the fixed rate / Redis equal work's"),
+]
+print()
+print("== Passage broker vs equal-work peers (CURVE on; medians of the interleaved rounds) ==")
+print(f"{run_date}; {machine}; load average {load_before} before the bench, {load_after} now")
+print(f"  {'ratio':<56} {'1 event per PUBLISH':>24} {'16 events per PUBLISH':>24}   bar")
+for key, what in bars:
+    cells = []
+    bar = ""
+    for k in ("k1", "k16"):
+        r = rows.get(f"{k}.{key}")
+        if r is None:
+            cells.append("n/a")
+            continue
+        median, lo, hi, bar, verdict = r
+        cells.append(f"{float(median):.2f} ({float(lo):.2f}-{float(hi):.2f}) {verdict}")
+    print(f"  {what:<56} {cells[0]:>24} {cells[1]:>24}   {bar}")
+PY
 
 # The web workspace's inbox (issue 11 §9): GET / for 10,000 referrals against passagectl --json
 # inbox for the same data, on a real NRM; records the cases first (several minutes).
 inbox_bin="$build_dir/bench/inbox_bench"
 if [[ -x "$inbox_bin" ]]; then
   echo
+  # shellcheck disable=SC2086
   "$inbox_bin" ${PASSAGE_INBOX_BENCH_ARGS:-}
 fi

@@ -18,6 +18,9 @@ PACKAGES=(
   xz-utils
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server libhiredis-dev
+  # the broker benchmark's PostgreSQL 15 peer (bench/broker_load: an event store with
+  # synchronous_commit=on, its own cluster started in a temp dir, driven over libpq)
+  postgresql libpq-dev
 )
 
 missing=()
