@@ -120,7 +120,7 @@ passage::v1::Profile StoredProfile(const passage::v1::Profile& given, int64_t op
   if (!NormalizeProfile(&p, "").ok()) {
     p = given;
   }
-  if (p.year_of_registration() == 0 && opened_at_ms != 0) {
+  if (p.year_of_registration() == 0 && !p.year_of_registration_unknown() && opened_at_ms != 0) {
     p.set_year_of_registration(UtcYearOfMs(opened_at_ms));
   }
   return p;

@@ -35,6 +35,7 @@ int32_t YearOfDate(const std::string& date) {
 
 int32_t RegistrationYear(const CaseState& c) {
   if (c.profile().year_of_registration() != 0) return c.profile().year_of_registration();
+  if (c.profile().year_of_registration_unknown()) return 0;  // the source recorded none
   return c.opened_at_ms() != 0 ? UtcYearOfMs(c.opened_at_ms()) : 0;
 }
 

@@ -152,7 +152,7 @@ std::vector<Value> ValuesOf(Dimension d, const CaseState& c, const Referral* r,
       break;
     case Dimension::kYear: {
       int32_t year = p.year_of_registration();
-      if (year == 0 && c.opened_at_ms() != 0) {
+      if (year == 0 && !p.year_of_registration_unknown() && c.opened_at_ms() != 0) {
         year = UtcYearOfMs(c.opened_at_ms());
       }
       out.push_back(year == 0 ? Value{kLast, "unknown"} : Value{year, std::to_string(year)});

@@ -303,6 +303,10 @@ Status CheckProfile(const Profile& p, std::string_view prefix, Profile* out) {
     return Invalid(Join(prefix, "year_of_registration"),
                    std::to_string(year) + " is not a plausible year (0 or 1990 to 2100)");
   }
+  if (year != 0 && p.year_of_registration_unknown()) {
+    return Invalid(Join(prefix, "year_of_registration_unknown"),
+                   "the year is given (" + std::to_string(year) + "), so it is not unknown");
+  }
   if (out != nullptr) {
     Profile n = p;
     n.set_age_band(band);

@@ -277,6 +277,8 @@ std::vector<Status> MapRow(const Header& header, const CsvRow& row, CtdcRecord* 
     } else {
       p.set_year_of_registration(value);
     }
+  } else {
+    p.set_year_of_registration_unknown(true);  // not the year of the import
   }
 
   record->datasource = std::string(m.Cell("Datasource"));

@@ -438,6 +438,7 @@ class Demo {
       *in_req->mutable_profile() = rec.profile;
       auto* p = in_req->mutable_profile();
       p->set_year_of_registration(0);  // registered today: the year comes from the opening
+      p->clear_year_of_registration_unknown();
       p->set_country_of_identification("PK");
       p->set_province_of_identification(provinces[rng() % 5]);
       p->set_identification_channel(n % 3 == 0 ? v1::IDENTIFICATION_CHANNEL_POLICE_OPERATION

@@ -738,6 +738,28 @@ TEST(CaseProjection, StoresNormalisedProfile) {
   EXPECT_EQ(stored.year_of_registration(), 2024);
 }
 
+// A source that recorded no year (a CTDC row without yearOfRegistration) keeps it unknown: the
+// opening's year is not filled in, and statistics and exports say unknown.
+TEST(CaseProjection, AnUnknownYearOfRegistrationStaysUnknown) {
+  Broker b;
+  Event open = CaseOpenedEvent(kFia);
+  passage::v1::Profile* p = open.mutable_case_opened()->mutable_profile();
+  p->clear_year_of_registration();
+  p->set_year_of_registration_unknown(true);
+  ASSERT_OK(b.Publish(open));
+  EXPECT_EQ(b.state().profile().year_of_registration(), 0);
+  EXPECT_TRUE(b.state().profile().year_of_registration_unknown());
+
+  // Both at once is refused, naming the flag.
+  Broker c;
+  Event both = CaseOpenedEvent(kFia);
+  both.mutable_case_opened()->mutable_profile()->set_year_of_registration(2024);
+  both.mutable_case_opened()->mutable_profile()->set_year_of_registration_unknown(true);
+  Status s = c.Publish(both);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.field().find("year_of_registration_unknown"), std::string::npos) << s.ToString();
+}
+
 // The same log folded twice, and replayed from the stored envelope bytes, gives identical bytes.
 TEST(CaseProjection, FoldIsDeterministic) {
   Broker b;

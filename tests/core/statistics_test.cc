@@ -305,6 +305,20 @@ TEST(Statistics, OtherDimensionsOfTheTestProfile) {
   EXPECT_EQ(channel["POLICE_OPERATION"].count, 18);
 }
 
+// A case whose source recorded no year (CTDC rows without yearOfRegistration) is counted as
+// "unknown", not in the year it was imported.
+TEST(Statistics, AnUnknownYearOfRegistrationIsCountedAsUnknown) {
+  Population p;
+  OpenKnownCases(&p);
+  auto unknown = Opening(passage::v1::SEX_MALE, 30, kNgo);
+  unknown.mutable_case_opened()->mutable_profile()->clear_year_of_registration();
+  unknown.mutable_case_opened()->mutable_profile()->set_year_of_registration_unknown(true);
+  ASSERT_OK(p.Add().Publish(unknown, kT0));
+  auto year = ByLabel(MustCompute(p, {Dimension::kYear}, 1).cells);
+  EXPECT_EQ(year["2024"].count, 17);
+  EXPECT_EQ(year["unknown"].count, 1);
+}
+
 TEST(Statistics, SmallCellsAreSuppressedWithOneComplementaryCell) {
   Population p;
   OpenKnownCases(&p);

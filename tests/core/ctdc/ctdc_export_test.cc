@@ -77,10 +77,13 @@ TEST(CtdcExport, RoundTripKeepsTheMappedFields) {
   v1::Profile sparse;
   sparse.set_sex(v1::SEX_MALE);
   sparse.set_identification_channel(v1::IDENTIFICATION_CHANNEL_HOTLINE);
+  // The sparse profiles have no year: the export leaves it empty and the import says unknown.
+  sparse.set_year_of_registration_unknown(true);
   v1::Profile other;
   other.set_sex(v1::SEX_OTHER);
   other.set_country_of_exploitation("US");
   other.add_recruiter_relations(v1::RECRUITER_RELATION_UNKNOWN);
+  other.set_year_of_registration_unknown(true);
   std::vector<v1::Profile> profiles = {full, sparse, other};
 
   Result<ExportResult> exported = ExportCtdcCsv(profiles, NoKAnonymity());

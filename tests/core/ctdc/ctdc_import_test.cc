@@ -103,6 +103,15 @@ TEST(CtdcImport, CountsByChannelYearAndCitizenshipMatchTheFile) {
   EXPECT_EQ(by_channel[v1::IDENTIFICATION_CHANNEL_CASE_MANAGEMENT], 51);
   EXPECT_EQ(by_channel[v1::IDENTIFICATION_CHANNEL_HOTLINE], 149);
   EXPECT_EQ(by_year[0], 3);
+  // The three rows without a year stay unknown: marked so, never given the import's year.
+  int unknown = 0;
+  for (const CtdcRecord& r : result.records) {
+    if (r.profile.year_of_registration_unknown()) {
+      ++unknown;
+      EXPECT_EQ(r.profile.year_of_registration(), 0) << r.line;
+    }
+  }
+  EXPECT_EQ(unknown, 3);
   EXPECT_EQ(by_year[2002], 2);
   EXPECT_EQ(by_year[2018], 71);
   EXPECT_EQ(by_year[2019], 29);
