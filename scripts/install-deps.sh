@@ -15,6 +15,9 @@ PACKAGES=(
   # API test's client is python3 too
   openssl python3
   libgtest-dev libgmock-dev libbenchmark-dev
+  # make fuzz and make test-sanitize: clang 14 with libFuzzer and the sanitizer runtimes, and
+  # llvm-symbolizer for readable sanitizer stack traces
+  clang libclang-rt-14-dev llvm
   redis-server libhiredis-dev
 )
 
