@@ -21,12 +21,28 @@ namespace pb = google::protobuf;
 
 // A JSON value that keeps its keys in the order they were set, so an export is the same bytes
 // every time, resourceType first as FHIR writes it.
+// J holds vectors of itself. Its special members are defined after the class, where J is
+// complete: clang instantiates std::pair<std::string, J>'s destructor at the definition otherwise.
 struct J {
   enum Kind { kStr, kObj, kList } kind = kObj;
   std::string str;
   std::vector<std::pair<std::string, J>> fields;
   std::vector<J> items;
+
+  J();
+  J(const J&);
+  J(J&&) noexcept;
+  J& operator=(const J&);
+  J& operator=(J&&) noexcept;
+  ~J();
 };
+
+J::J() = default;
+J::J(const J&) = default;
+J::J(J&&) noexcept = default;
+J& J::operator=(const J&) = default;
+J& J::operator=(J&&) noexcept = default;
+J::~J() = default;
 
 J Str(std::string_view s) {
   J v;

@@ -17,6 +17,9 @@ PACKAGES=(
   # the upgrade test unpacks an earlier release's log (tests/data/releases/*/broker-log.tar.xz)
   xz-utils
   libgtest-dev libgmock-dev libbenchmark-dev
+  # make fuzz and make test-sanitize: clang 14 with libFuzzer and the sanitizer runtimes, and
+  # llvm-symbolizer for readable sanitizer stack traces
+  clang libclang-rt-14-dev llvm
   redis-server libhiredis-dev
   # the broker benchmark's PostgreSQL 15 peer (bench/broker_load: an event store with
   # synchronous_commit=on, its own cluster started in a temp dir, driven over libpq)
