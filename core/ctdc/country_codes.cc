@@ -51,7 +51,9 @@ CountryCode NormalizeCountryCode(std::string_view raw) {
     out.kind = CountryCode::Kind::kNone;
     return out;
   }
-  if (upper.size() == 2 && IsAsciiLetters(upper)) {
+  // Two letters must be an assigned code ("UP" is not): the import hands on only what the
+  // broker's validation accepts.
+  if (upper.size() == 2 && IsAsciiLetters(upper) && passage::core::IsCountryAlpha2(upper)) {
     out.kind = CountryCode::Kind::kCode;
     out.alpha2 = std::move(upper);
     return out;

@@ -13,6 +13,7 @@
 #include "core/ctdc/country_codes.h"
 #include "core/ctdc/csv.h"
 #include "core/ctdc/ctdc_columns.h"
+#include "core/validate.h"
 
 namespace passage::ctdc {
 namespace {
@@ -272,8 +273,10 @@ std::vector<Status> MapRow(const Header& header, const CsvRow& row, CtdcRecord* 
                     return std::isdigit(static_cast<unsigned char>(c)) != 0;
                   });
     int value = digits ? std::stoi(std::string(year)) : 0;
-    if (value < 1900 || value > 2100) {
-      m.FailValue("yearOfRegistration", year, "a year between 1900 and 2100");
+    if (value < core::kMinYearOfRegistration || value > core::kMaxYearOfRegistration) {
+      m.FailValue("yearOfRegistration", year,
+                  "a year between " + std::to_string(core::kMinYearOfRegistration) + " and " +
+                      std::to_string(core::kMaxYearOfRegistration));
     } else {
       p.set_year_of_registration(value);
     }

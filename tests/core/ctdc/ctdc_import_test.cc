@@ -286,6 +286,20 @@ TEST(CtdcImport, EveryBadFieldOfARowIsReported) {
                                   "RecruiterRelationship", "isAbduction"));
 }
 
+// Found by fuzzing: two letters that are no assigned country, and a year the broker's validation
+// refuses, were imported and only refused later at intake. The import names them itself.
+TEST(CtdcImport, UnassignedCountryCodesAndImplausibleYearsAreRefusedAtImport) {
+  std::string csv = GlobalHeaderLine() + "\n" +
+                    GlobalRow({{"CountryOfExploitation", "UP"}, {"citizenship", "XX"},
+                               {"yearOfRegistration", "1950"}}) +
+                    "\n";
+  ImportResult result = ImportCtdcString(csv);
+  EXPECT_TRUE(result.records.empty());
+  std::vector<std::string> fields;
+  for (const Status& s : result.errors) fields.push_back(s.field());
+  EXPECT_THAT(fields, ElementsAre("yearOfRegistration", "citizenship", "CountryOfExploitation"));
+}
+
 TEST(CtdcImport, CsvSyntaxErrorCostsOneRow) {
   std::string csv = GlobalHeaderLine() + "\n" + GlobalRow({{"gender", "Female"}}) + "\n" +
                     ";\"2019\"x;Hotline\n" + GlobalRow({{"gender", "Male"}}) + "\n";
