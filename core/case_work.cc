@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "core/case_projection.h"
+#include "core/civil_days.h"
 #include "core/codes.h"
 #include "core/referral_state_machine.h"
 #include "core/validate.h"
@@ -1048,14 +1049,7 @@ int64_t DateStartMs(std::string_view date) {
   const int y = std::stoi(std::string(date.substr(0, 4)));
   const unsigned m = static_cast<unsigned>(std::stoi(std::string(date.substr(5, 2))));
   const unsigned d = static_cast<unsigned>(std::stoi(std::string(date.substr(8, 2))));
-  // Days from civil (Howard Hinnant's algorithm, public domain description).
-  const int yy = y - (m <= 2 ? 1 : 0);
-  const int era = (yy >= 0 ? yy : yy - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(yy - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  const int64_t days = static_cast<int64_t>(era) * 146097 + static_cast<int64_t>(doe) - 719468;
-  return days * kDayMs;
+  return DaysFromCivil(y, m, d) * kDayMs;
 }
 
 std::vector<Reminder> DueReminders(const std::vector<const CaseState*>& cases,

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "core/civil_days.h"
 #include "core/codes.h"
 #include "core/ids.h"
 #include "core/strict_json.h"
@@ -132,16 +133,6 @@ std::string PriorityCode(v1::Priority p) {
 
 Status Bad(const std::string& path, const std::string& why) {
   return Status::InvalidArgument(path, why);
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date.
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
 // FHIR dateTime with a time and zone ("2026-12-08T09:00:00Z", "...+05:00", fractions allowed).

@@ -10,6 +10,7 @@
 
 #include "core/case_reference.h"
 #include "core/case_work.h"
+#include "core/civil_days.h"
 #include "core/codes.h"
 #include "core/ctdc/ctdc_import.h"
 #include "core/ids.h"
@@ -2784,13 +2785,8 @@ Result<int64_t> ParseTime(std::string_view text, std::string_view field, const U
   if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || (mo == 2 && d == 29 && !leap)) {
     return bad("there is no such date");
   }
-  // Days from the civil date (H. Hinnant's algorithm), proleptic Gregorian.
-  const int64_t yy = y - (mo <= 2 ? 1 : 0);
-  const int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-  const int64_t yoe = yy - era * 400;
-  const int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  const int64_t days = era * 146097 + doe - 719468;
+  const int64_t days =
+      core::DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   constexpr int64_t kDayMs = 86'400'000;
   // The instant whose local reading is `civil_ms` (read as if UTC); the second look settles a
   // guess that fell on the other side of a change of offset.
